@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a target needs, only those missing; apt-get update runs at most once.
+# Usage: scripts/install-deps.sh test|run|bench
+set -euo pipefail
+base=(socat iproute2 nftables procps gcc libc6-dev linux-libc-dev)
+case "${1:-test}" in
+  test|run) pkgs=("${base[@]}" tcpdump) ;;
+  bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat) ;;
+  *) echo "usage: $0 test|run|bench" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+command -v dotnet >/dev/null || { echo "install-deps: the .NET SDK (dotnet) is not on PATH" >&2; exit 1; }
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages ${missing[*]}; run as root or install them" >&2; exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

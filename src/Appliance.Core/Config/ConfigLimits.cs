@@ -1,0 +1,48 @@
+namespace Appliance.Core.Config;
+
+/// <summary>The bounds of the config file and its options, each with where it comes from.</summary>
+public static class ConfigLimits
+{
+    /// <summary>The product is a pair (DESIGN.md section 1 and 5: alpha and beta).</summary>
+    public const int NodeCount = 2;
+
+    /// <summary>Heartbeat links per node; a frame is sent on every link each keepalive, so keep it small.</summary>
+    public const int MaxLinksPerNode = 8;
+
+    /// <summary>Fence devices per node, tried in order; more levels than this is a design smell.</summary>
+    public const int MaxFenceDevicesPerNode = 8;
+
+    /// <summary>Longest name (cluster, node, link, fence device); it must fit in status lines and on the panel.</summary>
+    public const int MaxNameLength = 32;
+
+    /// <summary>PATH_MAX on Linux, including the terminating NUL.</summary>
+    public const int MaxPathLength = 4095;
+
+    /// <summary>Fastest keepalive (DESIGN.md section 4: "configurable down to keepalive 20ms").</summary>
+    public static readonly TimeSpan MinKeepalive = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Longest deadtime: a minute without a sign of life is an outage, not jitter.</summary>
+    public static readonly TimeSpan MaxDeadtime = TimeSpan.FromSeconds(60);
+
+    /// <summary>Longest initdead: a peer that has not booted in ten minutes is not coming.</summary>
+    public static readonly TimeSpan MaxInitdead = TimeSpan.FromMinutes(10);
+
+    /// <summary>Longest of the other durations; keeps arithmetic on them far from overflow.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Most keepalives in one deadtime. The heartbeat keeps one acknowledgement window of frames in
+    /// flight per link (DESIGN.md section 4), sized for this many; a longer deadtime would let
+    /// acknowledgements fall out of the window before the peer is declared dead.
+    /// </summary>
+    public const int AckWindowKeepalives = 1000;
+
+    /// <summary>Largest config text; a two-node config is a few kilobytes.</summary>
+    public const int MaxConfigChars = 1024 * 1024;
+
+    /// <summary>Deepest YAML nesting accepted; the schema is 5 levels deep.</summary>
+    public const int MaxNestingDepth = 64;
+
+    /// <summary>Errors reported for one file before giving up.</summary>
+    public const int MaxErrors = 100;
+}

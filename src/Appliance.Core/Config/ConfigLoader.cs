@@ -1,0 +1,349 @@
+using System.Collections.Immutable;
+using System.Net;
+
+namespace Appliance.Core.Config;
+
+/// <summary>
+/// Reads and validates the YAML config (DESIGN.md section 6). Pure: the caller reads the file and
+/// passes its text. Every problem found becomes a <see cref="ConfigError"/> with file, line and
+/// column; nothing in the text makes it throw.
+/// </summary>
+public static class ConfigLoader
+{
+    /// <param name="sourcePath">Where the text came from; used only in messages.</param>
+    /// <param name="yamlText">The whole config file.</param>
+    public static ConfigResult Load(string sourcePath, string yamlText)
+    {
+        ArgumentNullException.ThrowIfNull(sourcePath);
+        ArgumentNullException.ThrowIfNull(yamlText);
+        var diag = new Diagnostics(sourcePath);
+        if (yamlText.Length > ConfigLimits.MaxConfigChars)
+        {
+            diag.Add(SourcePosition.Start, "", $"the file has {yamlText.Length} characters; a config is at most {ConfigLimits.MaxConfigChars}");
+            return diag.ToResult(null);
+        }
+
+        var root = YamlTree.Parse(yamlText, diag);
+        if (root is null)
+        {
+            if (diag.Count == 0)
+                diag.Add(SourcePosition.Start, "", $"the file is empty; expected {ConfigSchema.Root.Expected}");
+            return diag.ToResult(null);
+        }
+        if (root is YScalar { IsNull: true })
+        {
+            diag.Add(root.Start, "", $"the document is empty; expected {ConfigSchema.Root.Expected}");
+            return diag.ToResult(null);
+        }
+
+        var top = MapReader.Open(root, ConfigSchema.Root, "", diag);
+        if (top is null)
+            return diag.ToResult(null);
+
+        var cluster = ReadCluster(top.Section(ConfigSchema.Cluster), diag);
+        var nodes = ReadNodes(top.List(ConfigSchema.Nodes), diag);
+        return diag.ToResult(cluster is not null && nodes is not null
+            ? new ApplianceConfig(sourcePath, cluster, nodes.Value)
+            : null);
+    }
+
+    // ---- cluster ------------------------------------------------------------------------------
+
+    private static ClusterConfig? ReadCluster(MapReader? r, Diagnostics diag)
+    {
+        if (r is null)
+            return null;
+        var name = r.Get(ConfigSchema.ClusterName);
+        var keyFile = r.Get(ConfigSchema.KeyFile);
+        var autoFailback = r.Get(ConfigSchema.AutoFailback);
+        var fencing = r.Get(ConfigSchema.Fencing);
+        var timers = ReadTimers(r.Section(ConfigSchema.TimersSection), diag);
+        if (!(name.Ok && keyFile.Ok && autoFailback.Ok && fencing.Ok) || timers is null)
+            return null;
+        return new ClusterConfig(name.Value!, keyFile.Value!, autoFailback.Value, fencing.Value, timers);
+    }
+
+    private static Timers? ReadTimers(MapReader? r, Diagnostics diag)
+    {
+        if (r is null)
+            return null;
+        var fields = new Dictionary<ScalarOption<TimeSpan>, Field<TimeSpan>>
+        {
+            [ConfigSchema.Keepalive] = r.Get(ConfigSchema.Keepalive),
+            [ConfigSchema.Warntime] = r.Get(ConfigSchema.Warntime),
+            [ConfigSchema.Deadtime] = r.Get(ConfigSchema.Deadtime),
+            [ConfigSchema.Initdead] = r.Get(ConfigSchema.Initdead),
+        };
+        if (!fields.Values.All(f => f.Ok))
+            return null;
+        var timers = new Timers(fields[ConfigSchema.Keepalive].Value, fields[ConfigSchema.Warntime].Value,
+            fields[ConfigSchema.Deadtime].Value, fields[ConfigSchema.Initdead].Value);
+        bool ok = true;
+        foreach (var rule in ConfigSchema.TimerRules)
+        {
+            if (rule.Holds(timers))
+                continue;
+            var subject = fields[rule.Subject];
+            diag.Add(subject.Position, subject.Path, rule.Message(timers));
+            ok = false;
+        }
+        return ok ? timers : null;
+    }
+
+    // ---- nodes --------------------------------------------------------------------------------
+
+    /// <summary>A link as read, valid or not, kept for the checks across the two nodes.</summary>
+    private sealed class LinkDraft
+    {
+        public required string Path { get; init; }
+        public required Field<string> Name { get; init; }
+        public required Field<LinkKind> Kind { get; init; }
+        public Field<int> Baud { get; init; }
+        public Field<IPAddress> Local { get; init; }
+        public Field<IPAddress> Peer { get; init; }
+        public Field<IPAddress> Group { get; init; }
+        public Field<int> Port { get; init; }
+
+        /// <summary>The valid link; null when anything about it was wrong (and reported).</summary>
+        public LinkConfig? Config { get; init; }
+    }
+
+    private sealed class NodeDraft
+    {
+        public required string Path { get; init; }
+        public required Field<string> Name { get; init; }
+        public required ListRead Links { get; init; }
+
+        /// <summary>This node's links by name, duplicates left out.</summary>
+        public required Dictionary<string, LinkDraft> LinksByName { get; init; }
+
+        public NodeConfig? Config { get; init; }
+
+        /// <summary>How messages name the node: its name, or its path while the name is bad or taken twice.</summary>
+        public string Label { get; set; } = "";
+    }
+
+    private static ImmutableArray<NodeConfig>? ReadNodes(ListRead list, Diagnostics diag)
+    {
+        var drafts = new List<NodeDraft>();
+        var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
+        bool ok = list.CountOk;
+        foreach (var item in list.Items)
+        {
+            if (item.Reader is null)
+            {
+                ok = false;
+                continue;
+            }
+            var draft = ReadNode(item.Reader, diag);
+            draft.Label = draft.Path;
+            if (draft.Name.Ok)
+            {
+                if (firstByName.TryGetValue(draft.Name.Value!, out var firstPath))
+                {
+                    diag.Add(draft.Name.Position, draft.Name.Path, $"node name '{draft.Name.Value}' is already used by {firstPath}");
+                    drafts.First(d => d.Path == firstPath).Label = firstPath;
+                    ok = false;
+                }
+                else
+                {
+                    firstByName[draft.Name.Value!] = draft.Path;
+                    draft.Label = draft.Name.Value!;
+                }
+            }
+            ok &= draft.Config is not null;
+            drafts.Add(draft);
+        }
+        if (drafts.Count == ConfigLimits.NodeCount)
+            ok &= CheckPair(drafts[0], drafts[1], diag);
+        return ok ? [.. drafts.Select(d => d.Config!)] : null;
+    }
+
+    private static NodeDraft ReadNode(MapReader r, Diagnostics diag)
+    {
+        var name = r.Get(ConfigSchema.NodeName);
+        var priority = r.Get(ConfigSchema.Priority);
+        var fence = r.Get(ConfigSchema.Fence);
+        var list = r.List(ConfigSchema.Links);
+
+        bool ok = name.Ok && priority.Ok && fence.Ok && list.CountOk;
+        var byName = new Dictionary<string, LinkDraft>(StringComparer.Ordinal);
+        var links = ImmutableArray.CreateBuilder<LinkConfig>();
+        foreach (var item in list.Items)
+        {
+            if (item.Reader is null)
+            {
+                ok = false;
+                continue;
+            }
+            var link = ReadLink(item.Reader, diag);
+            if (link.Name.Ok)
+            {
+                if (byName.TryGetValue(link.Name.Value!, out var first))
+                {
+                    diag.Add(link.Name.Position, link.Name.Path, $"link name '{link.Name.Value}' is already used by {first.Path}");
+                    ok = false;
+                    continue;
+                }
+                byName[link.Name.Value!] = link;
+            }
+            if (link.Config is null)
+                ok = false;
+            else
+                links.Add(link.Config);
+        }
+        return new NodeDraft
+        {
+            Path = r.Path,
+            Name = name,
+            Links = list,
+            LinksByName = byName,
+            Config = ok ? new NodeConfig(name.Value!, priority.Value, links.ToImmutable(), fence.Value) : null,
+        };
+    }
+
+    private static LinkDraft ReadLink(MapReader r, Diagnostics diag)
+    {
+        var name = r.Get(ConfigSchema.LinkName);
+        var kind = r.Get(ConfigSchema.LinkKindOption);
+        if (!kind.Ok)
+            return new LinkDraft { Path = r.Path, Name = name, Kind = kind };
+
+        if (kind.Value == LinkKind.Serial)
+        {
+            var device = r.Get(ConfigSchema.SerialDevice);
+            var baud = r.Get(ConfigSchema.SerialBaud);
+            return new LinkDraft
+            {
+                Path = r.Path, Name = name, Kind = kind, Baud = baud,
+                Config = name.Ok && device.Ok && baud.Ok ? new SerialLinkConfig(name.Value!, device.Value!, baud.Value) : null,
+            };
+        }
+
+        var local = r.Get(ConfigSchema.UdpLocal);
+        var peer = r.Get(ConfigSchema.UdpPeer);
+        var group = r.Get(ConfigSchema.UdpGroup);
+        var port = r.Get(ConfigSchema.UdpPort);
+        bool ok = name.Ok && local.Ok && peer.Ok && group.Ok && port.Ok;
+        if (peer.Present && group.Present)
+        {
+            diag.Add(group.Position, group.Path, "peer and group are both set; set peer for unicast or group for multicast, not both");
+            ok = false;
+        }
+        else if (!peer.Present && !group.Present)
+        {
+            diag.Add(r.Position, r.Path, "a udp link needs peer (unicast) or group (multicast)");
+            ok = false;
+        }
+        if (local.Ok && local.Present)
+        {
+            foreach (var other in new[] { peer, group })
+            {
+                if (other.Ok && other.Present && other.Value!.AddressFamily != local.Value!.AddressFamily)
+                {
+                    string option = other.Path[(other.Path.LastIndexOf('.') + 1)..];
+                    diag.Add(other.Position, other.Path, $"{option} ({other.Value}) and local ({local.Value}) must be of the same address family");
+                    ok = false;
+                }
+            }
+        }
+        return new LinkDraft
+        {
+            Path = r.Path, Name = name, Kind = kind, Local = local, Peer = peer, Group = group, Port = port,
+            Config = ok ? new UdpLinkConfig(name.Value!, local.Value!, peer.Value, group.Value, port.Value) : null,
+        };
+    }
+
+    /// <summary>
+    /// The rules between the two nodes: same links, same kinds, ends that point at each other.
+    /// Each check runs only on what was read validly, so one bad value does not echo as more errors.
+    /// </summary>
+    private static bool CheckPair(NodeDraft a, NodeDraft b, Diagnostics diag)
+    {
+        bool ok = true;
+        // A list that is absent or not a list was reported already; "missing" would only echo it.
+        if (!a.Links.Present || !b.Links.Present || a.Links.Items.IsEmpty || b.Links.Items.IsEmpty)
+            return true;
+
+        foreach (var (from, to) in new[] { (a, b), (b, a) })
+        {
+            foreach (var name in from.LinksByName.Keys)
+            {
+                if (to.LinksByName.ContainsKey(name))
+                    continue;
+                diag.Add(to.Links.Position, to.Links.Path, $"link '{name}' of node {from.Label} is missing on node {to.Label}");
+                ok = false;
+            }
+        }
+
+        foreach (var (name, la) in a.LinksByName)
+        {
+            if (!b.LinksByName.TryGetValue(name, out var lb) || !la.Kind.Ok || !lb.Kind.Ok)
+                continue;
+            if (la.Kind.Value != lb.Kind.Value)
+            {
+                diag.Add(lb.Kind.Position, lb.Kind.Path,
+                    $"link '{name}' is {Kind(la.Kind.Value)} on node {a.Label} but {Kind(lb.Kind.Value)} on node {b.Label}");
+                ok = false;
+                continue;
+            }
+            ok &= la.Kind.Value == LinkKind.Serial
+                ? CheckSerialPair(name, a, la, b, lb, diag)
+                : CheckUdpPair(name, a, la, b, lb, diag);
+        }
+        return ok;
+    }
+
+    private static bool CheckSerialPair(string name, NodeDraft a, LinkDraft la, NodeDraft b, LinkDraft lb, Diagnostics diag)
+    {
+        if (!la.Baud.Ok || !lb.Baud.Ok || la.Baud.Value == lb.Baud.Value)
+            return true;
+        diag.Add(lb.Baud.Position, lb.Baud.Path,
+            $"baud ({lb.Baud.Value}) must equal baud on node {a.Label} ({la.Baud.Value}); both ends of link '{name}' run at one speed");
+        return false;
+    }
+
+    private static bool CheckUdpPair(string name, NodeDraft a, LinkDraft la, NodeDraft b, LinkDraft lb, Diagnostics diag)
+    {
+        bool ok = true;
+        if (la.Port.Ok && lb.Port.Ok && la.Port.Value != lb.Port.Value)
+        {
+            diag.Add(lb.Port.Position, lb.Port.Path,
+                $"port ({lb.Port.Value}) must equal port on node {a.Label} ({la.Port.Value}) for link '{name}'");
+            ok = false;
+        }
+        // Only the links whose own checks passed: their peer/group choice is known to be exclusive.
+        if (la.Config is not UdpLinkConfig ua || lb.Config is not UdpLinkConfig ub)
+            return ok;
+
+        bool multicastA = ua.Group is not null, multicastB = ub.Group is not null;
+        if (multicastA != multicastB)
+        {
+            var at = multicastB ? lb.Group : lb.Peer;
+            diag.Add(at.Position, at.Path,
+                $"link '{name}' is {(multicastA ? "multicast" : "unicast")} on node {a.Label} but {(multicastB ? "multicast" : "unicast")} on node {b.Label}");
+            return false;
+        }
+        if (multicastA)
+        {
+            if (!ua.Group!.Equals(ub.Group))
+            {
+                diag.Add(lb.Group.Position, lb.Group.Path,
+                    $"group ({ub.Group}) must equal group on node {a.Label} ({ua.Group}) for link '{name}'");
+                ok = false;
+            }
+            return ok;
+        }
+        foreach (var (selfLink, selfDraft, other, otherLink) in new[] { (ua, la, b, ub), (ub, lb, a, ua) })
+        {
+            if (selfLink.Peer!.Equals(otherLink.Local))
+                continue;
+            diag.Add(selfDraft.Peer.Position, selfDraft.Peer.Path,
+                $"peer ({selfLink.Peer}) must be node {other.Label}'s local address ({otherLink.Local}) on link '{name}'");
+            ok = false;
+        }
+        return ok;
+    }
+
+    private static string Kind(LinkKind kind) => ((EnumType<LinkKind>)ConfigSchema.LinkKindOption.Type).Format(kind);
+}

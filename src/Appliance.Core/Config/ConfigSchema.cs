@@ -1,0 +1,176 @@
+using System.Collections.Immutable;
+using System.Net;
+
+namespace Appliance.Core.Config;
+
+/// <summary>
+/// The option table: every config option, declared once with its type, default, bounds and help.
+/// <see cref="ConfigLoader"/> reads the file with it, and <see cref="ConfigReference"/> renders the
+/// reference from it. Leaves first: a map's schema needs its options constructed.
+/// To add a section (fence_devices, resources, ...): declare its options and schema here, add it to
+/// <see cref="Root"/>, and read it in ConfigLoader.
+/// </summary>
+internal static class ConfigSchema
+{
+    private static readonly NameType ClusterNameType = new(letterFirst: false);
+    internal static readonly NameType NameType = new(letterFirst: true);
+    private static readonly AbsolutePathType PathType = new();
+
+    // ---- cluster.timers -------------------------------------------------------------------
+
+    public static readonly ScalarOption<TimeSpan> Keepalive = Option.Defaulted("keepalive",
+        new DurationType(ConfigLimits.MinKeepalive, ConfigLimits.MaxDuration), Timers.Default.Keepalive,
+        "Interval between heartbeat frames on each link.");
+
+    public static readonly ScalarOption<TimeSpan> Warntime = Option.Defaulted("warntime",
+        new DurationType(TimeSpan.FromMilliseconds(1), ConfigLimits.MaxDuration), Timers.Default.Warntime,
+        "Silence after which the peer is reported `warn` (late heartbeats), before it is declared dead.");
+
+    public static readonly ScalarOption<TimeSpan> Deadtime = Option.Defaulted("deadtime",
+        new DurationType(TimeSpan.FromMilliseconds(1), ConfigLimits.MaxDeadtime), Timers.Default.Deadtime,
+        "Silence on every link after which the peer is declared dead and fenced, then its resources taken over.");
+
+    public static readonly ScalarOption<TimeSpan> Initdead = Option.Defaulted("initdead",
+        new DurationType(TimeSpan.FromMilliseconds(1), ConfigLimits.MaxInitdead), Timers.Default.Initdead,
+        "At startup, how long to wait for a peer never heard before treating it as dead; covers the peer's boot.");
+
+    /// <summary>The timer sanity rules; the subject is the option the error points at.</summary>
+    public static readonly ImmutableArray<TimerRule> TimerRules =
+    [
+        new(Warntime, "{warntime} must be more than {keepalive}", t => t.Warntime > t.Keepalive),
+        new(Deadtime, "{deadtime} must be more than {warntime}", t => t.Deadtime > t.Warntime),
+        new(Deadtime, "{deadtime} must be more than 2 x {keepalive}", t => t.Deadtime > 2 * t.Keepalive),
+        new(Deadtime, $"{{deadtime}} must be at most {ConfigLimits.AckWindowKeepalives} x {{keepalive}}, the acknowledgement window",
+            t => t.Deadtime <= ConfigLimits.AckWindowKeepalives * t.Keepalive),
+        new(Initdead, "{initdead} must be at least {deadtime}", t => t.Initdead >= t.Deadtime),
+    ];
+
+    public static readonly MapSchema TimersMap = new("cluster.timers",
+        "Heartbeat timers (DESIGN.md section 4). The defaults detect a dead peer in about a second.",
+        [Keepalive, Warntime, Deadtime, Initdead],
+        rules: TimerRules.Select(r => r.Doc));
+
+    // ---- cluster ---------------------------------------------------------------------------
+
+    public static readonly ScalarOption<string> ClusterName = Option.Required("name", ClusterNameType,
+        "Name of the cluster; its hash is in every heartbeat frame, so two clusters on one network ignore each other.");
+
+    public static readonly ScalarOption<string> KeyFile = Option.Required("key_file", PathType,
+        "File holding the shared heartbeat key (raw bytes, at least 32, mode 0600 or 0400); `appliancectl` can generate one.");
+
+    public static readonly ScalarOption<bool> AutoFailback = Option.Defaulted("auto_failback", new BoolType(), false,
+        "Move resources back to the higher-priority node when it recovers. Off by default: a failback is a second outage.");
+
+    public static readonly ScalarOption<FencingMode> Fencing = Option.Defaulted("fencing",
+        new EnumType<FencingMode>(("required", FencingMode.Required), ("off", FencingMode.Off)), FencingMode.Required,
+        "`required`: never take over from a dead peer until it is fenced. `off`: take over without fencing; two active nodes become possible.");
+
+    public static readonly SectionOption TimersSection = new("timers", Presence.Defaulted, TimersMap,
+        "Heartbeat timers; see `cluster.timers`.");
+
+    public static readonly MapSchema ClusterMap = new("cluster",
+        "The pair as a whole.",
+        [ClusterName, KeyFile, AutoFailback, Fencing, TimersSection]);
+
+    // ---- nodes[].links[] -------------------------------------------------------------------
+
+    public static readonly ScalarOption<string> LinkName = Option.Required("name", NameType,
+        "Name of the link; the link of the same name on the other node is its other end.");
+
+    public static readonly ScalarOption<LinkKind> LinkKindOption = Option.Required("kind",
+        new EnumType<LinkKind>(("serial", LinkKind.Serial), ("udp", LinkKind.Udp)),
+        "`serial`: a null-modem cable. `udp`: a network path, unicast or multicast.");
+
+    public static readonly ScalarOption<string> SerialDevice = Option.Required("device", PathType,
+        "Serial device, like `/dev/ttyS1`.");
+
+    /// <summary>Standard termios rates a null-modem link runs at.</summary>
+    public static readonly ImmutableArray<int> BaudRates =
+        [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
+
+    public static readonly ScalarOption<int> SerialBaud = Option.Defaulted("baud", new IntChoiceType(BaudRates), 115200,
+        "Line speed, 8N1; both ends must agree.");
+
+    public static readonly ScalarOption<IPAddress> UdpLocal = Option.Required("local", new IpAddressType(AddressRole.Unicast),
+        "This node's address on the link; frames are sent from it, and a multicast group is joined on its interface.");
+
+    public static readonly ScalarOption<IPAddress> UdpPeer = Option.Optional("peer", new IpAddressType(AddressRole.Unicast),
+        "Unicast: the other node's `local` address. Set `peer` or `group`, not both.");
+
+    public static readonly ScalarOption<IPAddress> UdpGroup = Option.Optional("group", new IpAddressType(AddressRole.Multicast),
+        "Multicast: the group both nodes join. Set `peer` or `group`, not both.");
+
+    public static readonly ScalarOption<int> UdpPort = Option.Defaulted("port", new IntRangeType(1, 65535), 694,
+        "UDP port, the same on both nodes (694 is heartbeat's well-known port).");
+
+    public static readonly MapSchema LinkMap = new("nodes[].links[]",
+        "A heartbeat path to the other node. Both nodes list the same links, by name, with the same kind.",
+        [LinkName, LinkKindOption],
+        new VariantSpec(LinkKindOption,
+        [
+            new VariantCase("serial", "a serial link", [SerialDevice, SerialBaud]),
+            new VariantCase("udp", "a udp link", [UdpLocal, UdpPeer, UdpGroup, UdpPort]),
+        ]),
+        rules:
+        [
+            new("link names are unique within a node"),
+            new("both nodes have the same links: same names, same kinds"),
+            new("a serial link has the same baud on both nodes"),
+            new("a udp link sets exactly one of peer and group, of the same address family as local"),
+            new("a unicast udp link: each node's peer is the other node's local"),
+            new("a multicast udp link: both nodes use the same group"),
+            new("a udp link has the same port on both nodes"),
+        ]);
+
+    // ---- nodes[] ---------------------------------------------------------------------------
+
+    public static readonly ScalarOption<string> NodeName = Option.Required("name", NameType,
+        "Name of the node (`alpha`, `beta`); `applianced --node` picks which one this machine is.");
+
+    public static readonly ScalarOption<int> Priority = Option.Defaulted("priority", new IntRangeType(0, 255), 100,
+        "Preference to hold the resources; the higher wins when both start together.");
+
+    public static readonly ListOption Links = new("links", Presence.Required, LinkMap, 1, ConfigLimits.MaxLinksPerNode,
+        "link", "links",
+        "Heartbeat links of this node. Use at least two independent paths (serial and network) so one broken cable is not a split brain.");
+
+    public static readonly ScalarOption<ImmutableArray<string>> Fence = Option.Defaulted("fence",
+        new NameListType(NameType, ConfigLimits.MaxFenceDevicesPerNode, "fence device names"), [],
+        "Devices that can fence THIS node, tried in order.");
+
+    public static readonly MapSchema NodeMap = new("nodes[]",
+        "One node of the pair.",
+        [NodeName, Priority, Links, Fence],
+        rules: [new("node names are unique")]);
+
+    // ---- top level -------------------------------------------------------------------------
+
+    public static readonly SectionOption Cluster = new("cluster", Presence.Required, ClusterMap,
+        "The pair as a whole; see `cluster`.");
+
+    public static readonly ListOption Nodes = new("nodes", Presence.Required, NodeMap,
+        ConfigLimits.NodeCount, ConfigLimits.NodeCount, "node", "nodes",
+        "The two nodes of the pair; see `nodes[]`.");
+
+    public static readonly MapSchema Root = new("(top level)",
+        "The config file, `/etc/appliance/appliance.yaml` by default.",
+        [Cluster, Nodes],
+        expected: "a map with the keys cluster and nodes");
+}
+
+/// <summary>A timer sanity rule: its text (for the reference and the error) and its test.</summary>
+internal sealed record TimerRule(ScalarOption<TimeSpan> Subject, string Template, Func<Timers, bool> Holds)
+{
+    public RuleDoc Doc => new(Template);
+
+    public string Message(Timers t) => Doc.Render(name => $"{name} ({Duration.Format(Value(t, name))})");
+
+    private static TimeSpan Value(Timers t, string name) => name switch
+    {
+        "keepalive" => t.Keepalive,
+        "warntime" => t.Warntime,
+        "deadtime" => t.Deadtime,
+        "initdead" => t.Initdead,
+        _ => throw new ArgumentException($"timer rule names an unknown timer '{name}'"),
+    };
+}

@@ -1,0 +1,355 @@
+using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Appliance.Core.Config;
+
+/// <summary>How to read, check and print one kind of option value.</summary>
+internal abstract class ValueType<T>
+{
+    /// <summary>Completes "expected ...": <c>an integer from 0 to 255</c>.</summary>
+    public abstract string Expected { get; }
+
+    /// <summary>The type column of the reference; by default <see cref="Expected"/>.</summary>
+    public virtual string Doc => Expected;
+
+    /// <summary>
+    /// Reads <paramref name="node"/> as the value of option <paramref name="name"/> at
+    /// <paramref name="path"/>; on failure reports every problem and returns false.
+    /// </summary>
+    public abstract bool TryRead(YNode node, string name, string path, Diagnostics diag, [MaybeNullWhen(false)] out T value);
+
+    /// <summary>The value as it would be written in the file.</summary>
+    public abstract string Format(T value);
+}
+
+/// <summary>A value written as one scalar.</summary>
+internal abstract class ScalarType<T> : ValueType<T>
+{
+    /// <summary>
+    /// Integers and booleans must be plain: in YAML <c>"694"</c> is a string, and a config that
+    /// means a number should not depend on the loader being lenient.
+    /// </summary>
+    protected virtual bool PlainOnly => false;
+
+    public sealed override bool TryRead(YNode node, string name, string path, Diagnostics diag, [MaybeNullWhen(false)] out T value)
+    {
+        if (node is not YScalar s || s.IsNull || (PlainOnly && !s.IsPlain))
+        {
+            diag.Add(node.Start, path, $"expected {Expected}, got {node.Describe()}");
+            value = default;
+            return false;
+        }
+        if (TryParse(s, name, out value, out string error))
+            return true;
+        diag.Add(node.Start, path, error);
+        return false;
+    }
+
+    protected abstract bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out T value, out string error);
+
+    protected bool NotThis(YScalar s, out string error)
+    {
+        error = $"expected {Expected}, got {s.Describe()}";
+        return false;
+    }
+}
+
+/// <summary>A name: lowercase ASCII letters, digits and '-', bounded length.</summary>
+internal sealed class NameType(bool letterFirst) : ScalarType<string>
+{
+    public override string Expected => letterFirst
+        ? $"a name of 1 to {ConfigLimits.MaxNameLength} characters a-z, 0-9 or '-', starting with a letter"
+        : $"a name of 1 to {ConfigLimits.MaxNameLength} characters a-z, 0-9 or '-'";
+
+    public override string Doc => letterFirst
+        ? $"name: `[a-z][a-z0-9-]{{0,{ConfigLimits.MaxNameLength - 1}}}`"
+        : $"name: `[a-z0-9-]{{1,{ConfigLimits.MaxNameLength}}}`";
+
+    public bool IsValid(string text)
+    {
+        if (text.Length is 0 or > ConfigLimits.MaxNameLength)
+            return false;
+        if (letterFirst && !char.IsAsciiLetterLower(text[0]))
+            return false;
+        foreach (char c in text)
+            if (!(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
+                return false;
+        return true;
+    }
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        return IsValid(s.Value) || NotThis(s, out error);
+    }
+
+    public override string Format(string value) => value;
+}
+
+internal sealed class AbsolutePathType : ScalarType<string>
+{
+    public override string Expected => "an absolute path";
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        if (!s.Value.StartsWith('/') || s.Value.Contains('\0'))
+            return NotThis(s, out error);
+        if (s.Value.Length > ConfigLimits.MaxPathLength)
+        {
+            error = $"{name} is {s.Value.Length} characters long; a path is at most {ConfigLimits.MaxPathLength}";
+            return false;
+        }
+        return true;
+    }
+
+    public override string Format(string value) => value;
+}
+
+internal sealed class BoolType : ScalarType<bool>
+{
+    protected override bool PlainOnly => true;
+    public override string Expected => "true or false";
+
+    protected override bool TryParse(YScalar s, string name, out bool value, out string error)
+    {
+        error = "";
+        switch (s.Value)
+        {
+            case "true" or "True" or "TRUE": value = true; return true;
+            case "false" or "False" or "FALSE": value = false; return true;
+            default: value = false; return NotThis(s, out error);
+        }
+    }
+
+    public override string Format(bool value) => value ? "true" : "false";
+}
+
+/// <summary>Decimal integers, optionally signed; no hex or octal, no digit separators.</summary>
+internal static class Integers
+{
+    /// <summary>Parses; <paramref name="tooBig"/> is set when the digits are right but do not fit.</summary>
+    public static bool TryParse(string text, out long value, out bool tooBig)
+    {
+        value = 0;
+        tooBig = false;
+        int start = text.Length > 0 && text[0] is '+' or '-' ? 1 : 0;
+        if (text.Length == start)
+            return false;
+        for (int i = start; i < text.Length; i++)
+            if (!char.IsAsciiDigit(text[i]))
+                return false;
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+            return true;
+        tooBig = true;
+        return false;
+    }
+}
+
+internal sealed class IntRangeType(int min, int max) : ScalarType<int>
+{
+    public int Min { get; } = min;
+    public int Max { get; } = max;
+    protected override bool PlainOnly => true;
+    public override string Expected => $"an integer from {Min} to {Max}";
+    public override string Doc => $"integer, {Min} to {Max}";
+
+    protected override bool TryParse(YScalar s, string name, out int value, out string error)
+    {
+        value = 0;
+        error = "";
+        if (!Integers.TryParse(s.Value, out long v, out bool tooBig) && !tooBig)
+            return NotThis(s, out error);
+        if (tooBig || v < Min || v > Max)
+        {
+            error = $"{name} ({s.Value}) must be from {Min} to {Max}";
+            return false;
+        }
+        value = (int)v;
+        return true;
+    }
+
+    public override string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>An integer from a fixed set (baud rates).</summary>
+internal sealed class IntChoiceType(ImmutableArray<int> choices) : ScalarType<int>
+{
+    public ImmutableArray<int> Choices { get; } = choices;
+    protected override bool PlainOnly => true;
+    private string List => string.Join(", ", Choices.Select(c => c.ToString(CultureInfo.InvariantCulture)));
+    public override string Expected => "one of " + List;
+    public override string Doc => "integer, one of " + List;
+
+    protected override bool TryParse(YScalar s, string name, out int value, out string error)
+    {
+        value = 0;
+        error = "";
+        if (!Integers.TryParse(s.Value, out long v, out bool tooBig) && !tooBig)
+            return NotThis(s, out error);
+        if (tooBig || !Choices.Contains((int)Math.Clamp(v, int.MinValue, int.MaxValue)))
+        {
+            error = $"{name} ({s.Value}) must be one of {List}";
+            return false;
+        }
+        value = (int)v;
+        return true;
+    }
+
+    public override string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
+
+internal sealed class DurationType(TimeSpan min, TimeSpan max) : ScalarType<TimeSpan>
+{
+    public TimeSpan Min { get; } = min;
+    public TimeSpan Max { get; } = max;
+    public override string Expected => Duration.Expected;
+    public override string Doc => $"duration, {Duration.Format(Min)} to {Duration.Format(Max)}";
+
+    protected override bool TryParse(YScalar s, string name, out TimeSpan value, out string error)
+    {
+        if (!Duration.TryParse(s.Value, out value, out error))
+            return false;
+        if (value < Min)
+            error = $"{name} ({Duration.Format(value)}) must be at least {Duration.Format(Min)}";
+        else if (value > Max)
+            error = $"{name} ({Duration.Format(value)}) must be at most {Duration.Format(Max)}";
+        return error.Length == 0;
+    }
+
+    public override string Format(TimeSpan value) => Duration.Format(value);
+}
+
+/// <summary>One of a few words, each mapped to a value.</summary>
+internal sealed class EnumType<T>(params (string Word, T Value)[] choices) : ScalarType<T>
+{
+    public ImmutableArray<(string Word, T Value)> Choices { get; } = [.. choices];
+
+    public override string Expected => Choices.Length switch
+    {
+        1 => Choices[0].Word,
+        _ => string.Join(", ", Choices[..^1].Select(c => c.Word)) + " or " + Choices[^1].Word,
+    };
+
+    public override string Doc => string.Join(" | ", Choices.Select(c => $"`{c.Word}`"));
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out T value, out string error)
+    {
+        foreach (var (word, v) in Choices)
+        {
+            if (word == s.Value)
+            {
+                value = v;
+                error = "";
+                return true;
+            }
+        }
+        value = default;
+        return NotThis(s, out error);
+    }
+
+    public override string Format(T value) => Choices.First(c => EqualityComparer<T>.Default.Equals(c.Value, value)).Word;
+}
+
+internal enum AddressRole
+{
+    /// <summary>An address of one host: not multicast, not the unspecified or broadcast address.</summary>
+    Unicast,
+    /// <summary>A multicast group: 224.0.0.0/4 or ff00::/8.</summary>
+    Multicast,
+}
+
+internal sealed class IpAddressType(AddressRole role) : ScalarType<IPAddress>
+{
+    public AddressRole Role { get; } = role;
+
+    public override string Expected => Role == AddressRole.Multicast ? "a multicast IP address" : "an IP address";
+    public override string Doc => Role == AddressRole.Multicast ? "IPv4 or IPv6 multicast address" : "IPv4 or IPv6 address";
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out IPAddress value, out string error)
+    {
+        error = "";
+        if (!TryParseStrict(s.Value, out value))
+            return NotThis(s, out error);
+        bool multicast = IsMulticast(value);
+        if (Role == AddressRole.Multicast && !multicast)
+            error = $"{name} ({value}) must be a multicast address (224.0.0.0/4 or ff00::/8)";
+        else if (Role == AddressRole.Unicast && (multicast || value.Equals(IPAddress.Any) || value.Equals(IPAddress.IPv6Any) || value.Equals(IPAddress.Broadcast)))
+            error = $"{name} ({value}) must be the address of one host, not a multicast, broadcast or unspecified address";
+        return error.Length == 0;
+    }
+
+    public static bool IsMulticast(IPAddress a) =>
+        a.AddressFamily == AddressFamily.InterNetwork ? (a.GetAddressBytes()[0] & 0xF0) == 0xE0 : a.IsIPv6Multicast;
+
+    /// <summary>
+    /// IPv4 only as a dotted quad of decimal octets without leading zeros (IPAddress.Parse takes
+    /// <c>10.1</c> and <c>010.0.0.1</c>, which mean something else to other tools); IPv6 as .NET parses it.
+    /// </summary>
+    public static bool TryParseStrict(string text, [MaybeNullWhen(false)] out IPAddress address)
+    {
+        address = null;
+        if (text.Contains(':'))
+            return IPAddress.TryParse(text, out address) && address.AddressFamily == AddressFamily.InterNetworkV6;
+        var parts = text.Split('.');
+        if (parts.Length != 4)
+            return false;
+        foreach (var p in parts)
+            if (p.Length is 0 or > 3 || !p.All(char.IsAsciiDigit) || (p.Length > 1 && p[0] == '0') || int.Parse(p, CultureInfo.InvariantCulture) > 255)
+                return false;
+        return IPAddress.TryParse(text, out address);
+    }
+
+    public override string Format(IPAddress value) => value.ToString();
+}
+
+/// <summary>A list of names, unique, bounded in length (a node's fence devices).</summary>
+internal sealed class NameListType(NameType item, int max, string itemsNoun) : ValueType<ImmutableArray<string>>
+{
+    public override string Expected => $"a list of {itemsNoun}";
+    public override string Doc => $"list of {itemsNoun}, at most {max}";
+
+    public override bool TryRead(YNode node, string name, string path, Diagnostics diag, out ImmutableArray<string> value)
+    {
+        value = [];
+        if (node is not YSequence seq)
+        {
+            diag.Add(node.Start, path, $"expected {Expected}, got {node.Describe()}");
+            return false;
+        }
+        bool ok = true;
+        if (seq.Items.Count > max)
+        {
+            diag.Add(seq.Start, path, $"expected at most {max} {itemsNoun}, got {seq.Items.Count}");
+            ok = false;
+        }
+        var builder = ImmutableArray.CreateBuilder<string>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Math.Min(seq.Items.Count, max); i++)
+        {
+            string itemPath = $"{path}[{i}]";
+            if (!item.TryRead(seq.Items[i], name, itemPath, diag, out var v))
+            {
+                ok = false;
+                continue;
+            }
+            if (seen.TryGetValue(v, out int first))
+            {
+                diag.Add(seq.Items[i].Start, itemPath, $"'{v}' is already listed at {path}[{first}]");
+                ok = false;
+                continue;
+            }
+            seen[v] = i;
+            builder.Add(v);
+        }
+        value = builder.ToImmutable();
+        return ok;
+    }
+
+    public override string Format(ImmutableArray<string> value) => "[" + string.Join(", ", value) + "]";
+}

@@ -1,0 +1,134 @@
+using Appliance.Core.Config;
+using Appliance.Core.Membership;
+using Appliance.Core.Ports;
+using Appliance.Core.Values;
+
+namespace Appliance.Core.Heartbeat;
+
+/// <summary>
+/// The heartbeat of one node, sans-I/O: the host owns the thread, the clock and the poll loop and
+/// calls, on each wake-up, <see cref="Wake"/> (stall guard first), <see cref="Receive"/> for each
+/// readable link, then <see cref="Evaluate"/>. Links are ports; a slot may be empty while its device
+/// is being reopened. No allocation per frame.
+/// </summary>
+public sealed class HeartbeatNode
+{
+    private readonly HeartbeatCodec _codec;
+    private readonly NodeId _self;
+    private readonly Timers _timers;
+    private readonly IHeartbeatLink?[] _links;
+    private readonly LinkReceiver[] _receivers;
+    private readonly byte[] _txBuffer = new byte[HeartbeatCodec.FrameBytes];
+    private TimeSpan _nextSend;
+    private TimeSpan _now;
+    private bool _sentOnce;
+
+    public HeartbeatNode(HeartbeatCodec codec, Membership.Membership membership, NodeId self, Timers timers, int linkCount)
+    {
+        _codec = codec;
+        Membership = membership;
+        _self = self;
+        _timers = timers;
+        _links = new IHeartbeatLink?[linkCount];
+        LinkCounters = new LinkCounters[linkCount];
+        _receivers = new LinkReceiver[linkCount];
+        for (int i = 0; i < linkCount; i++)
+        {
+            LinkCounters[i] = new LinkCounters();
+            _receivers[i] = new LinkReceiver(this, i);
+        }
+    }
+
+    public Membership.Membership Membership { get; }
+
+    /// <summary>Counters per link slot; they survive a reopen of the link's device.</summary>
+    public LinkCounters[] LinkCounters { get; }
+
+    /// <summary>What this node tells the peer about itself; set by the owner of the node's state.</summary>
+    public StateSummary LocalState { get; set; }
+
+    public int LinkCount => _links.Length;
+
+    public IHeartbeatLink? LinkAt(int index) => _links[index];
+
+    /// <summary>Puts a (re)opened link in its slot, or empties the slot (returns the old link to dispose).</summary>
+    public IHeartbeatLink? SetLink(int index, IHeartbeatLink? link)
+    {
+        var old = _links[index];
+        _links[index] = link;
+        return old;
+    }
+
+    /// <summary>First call of every wake-up. Returns true when the stall guard fired.</summary>
+    public bool Wake(TimeSpan now)
+    {
+        _now = now;
+        return Membership.CheckStall(now);
+    }
+
+    /// <summary>Drains link <paramref name="index"/>; false when its device is gone.</summary>
+    public bool Receive(int index)
+    {
+        var link = _links[index];
+        return link is null || link.Drain(_receivers[index]);
+    }
+
+    /// <summary>Re-judges the peer and sends the keepalive if it is due.</summary>
+    public void Evaluate()
+    {
+        Membership.Evaluate(_now);
+        if (!_sentOnce || _now >= _nextSend)
+            SendTick();
+    }
+
+    /// <summary>When the host must wake up next (keepalive or a membership timer).</summary>
+    public TimeSpan NextWake()
+    {
+        TimeSpan deadline = Membership.NextDeadline(_now);
+        return deadline < _nextSend ? deadline : _nextSend;
+    }
+
+    private void SendTick()
+    {
+        // Keep the cadence anchored to the schedule, but never try to catch up a backlog of ticks.
+        _nextSend = _sentOnce && _now - _nextSend < _timers.Keepalive ? _nextSend + _timers.Keepalive : _now + _timers.Keepalive;
+        _sentOnce = true;
+        Sequence seq = Membership.NextTick();
+        StateSummary state = LocalState with { LinksHeard = Membership.LinksUpMask };
+        for (int i = 0; i < _links.Length; i++)
+        {
+            var link = _links[i];
+            var counters = LinkCounters[i];
+            if (link is null)
+            {
+                counters.TxDropped++;
+                continue;
+            }
+            var frame = new HeartbeatFrame((byte)i, _self, Membership.SelfBoot, seq, Membership.PeerBoot, Membership.PeerSeq, state);
+            int n = _codec.Encode(frame, _txBuffer);
+            if (link.Send(_txBuffer.AsSpan(0, n)) == LinkSendResult.Sent)
+                counters.TxFrames++;
+            else
+                counters.TxDropped++;
+        }
+    }
+
+    private void OnFrame(int index, ReadOnlySpan<byte> bytes)
+    {
+        var counters = LinkCounters[index];
+        counters.RxFrames++;
+        if (_codec.TryDecode(bytes, out var frame) != DecodeStatus.Ok)
+        {
+            counters.RxRejected++;
+            return;
+        }
+        var verdict = Membership.OnFrame(index, frame, _now);
+        if (verdict is FrameVerdict.Stale or FrameVerdict.Misdirected)
+            counters.RxStale++;
+    }
+
+    private sealed class LinkReceiver(HeartbeatNode node, int index) : IFrameReceiver
+    {
+        public void OnFrame(ReadOnlySpan<byte> frame) => node.OnFrame(index, frame);
+    }
+}

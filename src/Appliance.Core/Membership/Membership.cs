@@ -1,0 +1,287 @@
+using Appliance.Core.Config;
+using Appliance.Core.Heartbeat;
+using Appliance.Core.Values;
+
+namespace Appliance.Core.Membership;
+
+public enum LinkState { Down, Up }
+
+/// <summary>The peer as judged by this node (DESIGN.md sections 4 and 6).</summary>
+public enum PeerState { Unknown, Up, Warn, Dead }
+
+/// <summary>What one received frame meant.</summary>
+public enum FrameVerdict
+{
+    /// <summary>Authentic, fresh and acknowledging this boot: a sign of life.</summary>
+    Life,
+    /// <summary>Authentic and fresh but not (yet) acknowledging this boot: the handshake of a new meeting. Not a sign of life.</summary>
+    Hello,
+    /// <summary>Authentic but proves nothing: replayed, duplicated, of a retired boot, or acknowledging something too old.</summary>
+    Stale,
+    /// <summary>Not from the peer, or sent on another link than the one it arrived on.</summary>
+    Misdirected,
+}
+
+public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall }
+
+/// <summary>A change of judgement, for the log and (later) the arbiter.</summary>
+public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan At, int LinkIndex, TimeSpan Silence);
+
+/// <summary>
+/// Decides whether the peer is alive from the frames that reach each link (sans-I/O: time comes in
+/// as a value). Rules:
+/// <list type="bullet">
+/// <item>A frame is a sign of life only if it is fresh on its link (sequence above the last one seen
+/// there, within the peer's current boot) and acknowledges this node's current boot with a sequence
+/// sent within the last <see cref="AckWindowTicks"/> ticks. A recorded frame replayed later fails
+/// one of these: its sequence is old, its boot was retired, or what it acknowledges is too old.</item>
+/// <item>A link is up while it carried a sign of life within deadtime; the peer is up while any link
+/// is, warn after warntime of silence, dead after deadtime; before the first sign of life it is
+/// unknown until initdead, then dead.</item>
+/// <item>Stall guard: if <see cref="CheckStall"/> sees that this node was not scheduled for longer than
+/// deadtime, it reports a stall and restarts judgement from that instant (the silence was ours).</item>
+/// </list>
+/// Single-threaded; the heartbeat thread owns it.
+/// </summary>
+public sealed class Membership
+{
+    /// <summary>Old peer boots remembered to refuse their replays; a peer restarting more often than this within our lifetime is not a use case.</summary>
+    public const int RetiredBootsMax = 16;
+
+    /// <summary>Events buffered between drains; the heartbeat thread drains every loop, so this only overflows on a bug.</summary>
+    public const int PendingEventsMax = 256;
+
+    private readonly Timers _timers;
+    private readonly NodeId _peer;
+    private readonly NodeId _self;
+    private readonly int _linkCount;
+    private readonly Sequence[] _linkSeq;
+    private readonly TimeSpan[] _linkLife;
+    private readonly LinkState[] _linkState;
+    private readonly BootId[] _retired = new BootId[RetiredBootsMax];
+    private readonly Queue<MembershipEvent> _events = new(PendingEventsMax);
+    private int _retiredNext;
+    private bool _peerBootProven;
+    private TimeSpan _lastLife;
+    private bool _everHeard;
+    private TimeSpan _judgeFrom;
+    private TimeSpan _lastCheck;
+    private readonly TimeSpan _started;
+
+    public Membership(Timers timers, NodeId self, NodeId peer, BootId selfBoot, int linkCount, TimeSpan now)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(linkCount, 1);
+        _timers = timers;
+        _self = self;
+        _peer = peer;
+        SelfBoot = selfBoot;
+        _linkCount = linkCount;
+        _linkSeq = new Sequence[linkCount];
+        _linkLife = new TimeSpan[linkCount];
+        _linkState = new LinkState[linkCount];
+        _started = now;
+        _judgeFrom = now;
+        _lastCheck = now;
+        AckWindowTicks = (ulong)Math.Ceiling(timers.Deadtime / timers.Keepalive) + 2;
+    }
+
+    public BootId SelfBoot { get; }
+
+    /// <summary>This node's sequence of its latest tick (what the peer acknowledges).</summary>
+    public Sequence SelfSeq { get; private set; }
+
+    /// <summary>The peer's boot this node acknowledges in its frames (None until a frame arrives).</summary>
+    public BootId PeerBoot { get; private set; }
+
+    /// <summary>The highest sequence seen from <see cref="PeerBoot"/> on any link (acknowledged back).</summary>
+    public Sequence PeerSeq { get; private set; }
+
+    /// <summary>How far back (in our ticks) an acknowledgement may point and still prove life.</summary>
+    public ulong AckWindowTicks { get; }
+
+    public PeerState Peer { get; private set; } = PeerState.Unknown;
+
+    /// <summary>The peer's state summary from its latest sign of life.</summary>
+    public StateSummary PeerSummary { get; private set; }
+
+    public TimeSpan? LastLife => _everHeard ? _lastLife : null;
+
+    public LinkState LinkStateOf(int link) => _linkState[link];
+
+    public TimeSpan? LinkLastLife(int link) => _linkLife[link] == default && !_everHeard ? null : _linkLife[link];
+
+    /// <summary>Bit i set when link i is up (sent to the peer in the state summary).</summary>
+    public byte LinksUpMask
+    {
+        get
+        {
+            int mask = 0;
+            for (int i = 0; i < _linkCount && i < 8; i++)
+                if (_linkState[i] == LinkState.Up)
+                    mask |= 1 << i;
+            return (byte)mask;
+        }
+    }
+
+    public int StallCount { get; private set; }
+    public TimeSpan LastStall { get; private set; }
+
+    /// <summary>Advances this node's sequence for a new keepalive tick and returns it.</summary>
+    public Sequence NextTick() => SelfSeq = new Sequence(SelfSeq.Value + 1);
+
+    /// <summary>
+    /// The stall guard. Call first thing whenever the node wakes. Returns true when this node was not
+    /// scheduled for longer than deadtime: the peer has probably declared it dead, and judgement of the
+    /// peer restarts now (the silence it saw was its own).
+    /// </summary>
+    public bool CheckStall(TimeSpan now)
+    {
+        TimeSpan gap = now - _lastCheck;
+        _lastCheck = now;
+        if (gap <= _timers.Deadtime)
+            return false;
+        StallCount++;
+        LastStall = gap;
+        _judgeFrom = now;
+        Emit(new MembershipEvent(MembershipEventKind.Stall, now, -1, gap));
+        return true;
+    }
+
+    /// <summary>Judges one authenticated frame that arrived on <paramref name="link"/> at <paramref name="now"/>.</summary>
+    public FrameVerdict OnFrame(int link, in HeartbeatFrame f, TimeSpan now)
+    {
+        if ((uint)link >= (uint)_linkCount || f.LinkIndex != link || f.Sender != _peer || f.Sender == _self)
+            return FrameVerdict.Misdirected;
+        if (f.Boot == BootId.None || IsRetired(f.Boot))
+            return FrameVerdict.Stale;
+
+        bool acksUs = f.AckBoot == SelfBoot && f.AckSeq <= SelfSeq && f.AckSeq.Value + AckWindowTicks >= SelfSeq.Value;
+
+        if (f.Boot != PeerBoot)
+        {
+            bool peerAlive = Peer is PeerState.Up or PeerState.Warn;
+            if (!acksUs && peerAlive && _peerBootProven)
+                return FrameVerdict.Stale; // another boot while the proven one is alive: a replay
+            if (PeerBoot != BootId.None && _peerBootProven)
+            {
+                Retire(PeerBoot);
+                Emit(new MembershipEvent(MembershipEventKind.PeerRebooted, now, link, TimeSpan.Zero));
+            }
+            PeerBoot = f.Boot;
+            _peerBootProven = false;
+            PeerSeq = default;
+            Array.Clear(_linkSeq);
+        }
+        else if (f.Seq <= _linkSeq[link])
+        {
+            return FrameVerdict.Stale;
+        }
+
+        _linkSeq[link] = f.Seq;
+        if (f.Seq > PeerSeq)
+            PeerSeq = f.Seq;
+        if (!acksUs)
+            return FrameVerdict.Hello;
+
+        _peerBootProven = true;
+        _linkLife[link] = now;
+        _lastLife = now;
+        _everHeard = true;
+        PeerSummary = f.State;
+        if (_linkState[link] == LinkState.Down)
+        {
+            _linkState[link] = LinkState.Up;
+            Emit(new MembershipEvent(MembershipEventKind.LinkUp, now, link, TimeSpan.Zero));
+        }
+        if (Peer != PeerState.Up)
+        {
+            Peer = PeerState.Up;
+            Emit(new MembershipEvent(MembershipEventKind.PeerUp, now, -1, TimeSpan.Zero));
+        }
+        return FrameVerdict.Life;
+    }
+
+    /// <summary>Re-judges links and peer against the timers at <paramref name="now"/>.</summary>
+    public void Evaluate(TimeSpan now)
+    {
+        for (int i = 0; i < _linkCount; i++)
+        {
+            if (_linkState[i] == LinkState.Up && Silence(_linkLife[i], now) >= _timers.Deadtime)
+            {
+                _linkState[i] = LinkState.Down;
+                Emit(new MembershipEvent(MembershipEventKind.LinkDown, now, i, now - _linkLife[i]));
+            }
+        }
+
+        PeerState next;
+        if (!_everHeard)
+            next = now - _started >= _timers.Initdead && now - _judgeFrom >= _timers.Deadtime ? PeerState.Dead : PeerState.Unknown;
+        else
+        {
+            TimeSpan silence = Silence(_lastLife, now);
+            next = silence >= _timers.Deadtime ? PeerState.Dead
+                : silence >= _timers.Warntime ? PeerState.Warn
+                : PeerState.Up;
+            if (next == PeerState.Up && Peer is PeerState.Dead or PeerState.Unknown)
+                next = Peer; // only a sign of life brings a dead peer back
+        }
+        if (next != Peer)
+        {
+            Peer = next;
+            var kind = next switch
+            {
+                PeerState.Dead => MembershipEventKind.PeerDead,
+                PeerState.Warn => MembershipEventKind.PeerWarn,
+                _ => MembershipEventKind.PeerUp,
+            };
+            if (next != PeerState.Unknown)
+                Emit(new MembershipEvent(kind, now, -1, _everHeard ? now - _lastLife : now - _started));
+        }
+    }
+
+    /// <summary>When <see cref="Evaluate"/> next needs to run for a timer to fire on time.</summary>
+    public TimeSpan NextDeadline(TimeSpan now)
+    {
+        TimeSpan next = TimeSpan.MaxValue;
+        void Consider(TimeSpan t) { if (t > now && t < next) next = t; }
+        if (!_everHeard)
+            Consider(Max(_started + _timers.Initdead, _judgeFrom + _timers.Deadtime));
+        else
+        {
+            TimeSpan basis = Max(_lastLife, _judgeFrom);
+            Consider(basis + _timers.Warntime);
+            Consider(basis + _timers.Deadtime);
+        }
+        for (int i = 0; i < _linkCount; i++)
+            if (_linkState[i] == LinkState.Up)
+                Consider(Max(_linkLife[i], _judgeFrom) + _timers.Deadtime);
+        return next;
+    }
+
+    public bool TryDequeueEvent(out MembershipEvent e) => _events.TryDequeue(out e);
+
+    private TimeSpan Silence(TimeSpan lastLife, TimeSpan now) => now - Max(lastLife, _judgeFrom);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private bool IsRetired(BootId boot)
+    {
+        foreach (var b in _retired)
+            if (b == boot)
+                return true;
+        return false;
+    }
+
+    private void Retire(BootId boot)
+    {
+        _retired[_retiredNext] = boot;
+        _retiredNext = (_retiredNext + 1) % RetiredBootsMax;
+    }
+
+    private void Emit(MembershipEvent e)
+    {
+        if (_events.Count >= PendingEventsMax)
+            _events.Dequeue();
+        _events.Enqueue(e);
+    }
+}

@@ -1,0 +1,117 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Appliance.Ctl;
+
+/// <summary>
+/// appliancectl: talks to applianced over its control socket. Exit codes (DESIGN.md section 6):
+/// 0 success, 1 refused or failed action (including: daemon not reachable), 2 bad usage or bad input.
+/// </summary>
+internal static class Program
+{
+    private const string DefaultControl = "/run/appliance/control.sock";
+
+    private const string Usage =
+        "usage: appliancectl [--control PATH] COMMAND\n" +
+        "commands:\n" +
+        "  status [--json]       this node, its peer, the heartbeat links and timers\n" +
+        "  config check FILE     validate a configuration file (no daemon needed)\n" +
+        "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
+
+    public static int Main(string[] args)
+    {
+        string control = Environment.GetEnvironmentVariable("APPLIANCE_CONTROL") ?? DefaultControl;
+        int i = 0;
+        while (i < args.Length && args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            if (args[i] == "--control" && i + 1 < args.Length)
+            {
+                control = args[i + 1];
+                i += 2;
+            }
+            else if (args[i] is "--help")
+            {
+                Console.Out.Write(Usage);
+                return 0;
+            }
+            else
+                return BadUsage($"unknown option '{args[i]}'");
+        }
+        var rest = args[i..];
+        if (rest.Length == 0)
+            return BadUsage("no command");
+        switch (rest[0])
+        {
+            case "status":
+                bool json = rest.Length == 2 && rest[1] == "--json";
+                if (rest.Length > 1 && !json)
+                    return BadUsage($"status takes only --json, not '{string.Join(' ', rest[1..])}'");
+                return Status(control, json);
+            case "config" when rest.Length == 3 && rest[1] == "check":
+                return ConfigCheck.Run(rest[2], Console.Out, Console.Error);
+            case "config":
+                return BadUsage("usage: appliancectl config check FILE");
+            default:
+                return BadUsage($"unknown command '{rest[0]}'");
+        }
+    }
+
+    private static int BadUsage(string message)
+    {
+        Console.Error.Write($"appliancectl: {message}\n{Usage}");
+        return 2;
+    }
+
+    private static int Status(string control, bool json)
+    {
+        if (!TryRequest(control, "{\"cmd\":\"status\"}", out string response))
+            return 1;
+        if (json)
+        {
+            Console.Out.WriteLine(response);
+            return 0;
+        }
+        using var doc = JsonDocument.Parse(response);
+        if (doc.RootElement.TryGetProperty("error", out var err))
+        {
+            Console.Error.WriteLine($"appliancectl: {err.GetString()}");
+            return 1;
+        }
+        Console.Out.Write(StatusText.Render(doc.RootElement));
+        return 0;
+    }
+
+    /// <summary>One request, one response line. Prints why on failure.</summary>
+    internal static bool TryRequest(string control, string request, out string response)
+    {
+        response = "";
+        try
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            socket.ReceiveTimeout = 10_000;
+            socket.SendTimeout = 10_000;
+            socket.Connect(new UnixDomainSocketEndPoint(control));
+            socket.Send(Encoding.UTF8.GetBytes(request + "\n"));
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16384];
+            int n;
+            while ((n = socket.Receive(chunk)) > 0)
+                buffer.Write(chunk, 0, n);
+            response = Encoding.UTF8.GetString(buffer.ToArray()).TrimEnd('\n');
+            return true;
+        }
+        catch (SocketException e)
+        {
+            string why = e.SocketErrorCode switch
+            {
+                SocketError.AddressNotAvailable or SocketError.ConnectionRefused => "is applianced running?",
+                _ => e.Message,
+            };
+            if (!File.Exists(control))
+                why = "no such socket; is applianced running?";
+            Console.Error.WriteLine($"appliancectl: cannot reach applianced at {control}: {why}");
+            return false;
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Appliance.Ctl;
+
+/// <summary>The human form of status: a compact table a person reads at a glance.</summary>
+internal static class StatusText
+{
+    public static string Render(JsonElement s)
+    {
+        var o = new StringBuilder();
+        var peer = s.GetProperty("peer");
+        var stall = s.GetProperty("stall");
+        o.Append(CultureInfo.InvariantCulture,
+            $"{s.GetProperty("node").GetString()}  {s.GetProperty("role").GetString()}   peer {peer.GetProperty("name").GetString()}: {peer.GetProperty("state").GetString()}");
+        string peerRole = peer.GetProperty("role").GetString() ?? "unknown";
+        if (peerRole != "unknown")
+            o.Append(CultureInfo.InvariantCulture, $" ({peerRole})");
+        o.Append(CultureInfo.InvariantCulture, $", heard {Age(peer.GetProperty("last_heard_ms"))}");
+        o.Append(CultureInfo.InvariantCulture, $"   up {Duration(s.GetProperty("uptime_ms").GetInt64())}\n");
+
+        var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
+        foreach (var l in peer.GetProperty("links").EnumerateArray())
+        {
+            var c = l.GetProperty("counters");
+            string state = l.GetProperty("state").GetString()!;
+            if (!l.GetProperty("open").GetBoolean())
+                state += " (closed)";
+            rows.Add(new[]
+            {
+                l.GetProperty("name").GetString()!, l.GetProperty("kind").GetString()!, state,
+                Age(l.GetProperty("last_heard_ms")),
+                Num(c, "tx_frames") + (c.GetProperty("tx_dropped").GetInt64() > 0 ? $" (-{Num(c, "tx_dropped")})" : ""),
+                Num(c, "rx_frames"), Num(c, "rx_rejected"), Num(c, "rx_stale"), Num(c, "rx_bad_framing"), Num(c, "rx_noise_bytes"),
+                l.GetProperty("endpoint").GetString()!,
+            });
+        }
+        int[] width = new int[rows[0].Length];
+        foreach (var r in rows)
+            for (int i = 0; i < r.Length; i++)
+                width[i] = Math.Max(width[i], r[i].Length);
+        foreach (var r in rows)
+        {
+            o.Append("  ");
+            for (int i = 0; i < r.Length; i++)
+                o.Append(i == r.Length - 1 ? r[i] : r[i].PadRight(width[i] + 2));
+            o.Append('\n');
+        }
+
+        var t = s.GetProperty("timers");
+        o.Append(CultureInfo.InvariantCulture,
+            $"  timers: keepalive {Ms(t, "keepalive_ms")} warntime {Ms(t, "warntime_ms")} deadtime {Ms(t, "deadtime_ms")} initdead {Ms(t, "initdead_ms")}");
+        o.Append(CultureInfo.InvariantCulture, $"   fencing: {s.GetProperty("fencing").GetProperty("mode").GetString()}");
+        long stalls = stall.GetProperty("count").GetInt64();
+        o.Append(stalls == 0 ? "   stalls: 0\n"
+            : string.Create(CultureInfo.InvariantCulture, $"   STALLS: {stalls} (last {Duration(stall.GetProperty("last_ms").GetInt64())})\n"));
+        return o.ToString();
+    }
+
+    private static string Num(JsonElement c, string name) => c.GetProperty(name).GetInt64().ToString(CultureInfo.InvariantCulture);
+
+    private static string Ms(JsonElement t, string name) => Duration(t.GetProperty(name).GetInt64());
+
+    private static string Age(JsonElement ms) => ms.ValueKind == JsonValueKind.Null ? "never" : Duration(ms.GetInt64()) + " ago";
+
+    internal static string Duration(long ms) => ms switch
+    {
+        < 1000 => $"{ms}ms",
+        < 60_000 => (ms % 1000 == 0 ? $"{ms / 1000}s" : string.Create(CultureInfo.InvariantCulture, $"{ms / 1000.0:0.0}s")),
+        < 3_600_000 => $"{ms / 60_000}m{ms / 1000 % 60:00}s",
+        _ => $"{ms / 3_600_000}h{ms / 60_000 % 60:00}m",
+    };
+}

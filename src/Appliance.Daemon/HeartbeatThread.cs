@@ -1,0 +1,250 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Appliance.Core.Config;
+using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
+using Appliance.Core.Ports;
+using Appliance.Core.Values;
+using Appliance.Linux;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Daemon;
+
+/// <summary>One link as seen by status.</summary>
+internal sealed record LinkStatus(
+    string Name, LinkKind Kind, string Endpoint, LinkState State, bool Open, TimeSpan? Silence, LinkCountersSnapshot Counters);
+
+/// <summary>A consistent picture of the heartbeat, taken on the heartbeat thread.</summary>
+internal sealed record HeartbeatStatus(
+    PeerState Peer,
+    StateSummary PeerSummary,
+    TimeSpan? PeerSilence,
+    IReadOnlyList<LinkStatus> Links,
+    int StallCount,
+    TimeSpan LastStall,
+    BootId SelfBoot,
+    Sequence SelfSeq,
+    BootId PeerBoot,
+    long WorstGapMicros);
+
+/// <summary>
+/// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
+/// eventfd, driving the sans-I/O <see cref="HeartbeatNode"/>. Nothing here allocates per frame; status
+/// snapshots and state updates cross threads through a queue serviced between polls.
+/// </summary>
+internal sealed class HeartbeatThread : IDisposable
+{
+    /// <summary>How often a link whose device is missing is tried again.</summary>
+    private static readonly TimeSpan ReopenInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Requests waiting for the thread; bounded by the control socket's own connection limit.</summary>
+    private readonly ConcurrentQueue<Action> _requests = new();
+    private readonly HeartbeatNode _node;
+    private readonly IReadOnlyList<LinkConfig> _linkConfigs;
+    private readonly Func<LinkConfig, LinkCounters, IHeartbeatLink> _openLink;
+    private readonly TimeProvider _time;
+    private readonly long _origin;
+    private readonly ILogger _log;
+    private readonly Action<MembershipEvent> _onEvent;
+    private readonly string _peerName;
+    private readonly Timers _timers;
+    private readonly Poller _poller;
+    private readonly TimeSpan[] _reopenAt;
+    private readonly string?[] _openError;
+    private readonly int[] _pollIndexOfLink;
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private long _lastLoopTimestamp;
+    private long _worstGapMicros;
+
+    public HeartbeatThread(
+        HeartbeatNode node,
+        IReadOnlyList<LinkConfig> linkConfigs,
+        Func<LinkConfig, LinkCounters, IHeartbeatLink> openLink,
+        Timers timers,
+        string peerName,
+        TimeProvider time,
+        ILogger log,
+        Action<MembershipEvent> onEvent)
+    {
+        _node = node;
+        _linkConfigs = linkConfigs;
+        _openLink = openLink;
+        _timers = timers;
+        _peerName = peerName;
+        _time = time;
+        _origin = time.GetTimestamp();
+        _log = log;
+        _onEvent = onEvent;
+        _poller = new Poller(linkConfigs.Count);
+        _reopenAt = new TimeSpan[linkConfigs.Count];
+        _openError = new string?[linkConfigs.Count];
+        _pollIndexOfLink = new int[linkConfigs.Count];
+        _thread = new Thread(Run) { Name = "heartbeat", IsBackground = true, Priority = ThreadPriority.Highest };
+    }
+
+    /// <summary>Monotonic time since the daemon started; the only clock the heartbeat uses.</summary>
+    public TimeSpan Now() => _time.GetElapsedTime(_origin);
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Runs <paramref name="action"/> on the heartbeat thread between two polls.</summary>
+    public Task<T> InvokeAsync<T>(Func<HeartbeatNode, T> action)
+    {
+        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _requests.Enqueue(() =>
+        {
+            try { tcs.SetResult(action(_node)); }
+            catch (Exception e) { tcs.SetException(e); }
+        });
+        _poller.Wake();
+        return tcs.Task;
+    }
+
+    public Task<HeartbeatStatus> GetStatusAsync() => InvokeAsync(_ => Snapshot());
+
+    public void SetLocalState(StateSummary state) => InvokeAsync(n => n.LocalState = state);
+
+    private void Run()
+    {
+        TimeSpan now = Now();
+        _node.Wake(now);
+        for (int i = 0; i < _linkConfigs.Count; i++)
+            TryOpen(i, now);
+        _node.Evaluate();
+        DrainEvents();
+        _lastLoopTimestamp = Stopwatch.GetTimestamp();
+
+        while (!_stopping)
+        {
+            now = Now();
+            TimeSpan wake = _node.NextWake();
+            for (int i = 0; i < _reopenAt.Length; i++)
+                if (_node.LinkAt(i) is null && _reopenAt[i] < wake)
+                    wake = _reopenAt[i];
+            int timeoutMs = wake <= now ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling((wake - now).TotalMilliseconds));
+
+            _poller.Clear();
+            for (int i = 0; i < _linkConfigs.Count; i++)
+            {
+                var link = _node.LinkAt(i);
+                _pollIndexOfLink[i] = link is null ? -1 : _poller.Add(link.PollFd);
+            }
+            _poller.Wait(timeoutMs);
+
+            // Stall guard first, before any frame is read or sent (DESIGN.md section 3).
+            long ts = Stopwatch.GetTimestamp();
+            long gapMicros = (long)Stopwatch.GetElapsedTime(_lastLoopTimestamp, ts).TotalMicroseconds;
+            _lastLoopTimestamp = ts;
+            now = Now();
+            _node.Wake(now);
+            long sinceScheduled = gapMicros - (long)(timeoutMs * 1000.0);
+            if (sinceScheduled > _worstGapMicros)
+                _worstGapMicros = sinceScheduled;
+
+            for (int i = 0; i < _linkConfigs.Count; i++)
+            {
+                int p = _pollIndexOfLink[i];
+                if (p < 0 || !_poller.IsReady(p))
+                    continue;
+                if (!_node.Receive(i))
+                    LoseLink(i, now);
+            }
+            _node.Evaluate();
+
+            for (int i = 0; i < _linkConfigs.Count; i++)
+                if (_node.LinkAt(i) is null && now >= _reopenAt[i])
+                    TryOpen(i, now);
+
+            while (_requests.TryDequeue(out var request))
+                request();
+            DrainEvents();
+        }
+        for (int i = 0; i < _linkConfigs.Count; i++)
+            _node.SetLink(i, null)?.Dispose();
+    }
+
+    private void TryOpen(int i, TimeSpan now)
+    {
+        var config = _linkConfigs[i];
+        try
+        {
+            _node.SetLink(i, _openLink(config, _node.LinkCounters[i]));
+            if (_openError[i] is not null)
+                Trace.LinkOpened(_log, config.Name, Describe(config));
+            _openError[i] = null;
+        }
+        catch (Exception e) when (e is NativeIoException or System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            if (_openError[i] != e.Message)
+                Trace.LinkOpenFailed(_log, config.Name, Describe(config), e.Message, (long)ReopenInterval.TotalMilliseconds);
+            _openError[i] = e.Message;
+            _reopenAt[i] = now + ReopenInterval;
+        }
+    }
+
+    private void LoseLink(int i, TimeSpan now)
+    {
+        var config = _linkConfigs[i];
+        Trace.LinkLost(_log, config.Name, Describe(config));
+        _node.SetLink(i, null)?.Dispose();
+        _openError[i] = "device gone";
+        _reopenAt[i] = now + ReopenInterval;
+    }
+
+    private void DrainEvents()
+    {
+        while (_node.Membership.TryDequeueEvent(out var e))
+        {
+            long silenceMs = (long)e.Silence.TotalMilliseconds;
+            string linkName = e.LinkIndex >= 0 ? _linkConfigs[e.LinkIndex].Name : "";
+            string kind = e.LinkIndex >= 0 ? KindName(_linkConfigs[e.LinkIndex].Kind) : "";
+            switch (e.Kind)
+            {
+                case MembershipEventKind.LinkUp: Trace.LinkUp(_log, linkName, kind); break;
+                case MembershipEventKind.LinkDown: Trace.LinkDown(_log, linkName, kind, silenceMs); break;
+                case MembershipEventKind.PeerUp: Trace.PeerUp(_log, _peerName); break;
+                case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs); break;
+                case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
+                case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
+                case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
+            }
+            _onEvent(e);
+        }
+    }
+
+    private HeartbeatStatus Snapshot()
+    {
+        TimeSpan now = Now();
+        var m = _node.Membership;
+        var links = new LinkStatus[_linkConfigs.Count];
+        for (int i = 0; i < links.Length; i++)
+        {
+            var c = _linkConfigs[i];
+            TimeSpan? last = m.LinkLastLife(i);
+            links[i] = new LinkStatus(c.Name, c.Kind, Describe(c), m.LinkStateOf(i), _node.LinkAt(i) is not null,
+                last is null ? null : now - last.Value, _node.LinkCounters[i].Snapshot());
+        }
+        return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
+            m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros));
+    }
+
+    public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";
+
+    public static string Describe(LinkConfig c) => c switch
+    {
+        SerialLinkConfig s => $"{s.Device}@{s.Baud}",
+        UdpLinkConfig { Group: { } g } u => $"{u.Local}->{g}:{u.Port}",
+        UdpLinkConfig u => $"{u.Local}->{u.Peer}:{u.Port}",
+        _ => c.Name,
+    };
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _poller.Wake();
+        if (_thread.IsAlive)
+            _thread.Join(TimeSpan.FromSeconds(2));
+        _poller.Dispose();
+    }
+}

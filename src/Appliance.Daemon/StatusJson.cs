@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Appliance.Core.Config;
+using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
+
+namespace Appliance.Daemon;
+
+/// <summary>
+/// Writes `appliancectl status --json` (DESIGN.md section 6: node, role, peer{name,state,role,links},
+/// resources, fencing, timers) plus heartbeat detail. Written by hand with Utf8JsonWriter: no
+/// reflection, safe to trim.
+/// </summary>
+internal static class StatusJson
+{
+    public static byte[] Write(string node, NodeRole role, string peerName, ApplianceConfig config, HeartbeatStatus hb, TimeSpan uptime)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("node", node);
+            w.WriteString("cluster", config.Cluster.Name);
+            w.WriteString("role", RoleName(role));
+            w.WriteNumber("uptime_ms", (long)uptime.TotalMilliseconds);
+            w.WriteString("boot", hb.SelfBoot.ToString());
+
+            w.WriteStartObject("peer");
+            w.WriteString("name", peerName);
+            w.WriteString("state", PeerStateName(hb.Peer));
+            w.WriteString("role", hb.Peer is PeerState.Up or PeerState.Warn ? RoleName(hb.PeerSummary.Role) : "unknown");
+            if (hb.PeerSilence is { } s)
+                w.WriteNumber("last_heard_ms", (long)s.TotalMilliseconds);
+            else
+                w.WriteNull("last_heard_ms");
+            w.WriteStartArray("links");
+            foreach (var l in hb.Links)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", l.Name);
+                w.WriteString("kind", HeartbeatThread.KindName(l.Kind));
+                w.WriteString("state", l.State == LinkState.Up ? "up" : "down");
+                w.WriteString("endpoint", l.Endpoint);
+                w.WriteBoolean("open", l.Open);
+                if (l.Silence is { } ls)
+                    w.WriteNumber("last_heard_ms", (long)ls.TotalMilliseconds);
+                else
+                    w.WriteNull("last_heard_ms");
+                w.WriteStartObject("counters");
+                w.WriteNumber("tx_frames", l.Counters.TxFrames);
+                w.WriteNumber("tx_dropped", l.Counters.TxDropped);
+                w.WriteNumber("rx_frames", l.Counters.RxFrames);
+                w.WriteNumber("rx_rejected", l.Counters.RxRejected);
+                w.WriteNumber("rx_stale", l.Counters.RxStale);
+                w.WriteNumber("rx_bad_framing", l.Counters.RxBadFraming);
+                w.WriteNumber("rx_noise_bytes", l.Counters.RxNoiseBytes);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+
+            w.WriteStartArray("resources");
+            w.WriteEndArray();
+
+            w.WriteStartObject("fencing");
+            w.WriteString("mode", config.Cluster.Fencing == FencingMode.Off ? "off" : "required");
+            w.WriteNull("last");
+            w.WriteEndObject();
+
+            var t = config.Cluster.Timers;
+            w.WriteStartObject("timers");
+            w.WriteNumber("keepalive_ms", (long)t.Keepalive.TotalMilliseconds);
+            w.WriteNumber("warntime_ms", (long)t.Warntime.TotalMilliseconds);
+            w.WriteNumber("deadtime_ms", (long)t.Deadtime.TotalMilliseconds);
+            w.WriteNumber("initdead_ms", (long)t.Initdead.TotalMilliseconds);
+            w.WriteEndObject();
+
+            w.WriteStartObject("stall");
+            w.WriteNumber("count", hb.StallCount);
+            w.WriteNumber("last_ms", (long)hb.LastStall.TotalMilliseconds);
+            w.WriteEndObject();
+
+            w.WriteStartObject("heartbeat");
+            w.WriteNumber("seq", hb.SelfSeq.Value);
+            w.WriteString("peer_boot", hb.PeerBoot.ToString());
+            w.WriteNumber("worst_wake_delay_us", hb.WorstGapMicros);
+            w.WriteEndObject();
+
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
+    }
+
+    public static string RoleName(NodeRole role) => role.ToString().ToLowerInvariant();
+
+    public static string PeerStateName(PeerState s) => s.ToString().ToLowerInvariant();
+}

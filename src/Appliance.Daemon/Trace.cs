@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Daemon;
+
+/// <summary>Typed log events of the daemon, with stable event ids (grep-able, alertable).</summary>
+internal static partial class Trace
+{
+    [LoggerMessage(1000, LogLevel.Information, "applianced starting: node {Node} of cluster {Cluster}, boot {Boot}, config {Config}, timers keepalive {KeepaliveMs}ms warntime {WarntimeMs}ms deadtime {DeadtimeMs}ms initdead {InitdeadMs}ms")]
+    public static partial void Starting(ILogger log, string node, string cluster, string boot, string config, long keepaliveMs, long warntimeMs, long deadtimeMs, long initdeadMs);
+
+    [LoggerMessage(1001, LogLevel.Information, "ready: control socket {Path}")]
+    public static partial void Ready(ILogger log, string path);
+
+    [LoggerMessage(1002, LogLevel.Information, "stopping ({Reason})")]
+    public static partial void Stopping(ILogger log, string reason);
+
+    [LoggerMessage(1003, LogLevel.Critical, "cannot start: {Reason}")]
+    public static partial void StartFailed(ILogger log, string reason);
+
+    [LoggerMessage(1100, LogLevel.Information, "link {Link} ({Kind}) up")]
+    public static partial void LinkUp(ILogger log, string link, string kind);
+
+    [LoggerMessage(1101, LogLevel.Warning, "link {Link} ({Kind}) down: silent for {SilenceMs}ms")]
+    public static partial void LinkDown(ILogger log, string link, string kind, long silenceMs);
+
+    [LoggerMessage(1102, LogLevel.Information, "peer {Peer} up")]
+    public static partial void PeerUp(ILogger log, string peer);
+
+    [LoggerMessage(1103, LogLevel.Warning, "peer {Peer} late: silent for {SilenceMs}ms (warntime)")]
+    public static partial void PeerWarn(ILogger log, string peer, long silenceMs);
+
+    [LoggerMessage(1104, LogLevel.Error, "peer {Peer} dead: silent for {SilenceMs}ms (deadtime)")]
+    public static partial void PeerDead(ILogger log, string peer, long silenceMs);
+
+    [LoggerMessage(1105, LogLevel.Warning, "peer {Peer} restarted (new boot); its old boot's frames are now refused")]
+    public static partial void PeerRebooted(ILogger log, string peer);
+
+    [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead, stepping down")]
+    public static partial void Stall(ILogger log, long gapMs, long deadtimeMs);
+
+    [LoggerMessage(1107, LogLevel.Information, "role {From} -> {To}: {Reason}")]
+    public static partial void Role(ILogger log, string from, string to, string reason);
+
+    [LoggerMessage(1200, LogLevel.Warning, "link {Link}: cannot open {Device}: {Reason}; retrying every {RetryMs}ms")]
+    public static partial void LinkOpenFailed(ILogger log, string link, string device, string reason, long retryMs);
+
+    [LoggerMessage(1201, LogLevel.Warning, "link {Link}: device {Device} gone; reopening")]
+    public static partial void LinkLost(ILogger log, string link, string device);
+
+    [LoggerMessage(1202, LogLevel.Information, "link {Link}: opened {Device}")]
+    public static partial void LinkOpened(ILogger log, string link, string device);
+
+    [LoggerMessage(1300, LogLevel.Warning, "control: bad request: {Reason}")]
+    public static partial void BadRequest(ILogger log, string reason);
+}

@@ -1,0 +1,24 @@
+/// <summary>
+/// The single home of every native entry point of the appliance (STYLE.md, "Interop at the edge").
+/// One file per syscall family; <c>[LibraryImport]</c> with <c>SetLastError = true</c>; blittable
+/// structs only. Constants carry their C names so that
+/// <c>tests/Appliance.Integration.Tests/native/termios_abi.c</c> can pin each one against the
+/// installed kernel and libc headers; each cites the uapi header it comes from.
+/// </summary>
+/// <remarks>
+/// All values assume the asm-generic ioctl and fcntl layout shared by x86-64, aarch64 and armhf
+/// (our boards and CI). Alpha, MIPS, PowerPC and SPARC use different numbers and are not supported.
+/// </remarks>
+internal static partial class Interop
+{
+    internal static class Libraries
+    {
+        /// <summary>glibc (or musl); the runtime probes <c>libc.so.6</c> for the name "libc".</summary>
+        internal const string Libc = "libc";
+    }
+
+    /// <summary>Entry points and constants of the C library and the kernel uapi.</summary>
+    internal static partial class Sys
+    {
+    }
+}

@@ -1,0 +1,243 @@
+using Appliance.Core.Config;
+using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
+using Appliance.Core.Values;
+using M = Appliance.Core.Membership.Membership;
+
+namespace Appliance.Core.Tests.Membership;
+
+/// <summary>
+/// Membership on a manual clock that starts at a random instant (a leak of real time would show).
+/// Two nodes exchange frames by hand; link 0 and link 1 are independent.
+/// </summary>
+public class MembershipTests
+{
+    private static readonly Timers T = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(600),
+        TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+
+    private static readonly NodeId A = new(1), B = new(2);
+
+    private sealed class Side(M m, NodeId id)
+    {
+        public M M { get; set; } = m;
+        public NodeId Id { get; } = id;
+
+        public HeartbeatFrame Tick(byte link) => Frame(link, M.NextTick());
+
+        public HeartbeatFrame Frame(byte link, Sequence seq) =>
+            new(link, Id, M.SelfBoot, seq, M.PeerBoot, M.PeerSeq, new StateSummary(NodeRole.Standby, HealthFlags.None, 0, 0, 0, 0));
+    }
+
+    private TimeSpan _now = TimeSpan.FromSeconds(Random.Shared.Next(1, 1_000_000)) + TimeSpan.FromTicks(Random.Shared.Next());
+    private readonly Side _a;
+    private readonly Side _b;
+
+    public MembershipTests()
+    {
+        _a = new Side(new M(T, A, B, new BootId(0xA1), 2, _now), A);
+        _b = new Side(new M(T, B, A, new BootId(0xB1), 2, _now), B);
+    }
+
+    private void Advance(int ms) => _now += TimeSpan.FromMilliseconds(ms);
+
+    /// <summary>One keepalive round on the given links: A sends, B receives, B sends, A receives.</summary>
+    private (FrameVerdict AtB, FrameVerdict AtA) Round(params byte[] links)
+    {
+        FrameVerdict atB = FrameVerdict.Stale, atA = FrameVerdict.Stale;
+        var fa = links.Select(l => _a.Tick(l)).ToArray();
+        foreach (var f in fa) atB = _b.M.OnFrame(f.LinkIndex, f, _now);
+        var fb = links.Select(l => _b.Tick(l)).ToArray();
+        foreach (var f in fb) atA = _a.M.OnFrame(f.LinkIndex, f, _now);
+        _a.M.Evaluate(_now);
+        _b.M.Evaluate(_now);
+        return (atB, atA);
+    }
+
+    private static List<MembershipEventKind> Events(M m)
+    {
+        var list = new List<MembershipEventKind>();
+        while (m.TryDequeueEvent(out var e)) list.Add(e.Kind);
+        return list;
+    }
+
+    [Fact]
+    public void First_contact_is_a_hello_then_life_once_each_acknowledges_the_other()
+    {
+        Assert.Equal(PeerState.Unknown, _a.M.Peer);
+        var first = _a.Tick(0);
+        Assert.Equal(FrameVerdict.Hello, _b.M.OnFrame(0, first, _now)); // A has not heard B yet
+        var reply = _b.Tick(0);
+        Assert.Equal(FrameVerdict.Life, _a.M.OnFrame(0, reply, _now)); // B acknowledges A's boot
+        Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(0, _a.Tick(0), _now));
+        Assert.Equal(PeerState.Up, _a.M.Peer);
+        Assert.Equal(PeerState.Up, _b.M.Peer);
+        Assert.Equal(LinkState.Up, _a.M.LinkStateOf(0));
+        Assert.Equal(LinkState.Down, _a.M.LinkStateOf(1));
+    }
+
+    [Fact]
+    public void Warn_at_warntime_dead_at_exactly_deadtime()
+    {
+        Round(0, 1);
+        Round(0, 1);
+        Events(_a.M);
+        TimeSpan last = _now;
+        _now = last + T.Warntime - TimeSpan.FromMilliseconds(1);
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Up, _a.M.Peer);
+        _now = last + T.Warntime;
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Warn, _a.M.Peer);
+        _now = last + T.Deadtime - TimeSpan.FromTicks(1);
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Warn, _a.M.Peer);
+        Assert.Equal(last + T.Deadtime, _a.M.NextDeadline(_now));
+        _now = last + T.Deadtime;
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer);
+        Assert.Equal(new[] { MembershipEventKind.PeerWarn, MembershipEventKind.LinkDown, MembershipEventKind.LinkDown, MembershipEventKind.PeerDead },
+            Events(_a.M));
+    }
+
+    [Fact]
+    public void One_link_cut_downs_that_link_only()
+    {
+        Round(0, 1);
+        Round(0, 1);
+        for (int i = 0; i < 10; i++)
+        {
+            Advance(200);
+            Round(1);
+        }
+        Assert.Equal(LinkState.Down, _a.M.LinkStateOf(0));
+        Assert.Equal(LinkState.Up, _a.M.LinkStateOf(1));
+        Assert.Equal(PeerState.Up, _a.M.Peer);
+    }
+
+    [Fact]
+    public void Duplicates_and_replays_within_a_boot_are_stale()
+    {
+        Round(0);
+        var f = _a.Tick(0);
+        Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(0, f, _now));
+        Assert.Equal(FrameVerdict.Stale, _b.M.OnFrame(0, f, _now));
+        // The same sequence on the other link is fresh there (the sender puts one seq on every link).
+        var onOther = f with { LinkIndex = 1 };
+        Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(1, onOther, _now));
+    }
+
+    [Fact]
+    public void A_frame_replayed_on_another_link_than_its_own_is_refused()
+    {
+        Round(0);
+        var f = _a.Tick(0);
+        Assert.Equal(FrameVerdict.Misdirected, _b.M.OnFrame(1, f, _now));
+    }
+
+    [Fact]
+    public void Frames_of_a_restarted_peer_s_old_boot_are_refused()
+    {
+        for (int i = 0; i < 3; i++) { Advance(200); Round(0); }
+        var recorded = Enumerable.Range(0, 5).Select(_ => { Advance(200); var f = _a.Tick(0); _b.M.OnFrame(0, f, _now); return f; }).ToList();
+        // A restarts with a new boot. While B still believes the old boot alive, an unacknowledging
+        // frame of an unknown boot is indistinguishable from a replay: ignored.
+        _a.M = new M(T, A, B, new BootId(0xA2), 2, _now);
+        Advance(200);
+        Assert.Equal(FrameVerdict.Stale, _b.M.OnFrame(0, _a.Tick(0), _now));
+        Advance(1000);
+        _b.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _b.M.Peer);
+        // Once the old boot is judged dead, the new one is met again.
+        Assert.Equal(FrameVerdict.Hello, _b.M.OnFrame(0, _a.Tick(0), _now));
+        Round(0);
+        Round(0);
+        Assert.Contains(MembershipEventKind.PeerRebooted, Events(_b.M));
+        foreach (var f in recorded)
+            Assert.Equal(FrameVerdict.Stale, _b.M.OnFrame(0, f with { Seq = new Sequence(f.Seq.Value + 1000) }, _now));
+    }
+
+    [Fact]
+    public void Recorded_frames_never_prove_life_after_this_node_restarts()
+    {
+        for (int i = 0; i < 3; i++) { Advance(200); Round(0); }
+        var recorded = Enumerable.Range(0, 5).Select(_ => { Advance(200); return _a.Tick(0); }).ToList();
+        _b.M = new M(T, B, A, new BootId(0xB2), 2, _now); // B restarts; A is really dead now
+        foreach (var f in recorded)
+        {
+            Advance(200);
+            Assert.NotEqual(FrameVerdict.Life, _b.M.OnFrame(0, f, _now));
+            _b.M.NextTick();
+            _b.M.Evaluate(_now);
+        }
+        Assert.Equal(PeerState.Unknown, _b.M.Peer);
+    }
+
+    [Fact]
+    public void An_acknowledgement_older_than_the_window_proves_nothing()
+    {
+        Round(0);
+        var f = _a.Tick(0); // acknowledges B's current sequence
+        for (ulong i = 0; i < _b.M.AckWindowTicks + 1; i++)
+            _b.M.NextTick(); // B moved on; the frame was held back (recorded) meanwhile
+        Assert.Equal(FrameVerdict.Hello, _b.M.OnFrame(0, f, _now));
+    }
+
+    [Fact]
+    public void A_frame_from_ourselves_or_a_third_node_is_misdirected()
+    {
+        Round(0);
+        var own = _b.Tick(0);
+        Assert.Equal(FrameVerdict.Misdirected, _b.M.OnFrame(0, own, _now));
+        var third = _a.Tick(0) with { Sender = new NodeId(3) };
+        Assert.Equal(FrameVerdict.Misdirected, _b.M.OnFrame(0, third, _now));
+    }
+
+    [Fact]
+    public void A_peer_never_heard_is_unknown_until_initdead_then_dead()
+    {
+        Advance((int)T.Initdead.TotalMilliseconds - 1);
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Unknown, _a.M.Peer);
+        Advance(1);
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer);
+        Assert.Equal(new[] { MembershipEventKind.PeerDead }, Events(_a.M));
+    }
+
+    [Fact]
+    public void A_dead_peer_comes_back_only_with_a_sign_of_life()
+    {
+        Round(0);
+        Advance(1000);
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer);
+        _a.M.CheckStall(_now);
+        Advance(2000); // a stall resets judgement; it must not resurrect the peer
+        Assert.True(_a.M.CheckStall(_now));
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer);
+        Advance(10);
+        Round(0);
+        Assert.Equal(PeerState.Up, _a.M.Peer);
+    }
+
+    [Fact]
+    public void Stall_guard_fires_past_deadtime_and_the_silence_is_not_blamed_on_the_peer()
+    {
+        Round(0);
+        Events(_a.M);
+        _a.M.CheckStall(_now);
+        Advance(999);
+        Assert.False(_a.M.CheckStall(_now));
+        Advance(1500); // frozen (SIGSTOP) for 1.5 s > deadtime
+        Assert.True(_a.M.CheckStall(_now));
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Up, _a.M.Peer); // judgement restarts now, not from before the freeze
+        Assert.Equal(1, _a.M.StallCount);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), _a.M.LastStall);
+        Assert.Equal(new[] { MembershipEventKind.Stall }, Events(_a.M));
+        Advance(1000);
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer); // a truly silent peer is still found dead a deadtime later
+    }
+}

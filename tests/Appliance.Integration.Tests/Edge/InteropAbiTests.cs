@@ -1,0 +1,151 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Appliance.Integration.Tests.Edge;
+
+/// <summary>
+/// We have no C shim, so the numbers in src/Appliance.Linux/Interop are pinned here: native/termios_abi.c
+/// is compiled with gcc against the installed kernel uapi and libc headers, and every constant of
+/// Interop.Sys and the layout of termios2 and pollfd must match what it prints.
+/// </summary>
+public sealed class InteropAbiTests
+{
+    private static readonly Lazy<Dictionary<string, ulong>> Native = new(CompileAndRun);
+
+    [Fact]
+    public void Every_interop_constant_matches_the_kernel_headers()
+    {
+        Dictionary<string, ulong> native = Native.Value;
+        FieldInfo[] constants = typeof(Interop.Sys)
+            .GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly)
+            .Where(f => f.IsLiteral)
+            .ToArray();
+        Assert.NotEmpty(constants);
+
+        var problems = new List<string>();
+        foreach (FieldInfo field in constants)
+        {
+            ulong managed = ToUInt64(field.GetRawConstantValue()!);
+            if (!native.TryGetValue(field.Name, out ulong expected))
+                problems.Add($"{field.Name}: not printed by native/termios_abi.c (add it there)");
+            else if (managed != expected)
+                problems.Add($"{field.Name}: C# 0x{managed:X} but the headers say 0x{expected:X}");
+        }
+        foreach (string name in native.Keys.Where(k => !k.Contains('.')))
+        {
+            if (!constants.Any(f => f.Name == name))
+                problems.Add($"{name}: printed by termios_abi.c but not declared in Interop.Sys");
+        }
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    [Fact]
+    public void Termios2_layout_matches_the_kernel()
+    {
+        Dictionary<string, ulong> native = Native.Value;
+        Assert.Equal(native["sizeof.termios2"], (ulong)Unsafe.SizeOf<Interop.Sys.Termios2>());
+        Assert.Equal(native["sizeof.termios2"], (ulong)Marshal.SizeOf<Interop.Sys.Termios2>());
+        foreach (string field in new[] { "c_iflag", "c_oflag", "c_cflag", "c_lflag", "c_line", "c_cc", "c_ispeed", "c_ospeed" })
+            Assert.True(native[$"offsetof.termios2.{field}"] == (ulong)Marshal.OffsetOf<Interop.Sys.Termios2>(field),
+                $"termios2.{field}: C# offset {Marshal.OffsetOf<Interop.Sys.Termios2>(field)}, kernel {native[$"offsetof.termios2.{field}"]}");
+    }
+
+    [Fact]
+    public void PollFd_layout_matches_libc()
+    {
+        Dictionary<string, ulong> native = Native.Value;
+        Assert.Equal(native["sizeof.pollfd"], (ulong)Unsafe.SizeOf<Interop.Sys.PollFd>());
+        Assert.Equal(native["offsetof.pollfd.fd"], (ulong)Marshal.OffsetOf<Interop.Sys.PollFd>(nameof(Interop.Sys.PollFd.Fd)));
+        Assert.Equal(native["offsetof.pollfd.events"], (ulong)Marshal.OffsetOf<Interop.Sys.PollFd>(nameof(Interop.Sys.PollFd.Events)));
+        Assert.Equal(native["offsetof.pollfd.revents"], (ulong)Marshal.OffsetOf<Interop.Sys.PollFd>(nameof(Interop.Sys.PollFd.REvents)));
+    }
+
+    [Fact]
+    public void Native_entry_points_are_declared_only_in_Interop()
+    {
+        Assembly linux = typeof(Interop).Assembly;
+        var outside = linux.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            .Where(m => (m.Attributes & MethodAttributes.PinvokeImpl) != 0)
+            .Where(m => !IsInsideInterop(m.DeclaringType))
+            .Select(m => $"{m.DeclaringType!.FullName}.{m.Name}")
+            .ToList();
+        Assert.True(outside.Count == 0, "native entry points outside Interop/: " + string.Join(", ", outside));
+
+        static bool IsInsideInterop(Type? t)
+        {
+            for (; t is not null; t = t.DeclaringType)
+                if (t == typeof(Interop))
+                    return true;
+            return false;
+        }
+    }
+
+    [Fact]
+    public unsafe void Eventfd_wakes_poll_and_reads_back_the_count()
+    {
+        int fd = Interop.Sys.EventFd(0, Interop.Sys.EFD_CLOEXEC | Interop.Sys.EFD_NONBLOCK);
+        Assert.True(fd >= 0, $"eventfd: errno {Marshal.GetLastPInvokeError()}");
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+
+        Span<Interop.Sys.PollFd> fds = stackalloc Interop.Sys.PollFd[2];
+        fds[0] = new Interop.Sys.PollFd(fd, Interop.Sys.POLLIN);
+        fds[1] = new Interop.Sys.PollFd(-1, Interop.Sys.POLLIN); // a closed link: ignored by the kernel
+        Assert.Equal(0, Interop.Sys.Poll(fds, 0));
+
+        Assert.Equal(0, Interop.Sys.EventFdWrite(handle, 2));
+        Assert.Equal(0, Interop.Sys.EventFdWrite(handle, 3));
+        Assert.Equal(1, Interop.Sys.Poll(fds, 1000));
+        Assert.Equal(Interop.Sys.POLLIN, fds[0].REvents);
+        Assert.Equal(0, fds[1].REvents);
+
+        ulong value;
+        Assert.Equal(0, Interop.Sys.EventFdRead(handle, &value));
+        Assert.Equal(5ul, value);
+        Assert.Equal(-1, Interop.Sys.EventFdRead(handle, &value));
+        Assert.Equal(Interop.Sys.EAGAIN, Marshal.GetLastPInvokeError());
+        Assert.Equal(0, Interop.Sys.Poll(fds, 0));
+    }
+
+    private static ulong ToUInt64(object value) => value switch
+    {
+        int i => unchecked((ulong)(uint)i),
+        short s => unchecked((ulong)(ushort)s),
+        uint u => u,
+        ulong ul => ul,
+        nuint n => n,
+        nint n => unchecked((ulong)n),
+        long l => unchecked((ulong)l),
+        _ => throw new InvalidOperationException($"unexpected constant type {value.GetType()}"),
+    };
+
+    private static Dictionary<string, ulong> CompileAndRun()
+    {
+        string source = Path.Combine(AppContext.BaseDirectory, "native", "termios_abi.c");
+        Assert.True(File.Exists(source), $"{source} missing: the test project copies native/termios_abi.c to its output");
+        string gcc = Edge.FindOnPath("gcc") ?? Edge.FindOnPath("cc")
+            ?? throw new Xunit.Sdk.XunitException(
+                "gcc not found on PATH: the interop ABI test compiles native/termios_abi.c against the kernel headers " +
+                "(apt-get install gcc linux-libc-dev; CI installs it)");
+        string dir = Path.Combine(Path.GetTempPath(), $"apl-edge-abi-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string exe = Path.Combine(dir, "termios_abi");
+            Edge.Run(gcc, "-std=c11", "-Wall", "-Werror", "-o", exe, source);
+            var result = new Dictionary<string, ulong>();
+            foreach (string line in Edge.Run(exe).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string[] parts = line.Split(' ');
+                result.Add(parts[0], ulong.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            return result;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
