@@ -25,7 +25,8 @@ internal sealed record HeartbeatStatus(
     BootId SelfBoot,
     Sequence SelfSeq,
     BootId PeerBoot,
-    long WorstGapMicros);
+    long WorstGapMicros,
+    TimeSpan WorstSendGap);
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -100,6 +101,14 @@ internal sealed class HeartbeatThread : IDisposable
         _poller.Wake();
         return tcs.Task;
     }
+
+    /// <summary>Forgets the worst-case cadence figures (benchmarks reset them before a measurement).</summary>
+    public Task<bool> ResetCadenceAsync() => InvokeAsync(n =>
+    {
+        n.ResetWorstSendGap();
+        _worstGapMicros = 0;
+        return true;
+    });
 
     public Task<HeartbeatStatus> GetStatusAsync() => InvokeAsync(_ => Snapshot());
 
@@ -226,7 +235,7 @@ internal sealed class HeartbeatThread : IDisposable
                 last is null ? null : now - last.Value, _node.LinkCounters[i].Snapshot());
         }
         return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
-            m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros));
+            m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap);
     }
 
     public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";

@@ -251,8 +251,30 @@ internal sealed class ApplianceDaemon : IDisposable
             case "status":
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _role, _peer.Name, _config, hb, _heartbeat.Now());
+            case "reset-cadence":
+                await _heartbeat.ResetCadenceAsync().ConfigureAwait(false);
+                return "{\"ok\":true}"u8.ToArray();
+            case "churn":
+                // Benchmark aid: allocate garbage on the thread pool for a while, to show the heartbeat
+                // thread keeps its cadence while this process's own heap is churned and collected.
+                int seconds = request.TryGetProperty("seconds", out var sec) && sec.TryGetInt32(out int v) ? Math.Clamp(v, 1, 600) : 10;
+                _ = Task.Run(() => Churn(TimeSpan.FromSeconds(seconds)));
+                return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reset-cadence, churn)");
+        }
+    }
+
+    private static void Churn(TimeSpan duration)
+    {
+        long end = Environment.TickCount64 + (long)duration.TotalMilliseconds;
+        var keep = new List<byte[]>();
+        while (Environment.TickCount64 < end)
+        {
+            for (int i = 0; i < 1000; i++)
+                keep.Add(new byte[Random.Shared.Next(16, 8192)]);
+            if (keep.Count > 50_000)
+                keep.RemoveRange(0, 25_000); // survivors get promoted, so gen1/gen2 collections happen too
         }
     }
 

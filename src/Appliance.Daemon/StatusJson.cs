@@ -84,6 +84,7 @@ internal static class StatusJson
             w.WriteNumber("seq", hb.SelfSeq.Value);
             w.WriteString("peer_boot", hb.PeerBoot.ToString());
             w.WriteNumber("worst_wake_delay_us", hb.WorstGapMicros);
+            w.WriteNumber("worst_send_gap_us", (long)hb.WorstSendGap.TotalMicroseconds);
             w.WriteEndObject();
 
             w.WriteEndObject();

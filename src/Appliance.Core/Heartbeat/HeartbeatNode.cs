@@ -22,6 +22,7 @@ public sealed class HeartbeatNode
     private TimeSpan _nextSend;
     private TimeSpan _now;
     private bool _sentOnce;
+    private TimeSpan _lastSendAt;
 
     public HeartbeatNode(HeartbeatCodec codec, Membership.Membership membership, NodeId self, Timers timers, int linkCount)
     {
@@ -48,6 +49,11 @@ public sealed class HeartbeatNode
     public StateSummary LocalState { get; set; }
 
     public int LinkCount => _links.Length;
+
+    /// <summary>Longest interval between two consecutive keepalive sends since the last reset (cadence under load).</summary>
+    public TimeSpan WorstSendGap { get; private set; }
+
+    public void ResetWorstSendGap() => WorstSendGap = TimeSpan.Zero;
 
     public IHeartbeatLink? LinkAt(int index) => _links[index];
 
@@ -92,6 +98,9 @@ public sealed class HeartbeatNode
     {
         // Keep the cadence anchored to the schedule, but never try to catch up a backlog of ticks.
         _nextSend = _sentOnce && _now - _nextSend < _timers.Keepalive ? _nextSend + _timers.Keepalive : _now + _timers.Keepalive;
+        if (_sentOnce && _now - _lastSendAt > WorstSendGap)
+            WorstSendGap = _now - _lastSendAt;
+        _lastSendAt = _now;
         _sentOnce = true;
         Sequence seq = Membership.NextTick();
         StateSummary state = LocalState with { LinksHeard = Membership.LinksUpMask };

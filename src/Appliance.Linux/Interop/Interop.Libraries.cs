@@ -13,7 +13,7 @@ internal static partial class Interop
 {
     internal static class Libraries
     {
-        /// <summary>glibc (or musl); the runtime probes <c>libc.so.6</c> for the name "libc".</summary>
+        /// <summary>The C library (glibc or musl); the runtime resolves the name "libc" to it (libc.so.6 on glibc).</summary>
         internal const string Libc = "libc";
     }
 

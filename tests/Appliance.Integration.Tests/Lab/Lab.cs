@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Appliance.Integration.Tests.Lab;
+
+/// <summary>
+/// Drives board/lab/lab for the tests: a uniquely named lab per fixture, torn down even when a test
+/// fails. Status is read straight from the control sockets (no process per poll), so timings can be
+/// observed to a few milliseconds.
+/// </summary>
+public sealed class Lab : IDisposable
+{
+    public string Name { get; }
+    public IReadOnlyDictionary<string, string> Env { get; private set; } = new Dictionary<string, string>();
+    private readonly string _script;
+    private readonly string _bin;
+    private bool _up;
+
+    public Lab(string prefix)
+    {
+        Name = prefix + Guid.NewGuid().ToString("N")[..(8 - prefix.Length)];
+        string root = RepoRoot();
+        _script = Path.Combine(root, "board", "lab", "lab");
+        _bin = Environment.GetEnvironmentVariable("APPLIANCE_BIN") ?? Path.Combine(root, "out", "bin");
+        if (!File.Exists(Path.Combine(_bin, "applianced")))
+            throw new InvalidOperationException($"no applianced in {_bin}: run `make bin` (make test does) or set APPLIANCE_BIN");
+    }
+
+    public static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Appliance.sln")))
+            dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("Appliance.sln not found");
+    }
+
+    public void Up(params string[] options)
+    {
+        _up = true;
+        var r = Run(new[] { "up" }.Concat(options).ToArray(), TimeSpan.FromSeconds(60));
+        if (r.Exit != 0)
+            throw new InvalidOperationException($"lab up failed ({r.Exit}):\n{r.Out}\n{r.Err}");
+        Env = Run("env").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split('=', 2)).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => p[1].Trim('"', '\''));
+    }
+
+    public (int Exit, string Out, string Err) Run(params string[] args) => Run(args, TimeSpan.FromSeconds(30));
+
+    public (int Exit, string Out, string Err) Run(string[] args, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(_script) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        psi.Environment["LAB_NAME"] = Name;
+        psi.Environment["APPLIANCE_BIN"] = _bin;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"lab {string.Join(' ', args)} took longer than {timeout}");
+        }
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public void Must(params string[] args)
+    {
+        var r = Run(args);
+        if (r.Exit != 0)
+            throw new InvalidOperationException($"lab {string.Join(' ', args)} failed ({r.Exit}): {r.Out}{r.Err}");
+    }
+
+    /// <summary>Status of a node straight from its control socket, or null if it does not answer.</summary>
+    public JsonElement? Status(string node)
+    {
+        string? response = Control(node, "{\"cmd\":\"status\"}");
+        if (response is null)
+            return null;
+        using var doc = JsonDocument.Parse(response);
+        return doc.RootElement.Clone();
+    }
+
+    public string? Control(string node, string request)
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.ReceiveTimeout = 2000;
+            s.SendTimeout = 2000;
+            s.Connect(new UnixDomainSocketEndPoint(Env[$"CONTROL_{node}"]));
+            s.Send(Encoding.UTF8.GetBytes(request + "\n"));
+            var ms = new MemoryStream();
+            var buf = new byte[65536];
+            int n;
+            while ((n = s.Receive(buf)) > 0)
+                ms.Write(buf, 0, n);
+            return Encoding.UTF8.GetString(ms.ToArray());
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    public string PeerState(string node) => Status(node)?.GetProperty("peer").GetProperty("state").GetString() ?? "no answer";
+
+    public string LinkState(string node, string link) =>
+        Status(node)?.GetProperty("peer").GetProperty("links").EnumerateArray()
+            .First(l => l.GetProperty("name").GetString() == link).GetProperty("state").GetString() ?? "no answer";
+
+    public JsonElement LinkCounters(string node, string link) =>
+        Status(node)!.Value.GetProperty("peer").GetProperty("links").EnumerateArray()
+            .First(l => l.GetProperty("name").GetString() == link).GetProperty("counters");
+
+    /// <summary>Polls every few ms until <paramref name="condition"/> holds; returns the elapsed time or throws with <paramref name="what"/>.</summary>
+    public static TimeSpan WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            if (condition())
+                return sw.Elapsed;
+            Thread.Sleep(5);
+        }
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0.#}s waiting for: {what}");
+    }
+
+    public void WaitBothUp(TimeSpan timeout) => WaitUntil(
+        () => PeerState("alpha") == "up" && PeerState("beta") == "up" &&
+              LinkState("alpha", "serial0") == "up" && LinkState("alpha", "lan0") == "up" &&
+              LinkState("beta", "serial0") == "up" && LinkState("beta", "lan0") == "up",
+        timeout, "both nodes see the peer up on both links");
+
+    public string Log(string node) => File.ReadAllText(Env[$"LOG_{node}"]);
+
+    public void Dispose()
+    {
+        if (_up)
+            Run("down");
+    }
+}
+
+/// <summary>The lab tests share the machine's namespaces and CPU: run them one at a time.</summary>
+[CollectionDefinition("lab", DisableParallelization = true)]
+public sealed class LabCollection
+{
+}
+
+public sealed class RootTheoryAttribute : TheoryAttribute
+{
+    public RootTheoryAttribute()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            Skip = "needs root (network namespaces); CI runs it as root";
+    }
+}
