@@ -61,7 +61,8 @@ public sealed class Membership
     private readonly BootId[] _retired = new BootId[RetiredBootsMax];
     private readonly Queue<MembershipEvent> _events = new(PendingEventsMax);
     private int _retiredNext;
-    private bool _peerBootProven;
+    /// <summary>The peer boot whose frames last acknowledged ours (None before the first).</summary>
+    private BootId _provenBoot;
     private TimeSpan _lastLife;
     private bool _everHeard;
     private TimeSpan _judgeFrom;
@@ -160,15 +161,11 @@ public sealed class Membership
         if (f.Boot != PeerBoot)
         {
             bool peerAlive = Peer is PeerState.Up or PeerState.Warn;
-            if (!acksUs && peerAlive && _peerBootProven)
+            if (!acksUs && peerAlive && PeerBoot == _provenBoot)
                 return FrameVerdict.Stale; // another boot while the proven one is alive: a replay
-            if (PeerBoot != BootId.None && _peerBootProven)
-            {
-                Retire(PeerBoot);
-                Emit(new MembershipEvent(MembershipEventKind.PeerRebooted, now, link, TimeSpan.Zero));
-            }
+            // Acknowledge this boot from now on so that, if it is real, the handshake completes. The
+            // proven boot is not retired yet: an unproven hello may itself be a replay of some older boot.
             PeerBoot = f.Boot;
-            _peerBootProven = false;
             PeerSeq = default;
             Array.Clear(_linkSeq);
         }
@@ -183,7 +180,15 @@ public sealed class Membership
         if (!acksUs)
             return FrameVerdict.Hello;
 
-        _peerBootProven = true;
+        if (f.Boot != _provenBoot)
+        {
+            if (_provenBoot != BootId.None)
+            {
+                Retire(_provenBoot); // the peer restarted: frames of its previous life prove nothing now
+                Emit(new MembershipEvent(MembershipEventKind.PeerRebooted, now, link, TimeSpan.Zero));
+            }
+            _provenBoot = f.Boot;
+        }
         _linkLife[link] = now;
         _lastLife = now;
         _everHeard = true;
@@ -222,8 +227,8 @@ public sealed class Membership
             next = silence >= _timers.Deadtime ? PeerState.Dead
                 : silence >= _timers.Warntime ? PeerState.Warn
                 : PeerState.Up;
-            if (next == PeerState.Up && Peer is PeerState.Dead or PeerState.Unknown)
-                next = Peer; // only a sign of life brings a dead peer back
+            if (next != PeerState.Dead && Peer is PeerState.Dead or PeerState.Unknown)
+                next = Peer; // only a sign of life brings a dead peer back (a stall's restarted judgement does not)
         }
         if (next != Peer)
         {
