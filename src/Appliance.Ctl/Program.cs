@@ -17,6 +17,7 @@ internal static class Program
         "commands:\n" +
         "  status [--json]       this node, its peer, the heartbeat links and timers\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
+        "  config reference      print every configuration option (markdown)\n" +
         "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
 
     public static int Main(string[] args)
@@ -50,8 +51,11 @@ internal static class Program
                 return Status(control, json);
             case "config" when rest.Length == 3 && rest[1] == "check":
                 return ConfigCheck.Run(rest[2], Console.Out, Console.Error);
+            case "config" when rest.Length == 2 && rest[1] == "reference":
+                Console.Out.Write(Appliance.Core.Config.ConfigReference.Markdown());
+                return 0;
             case "config":
-                return BadUsage("usage: appliancectl config check FILE");
+                return BadUsage("usage: appliancectl config check FILE | config reference");
             default:
                 return BadUsage($"unknown command '{rest[0]}'");
         }

@@ -36,7 +36,7 @@ internal sealed class ControlServer : IAsyncDisposable
         if (File.Exists(path))
             File.Delete(path); // a stale socket of a previous run; a live daemon would hold the pid lock
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        // The daemon runs with umask 077 (Program), so the socket is born 0600; chmod states it anyway.
+        // Under systemd the unit's UMask=0077 makes the socket 0600 from birth; chmod makes it so everywhere.
         _listener.Bind(new UnixDomainSocketEndPoint(path));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _listener.Listen(16);

@@ -11,7 +11,7 @@ namespace Appliance.Simulation.Tests;
 public class HeartbeatSimulationTests(ITestOutputHelper output)
 {
     /// <summary>Schedules per CI run; each is 30 s of virtual time at random timers (keepalive 20..200 ms).</summary>
-    public const int Seeds = 2000;
+    public const int Seeds = 5000;
 
     private static readonly TimeSpan Virtual = TimeSpan.FromSeconds(30);
 
@@ -185,7 +185,8 @@ public sealed class InvariantException(string message) : Exception(message);
 /// <summary>
 /// The invariants, checked after every simulation step:
 /// 1. no false life: a node sees its peer up/warn only if the peer really sent a frame within
-///    deadtime + the largest link delay (or this node thawed from a stall within that window);
+///    deadtime + the acknowledgement freshness bound + the largest link delay (or this node thawed
+///    from a stall within deadtime); a held-back or replayed frame can stretch life by no more;
 /// 2. detection: a running, unfrozen node that has had no genuine frame from its peer delivered for
 ///    deadtime (and is past initdead and any stall) sees it dead;
 /// 3. liveness: after a long enough healthy stretch, both see each other up.
@@ -209,7 +210,7 @@ internal sealed class Invariants(HeartbeatSimulation sim)
             int peer = 1 - n;
             bool recentlyThawed = sim.Now - sim.ThawedAt(n) <= t.Deadtime + Slack;
             if (m.Peer is PeerState.Up or PeerState.Warn && !recentlyThawed &&
-                sim.Now - sim.LastSent(peer) > t.Deadtime + Slack)
+                sim.Now - sim.LastSent(peer) > t.Deadtime + m.AckFreshness + Slack)
                 throw new InvariantException(
                     $"false life: node {n} sees its peer {m.Peer} at {sim.Now.TotalMilliseconds:0} ms but the peer last sent at {sim.LastSent(peer).TotalMilliseconds:0} ms (deadtime {t.Deadtime.TotalMilliseconds} ms)");
             if (m.LastLife is { } life && m.Peer != PeerState.Dead && !recentlyThawed &&

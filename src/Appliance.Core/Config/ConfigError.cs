@@ -30,7 +30,7 @@ public sealed class ConfigResult
     internal ConfigResult(string sourcePath, ApplianceConfig? config, ImmutableArray<ConfigError> errors,
         ImmutableDictionary<string, SourcePosition> positions)
     {
-        if (config is null == errors.IsEmpty)
+        if ((config is null) == errors.IsEmpty)
             throw new ArgumentException("a config result has a config or errors, never both or neither");
         SourcePath = sourcePath;
         Config = config;

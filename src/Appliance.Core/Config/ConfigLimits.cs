@@ -27,9 +27,6 @@ public static class ConfigLimits
     /// <summary>Longest initdead: a peer that has not booted in ten minutes is not coming.</summary>
     public static readonly TimeSpan MaxInitdead = TimeSpan.FromMinutes(10);
 
-    /// <summary>Longest of the other durations; keeps arithmetic on them far from overflow.</summary>
-    public static readonly TimeSpan MaxDuration = TimeSpan.FromHours(1);
-
     /// <summary>
     /// Most keepalives in one deadtime. The heartbeat keeps one acknowledgement window of frames in
     /// flight per link (DESIGN.md section 4), sized for this many; a longer deadtime would let

@@ -117,6 +117,9 @@ public static class ConfigLoader
         /// <summary>This node's links by name, duplicates left out.</summary>
         public required Dictionary<string, LinkDraft> LinksByName { get; init; }
 
+        /// <summary>Every link item had a valid name; else "missing" would only echo the bad name.</summary>
+        public required bool AllLinkNamesKnown { get; init; }
+
         public NodeConfig? Config { get; init; }
 
         /// <summary>How messages name the node: its name, or its path while the name is bad or taken twice.</summary>
@@ -198,6 +201,7 @@ public static class ConfigLoader
             Name = name,
             Links = list,
             LinksByName = byName,
+            AllLinkNamesKnown = list.Items.All(i => i.Reader is not null && i.Reader.Get(ConfigSchema.LinkName).Ok),
             Config = ok ? new NodeConfig(name.Value!, priority.Value, links.ToImmutable(), fence.Value) : null,
         };
     }
@@ -269,7 +273,7 @@ public static class ConfigLoader
         {
             foreach (var name in from.LinksByName.Keys)
             {
-                if (to.LinksByName.ContainsKey(name))
+                if (to.LinksByName.ContainsKey(name) || !to.AllLinkNamesKnown)
                     continue;
                 diag.Add(to.Links.Position, to.Links.Path, $"link '{name}' of node {from.Label} is missing on node {to.Label}");
                 ok = false;

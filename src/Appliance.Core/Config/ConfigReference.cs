@@ -26,7 +26,8 @@ public static class ConfigReference
     {
         if (!seen.Add(schema))
             return;
-        sb.Append($"\n## `{schema.Title}`\n\n{schema.Help}\n");
+        string heading = schema == ConfigSchema.Root ? "Top level" : $"`{schema.Title}`";
+        sb.Append($"\n## {heading}\n\n{schema.Help}\n");
         if (schema.Variant is null)
         {
             Table(sb, schema.Options);
@@ -68,13 +69,7 @@ public static class ConfigReference
                 ListOption l => $"{o.TypeDoc}, see `{l.Item.Title}`",
                 _ => o.TypeDoc,
             };
-            string def = o.DefaultDoc switch
-            {
-                "required" => "*required*",
-                "none" or "all defaults" or "empty" => o.DefaultDoc,
-                var d => $"`{d}`",
-            };
-            sb.Append($"| `{o.Name}` | {Cell(type)} | {Cell(def)} | {Cell(o.Help)} |\n");
+            sb.Append($"| `{o.Name}` | {Cell(type)} | {Cell(o.DefaultDoc)} | {Cell(o.Help)} |\n");
         }
     }
 

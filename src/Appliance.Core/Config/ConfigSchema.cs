@@ -17,21 +17,24 @@ internal static class ConfigSchema
     private static readonly AbsolutePathType PathType = new();
 
     // ---- cluster.timers -------------------------------------------------------------------
+    // Bounds: every timer is at least the fastest keepalive; keepalive below half the longest
+    // deadtime and warntime below the longest deadtime follow from the rules, stated here so the
+    // reference shows them and an out-of-range value gets the simpler message.
 
     public static readonly ScalarOption<TimeSpan> Keepalive = Option.Defaulted("keepalive",
-        new DurationType(ConfigLimits.MinKeepalive, ConfigLimits.MaxDuration), Timers.Default.Keepalive,
+        new DurationType(ConfigLimits.MinKeepalive, ConfigLimits.MaxDeadtime / 2), Timers.Default.Keepalive,
         "Interval between heartbeat frames on each link.");
 
     public static readonly ScalarOption<TimeSpan> Warntime = Option.Defaulted("warntime",
-        new DurationType(TimeSpan.FromMilliseconds(1), ConfigLimits.MaxDuration), Timers.Default.Warntime,
+        new DurationType(ConfigLimits.MinKeepalive, ConfigLimits.MaxDeadtime), Timers.Default.Warntime,
         "Silence after which the peer is reported `warn` (late heartbeats), before it is declared dead.");
 
     public static readonly ScalarOption<TimeSpan> Deadtime = Option.Defaulted("deadtime",
-        new DurationType(TimeSpan.FromMilliseconds(1), ConfigLimits.MaxDeadtime), Timers.Default.Deadtime,
+        new DurationType(ConfigLimits.MinKeepalive, ConfigLimits.MaxDeadtime), Timers.Default.Deadtime,
         "Silence on every link after which the peer is declared dead and fenced, then its resources taken over.");
 
     public static readonly ScalarOption<TimeSpan> Initdead = Option.Defaulted("initdead",
-        new DurationType(TimeSpan.FromMilliseconds(1), ConfigLimits.MaxInitdead), Timers.Default.Initdead,
+        new DurationType(ConfigLimits.MinKeepalive, ConfigLimits.MaxInitdead), Timers.Default.Initdead,
         "At startup, how long to wait for a peer never heard before treating it as dead; covers the peer's boot.");
 
     /// <summary>The timer sanity rules; the subject is the option the error points at.</summary>

@@ -68,11 +68,14 @@ internal static class Duration
         return true;
     }
 
-    /// <summary>The shortest exact form: <c>2m</c>, <c>1s</c>, <c>1500ms</c>.</summary>
+    /// <summary>
+    /// An exact, short form: <c>200ms</c>, <c>1500ms</c>, <c>1s</c>, <c>60s</c>, <c>2m</c>. Minutes
+    /// only from two on, so the bounds people know in seconds (deadtime 60s) read as they know them.
+    /// </summary>
     public static string Format(TimeSpan value)
     {
         long ms = (long)value.TotalMilliseconds;
-        if (ms != 0 && ms % 60_000 == 0)
+        if (ms >= 120_000 && ms % 60_000 == 0)
             return (ms / 60_000).ToString(CultureInfo.InvariantCulture) + "m";
         if (ms != 0 && ms % 1000 == 0)
             return (ms / 1000).ToString(CultureInfo.InvariantCulture) + "s";

@@ -31,8 +31,10 @@ internal abstract class OptionSpec(string name, Presence presence, string help)
     /// <summary>The type column of the reference.</summary>
     public abstract string TypeDoc { get; }
 
-    /// <summary>The default column of the reference.</summary>
+    /// <summary>The default column of the reference, as markdown.</summary>
     public abstract string DefaultDoc { get; }
+
+    protected const string RequiredDoc = "*required*";
 }
 
 /// <summary>A leaf option: its value is read by a <see cref="ValueType{T}"/>.</summary>
@@ -55,8 +57,8 @@ internal sealed class ScalarOption<T> : OptionSpec
 
     public override string DefaultDoc => Presence switch
     {
-        Presence.Required => "required",
-        Presence.Defaulted => Type.Format(Default!),
+        Presence.Required => RequiredDoc,
+        Presence.Defaulted => $"`{Type.Format(Default!)}`",
         _ => "none",
     };
 }
@@ -80,7 +82,7 @@ internal sealed class SectionOption(string name, Presence presence, MapSchema sc
     public MapSchema Schema { get; } = schema;
     public override string Expected => "a map";
     public override string TypeDoc => "map";
-    public override string DefaultDoc => Presence == Presence.Required ? "required" : "all defaults";
+    public override string DefaultDoc => Presence == Presence.Required ? RequiredDoc : "all defaults";
 }
 
 /// <summary>A key whose value is a list of maps (<c>nodes</c>, <c>links</c>), with bounds on its length.</summary>
@@ -96,7 +98,7 @@ internal sealed class ListOption(string name, Presence presence, MapSchema item,
     public string CountText => Min == Max ? $"exactly {Min} {ItemsNoun}" : $"{Min} to {Max} {ItemsNoun}";
     public override string Expected => "a list of " + CountText;
     public override string TypeDoc => $"list of {ItemsNoun} ({(Min == Max ? $"exactly {Min}" : $"{Min} to {Max}")})";
-    public override string DefaultDoc => Presence == Presence.Required ? "required" : "empty";
+    public override string DefaultDoc => Presence == Presence.Required ? RequiredDoc : "empty";
 }
 
 /// <summary>

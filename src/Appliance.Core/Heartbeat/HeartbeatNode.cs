@@ -102,7 +102,7 @@ public sealed class HeartbeatNode
             WorstSendGap = _now - _lastSendAt;
         _lastSendAt = _now;
         _sentOnce = true;
-        Sequence seq = Membership.NextTick();
+        Sequence seq = Membership.NextTick(_now);
         StateSummary state = LocalState with { LinksHeard = Membership.LinksUpMask };
         for (int i = 0; i < _links.Length; i++)
         {

@@ -51,6 +51,9 @@ public sealed class Membership
     /// <summary>Events buffered between drains; the heartbeat thread drains every loop, so this only overflows on a bug.</summary>
     public const int PendingEventsMax = 256;
 
+    /// <summary>Send times remembered for our own ticks; an acknowledgement older than this many ticks is stale anyway.</summary>
+    public const int TickTimesRemembered = 64;
+
     private readonly Timers _timers;
     private readonly NodeId _peer;
     private readonly NodeId _self;
@@ -68,6 +71,7 @@ public sealed class Membership
     private TimeSpan _judgeFrom;
     private TimeSpan _lastCheck;
     private readonly TimeSpan _started;
+    private readonly TimeSpan[] _tickTimes = new TimeSpan[TickTimesRemembered];
 
     public Membership(Timers timers, NodeId self, NodeId peer, BootId selfBoot, int linkCount, TimeSpan now)
     {
@@ -83,7 +87,7 @@ public sealed class Membership
         _started = now;
         _judgeFrom = now;
         _lastCheck = now;
-        AckWindowTicks = (ulong)Math.Ceiling(timers.Deadtime / timers.Keepalive) + 2;
+        AckFreshness = Min(3 * timers.Keepalive, timers.Deadtime);
     }
 
     public BootId SelfBoot { get; }
@@ -97,8 +101,13 @@ public sealed class Membership
     /// <summary>The highest sequence seen from <see cref="PeerBoot"/> on any link (acknowledged back).</summary>
     public Sequence PeerSeq { get; private set; }
 
-    /// <summary>How far back (in our ticks) an acknowledgement may point and still prove life.</summary>
-    public ulong AckWindowTicks { get; }
+    /// <summary>
+    /// How long ago the tick a frame acknowledges may have been sent for the frame to prove life. The
+    /// peer acknowledges the newest tick it heard, so in normal operation the lag is one keepalive plus
+    /// transit; three keepalives tolerate a lost frame or two. This bounds what a frame held back and
+    /// replayed can do: it can make a dead peer look alive for at most this much beyond deadtime.
+    /// </summary>
+    public TimeSpan AckFreshness { get; }
 
     public PeerState Peer { get; private set; } = PeerState.Unknown;
 
@@ -128,7 +137,12 @@ public sealed class Membership
     public TimeSpan LastStall { get; private set; }
 
     /// <summary>Advances this node's sequence for a new keepalive tick and returns it.</summary>
-    public Sequence NextTick() => SelfSeq = new Sequence(SelfSeq.Value + 1);
+    public Sequence NextTick(TimeSpan now)
+    {
+        SelfSeq = new Sequence(SelfSeq.Value + 1);
+        _tickTimes[SelfSeq.Value % TickTimesRemembered] = now;
+        return SelfSeq;
+    }
 
     /// <summary>
     /// The stall guard. Call first thing whenever the node wakes. Returns true when this node was not
@@ -156,7 +170,9 @@ public sealed class Membership
         if (f.Boot == BootId.None || IsRetired(f.Boot))
             return FrameVerdict.Stale;
 
-        bool acksUs = f.AckBoot == SelfBoot && f.AckSeq <= SelfSeq && f.AckSeq.Value + AckWindowTicks >= SelfSeq.Value;
+        bool acksUs = f.AckBoot == SelfBoot && f.AckSeq.Value >= 1 && f.AckSeq <= SelfSeq &&
+            SelfSeq.Value - f.AckSeq.Value < TickTimesRemembered &&
+            now - _tickTimes[f.AckSeq.Value % TickTimesRemembered] <= AckFreshness;
 
         if (f.Boot != PeerBoot)
         {
@@ -268,6 +284,8 @@ public sealed class Membership
     private TimeSpan Silence(TimeSpan lastLife, TimeSpan now) => now - Max(lastLife, _judgeFrom);
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private bool IsRetired(BootId boot)
     {

@@ -36,7 +36,7 @@ public class ConfigLoaderTests
                 new UdpLinkConfig("lan1", IPAddress.Parse("192.168.80.1"), IPAddress.Parse("192.168.80.2"), null, 694),
             },
             alpha.Links);
-        Assert.Equal(["relay-alpha", "pdu"], alpha.Fence);
+        Assert.Equal(new[] { "relay-alpha", "pdu" }, alpha.Fence.ToArray());
 
         var beta = config.Nodes[1];
         Assert.Equal("beta", beta.Name);
@@ -48,7 +48,7 @@ public class ConfigLoaderTests
                 new UdpLinkConfig("lan1", IPAddress.Parse("192.168.80.2"), IPAddress.Parse("192.168.80.1"), null, 694),
             },
             beta.Links);
-        Assert.Equal(["relay-beta", "pdu"], beta.Fence);
+        Assert.Equal(new[] { "relay-beta", "pdu" }, beta.Fence.ToArray());
 
         Assert.Same(beta, config.PeerOf("alpha"));
         Assert.Same(alpha, config.FindNode("alpha"));
@@ -124,7 +124,7 @@ public class ConfigLoaderTests
               - {name: beta, links: [*serial], fence: *f}
             """);
         Assert.Equal(config.Nodes[0].Links.ToArray(), config.Nodes[1].Links.ToArray());
-        Assert.Equal(["pdu"], config.Nodes[1].Fence);
+        Assert.Equal(new[] { "pdu" }, config.Nodes[1].Fence.ToArray());
     }
 
     [Fact]
@@ -209,6 +209,7 @@ public class ConfigLoaderTests
         Assert.Equal("200ms", Duration.Format(TimeSpan.FromMilliseconds(200)));
         Assert.Equal("1500ms", Duration.Format(TimeSpan.FromMilliseconds(1500)));
         Assert.Equal("1s", Duration.Format(TimeSpan.FromSeconds(1)));
+        Assert.Equal("60s", Duration.Format(TimeSpan.FromMinutes(1)));
         Assert.Equal("2m", Duration.Format(TimeSpan.FromMinutes(2)));
         Assert.Equal("0ms", Duration.Format(TimeSpan.Zero));
     }

@@ -51,7 +51,7 @@ internal static class ConfigSamples
           - name: beta
             priority: 90
             links:
-              - {name: serial0, kind: serial, device: /dev/ttyS1, baud: 115200}
+              - {name: serial0, kind: serial, device: /dev/ttyS0, baud: 115200}
               - {name: lan1, kind: udp, local: 192.168.80.2, peer: 192.168.80.1, port: 694}
               - {name: mc, kind: udp, local: 10.1.0.2, group: 239.1.1.1}
             fence: [relay-beta, pdu]

@@ -17,12 +17,12 @@ public class MembershipTests
 
     private static readonly NodeId A = new(1), B = new(2);
 
-    private sealed class Side(M m, NodeId id)
+    private sealed class Side(M m, NodeId id, Func<TimeSpan> clock)
     {
         public M M { get; set; } = m;
         public NodeId Id { get; } = id;
 
-        public HeartbeatFrame Tick(byte link) => Frame(link, M.NextTick());
+        public HeartbeatFrame Tick(byte link) => Frame(link, M.NextTick(clock()));
 
         public HeartbeatFrame Frame(byte link, Sequence seq) =>
             new(link, Id, M.SelfBoot, seq, M.PeerBoot, M.PeerSeq, new StateSummary(NodeRole.Standby, HealthFlags.None, 0, 0, 0, 0));
@@ -34,8 +34,8 @@ public class MembershipTests
 
     public MembershipTests()
     {
-        _a = new Side(new M(T, A, B, new BootId(0xA1), 2, _now), A);
-        _b = new Side(new M(T, B, A, new BootId(0xB1), 2, _now), B);
+        _a = new Side(new M(T, A, B, new BootId(0xA1), 2, _now), A, () => _now);
+        _b = new Side(new M(T, B, A, new BootId(0xB1), 2, _now), B, () => _now);
     }
 
     private void Advance(int ms) => _now += TimeSpan.FromMilliseconds(ms);
@@ -166,20 +166,24 @@ public class MembershipTests
         {
             Advance(200);
             Assert.NotEqual(FrameVerdict.Life, _b.M.OnFrame(0, f, _now));
-            _b.M.NextTick();
+            _b.M.NextTick(_now);
             _b.M.Evaluate(_now);
         }
         Assert.Equal(PeerState.Unknown, _b.M.Peer);
     }
 
     [Fact]
-    public void An_acknowledgement_older_than_the_window_proves_nothing()
+    public void An_acknowledgement_older_than_the_freshness_bound_proves_nothing()
     {
         Round(0);
-        var f = _a.Tick(0); // acknowledges B's current sequence
-        for (ulong i = 0; i < _b.M.AckWindowTicks + 1; i++)
-            _b.M.NextTick(); // B moved on; the frame was held back (recorded) meanwhile
+        var f = _a.Tick(0); // acknowledges B's current tick, sent just now
+        Assert.Equal(TimeSpan.FromMilliseconds(600), _b.M.AckFreshness); // 3 x keepalive
+        Advance(601); // the frame was held back (recorded) meanwhile
         Assert.Equal(FrameVerdict.Hello, _b.M.OnFrame(0, f, _now));
+        Round(0);
+        var g = _a.Tick(0);
+        Advance(600); // just within the bound it still proves life
+        Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(0, g, _now));
     }
 
     [Fact]

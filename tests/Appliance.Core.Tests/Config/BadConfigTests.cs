@@ -1,0 +1,191 @@
+using Appliance.Core.Config;
+
+namespace Appliance.Core.Tests.Config;
+
+/// <summary>
+/// Table of bad configs: each edits <see cref="ConfigSamples.Base"/> and lists the exact error
+/// lines expected, positions included. Messages are an interface (operators read them, scripts
+/// grep them), so a change to one shows up here.
+/// </summary>
+public class BadConfigTests
+{
+    /// <summary>A bad config: <see cref="Edits"/> applied to the base (each old text must occur exactly once).</summary>
+    public sealed record Case(string Name, (string Old, string New)[] Edits, string[] Expected, string? Text = null)
+    {
+        public string Yaml()
+        {
+            if (Text is not null)
+                return Text;
+            var yaml = ConfigSamples.Base;
+            foreach (var (old, @new) in Edits)
+            {
+                int at = yaml.IndexOf(old, StringComparison.Ordinal);
+                Assert.True(at >= 0 && yaml.IndexOf(old, at + 1, StringComparison.Ordinal) < 0, $"'{old}' must occur exactly once in the base");
+                yaml = yaml[..at] + @new + yaml[(at + old.Length)..];
+            }
+            return yaml;
+        }
+    }
+
+    private const string F = ConfigSamples.File;
+
+    public static readonly Case[] Cases =
+    [
+        new("syntax error", [("name: edge", "name: edge: x")],
+            ["appliance.yaml:2:13: syntax error: while scanning a plain scalar value, found invalid mapping"]),
+        new("unclosed bracket", [("name: edge", "name: [edge")],
+            ["appliance.yaml:2:9: syntax error: the YAML cannot be read past this point; look for an unclosed bracket, brace or quote"]),
+        new("unclosed flow sequence (YamlDotNet throws InvalidOperationException)", [("fence: [relay-alpha, pdu]", "fence: [relay-alpha, pdu\n    priority: 3")],
+            ["appliance.yaml:18:24: syntax error: the YAML cannot be read past this point; look for an unclosed bracket, brace or quote"]),
+        new("unterminated quote", [("name: edge", "name: 'edge")],
+            ["appliance.yaml:2:9: syntax error: while scanning a quoted scalar, found unexpected end of stream"]),
+        new("unknown key with suggestion", [("keepalive: 200ms", "keepalve: 200ms")],
+            ["appliance.yaml:7:5: cluster.timers.keepalve: unknown key 'keepalve'; did you mean 'keepalive'?"]),
+        new("unknown key without suggestion", [("auto_failback: false", "colour: blue")],
+            ["appliance.yaml:4:3: cluster.colour: unknown key 'colour'; valid keys are name, key_file, auto_failback, fencing, timers"]),
+        new("unknown top-level key", [("nodes:\n", "resources: []\nnodes:\n")],
+            ["appliance.yaml:11:1: resources: unknown key 'resources'; valid keys are cluster, nodes"]),
+        new("key of the other link kind", [("peer: 192.168.80.2, port: 694", "peer: 192.168.80.2, baud: 694")],
+            ["appliance.yaml:16:74: nodes[0].links[1].baud: unknown key 'baud' for a udp link; valid keys are name, kind, local, peer, group, port"]),
+        new("wrong type: list for an integer", [("priority: 100", "priority: [100]")],
+            ["appliance.yaml:13:15: nodes[0].priority: expected an integer from 0 to 255, got a list"]),
+        new("wrong type: list for a map", [("  timers:\n    keepalive: 200ms\n    warntime: 600ms\n    deadtime: 1s\n    initdead: 10s\n", "  timers: [200ms]\n")],
+            ["appliance.yaml:6:11: cluster.timers: expected a map, got a list"]),
+        new("wrong type: scalar for a list", [("fence: [relay-alpha, pdu]", "fence: pdu")],
+            ["appliance.yaml:18:12: nodes[0].fence: expected a list of fence device names, got 'pdu'"]),
+        new("quoted integer", [("priority: 100", "priority: \"100\"")],
+            ["appliance.yaml:13:15: nodes[0].priority: expected an integer from 0 to 255, got the quoted string '100'"]),
+        new("missing required key", [("  key_file: /etc/appliance/authkey\n", "")],
+            ["appliance.yaml:2:3: cluster.key_file: required key is missing; expected an absolute path"]),
+        new("missing required key of a link kind", [("device: /dev/ttyS1, ", "")],
+            ["appliance.yaml:15:9: nodes[0].links[0].device: required key is missing; expected an absolute path"]),
+        new("bad duration unit", [("deadtime: 1s", "deadtime: 1sec")],
+            ["appliance.yaml:9:15: cluster.timers.deadtime: unknown unit 'sec' in '1sec'; expected ms, s or m"]),
+        new("bare number duration", [("keepalive: 200ms", "keepalive: 200")],
+            ["appliance.yaml:7:16: cluster.timers.keepalive: expected a duration with a unit, like 200ms or 1s, got '200'"]),
+        new("deadtime not more than 2 x keepalive", [("warntime: 600ms", "warntime: 300ms"), ("deadtime: 1s", "deadtime: 350ms")],
+            ["appliance.yaml:9:15: cluster.timers.deadtime: deadtime (350ms) must be more than 2 x keepalive (200ms)"]),
+        new("warntime not more than keepalive", [("warntime: 600ms", "warntime: 200ms")],
+            ["appliance.yaml:8:15: cluster.timers.warntime: warntime (200ms) must be more than keepalive (200ms)"]),
+        new("deadtime not more than warntime", [("deadtime: 1s", "deadtime: 500ms")],
+            ["appliance.yaml:9:15: cluster.timers.deadtime: deadtime (500ms) must be more than warntime (600ms)"]),
+        new("initdead less than deadtime", [("initdead: 10s", "initdead: 500ms")],
+            ["appliance.yaml:10:15: cluster.timers.initdead: initdead (500ms) must be at least deadtime (1s)"]),
+        new("deadtime beyond the acknowledgement window",
+            [("keepalive: 200ms", "keepalive: 20ms"), ("warntime: 600ms", "warntime: 100ms"), ("deadtime: 1s", "deadtime: 30s"), ("initdead: 10s", "initdead: 30s")],
+            ["appliance.yaml:9:15: cluster.timers.deadtime: deadtime (30s) must be at most 1000 x keepalive (20ms), the acknowledgement window"]),
+        new("keepalive below 20ms", [("keepalive: 200ms", "keepalive: 10ms")],
+            ["appliance.yaml:7:16: cluster.timers.keepalive: keepalive (10ms) must be at least 20ms"]),
+        new("deadtime above 60s", [("deadtime: 1s", "deadtime: 90s"), ("initdead: 10s", "initdead: 2m")],
+            ["appliance.yaml:9:15: cluster.timers.deadtime: deadtime (90s) must be at most 60s"]),
+        new("bad IP address", [("local: 192.168.80.1", "local: 192.168.80.300")],
+            ["appliance.yaml:16:40: nodes[0].links[1].local: expected an IP address, got '192.168.80.300'"]),
+        new("peer and group both set", [("peer: 192.168.80.2, port: 694", "peer: 192.168.80.2, group: 239.1.1.9, port: 694")],
+            ["appliance.yaml:16:81: nodes[0].links[1].group: peer and group are both set; set peer for unicast or group for multicast, not both"]),
+        new("neither peer nor group", [("local: 10.1.0.2, group: 239.1.1.1", "local: 10.1.0.2")],
+            ["appliance.yaml:24:9: nodes[1].links[2]: a udp link needs peer (unicast) or group (multicast)"]),
+        new("group not multicast", [("local: 10.1.0.1, group: 239.1.1.1", "local: 10.1.0.1, group: 10.1.1.1")],
+            ["appliance.yaml:17:55: nodes[0].links[2].group: group (10.1.1.1) must be a multicast address (224.0.0.0/4 or ff00::/8)"]),
+        new("link missing on the other node", [("      - {name: mc, kind: udp, local: 10.1.0.2, group: 239.1.1.1}\n", "")],
+            ["appliance.yaml:22:7: nodes[1].links: link 'mc' of node alpha is missing on node beta"]),
+        new("link kind mismatch", [("{name: serial0, kind: serial, device: /dev/ttyS0, baud: 115200}", "{name: serial0, kind: udp, local: 10.2.0.2, peer: 10.2.0.1}")],
+            ["appliance.yaml:22:31: nodes[1].links[0].kind: link 'serial0' is serial on node alpha but udp on node beta"]),
+        new("unicast peer is not the other node's local", [("peer: 192.168.80.2", "peer: 192.168.80.9")],
+            ["appliance.yaml:16:60: nodes[0].links[1].peer: peer (192.168.80.9) must be node beta's local address (192.168.80.2) on link 'lan1'"]),
+        new("ports differ", [("peer: 192.168.80.1, port: 694", "peer: 192.168.80.1, port: 695")],
+            ["appliance.yaml:23:80: nodes[1].links[1].port: port (695) must equal port on node alpha (694) for link 'lan1'"]),
+        new("groups differ", [("local: 10.1.0.2, group: 239.1.1.1", "local: 10.1.0.2, group: 239.1.1.2")],
+            ["appliance.yaml:24:55: nodes[1].links[2].group: group (239.1.1.2) must equal group on node alpha (239.1.1.1) for link 'mc'"]),
+        new("baud differs", [("/dev/ttyS0, baud: 115200", "/dev/ttyS0, baud: 9600")],
+            ["appliance.yaml:22:65: nodes[1].links[0].baud: baud (9600) must equal baud on node alpha (115200); both ends of link 'serial0' run at one speed"]),
+        new("duplicate node name", [("- name: beta", "- name: alpha")],
+            ["appliance.yaml:19:11: nodes[1].name: node name 'alpha' is already used by nodes[0]"]),
+        new("duplicate link name", [("{name: mc, kind: udp, local: 10.1.0.1", "{name: lan1, kind: udp, local: 10.1.0.1")],
+            [
+                "appliance.yaml:15:7: nodes[0].links: link 'mc' of node beta is missing on node alpha",
+                "appliance.yaml:17:16: nodes[0].links[2].name: link name 'lan1' is already used by nodes[0].links[1]",
+            ]),
+        new("three nodes", [("    fence: [relay-beta, pdu]\n", "    fence: [relay-beta, pdu]\n  - name: gamma\n    links: [{name: serial0, kind: serial, device: /dev/ttyS1}]\n")],
+            ["appliance.yaml:12:3: nodes: expected exactly 2 nodes, got 3"]),
+        new("bad baud", [("/dev/ttyS1, baud: 115200", "/dev/ttyS1, baud: 100000")],
+            ["appliance.yaml:15:65: nodes[0].links[0].baud: baud (100000) must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600"]),
+        new("port out of range", [("peer: 192.168.80.2, port: 694", "peer: 192.168.80.2, port: 0")],
+            ["appliance.yaml:16:80: nodes[0].links[1].port: port (0) must be from 1 to 65535"]),
+        new("duplicate key", [("  fencing: required\n", "  fencing: required\n  fencing: off\n")],
+            ["appliance.yaml:6:3: cluster.fencing: duplicate key 'fencing'; it is first set at line 5, column 3"]),
+        new("bad node name", [("- name: beta", "- name: Beta")],
+            ["appliance.yaml:19:11: nodes[1].name: expected a name of 1 to 32 characters a-z, 0-9 or '-', starting with a letter, got 'Beta'"]),
+        new("bad cluster name", [("name: edge", "name: edge_1")],
+            ["appliance.yaml:2:9: cluster.name: expected a name of 1 to 32 characters a-z, 0-9 or '-', got 'edge_1'"]),
+        new("bad link name", [("{name: lan1, kind: udp, local: 192.168.80.1", "{name: 1lan, kind: udp, local: 192.168.80.1")],
+            ["appliance.yaml:16:16: nodes[0].links[1].name: expected a name of 1 to 32 characters a-z, 0-9 or '-', starting with a letter, got '1lan'"]),
+        new("bad link kind", [("{name: mc, kind: udp, local: 10.1.0.2", "{name: mc, kind: tcp, local: 10.1.0.2")],
+            ["appliance.yaml:24:26: nodes[1].links[2].kind: expected serial or udp, got 'tcp'"]),
+        new("bad boolean", [("auto_failback: false", "auto_failback: no")],
+            ["appliance.yaml:4:18: cluster.auto_failback: expected true or false, got 'no'"]),
+        new("bad fencing mode", [("fencing: required", "fencing: maybe")],
+            ["appliance.yaml:5:12: cluster.fencing: expected required or off, got 'maybe'"]),
+        new("relative path", [("key_file: /etc/appliance/authkey", "key_file: authkey")],
+            ["appliance.yaml:3:13: cluster.key_file: expected an absolute path, got 'authkey'"]),
+        new("fence device listed twice", [("fence: [relay-alpha, pdu]", "fence: [pdu, relay-alpha, pdu]")],
+            ["appliance.yaml:18:31: nodes[0].fence[2]: 'pdu' is already listed at nodes[0].fence[0]"]),
+        new("no links", [("      - {name: serial0, kind: serial, device: /dev/ttyS0, baud: 115200}\n      - {name: lan1, kind: udp, local: 192.168.80.2, peer: 192.168.80.1, port: 694}\n      - {name: mc, kind: udp, local: 10.1.0.2, group: 239.1.1.1}\n", "      []\n")],
+            ["appliance.yaml:22:7: nodes[1].links: expected 1 to 8 links, got 0"]),
+        new("address families differ", [("peer: 192.168.80.2, port: 694", "peer: \"fd00::2\", port: 694")],
+            ["appliance.yaml:16:60: nodes[0].links[1].peer: peer (fd00::2) and local (192.168.80.1) must be of the same address family"]),
+        new("empty file", [],
+            ["appliance.yaml:1:1: the file is empty; expected a map with the keys cluster and nodes"], Text: ""),
+        new("only comments", [],
+            ["appliance.yaml:1:1: the file is empty; expected a map with the keys cluster and nodes"], Text: "# nothing yet\n"),
+        new("not a map", [],
+            ["appliance.yaml:1:1: expected a map with the keys cluster and nodes, got a list"], Text: "- cluster\n- nodes\n"),
+        new("two documents", [],
+            ["appliance.yaml:26:1: expected a single YAML document, found a second one here"], Text: ConfigSamples.Base + "---\nmore: 1\n"),
+        new("missing sections", [],
+            [
+                "appliance.yaml:1:1: cluster: required key is missing; expected a map",
+                "appliance.yaml:1:1: nodes: required key is missing; expected a list of exactly 2 nodes",
+            ], Text: "{}\n"),
+        new("undefined alias", [],
+            ["appliance.yaml:1:10: alias '*c' refers to no anchor defined before it"], Text: "cluster: *c\n"),
+        new("complex key", [],
+            [
+                "appliance.yaml:1:1: cluster: required key is missing; expected a map",
+                "appliance.yaml:1:1: nodes: required key is missing; expected a list of exactly 2 nodes",
+                "appliance.yaml:1:3: expected a key name, got a list",
+            ], Text: "? [a, b]\n: c\n"),
+        new("null value", [("name: edge", "name:")],
+            ["appliance.yaml:2:8: cluster.name: expected a name of 1 to 32 characters a-z, 0-9 or '-', got nothing"]),
+    ];
+
+    public static TheoryData<string> CaseNames() => new(Cases.Select(c => c.Name));
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void BadConfig_GivesExactlyTheseErrors(string name)
+    {
+        var c = Cases.Single(x => x.Name == name);
+        var result = ConfigLoader.Load(F, c.Yaml());
+
+        Assert.False(result.Ok);
+        Assert.Null(result.Config);
+        var actual = result.Errors.Select(e => e.ToString()).ToArray();
+        Assert.True(c.Expected.SequenceEqual(actual),
+            $"case '{name}'\nexpected:\n  {string.Join("\n  ", c.Expected)}\nactual:\n  {string.Join("\n  ", actual)}\n" +
+            $"as code:\n{string.Join(",\n", actual.Select(a => "\"" + a.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""))}");
+    }
+
+    [Fact]
+    public void Table_HasAtLeastTwentyCases_AndUniqueNames()
+    {
+        Assert.True(Cases.Length >= 20);
+        Assert.Equal(Cases.Length, Cases.Select(c => c.Name).Distinct().Count());
+    }
+
+    [Fact]
+    public void TheBase_IsValid()
+    {
+        var result = ConfigLoader.Load(F, ConfigSamples.Base);
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+    }
+}
