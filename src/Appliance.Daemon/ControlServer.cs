@@ -61,7 +61,15 @@ internal sealed class ControlServer : IAsyncDisposable
             {
                 continue;
             }
-            await _slots.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await _slots.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                client.Dispose();
+                return; // shutting down while every slot was busy
+            }
             _ = Serve(client, ct);
         }
     }
