@@ -60,6 +60,7 @@ public sealed class Membership
     private readonly int _linkCount;
     private readonly Sequence[] _linkSeq;
     private readonly TimeSpan[] _linkLife;
+    private readonly bool[] _linkHeard;
     private readonly LinkState[] _linkState;
     private readonly BootId[] _retired = new BootId[RetiredBootsMax];
     private readonly Queue<MembershipEvent> _events = new(PendingEventsMax);
@@ -83,6 +84,7 @@ public sealed class Membership
         _linkCount = linkCount;
         _linkSeq = new Sequence[linkCount];
         _linkLife = new TimeSpan[linkCount];
+        _linkHeard = new bool[linkCount];
         _linkState = new LinkState[linkCount];
         _started = now;
         _judgeFrom = now;
@@ -118,7 +120,7 @@ public sealed class Membership
 
     public LinkState LinkStateOf(int link) => _linkState[link];
 
-    public TimeSpan? LinkLastLife(int link) => _linkLife[link] == default && !_everHeard ? null : _linkLife[link];
+    public TimeSpan? LinkLastLife(int link) => _linkHeard[link] ? _linkLife[link] : null;
 
     /// <summary>Bit i set when link i is up (sent to the peer in the state summary).</summary>
     public byte LinksUpMask
@@ -206,6 +208,7 @@ public sealed class Membership
             _provenBoot = f.Boot;
         }
         _linkLife[link] = now;
+        _linkHeard[link] = true;
         _lastLife = now;
         _everHeard = true;
         PeerSummary = f.State;

@@ -210,7 +210,7 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
         try
         {
             L.Must("cut", "udp"); // serial only: the test owns what beta's peer link carries
-            L.WaitUntil2(() => L.LinkState("alpha", "serial0") == "up");
+            L.WaitToSettle(() => L.LinkState("alpha", "serial0") == "up");
 
             // 1. Record beta's genuine frames off the cable: freeze alpha and read its end of the pty.
             L.Must("freeze", "alpha");
@@ -222,7 +222,7 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
 
             // 2. beta restarts: a new boot; alpha meets it again.
             L.Must("restart", "beta");
-            L.WaitUntil2(() => L.PeerState("alpha") == "up" && L.LinkState("alpha", "serial0") == "up");
+            L.WaitToSettle(() => L.PeerState("alpha") == "up" && L.LinkState("alpha", "serial0") == "up");
 
             // 3. beta goes silent; its old frames are replayed towards alpha, and so are frames with a wrong key.
             L.Must("freeze", "beta");
@@ -324,6 +324,6 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
 
 internal static class LabExtensions
 {
-    public static void WaitUntil2(this Lab lab, Func<bool> condition) =>
+    public static void WaitToSettle(this Lab lab, Func<bool> condition) =>
         Lab.WaitUntil(condition, TimeSpan.FromSeconds(10), "the lab to settle");
 }
