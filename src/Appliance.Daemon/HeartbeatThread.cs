@@ -26,7 +26,10 @@ internal sealed record HeartbeatStatus(
     Sequence SelfSeq,
     BootId PeerBoot,
     long WorstGapMicros,
-    TimeSpan WorstSendGap);
+    TimeSpan WorstSendGap,
+    bool Realtime,
+    int GcCount,
+    TimeSpan GcPause);
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -55,6 +58,7 @@ internal sealed class HeartbeatThread : IDisposable
     private readonly int[] _pollIndexOfLink;
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private bool _realtime;
     private long _lastLoopTimestamp;
     private long _worstGapMicros;
 
@@ -82,6 +86,27 @@ internal sealed class HeartbeatThread : IDisposable
         _openError = new string?[linkConfigs.Count];
         _pollIndexOfLink = new int[linkConfigs.Count];
         _thread = new Thread(Run) { Name = "heartbeat", IsBackground = true, Priority = ThreadPriority.Highest };
+    }
+
+    /// <summary>Builds the heartbeat of this node: codec, membership and links from the config.</summary>
+    public static HeartbeatThread Create(NodeSetup setup, TimeProvider time, ILogger log, Action<MembershipEvent> onEvent)
+    {
+        var config = setup.Config;
+        var self = setup.Self;
+        var peer = config.PeerOf(self.Name);
+        var selfId = new NodeId((byte)(setup.SelfIndex + 1));
+        var peerId = new NodeId((byte)(config.Nodes.IndexOf(peer) + 1));
+        var boot = new BootId(BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) | 1);
+        var timers = config.Cluster.Timers;
+        var membership = new Membership(timers, selfId, peerId, boot, self.Links.Length, TimeSpan.Zero);
+        var node = new HeartbeatNode(new HeartbeatCodec(setup.Key, config.Cluster.Name), membership, selfId, timers, self.Links.Length)
+        {
+            LocalState = new StateSummary(NodeRole.Starting, HealthFlags.None, 0, 0, 0, 0),
+        };
+        Trace.Starting(log, self.Name, config.Cluster.Name, boot.ToString(), config.SourcePath,
+            (long)timers.Keepalive.TotalMilliseconds, (long)timers.Warntime.TotalMilliseconds,
+            (long)timers.Deadtime.TotalMilliseconds, (long)timers.Initdead.TotalMilliseconds);
+        return new HeartbeatThread(node, self.Links, LinkFactory.Open, timers, peer.Name, time, log, onEvent);
     }
 
     /// <summary>Monotonic time since the daemon started; the only clock the heartbeat uses.</summary>
@@ -112,10 +137,21 @@ internal sealed class HeartbeatThread : IDisposable
 
     public Task<HeartbeatStatus> GetStatusAsync() => InvokeAsync(_ => Snapshot());
 
+    /// <summary>Waits until the heartbeat thread has ended (it only ends on Dispose or a fatal error).</summary>
+    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
+
     public void SetLocalState(StateSummary state) => InvokeAsync(n => n.LocalState = state);
 
     private void Run()
     {
+        // Load on the other threads or cores must not delay keepalives (DESIGN.md section 3).
+        if (RealtimeThread.TryMakeCurrentThreadRealtime(RealtimeThread.HeartbeatPriority) is { } why)
+            Trace.NoRealtime(_log, why);
+        else
+        {
+            _realtime = true;
+            Trace.Realtime(_log, RealtimeThread.HeartbeatPriority);
+        }
         TimeSpan now = Now();
         _node.Wake(now);
         for (int i = 0; i < _linkConfigs.Count; i++)
@@ -235,7 +271,8 @@ internal sealed class HeartbeatThread : IDisposable
                 last is null ? null : now - last.Value, _node.LinkCounters[i].Snapshot());
         }
         return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
-            m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap);
+            m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap, _realtime,
+            GC.CollectionCount(0), GC.GetTotalPauseDuration());
     }
 
     public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Threading.Channels;
 using Appliance.Core.Config;
 using Appliance.Core.Heartbeat;
@@ -71,8 +70,12 @@ internal static class Program
             Console.Error.WriteLine($"applianced: {key.Error}");
             return 2;
         }
+        var setup = new NodeSetup(config, selfIndex, key.Key);
 
-        using var daemon = new ApplianceDaemon(config, selfIndex, key.Key, options, TimeProvider.System, log);
+        if (options.HeartbeatWorker)
+            return HeartbeatWorker.Run(setup, log);
+
+        using var daemon = new ApplianceDaemon(setup, options, log);
         using var stop = new CancellationTokenSource();
         string reason = "";
         void OnSignal(PosixSignalContext ctx)
@@ -97,17 +100,28 @@ internal static class Program
     }
 }
 
-internal sealed record DaemonOptions(string ConfigPath, string? Node, string ControlPath, string StateDir)
+internal sealed record DaemonOptions(string ConfigPath, string? Node, string ControlPath, string StateDir, bool HeartbeatWorker = false)
 {
+    /// <summary>The arguments that start this daemon's heartbeat worker process (see <see cref="HeartbeatWorker"/>).</summary>
+    public IEnumerable<string> WorkerArguments() =>
+        new[] { "--config", ConfigPath, "--control", ControlPath, "--state-dir", StateDir, "--heartbeat-worker" }
+            .Concat(Node is null ? Array.Empty<string>() : new[] { "--node", Node });
+
     public static DaemonOptions? Parse(string[] args, out string? error)
     {
         error = null;
         string? config = null, node = null, control = "/run/appliance/control.sock", state = "/var/lib/appliance";
+        bool worker = false;
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
             if (a is "-h" or "--help")
                 return null;
+            if (a == "--heartbeat-worker")
+            {
+                worker = true; // internal: the daemon starts its own heartbeat worker with this
+                continue;
+            }
             if (a is not ("--config" or "--node" or "--control" or "--state-dir"))
             {
                 error = $"unknown argument '{a}'";
@@ -132,13 +146,20 @@ internal sealed record DaemonOptions(string ConfigPath, string? Node, string Con
             error = "--config is required";
             return null;
         }
-        return new DaemonOptions(config, node, control, state);
+        return new DaemonOptions(config, node, control, state, worker);
     }
 }
 
+/// <summary>What one board needs to know to run: the config, which node it is, the shared key.</summary>
+internal sealed record NodeSetup(ApplianceConfig Config, int SelfIndex, byte[] Key)
+{
+    public NodeConfig Self => Config.Nodes[SelfIndex];
+}
+
 /// <summary>
-/// Wires Core to the edge for one board: heartbeat thread, control socket, sd_notify, and the
-/// node's role (until the arbiter arrives: starting until the peer is judged, then standby).
+/// Wires Core to the edge for one board: the heartbeat (in its worker process), control socket,
+/// sd_notify, and the node's role (until the arbiter arrives: starting until the peer is judged,
+/// then standby).
 /// </summary>
 internal sealed class ApplianceDaemon : IDisposable
 {
@@ -147,60 +168,47 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly NodeConfig _peer;
     private readonly DaemonOptions _options;
     private readonly ILogger _log;
-    private readonly HeartbeatThread _heartbeat;
+    private readonly HeartbeatProxy _heartbeat;
+    private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly Channel<MembershipEvent> _events = Channel.CreateBounded<MembershipEvent>(
         new BoundedChannelOptions(Membership.PendingEventsMax) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly SdNotify _notify = new();
     private volatile NodeRole _role = NodeRole.Starting;
 
-    public ApplianceDaemon(ApplianceConfig config, int selfIndex, byte[] key, DaemonOptions options, TimeProvider time, ILogger log)
+    public ApplianceDaemon(NodeSetup setup, DaemonOptions options, ILogger log)
     {
-        _config = config;
-        _self = config.Nodes[selfIndex];
-        _peer = config.PeerOf(_self.Name);
+        _config = setup.Config;
+        _self = setup.Self;
+        _peer = _config.PeerOf(_self.Name);
         _options = options;
         _log = log;
-        var selfId = new NodeId((byte)(selfIndex + 1));
-        var peerId = new NodeId((byte)(config.Nodes.IndexOf(_peer) + 1));
-        var boot = new BootId(BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1);
-        var timers = config.Cluster.Timers;
-        var codec = new HeartbeatCodec(key, config.Cluster.Name);
-        TimeSpan zero = TimeSpan.Zero;
-        var membership = new Membership(timers, selfId, peerId, boot, _self.Links.Length, zero);
-        var node = new HeartbeatNode(codec, membership, selfId, timers, _self.Links.Length)
-        {
-            LocalState = new StateSummary(NodeRole.Starting, HealthFlags.None, 0, 0, 0, 0),
-        };
-        _heartbeat = new HeartbeatThread(node, _self.Links, LinkFactory.Open, timers, _peer.Name, time, log,
-            e => _events.Writer.TryWrite(e));
-        Trace.Starting(log, _self.Name, config.Cluster.Name, boot.ToString(), options.ConfigPath,
-            (long)timers.Keepalive.TotalMilliseconds, (long)timers.Warntime.TotalMilliseconds,
-            (long)timers.Deadtime.TotalMilliseconds, (long)timers.Initdead.TotalMilliseconds);
+        _heartbeat = new HeartbeatProxy(options, e => _events.Writer.TryWrite(e), log);
     }
 
     public async Task RunAsync(CancellationToken stop)
     {
         Directory.CreateDirectory(_options.StateDir);
-        _heartbeat.Start();
+        using var workerGone = CancellationTokenSource.CreateLinkedTokenSource(stop, _heartbeat.Exited);
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log);
         control.Start();
         Trace.Ready(_log, _options.ControlPath);
         _notify.Send("READY=1\nSTATUS=starting: waiting for " + _peer.Name);
 
         using var watchdog = _notify.WatchdogInterval is { } interval ? new PeriodicTimer(interval) : null;
-        Task watchdogLoop = watchdog is null ? Task.CompletedTask : PetWatchdog(watchdog, stop);
+        Task watchdogLoop = watchdog is null ? Task.CompletedTask : PetWatchdog(watchdog, workerGone.Token);
         try
         {
-            await foreach (var e in _events.Reader.ReadAllAsync(stop).ConfigureAwait(false))
+            await foreach (var e in _events.Reader.ReadAllAsync(workerGone.Token).ConfigureAwait(false))
                 OnMembershipEvent(e);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (workerGone.IsCancellationRequested)
         {
         }
         _notify.Send("STOPPING=1");
         await watchdogLoop.ConfigureAwait(false);
+        if (!stop.IsCancellationRequested)
+            throw new IOException("the heartbeat worker process ended");
     }
-
     private async Task PetWatchdog(PeriodicTimer timer, CancellationToken stop)
     {
         try
@@ -250,7 +258,7 @@ internal sealed class ApplianceDaemon : IDisposable
         {
             case "status":
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
-                return StatusJson.Write(_self.Name, _role, _peer.Name, _config, hb, _heartbeat.Now());
+                return StatusJson.Write(_self.Name, _role, _peer.Name, _config, hb, System.Diagnostics.Stopwatch.GetElapsedTime(_started));
             case "reset-cadence":
                 await _heartbeat.ResetCadenceAsync().ConfigureAwait(false);
                 return "{\"ok\":true}"u8.ToArray();

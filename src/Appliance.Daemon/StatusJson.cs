@@ -85,6 +85,18 @@ internal static class StatusJson
             w.WriteString("peer_boot", hb.PeerBoot.ToString());
             w.WriteNumber("worst_wake_delay_us", hb.WorstGapMicros);
             w.WriteNumber("worst_send_gap_us", (long)hb.WorstSendGap.TotalMicroseconds);
+            w.WriteBoolean("realtime", hb.Realtime);
+            w.WriteNumber("worker_gc_count", hb.GcCount);
+            w.WriteNumber("worker_gc_pause_ms", (long)hb.GcPause.TotalMilliseconds);
+            w.WriteEndObject();
+
+            // The collector pauses every managed thread, the heartbeat's included: show what it costs.
+            w.WriteStartObject("runtime");
+            w.WriteNumber("gc_gen0", GC.CollectionCount(0));
+            w.WriteNumber("gc_gen1", GC.CollectionCount(1));
+            w.WriteNumber("gc_gen2", GC.CollectionCount(2));
+            w.WriteNumber("gc_pause_total_ms", (long)GC.GetTotalPauseDuration().TotalMilliseconds);
+            w.WriteNumber("heap_bytes", GC.GetTotalMemory(forceFullCollection: false));
             w.WriteEndObject();
 
             w.WriteEndObject();

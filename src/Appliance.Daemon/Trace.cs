@@ -50,6 +50,15 @@ internal static partial class Trace
     [LoggerMessage(1202, LogLevel.Information, "link {Link}: opened {Device}")]
     public static partial void LinkOpened(ILogger log, string link, string device);
 
+    [LoggerMessage(1203, LogLevel.Information, "heartbeat thread runs SCHED_FIFO priority {Priority}")]
+    public static partial void Realtime(ILogger log, int priority);
+
+    [LoggerMessage(1204, LogLevel.Warning, "heartbeat thread could not get real-time scheduling ({Reason}); under CPU load its keepalives may be late")]
+    public static partial void NoRealtime(ILogger log, string reason);
+
+    [LoggerMessage(1205, LogLevel.Critical, "heartbeat worker (pid {Pid}) ended with exit code {Code}; stopping")]
+    public static partial void WorkerEnded(ILogger log, int pid, int code);
+
     [LoggerMessage(1300, LogLevel.Warning, "control: bad request: {Reason}")]
     public static partial void BadRequest(ILogger log, string reason);
 }

@@ -8,6 +8,7 @@ internal static partial class Interop
         /// <summary>No such file or directory. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int ENOENT = 2;
         /// <summary>Interrupted system call. &lt;asm-generic/errno-base.h&gt;</summary>
+        internal const int EPERM = 1;
         internal const int EINTR = 4;
         /// <summary>I/O error; a tty whose hardware or pty master went away. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EIO = 5;
@@ -45,6 +46,7 @@ internal static partial class Interop
         /// <summary>The symbolic name of the errno values the edge handles by name, else null.</summary>
         internal static string? ErrnoName(int errno) => errno switch
         {
+            EPERM => nameof(EPERM),
             ENOENT => nameof(ENOENT),
             EINTR => nameof(EINTR),
             EIO => nameof(EIO),

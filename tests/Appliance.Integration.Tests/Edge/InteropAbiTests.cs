@@ -53,6 +53,12 @@ public sealed class InteropAbiTests
     }
 
     [Fact]
+    public void SchedParam_layout_matches_libc()
+    {
+        Assert.Equal(Native.Value["sizeof.sched_param"], (ulong)Unsafe.SizeOf<Interop.Sys.SchedParam>());
+    }
+
+    [Fact]
     public void PollFd_layout_matches_libc()
     {
         Dictionary<string, ulong> native = Native.Value;

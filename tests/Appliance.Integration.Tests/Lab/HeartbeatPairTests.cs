@@ -267,6 +267,52 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
         }
     }
 
+    [RootFact]
+    public void The_heartbeat_worker_lives_and_dies_with_its_daemon()
+    {
+        // The heartbeat runs in a worker process (out of reach of the daemon's garbage collector). It
+        // must never outlive the daemon: a heartbeat with nobody behind it would be a lie to the peer.
+        try
+        {
+            foreach (var victim in new[] { "daemon", "worker" })
+            {
+                int daemon = int.Parse(File.ReadAllText(Path.Combine(L.Env["LAB_DIR"], "alpha.pid")).Trim());
+                int worker = WorkerOf(daemon);
+                var sw = Stopwatch.StartNew();
+                Process.GetProcessById(victim == "daemon" ? daemon : worker).Kill();
+                var dead = Lab.WaitUntil(() => L.PeerState("beta") == "dead", TimeSpan.FromSeconds(3), $"beta sees alpha dead after its {victim} was killed");
+                Lab.WaitUntil(() => !Alive(daemon) && !Alive(worker), TimeSpan.FromSeconds(3), "neither alpha process is left");
+                output.WriteLine($"SIGKILL of alpha's {victim}: both processes gone, beta declared alpha dead {dead.TotalMilliseconds:0} ms later");
+                Assert.InRange(dead, TimeSpan.Zero, Deadtime + 2 * Keepalive + TimeSpan.FromMilliseconds(200));
+                L.Must("restart", "alpha");
+                L.WaitBothUp(TimeSpan.FromSeconds(10));
+            }
+        }
+        finally
+        {
+            Restore();
+        }
+
+        static bool Alive(int pid) => File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+
+        static int WorkerOf(int daemon) => Directory.GetDirectories("/proc")
+            .Select(d => int.TryParse(Path.GetFileName(d), out int p) ? p : 0)
+            .Single(p => p > 0 && ParentOf(p) == daemon && File.ReadAllText($"/proc/{p}/cmdline").Contains("--heartbeat-worker"));
+
+        static int ParentOf(int pid)
+        {
+            try
+            {
+                string stat = File.ReadAllText($"/proc/{pid}/stat");
+                return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+            }
+            catch (IOException)
+            {
+                return 0;
+            }
+        }
+    }
+
     private string StatusJsonDaemon(string node)
     {
         var r = L.Run("status", "--json");

@@ -48,6 +48,9 @@ int main(void)
     C(EFD_CLOEXEC); C(EFD_NONBLOCK); C(EFD_SEMAPHORE);
     /* setns(2) <linux/sched.h> */
     C(CLONE_NEWNET);
+    /* sched_setscheduler(2) <linux/sched.h>, sched_param is one int */
+    C(SCHED_OTHER); C(SCHED_FIFO); C(EPERM);
+    SIZE(sched_param);
     /* socket options <linux/in.h>, <linux/in6.h> */
     C(IPPROTO_IP); C(IPPROTO_IPV6); C(IP_MULTICAST_IF); C(IP_MULTICAST_ALL); C(IPV6_MULTICAST_ALL);
     /* errno <asm-generic/errno-base.h>, <asm-generic/errno.h> */

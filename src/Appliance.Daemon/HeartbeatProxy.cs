@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Daemon;
+
+/// <summary>
+/// The daemon's side of its <see cref="HeartbeatWorker"/>: starts the worker process (the same
+/// executable with --heartbeat-worker), forwards requests, and delivers membership events.
+/// </summary>
+internal sealed class HeartbeatProxy : IDisposable
+{
+    private readonly Process _worker;
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
+    private readonly Action<MembershipEvent> _onEvent;
+    private readonly ILogger _log;
+    private readonly CancellationTokenSource _exited = new();
+    private readonly object _writeGate = new();
+    private long _nextId;
+    private volatile bool _disposing;
+
+    public HeartbeatProxy(DaemonOptions options, Action<MembershipEvent> onEvent, ILogger log)
+    {
+        _onEvent = onEvent;
+        _log = log;
+        string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this executable's path");
+        var psi = new ProcessStartInfo(self)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        // Run as `dotnet applianced.dll`: the worker needs the dll too.
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+            psi.ArgumentList.Add(typeof(HeartbeatProxy).Assembly.Location);
+        // No tiered re-JIT in the worker: installing tier-1 code suspends every managed thread, and
+        // under CPU load the suspending thread (ordinary priority) can keep the real-time heartbeat
+        // thread waiting for tens of milliseconds. Everything is compiled once, fully, at first use.
+        psi.Environment["DOTNET_TieredCompilation"] = "0";
+        psi.Environment["DOTNET_TieredPGO"] = "0";
+        foreach (var a in options.WorkerArguments())
+            psi.ArgumentList.Add(a);
+        _worker = Process.Start(psi) ?? throw new IOException("cannot start the heartbeat worker");
+        _ = Task.Factory.StartNew(ReadLoop, TaskCreationOptions.LongRunning);
+    }
+
+    /// <summary>Cancelled when the worker process ends: the daemon cannot run without a heartbeat.</summary>
+    public CancellationToken Exited => _exited.Token;
+
+    public int WorkerPid => _worker.Id;
+
+    public async Task<HeartbeatStatus> GetStatusAsync()
+    {
+        var reply = await Request("status").ConfigureAwait(false);
+        return HeartbeatWire.ReadStatus(reply.GetProperty("status"));
+    }
+
+    public Task ResetCadenceAsync() => Request("reset-cadence");
+
+    public void SetLocalState(StateSummary state) => Write(w => HeartbeatWire.WriteState(w, state));
+
+    private Task<JsonElement> Request(string cmd)
+    {
+        long id = Interlocked.Increment(ref _nextId);
+        var tcs = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = tcs;
+        if (_exited.IsCancellationRequested)
+            tcs.TrySetException(new IOException("the heartbeat worker has ended"));
+        else
+            Write(w =>
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", id);
+                w.WriteString("cmd", cmd);
+                w.WriteEndObject();
+            });
+        return tcs.Task;
+    }
+
+    private void Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+            body(w);
+        buffer.WriteByte((byte)'\n');
+        lock (_writeGate)
+        {
+            try
+            {
+                var stdin = _worker.StandardInput.BaseStream;
+                stdin.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+                stdin.Flush();
+            }
+            catch (IOException)
+            {
+                // the worker is gone; ReadLoop reports it
+            }
+        }
+    }
+
+    private void ReadLoop()
+    {
+        try
+        {
+            var reader = _worker.StandardOutput;
+            while (reader.ReadLine() is { } line)
+            {
+                using var doc = JsonDocument.Parse(line);
+                var root = doc.RootElement;
+                if (root.TryGetProperty("event", out var e))
+                    _onEvent(HeartbeatWire.ReadEvent(e));
+                else if (root.TryGetProperty("id", out var id) && _pending.TryRemove(id.GetInt64(), out var tcs))
+                    tcs.TrySetResult(root.Clone());
+            }
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            Trace.StartFailed(_log, "heartbeat worker: " + e.Message);
+        }
+        _worker.WaitForExit();
+        if (!_disposing)
+            Trace.WorkerEnded(_log, _worker.Id, _worker.ExitCode);
+        _exited.Cancel();
+        foreach (var p in _pending.Values)
+            p.TrySetException(new IOException("the heartbeat worker has ended"));
+    }
+
+    public void Dispose()
+    {
+        _disposing = true;
+        try
+        {
+            _worker.StandardInput.Close(); // the worker exits at end of input
+            if (!_worker.WaitForExit(2000))
+                _worker.Kill();
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+        }
+        _worker.Dispose();
+    }
+}

@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Appliance.Core.Config;
+using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
+using Appliance.Core.Ports;
+using Appliance.Core.Values;
+
+namespace Appliance.Daemon;
+
+/// <summary>
+/// The line-JSON messages between applianced and its heartbeat worker process (one JSON object per
+/// line on the worker's stdin and stdout). Parent to worker: {"id":n,"cmd":"status"},
+/// {"id":n,"cmd":"reset-cadence"}, {"cmd":"state","role":r,"health":h,"config_version":v,"held":m,
+/// "starting":m}. Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true},
+/// {"event":{"kind":k,"at_us":t,"link":i,"silence_us":s}}. Times are microseconds.
+/// </summary>
+internal static class HeartbeatWire
+{
+    public static void WriteEvent(Utf8JsonWriter w, MembershipEvent e)
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("event");
+        w.WriteString("kind", e.Kind.ToString());
+        w.WriteNumber("at_us", Us(e.At));
+        w.WriteNumber("link", e.LinkIndex);
+        w.WriteNumber("silence_us", Us(e.Silence));
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    public static MembershipEvent ReadEvent(JsonElement e) => new(
+        Enum.Parse<MembershipEventKind>(e.GetProperty("kind").GetString()!),
+        FromUs(e.GetProperty("at_us").GetInt64()), e.GetProperty("link").GetInt32(), FromUs(e.GetProperty("silence_us").GetInt64()));
+
+    public static void WriteState(Utf8JsonWriter w, StateSummary s)
+    {
+        w.WriteStartObject();
+        w.WriteString("cmd", "state");
+        w.WriteNumber("role", (int)s.Role);
+        w.WriteNumber("health", (int)s.Health);
+        w.WriteNumber("config_version", s.ConfigVersion);
+        w.WriteNumber("held", s.ResourcesHeld);
+        w.WriteNumber("starting", s.ResourcesStarting);
+        w.WriteEndObject();
+    }
+
+    public static StateSummary ReadState(JsonElement e) => new(
+        (NodeRole)e.GetProperty("role").GetInt32(), (HealthFlags)e.GetProperty("health").GetInt32(),
+        e.GetProperty("config_version").GetUInt32(), e.GetProperty("held").GetUInt32(), e.GetProperty("starting").GetUInt32(), 0);
+
+    public static void WriteStatus(Utf8JsonWriter w, HeartbeatStatus s)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("peer", (int)s.Peer);
+        w.WriteNumber("peer_role", (int)s.PeerSummary.Role);
+        w.WriteNumber("peer_health", (int)s.PeerSummary.Health);
+        w.WriteNumber("peer_config_version", s.PeerSummary.ConfigVersion);
+        w.WriteNumber("peer_held", s.PeerSummary.ResourcesHeld);
+        w.WriteNumber("peer_starting", s.PeerSummary.ResourcesStarting);
+        w.WriteNumber("peer_links_heard", s.PeerSummary.LinksHeard);
+        WriteOptionalUs(w, "peer_silence_us", s.PeerSilence);
+        w.WriteStartArray("links");
+        foreach (var l in s.Links)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteNumber("kind", (int)l.Kind);
+            w.WriteString("endpoint", l.Endpoint);
+            w.WriteNumber("state", (int)l.State);
+            w.WriteBoolean("open", l.Open);
+            WriteOptionalUs(w, "silence_us", l.Silence);
+            var c = l.Counters;
+            w.WriteStartArray("counters");
+            foreach (long v in new[] { c.TxFrames, c.TxDropped, c.RxFrames, c.RxRejected, c.RxStale, c.RxBadFraming, c.RxNoiseBytes })
+                w.WriteNumberValue(v);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("stall_count", s.StallCount);
+        w.WriteNumber("last_stall_us", Us(s.LastStall));
+        w.WriteNumber("self_boot", s.SelfBoot.Value);
+        w.WriteNumber("self_seq", s.SelfSeq.Value);
+        w.WriteNumber("peer_boot", s.PeerBoot.Value);
+        w.WriteNumber("worst_wake_delay_us", s.WorstGapMicros);
+        w.WriteNumber("worst_send_gap_us", Us(s.WorstSendGap));
+        w.WriteBoolean("realtime", s.Realtime);
+        w.WriteNumber("gc_count", s.GcCount);
+        w.WriteNumber("gc_pause_us", Us(s.GcPause));
+        w.WriteEndObject();
+    }
+
+    public static HeartbeatStatus ReadStatus(JsonElement e)
+    {
+        var links = e.GetProperty("links").EnumerateArray().Select(l =>
+        {
+            var c = l.GetProperty("counters").EnumerateArray().Select(x => x.GetInt64()).ToArray();
+            return new LinkStatus(l.GetProperty("name").GetString()!, (LinkKind)l.GetProperty("kind").GetInt32(),
+                l.GetProperty("endpoint").GetString()!, (LinkState)l.GetProperty("state").GetInt32(), l.GetProperty("open").GetBoolean(),
+                ReadOptionalUs(l, "silence_us"), new LinkCountersSnapshot(c[0], c[1], c[2], c[3], c[4], c[5], c[6]));
+        }).ToArray();
+        return new HeartbeatStatus(
+            (PeerState)e.GetProperty("peer").GetInt32(),
+            new StateSummary((NodeRole)e.GetProperty("peer_role").GetInt32(), (HealthFlags)e.GetProperty("peer_health").GetInt32(),
+                e.GetProperty("peer_config_version").GetUInt32(), e.GetProperty("peer_held").GetUInt32(),
+                e.GetProperty("peer_starting").GetUInt32(), e.GetProperty("peer_links_heard").GetByte()),
+            ReadOptionalUs(e, "peer_silence_us"),
+            links,
+            e.GetProperty("stall_count").GetInt32(),
+            FromUs(e.GetProperty("last_stall_us").GetInt64()),
+            new BootId(e.GetProperty("self_boot").GetUInt64()),
+            new Sequence(e.GetProperty("self_seq").GetUInt64()),
+            new BootId(e.GetProperty("peer_boot").GetUInt64()),
+            e.GetProperty("worst_wake_delay_us").GetInt64(),
+            FromUs(e.GetProperty("worst_send_gap_us").GetInt64()),
+            e.GetProperty("realtime").GetBoolean(),
+            e.GetProperty("gc_count").GetInt32(),
+            FromUs(e.GetProperty("gc_pause_us").GetInt64()));
+    }
+
+    private static long Us(TimeSpan t) => (long)t.TotalMicroseconds;
+
+    private static TimeSpan FromUs(long us) => TimeSpan.FromMicroseconds(us);
+
+    private static void WriteOptionalUs(Utf8JsonWriter w, string name, TimeSpan? t)
+    {
+        if (t is { } v)
+            w.WriteNumber(name, Us(v));
+        else
+            w.WriteNull(name);
+    }
+
+    private static TimeSpan? ReadOptionalUs(JsonElement e, string name) =>
+        e.GetProperty(name).ValueKind == JsonValueKind.Null ? null : FromUs(e.GetProperty(name).GetInt64());
+}
