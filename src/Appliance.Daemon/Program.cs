@@ -90,7 +90,7 @@ internal static class Program
         {
             await daemon.RunAsync(stop.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or TimeoutException)
         {
             Trace.StartFailed(log, e.Message);
             return 1;
@@ -189,6 +189,8 @@ internal sealed class ApplianceDaemon : IDisposable
     {
         Directory.CreateDirectory(_options.StateDir);
         using var workerGone = CancellationTokenSource.CreateLinkedTokenSource(stop, _heartbeat.Exited);
+        // Ready means heartbeating: wait for the worker's first answer before opening the control socket.
+        await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log);
         control.Start();
         Trace.Ready(_log, _options.ControlPath);

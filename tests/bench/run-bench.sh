@@ -284,12 +284,18 @@ idle_appliance() {
     if ((k == 200)); then lab_up; else lab_up --keepalive "${k}ms"; fi
     sleep 5      # past start-up (JIT, initial handshakes)
     pid=$(cat "$LAB_DIR/alpha.pid")
-    thr=$(kb_field "$pid" Threads)
-    log "  applianced alpha (pid $pid, $thr threads) at keepalive ${k}ms: measuring ${IDLE_S}s"
+    # The node is the daemon and its heartbeat worker process (applianced --heartbeat-worker).
+    local pids=("$pid") p
+    for p in $(ip netns pids "$NS_alpha"); do
+        [[ $p != "$pid" && $(cat "/proc/$p/comm" 2>/dev/null) == applianced ]] && pids+=("$p")
+    done
+    thr=0
+    for p in "${pids[@]}"; do thr=$((thr + $(kb_field "$p" Threads))); done
+    log "  applianced alpha (pids ${pids[*]}, $thr threads) at keepalive ${k}ms: measuring ${IDLE_S}s"
     local la lb
     "$BT" query "$CONTROL_alpha" '{"cmd":"reset-cadence"}' >/dev/null || die "reset-cadence failed"
     la=$(nlines "$LOG_alpha"); lb=$(nlines "$LOG_beta")
-    res=$(measure_pids "$IDLE_S" "$pid")
+    res=$(measure_pids "$IDLE_S" "${pids[@]}")
     local j; j=$(status_of "$CONTROL_alpha")
     local ev; ev=$(( $(count_after "$LOG_alpha" "$la" 'peer beta (late|dead)') + $(count_after "$LOG_beta" "$lb" 'peer alpha (late|dead)') ))
     echo "applianced|${k}ms/$((5 * k))ms|$res|$thr threads|$(json_num "$j" worst_send_gap_us)|$ev" >>"$TMP/idle.txt"
@@ -408,8 +414,9 @@ section_idle() {
         echo
         echo "How it was counted:"
         echo
-        echo "- **applianced**: the one process of node alpha (\`\$LAB_DIR/alpha.pid\`, all its threads are in its"
-        echo "  utime/stime). The lab's socat cable is not counted (nor is heartbeat's)."
+        echo "- **applianced**: the two processes of node alpha: the daemon (\`\$LAB_DIR/alpha.pid\`) and its"
+        echo "  heartbeat worker (\`applianced --heartbeat-worker\`), CPU and memory summed (all threads are in"
+        echo "  each process's utime/stime). The lab's socat cable is not counted (nor is heartbeat's)."
         echo "- **heartbeat**: Linux-HA heartbeat 3.0.6 (Debian \`heartbeat\` $(dpkg-query -W -f='${Version}' heartbeat 2>/dev/null)) run as a pair nodea/nodeb by"
         echo "  tests/bench/hbpair: two network namespaces joined by a veth pair, each node in a private mount +"
         echo "  UTS namespace (own /etc/ha.d, /var/lib/heartbeat, /run, hostname) started with \`heartbeat -f -l\`;"
