@@ -39,10 +39,12 @@ bench: bin
 	@scripts/install-deps.sh bench
 	APPLIANCE_BIN=$(CURDIR)/$(BIN) tests/bench/run-bench.sh
 
-# Replays one seeded simulation schedule with a readable trace: make sim SEED=n
+# Replays one seeded simulation schedule with a readable trace: make sim SEED=n [SIM=heartbeat|arbiter]
+SIM ?= heartbeat
 sim: deps
 	APPLIANCE_SIM_SEED=$(SEED) APPLIANCE_SIM_TRACE=1 $(DOTNET) test tests/Appliance.Simulation.Tests -c $(CONFIG) \
-	  --logger "console;verbosity=detailed" --filter "Category=Replay"
+	  --logger "console;verbosity=detailed" \
+	  --filter "Category=Replay&FullyQualifiedName~$(shell echo $(SIM) | sed 's/^./\U&/')SimulationTests"
 
 # The self-contained, trimmed image payload for the boards.
 publish: deps

@@ -1,4 +1,5 @@
 using System.Text;
+using Appliance.Core.Arbiter;
 using Appliance.Core.Config;
 using Appliance.Core.Heartbeat;
 using Appliance.Core.Membership;
@@ -44,8 +45,120 @@ public sealed class HeartbeatSimulation
     private long _order;
     private ulong _bootCounter;
 
-    public HeartbeatSimulation(int seed, bool trace)
+    /// <summary>The arbiter layer of one node: its arbiter, simulated resources and fencing.</summary>
+    public sealed class Arbitration
     {
+        public required Arbiter Arbiter { get; init; }
+        public LocalResources Resources { get; set; } = LocalResources.Stopped;
+        public TimeSpan ResourcesDoneAt { get; set; } = TimeSpan.MaxValue;
+        public TimeSpan FenceDoneAt { get; set; } = TimeSpan.MaxValue;
+        public TimeSpan PeerFencedAt { get; set; } = TimeSpan.MinValue;
+        public OperatorRequest Pending { get; set; }
+        public bool Healthy { get; set; } = true;
+        public bool StallSeen { get; set; }
+        public TimeSpan ActiveSince { get; set; } = TimeSpan.MaxValue;
+    }
+
+    private readonly Arbitration?[] _arb = new Arbitration?[2];
+
+    /// <summary>Whether nodes run the arbiter (with fencing required) on top of the heartbeat.</summary>
+    public bool WithArbiter { get; }
+
+    /// <summary>Per node: does its fence device for the peer work (a dead one never confirms).</summary>
+    public bool[] FenceWorks { get; } = { true, true };
+
+    /// <summary>Probability that a resource stop fails (the node must then be fenced).</summary>
+    public double StopFailure { get; set; }
+
+    public Arbitration? ArbitrationOf(int node) => _arb[node];
+
+    /// <summary>A node may hold resources: starting, started, stopping, or a stop that failed.</summary>
+    public bool Holds(int node) => _nodes[node] is not null && _arb[node] is { } a && a.Resources != LocalResources.Stopped;
+
+    public void Request(int node, OperatorRequest r)
+    {
+        if (_arb[node] is { } a)
+            a.Pending = r;
+        Log($"operator: {r} on node {node}");
+    }
+
+    public void SetHealthy(int node, bool healthy)
+    {
+        if (_arb[node] is { } a)
+            a.Healthy = healthy;
+        Log($"node {node} local monitor {(healthy ? "passes" : "fails")}");
+    }
+
+    private void Arbitrate(int node, bool stalled)
+    {
+        var hb = _nodes[node]!;
+        var a = _arb[node]!;
+        var m = hb.Membership;
+        if (a.ResourcesDoneAt <= Now)
+        {
+            a.ResourcesDoneAt = TimeSpan.MaxValue;
+            if (a.Resources == LocalResources.Starting) a.Resources = LocalResources.Started;
+            else if (a.Resources == LocalResources.Stopping)
+                a.Resources = _rnd.NextDouble() < StopFailure ? LocalResources.StopFailed : LocalResources.Stopped;
+            Log($"node {node}: resources {a.Resources}");
+        }
+        if (a.FenceDoneAt <= Now)
+        {
+            a.FenceDoneAt = TimeSpan.MaxValue;
+            Crash(1 - node); // the relay cuts the peer's power
+            a.PeerFencedAt = Now;
+            Log($"node {node}: fenced the peer");
+        }
+        a.StallSeen |= stalled;
+        bool peerFenced = a.PeerFencedAt != TimeSpan.MinValue && (m.LastLife is not { } life || life < a.PeerFencedAt);
+        var view = new ArbiterView(Now, m.Peer, m.PeerSummary, m.SelfSeq, m.PeerAckedSelfSeq, a.StallSeen,
+            a.Healthy, a.Resources, peerFenced, a.Pending);
+        a.Pending = OperatorRequest.None;
+        var before = a.Arbiter.Role;
+        var d = a.Arbiter.Step(view);
+        if (d.Role != before)
+        {
+            Log($"node {node}: role {before} -> {d.Role}: {d.Reason}");
+            if (d.Role == NodeRole.Standby || d.Role == NodeRole.Active)
+                a.StallSeen = false;
+        }
+        switch (d.Action)
+        {
+            case ArbiterAction.StartResources when a.Resources == LocalResources.Stopped:
+                a.Resources = LocalResources.Starting;
+                a.ResourcesDoneAt = Now + TimeSpan.FromMilliseconds(_rnd.Next(5, 100));
+                Log($"node {node}: starting resources ({d.Reason})");
+                break;
+            case ArbiterAction.StopResources when a.Resources is LocalResources.Started or LocalResources.Starting:
+                a.Resources = LocalResources.Stopping;
+                a.ResourcesDoneAt = Now + TimeSpan.FromMilliseconds(_rnd.Next(5, 100));
+                Log($"node {node}: stopping resources ({d.Reason})");
+                break;
+            case ArbiterAction.FencePeer when a.FenceDoneAt == TimeSpan.MaxValue && FenceWorks[node] && _nodes[1 - node] is not null:
+                a.FenceDoneAt = Now + TimeSpan.FromMilliseconds(_rnd.Next(20, 500));
+                Log($"node {node}: fencing the peer");
+                break;
+            case ArbiterAction.FencePeer when _nodes[1 - node] is null && FenceWorks[node]:
+                a.PeerFencedAt = Now; // already off: an off verified by the device counts as fenced
+                Log($"node {node}: the peer is already off (fence verified)");
+                break;
+        }
+        if (d.Role == NodeRole.Active && a.ActiveSince == TimeSpan.MaxValue) a.ActiveSince = Now;
+        if (d.Role != NodeRole.Active) a.ActiveSince = TimeSpan.MaxValue;
+        uint held = a.Resources != LocalResources.Stopped ? 1u : 0u;
+        uint starting = a.Resources == LocalResources.Starting ? 1u : 0u;
+        hb.LocalState = new StateSummary(d.Role, a.Arbiter.Health, 0, held, starting, 0);
+    }
+
+    private TimeSpan ArbiterWake(int node) =>
+        _arb[node] is { } a ? (a.ResourcesDoneAt < a.FenceDoneAt ? a.ResourcesDoneAt : a.FenceDoneAt) : TimeSpan.MaxValue;
+
+    public bool AutoFailback { get; }
+
+    public HeartbeatSimulation(int seed, bool trace, bool withArbiter = false, bool autoFailback = false)
+    {
+        WithArbiter = withArbiter;
+        AutoFailback = autoFailback;
         Seed = seed;
         Tracing = trace;
         _rnd = new Random(seed);
@@ -113,6 +226,12 @@ public sealed class HeartbeatSimulation
         hb.SetLink(0, new SimLink(this, node, 0));
         hb.SetLink(1, new SimLink(this, node, 1));
         _nodes[node] = hb;
+        if (WithArbiter)
+            _arb[node] = new Arbitration
+            {
+                Arbiter = new Arbiter(selfPreferred: node == 0, autoFailback: AutoFailback, FencingMode.Required),
+                FenceDoneAt = TimeSpan.MaxValue,
+            };
         _startedAt[node] = Now;
         _frozenUntil[node] = TimeSpan.Zero;
         Log($"node {node} boots as {boot}");
@@ -122,6 +241,7 @@ public sealed class HeartbeatSimulation
     public void Crash(int node)
     {
         _nodes[node] = null;
+        _arb[node] = null; // power off: nothing held any more
         Log($"node {node} crashes");
     }
 
@@ -175,9 +295,14 @@ public sealed class HeartbeatSimulation
         var hb = _nodes[node];
         if (hb is null || IsFrozen(node))
             return;
-        hb.Wake(Now);
+        bool stalled = hb.Wake(Now);
         hb.Receive(0);
         hb.Receive(1);
+        if (WithArbiter)
+        {
+            hb.Membership.Evaluate(Now);
+            Arbitrate(node, stalled);
+        }
         hb.Evaluate();
         while (hb.Membership.TryDequeueEvent(out var e))
             Log($"node {node} (peer boot {hb.Membership.PeerBoot}): {e.Kind}{(e.LinkIndex >= 0 ? $" link {e.LinkIndex}" : "")}{(e.Silence > TimeSpan.Zero ? $" after {e.Silence.TotalMilliseconds:0} ms" : "")}");
@@ -196,6 +321,8 @@ public sealed class HeartbeatSimulation
                     continue;
                 TimeSpan w = IsFrozen(n) ? _frozenUntil[n] : hb.NextWake();
                 if (w < next) next = w;
+                TimeSpan aw = ArbiterWake(n);
+                if (!IsFrozen(n) && aw < next) next = aw;
             }
             if (_wire.TryPeek(out var p, out _) && p.At < next)
                 next = p.At;

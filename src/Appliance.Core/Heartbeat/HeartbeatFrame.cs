@@ -27,6 +27,8 @@ public enum HealthFlags : byte
     StopFailed = 2,
     /// <summary>The stall guard fired recently.</summary>
     Stalled = 4,
+    /// <summary>This node will not take resources: an operator put it in standby.</summary>
+    Declines = 8,
 }
 
 /// <summary>The sender's state summary carried in every frame.</summary>

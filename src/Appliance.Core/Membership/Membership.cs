@@ -113,6 +113,9 @@ public sealed class Membership
 
     public PeerState Peer { get; private set; } = PeerState.Unknown;
 
+    /// <summary>Our newest tick the peer has acknowledged in a sign of life (what it has surely seen of us).</summary>
+    public Sequence PeerAckedSelfSeq { get; private set; }
+
     /// <summary>The peer's state summary from its latest sign of life.</summary>
     public StateSummary PeerSummary { get; private set; }
 
@@ -212,6 +215,8 @@ public sealed class Membership
         _lastLife = now;
         _everHeard = true;
         PeerSummary = f.State;
+        if (f.AckSeq > PeerAckedSelfSeq)
+            PeerAckedSelfSeq = f.AckSeq;
         if (_linkState[link] == LinkState.Down)
         {
             _linkState[link] = LinkState.Up;

@@ -1,0 +1,160 @@
+using Appliance.Core.Arbiter;
+using Appliance.Core.Heartbeat;
+using Xunit.Abstractions;
+using Fault = Appliance.Simulation.Tests.HeartbeatSimulation.Fault;
+
+namespace Appliance.Simulation.Tests;
+
+/// <summary>
+/// Two real Core nodes with the arbiter, simulated resources (start/stop take time, a stop may
+/// fail) and fence devices (a relay that powers the peer off after a delay, or a dead one), under
+/// seeded fault schedules. After every step: never both nodes holding resources; and once the
+/// world has been calm long enough, exactly one healthy node is active.
+/// </summary>
+public class ArbiterSimulationTests(ITestOutputHelper output)
+{
+    /// <summary>Schedules per CI run (about 30 s); APPLIANCE_SIM_SEEDS runs more for a soak.</summary>
+    public static readonly int Seeds = int.TryParse(Environment.GetEnvironmentVariable("APPLIANCE_SIM_SEEDS"), out int n) ? n : 1000;
+    private static readonly TimeSpan Virtual = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void Seeded_fault_schedules_never_let_both_nodes_hold_resources()
+    {
+        var failures = new List<string>();
+        int activeChecks = 0;
+        for (int seed = 1; seed <= Seeds && failures.Count < 3; seed++)
+        {
+            var error = Run(seed, trace: false, out _, ref activeChecks);
+            if (error is not null)
+                failures.Add($"seed {seed}: {error}  (replay: make sim SEED={seed} SIM=arbiter)");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        output.WriteLine($"{Seeds} schedules of {Virtual.TotalSeconds} s virtual time; liveness checked at {activeChecks} calm instants");
+    }
+
+    [Fact]
+    [Trait("Category", "Replay")]
+    public void Replay_one_arbiter_seed_with_a_trace()
+    {
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("APPLIANCE_SIM_SEED"), out int s) ? s : 1;
+        int checks = 0;
+        var error = Run(seed, trace: true, out string trace, ref checks);
+        output.WriteLine(trace);
+        Assert.True(error is null, $"seed {seed}: {error}");
+    }
+
+    private static string? Run(int seed, bool trace, out string traceText, ref int activeChecks)
+    {
+        var probe = new Random(seed);
+        var sim = new HeartbeatSimulation(seed, trace, withArbiter: true, autoFailback: probe.Next(2) == 0)
+        {
+            StopFailure = probe.Next(4) == 0 ? 0.05 : 0,
+        };
+        var t = sim.Timers;
+        TimeSpan calmNeeded = t.Initdead + 2 * t.Deadtime + TimeSpan.FromMilliseconds(1500) + 10 * t.Keepalive;
+        TimeSpan calmSince = sim.Now;
+        TimeSpan end = sim.Now + Virtual;
+        int checks = 0;
+        try
+        {
+            void Check()
+            {
+                if (sim.Holds(0) && sim.Holds(1))
+                    throw new InvariantException($"both nodes hold resources at {sim.Now.TotalMilliseconds:0} ms");
+                bool calm = Calm(sim);
+                if (!calm)
+                {
+                    calmSince = sim.Now;
+                    return;
+                }
+                if (sim.Now - calmSince < calmNeeded)
+                    return;
+                checks++;
+                int active = Enumerable.Range(0, 2).Count(n => sim.ArbitrationOf(n)?.Arbiter.Role == NodeRole.Active);
+                if (active != 1)
+                    throw new InvariantException($"no liveness: {active} active nodes after a calm stretch since {calmSince.TotalMilliseconds:0} ms " +
+                        $"(roles {sim.ArbitrationOf(0)?.Arbiter.Role}/{sim.ArbitrationOf(1)?.Arbiter.Role})");
+            }
+
+            while (sim.Now < end)
+            {
+                if (!Phase(sim))
+                    calmSince = sim.Now;
+                sim.RunUntil(sim.Now + TimeSpan.FromMilliseconds(sim.NextInt(100, 3000)) < end ? sim.Now + TimeSpan.FromMilliseconds(sim.NextInt(100, 3000)) : end, Check);
+            }
+            activeChecks += checks;
+            traceText = sim.Trace;
+            return null;
+        }
+        catch (InvariantException e)
+        {
+            traceText = sim.Trace;
+            return e.Message;
+        }
+    }
+
+    /// <summary>
+    /// Calm: links healthy, nobody frozen, at least one node running with a working fence device and
+    /// healthy, no stop failure pending. (A dead fence device or a failed stop blocks takeover on purpose.)
+    /// </summary>
+    private static bool Calm(HeartbeatSimulation sim)
+    {
+        for (int a = 0; a < 2; a++)
+            for (int l = 0; l < 2; l++)
+                if (sim.Faults[a, l] != HeartbeatSimulation.Healthy)
+                    return false;
+        bool anyCandidate = false;
+        for (int n = 0; n < 2; n++)
+        {
+            if (sim.IsFrozen(n))
+                return false;
+            var a = sim.ArbitrationOf(n);
+            if (a is null)
+                continue;
+            if (a.Resources == LocalResources.StopFailed || !sim.FenceWorks[n])
+                return false;
+            if (a.Healthy && !a.Arbiter.StandbyRequested)
+                anyCandidate = true;
+        }
+        return anyCandidate;
+    }
+
+    /// <summary>Applies a random phase; returns true when it changed nothing (a calm phase).</summary>
+    private static bool Phase(HeartbeatSimulation sim)
+    {
+        bool booted = false;
+        for (int n = 0; n < 2; n++)
+            if (!sim.IsRunning(n) && sim.NextDouble() < 0.7)
+            {
+                sim.Boot(n);
+                booted = true;
+            }
+        sim.SetAll(HeartbeatSimulation.Healthy);
+        var cut = HeartbeatSimulation.Healthy with { Name = "cut", Cut = true };
+        int node = sim.NextInt(0, 2);
+        switch (sim.NextInt(0, 100))
+        {
+            case < 30: sim.Log("phase: calm"); return !booted;
+            case < 36: sim.Log("phase: serial cut"); sim.Faults[0, 0] = sim.Faults[1, 0] = cut; break;
+            case < 42: sim.Log("phase: udp cut"); sim.Faults[0, 1] = sim.Faults[1, 1] = cut; break;
+            case < 50: sim.Log("phase: full partition, both alive"); sim.SetAll(cut); break;
+            case < 55: sim.Log("phase: lossy links"); sim.SetAll(new Fault("lossy", 0.3, false, 0.05, 0.1, TimeSpan.FromMilliseconds(30))); break;
+            case < 60: sim.Log($"phase: one-way cut from {node}"); sim.Faults[node, 0] = sim.Faults[node, 1] = cut; break;
+            case < 67: sim.Freeze(node, TimeSpan.FromMilliseconds(sim.NextInt(50, 3000))); break;
+            case < 74: sim.Crash(node); break;
+            case < 80: sim.Request(node, OperatorRequest.Standby); break;
+            case < 84: sim.Request(node, OperatorRequest.Takeover); break;
+            case < 89: sim.SetHealthy(node, false); break;
+            case < 94: sim.SetHealthy(node, true); sim.SetHealthy(1 - node, true); break;
+            case < 97:
+                sim.FenceWorks[node] = false;
+                sim.Log($"node {node}'s fence device is dead");
+                break;
+            default:
+                sim.FenceWorks[0] = sim.FenceWorks[1] = true;
+                sim.Log("fence devices repaired");
+                break;
+        }
+        return false;
+    }
+}
