@@ -16,6 +16,9 @@ internal static class Program
         "usage: appliancectl [--control PATH] COMMAND\n" +
         "commands:\n" +
         "  status [--json]       this node, its peer, the heartbeat links and timers\n" +
+        "  standby               release the resources to the peer (planned switchover) and stay standby\n" +
+        "  takeover [--force]    take the resources (--force: ask an active peer to release them first)\n" +
+        "  resources             the resources and their state\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
         "  config reference      print every configuration option (markdown)\n" +
         "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
@@ -49,6 +52,14 @@ internal static class Program
                 if (rest.Length > 1 && !json)
                     return BadUsage($"status takes only --json, not '{string.Join(' ', rest[1..])}'");
                 return Status(control, json);
+            case "standby" when rest.Length == 1:
+                return Action(control, "{\"cmd\":\"standby\"}");
+            case "takeover" when rest.Length == 1 || (rest.Length == 2 && rest[1] == "--force"):
+                return Action(control, rest.Length == 2 ? "{\"cmd\":\"takeover\",\"force\":true}" : "{\"cmd\":\"takeover\"}");
+            case "resources" when rest.Length == 1:
+                return Resources(control);
+            case "standby" or "takeover" or "resources":
+                return BadUsage($"usage: appliancectl {rest[0]}{(rest[0] == "takeover" ? " [--force]" : "")}");
             case "config" when rest.Length == 3 && rest[1] == "check":
                 return ConfigCheck.Run(rest[2], Console.Out, Console.Error);
             case "config" when rest.Length == 2 && rest[1] == "reference":
@@ -83,6 +94,38 @@ internal static class Program
             return 1;
         }
         Console.Out.Write(StatusText.Render(doc.RootElement));
+        return 0;
+    }
+
+    /// <summary>An action: prints the daemon's message; exit 1 when it refused or failed.</summary>
+    private static int Action(string control, string request)
+    {
+        if (!TryRequest(control, request, out string response))
+            return 1;
+        using var doc = JsonDocument.Parse(response);
+        var root = doc.RootElement;
+        if (root.TryGetProperty("ok", out var ok) && ok.GetBoolean())
+        {
+            Console.Out.WriteLine(root.GetProperty("message").GetString());
+            return 0;
+        }
+        string why = root.TryGetProperty("refused", out var r) ? "refused: " + r.GetString()
+            : root.TryGetProperty("error", out var e) ? e.GetString()! : response;
+        Console.Error.WriteLine($"appliancectl: {why}");
+        return 1;
+    }
+
+    private static int Resources(string control)
+    {
+        if (!TryRequest(control, "{\"cmd\":\"status\"}", out string response))
+            return 1;
+        using var doc = JsonDocument.Parse(response);
+        if (doc.RootElement.TryGetProperty("error", out var err))
+        {
+            Console.Error.WriteLine($"appliancectl: {err.GetString()}");
+            return 1;
+        }
+        Console.Out.Write(StatusText.Resources(doc.RootElement));
         return 0;
     }
 

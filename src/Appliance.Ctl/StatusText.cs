@@ -19,6 +19,10 @@ internal static class StatusText
             o.Append(CultureInfo.InvariantCulture, $" ({peerRole})");
         o.Append(CultureInfo.InvariantCulture, $", heard {Age(peer.GetProperty("last_heard_ms"))}");
         o.Append(CultureInfo.InvariantCulture, $"   up {Duration(s.GetProperty("uptime_ms").GetInt64())}\n");
+        if (s.TryGetProperty("role_reason", out var why) && why.GetString() is { Length: > 0 } reason)
+            o.Append(CultureInfo.InvariantCulture, $"  why: {reason}{(s.TryGetProperty("standby_requested", out var sr) && sr.GetBoolean() ? " (standby requested by operator)" : "")}\n");
+        if (s.TryGetProperty("start_failure", out var sf))
+            o.Append(CultureInfo.InvariantCulture, $"  START FAILED: {sf.GetString()} (`appliancectl takeover` retries)\n");
 
         var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
         foreach (var l in peer.GetProperty("links").EnumerateArray())
@@ -48,6 +52,8 @@ internal static class StatusText
             o.Append('\n');
         }
 
+        if (s.GetProperty("resources").GetArrayLength() > 0)
+            o.Append(Resources(s));
         var t = s.GetProperty("timers");
         o.Append(CultureInfo.InvariantCulture,
             $"  timers: keepalive {Ms(t, "keepalive_ms")} warntime {Ms(t, "warntime_ms")} deadtime {Ms(t, "deadtime_ms")} initdead {Ms(t, "initdead_ms")}");
@@ -55,6 +61,24 @@ internal static class StatusText
         long stalls = stall.GetProperty("count").GetInt64();
         o.Append(stalls == 0 ? "   stalls: 0\n"
             : string.Create(CultureInfo.InvariantCulture, $"   STALLS: {stalls} (last {Duration(stall.GetProperty("last_ms").GetInt64())})\n"));
+        return o.ToString();
+    }
+
+    /// <summary>The resources table (also `appliancectl resources`).</summary>
+    public static string Resources(JsonElement s)
+    {
+        var o = new StringBuilder();
+        var rows = new List<string[]> { new[] { "RESOURCE", "KIND", "STATE", "DETAIL" } };
+        foreach (var r in s.GetProperty("resources").EnumerateArray())
+            rows.Add(new[] { r.GetProperty("name").GetString()!, r.GetProperty("kind").GetString()!, r.GetProperty("state").GetString()!, r.GetProperty("detail").GetString()! });
+        if (rows.Count == 1)
+            return "  no resources configured\n";
+        int[] width = new int[4];
+        foreach (var r in rows)
+            for (int i = 0; i < 4; i++)
+                width[i] = Math.Max(width[i], r[i].Length);
+        foreach (var r in rows)
+            o.Append("  ").Append(r[0].PadRight(width[0] + 2)).Append(r[1].PadRight(width[1] + 2)).Append(r[2].PadRight(width[2] + 2)).Append(r[3]).Append('\n');
         return o.ToString();
     }
 

@@ -132,6 +132,25 @@ internal sealed class ControlServer : IAsyncDisposable
         return null;
     }
 
+    /// <summary>An action done: {"ok": true, "message": ...}.</summary>
+    public static byte[] Ok(string message) => Reply(true, message);
+
+    /// <summary>An action refused on purpose (appliancectl exits 1): {"ok": false, "refused": ...}.</summary>
+    public static byte[] Refused(string message) => Reply(false, message);
+
+    private static byte[] Reply(bool ok, string message)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("ok", ok);
+            w.WriteString(ok ? "message" : "refused", message);
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
+    }
+
     public static byte[] Error(string message)
     {
         using var stream = new MemoryStream();

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Appliance.Core.Arbiter;
 using Appliance.Core.Heartbeat;
 using Appliance.Core.Membership;
 using Microsoft.Extensions.Logging;
@@ -17,15 +18,17 @@ internal sealed class HeartbeatProxy : IDisposable
     private readonly Process _worker;
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
     private readonly Action<MembershipEvent> _onEvent;
+    private readonly Action<ArbiterDecision> _onDecision;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _exited = new();
     private readonly object _writeGate = new();
     private long _nextId;
     private volatile bool _disposing;
 
-    public HeartbeatProxy(DaemonOptions options, Action<MembershipEvent> onEvent, ILogger log)
+    public HeartbeatProxy(DaemonOptions options, Action<MembershipEvent> onEvent, Action<ArbiterDecision> onDecision, ILogger log)
     {
         _onEvent = onEvent;
+        _onDecision = onDecision;
         _log = log;
         string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this executable's path");
         var psi = new ProcessStartInfo(self)
@@ -61,9 +64,24 @@ internal sealed class HeartbeatProxy : IDisposable
 
     public Task ResetCadenceAsync() => Request("reset-cadence");
 
-    public void SetLocalState(StateSummary state) => Write(w => HeartbeatWire.WriteState(w, state));
+    /// <summary>Tells the arbiter where the resources are.</summary>
+    public void SetResources(LocalResources state) => Command("resources", w => w.WriteNumber("state", (int)state));
 
-    private Task<JsonElement> Request(string cmd)
+    /// <summary>Tells the arbiter whether this node is fit to hold resources.</summary>
+    public void SetHealthy(bool healthy) => Command("health", w => w.WriteBoolean("healthy", healthy));
+
+    /// <summary>An operator's standby or takeover.</summary>
+    public Task RequestAsync(OperatorRequest r) => Request("request", w => w.WriteNumber("request", (int)r));
+
+    private void Command(string cmd, Action<Utf8JsonWriter> fields) => Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("cmd", cmd);
+        fields(w);
+        w.WriteEndObject();
+    });
+
+    private Task<JsonElement> Request(string cmd, Action<Utf8JsonWriter>? fields = null)
     {
         long id = Interlocked.Increment(ref _nextId);
         var tcs = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -76,6 +94,7 @@ internal sealed class HeartbeatProxy : IDisposable
                 w.WriteStartObject();
                 w.WriteNumber("id", id);
                 w.WriteString("cmd", cmd);
+                fields?.Invoke(w);
                 w.WriteEndObject();
             });
         return tcs.Task;
@@ -113,6 +132,8 @@ internal sealed class HeartbeatProxy : IDisposable
                 var root = doc.RootElement;
                 if (root.TryGetProperty("event", out var e))
                     _onEvent(HeartbeatWire.ReadEvent(e));
+                else if (root.TryGetProperty("decision", out var d))
+                    _onDecision(HeartbeatWire.ReadDecision(d));
                 else if (root.TryGetProperty("id", out var id) && _pending.TryRemove(id.GetInt64(), out var tcs))
                     tcs.TrySetResult(root.Clone());
             }

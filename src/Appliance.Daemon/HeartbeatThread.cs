@@ -29,7 +29,10 @@ internal sealed record HeartbeatStatus(
     TimeSpan WorstSendGap,
     bool Realtime,
     int GcCount,
-    TimeSpan GcPause);
+    TimeSpan GcPause,
+    NodeRole Role,
+    string RoleReason,
+    bool StandbyRequested);
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -59,6 +62,9 @@ internal sealed class HeartbeatThread : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
     private bool _realtime;
+
+    /// <summary>The arbiter, when this heartbeat decides roles (always in the daemon; tests may leave it out).</summary>
+    public ArbiterHost? Arbiter { get; set; }
     private long _lastLoopTimestamp;
     private long _worstGapMicros;
 
@@ -153,9 +159,10 @@ internal sealed class HeartbeatThread : IDisposable
             Trace.Realtime(_log, RealtimeThread.HeartbeatPriority);
         }
         TimeSpan now = Now();
-        _node.Wake(now);
+        bool stalled = _node.Wake(now);
         for (int i = 0; i < _linkConfigs.Count; i++)
             TryOpen(i, now);
+        Arbiter?.Step(_node, now, stalled);
         _node.Evaluate();
         DrainEvents();
         _lastLoopTimestamp = Stopwatch.GetTimestamp();
@@ -182,11 +189,12 @@ internal sealed class HeartbeatThread : IDisposable
             long gapMicros = (long)Stopwatch.GetElapsedTime(_lastLoopTimestamp, ts).TotalMicroseconds;
             _lastLoopTimestamp = ts;
             now = Now();
-            _node.Wake(now);
+            stalled = _node.Wake(now);
             long sinceScheduled = gapMicros - (long)(timeoutMs * 1000.0);
             if (sinceScheduled > _worstGapMicros)
                 _worstGapMicros = sinceScheduled;
 
+            var peerBefore = _node.Membership.PeerSummary;
             for (int i = 0; i < _linkConfigs.Count; i++)
             {
                 int p = _pollIndexOfLink[i];
@@ -195,14 +203,30 @@ internal sealed class HeartbeatThread : IDisposable
                 if (!_node.Receive(i))
                     LoseLink(i, now);
             }
-            _node.Evaluate();
+            // Stall guard and frames first, then the arbiter, then the keepalive that announces its decision.
+            // A changed decision here, or a peer whose role or holdings just changed (it waits for our
+            // acknowledgement of its takeover), is answered at once rather than at the next keepalive.
+            var peerAfter = _node.Membership.PeerSummary;
+            bool peerChanged = peerAfter.Role != peerBefore.Role || peerAfter.ResourcesHeld != peerBefore.ResourcesHeld ||
+                               peerAfter.Health != peerBefore.Health;
+            if (Arbiter?.Step(_node, now, stalled) == true || (peerChanged && Arbiter is not null))
+                _node.SendNow();
+            else
+                _node.Evaluate();
 
             for (int i = 0; i < _linkConfigs.Count; i++)
                 if (_node.LinkAt(i) is null && now >= _reopenAt[i])
                     TryOpen(i, now);
 
+            bool requests = false;
             while (_requests.TryDequeue(out var request))
+            {
                 request();
+                requests = true;
+            }
+            // A request may change the arbiter's inputs (resources done, operator standby): decide now.
+            if (requests && Arbiter?.Step(_node, now, stalled: false) == true)
+                _node.SendNow();
             DrainEvents();
         }
         for (int i = 0; i < _linkConfigs.Count; i++)
@@ -272,7 +296,8 @@ internal sealed class HeartbeatThread : IDisposable
         }
         return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
             m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap, _realtime,
-            GC.CollectionCount(0), GC.GetTotalPauseDuration());
+            GC.CollectionCount(0), GC.GetTotalPauseDuration(),
+            Arbiter?.Role ?? _node.LocalState.Role, Arbiter?.Last.Reason ?? "", Arbiter?.StandbyRequested ?? false);
     }
 
     public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";

@@ -10,9 +10,10 @@ namespace Appliance.Daemon;
 /// <summary>
 /// The line-JSON messages between applianced and its heartbeat worker process (one JSON object per
 /// line on the worker's stdin and stdout). Parent to worker: {"id":n,"cmd":"status"},
-/// {"id":n,"cmd":"reset-cadence"}, {"cmd":"state","role":r,"health":h,"config_version":v,"held":m,
-/// "starting":m}. Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true},
-/// {"event":{"kind":k,"at_us":t,"link":i,"silence_us":s}}. Times are microseconds.
+/// {"id":n,"cmd":"reset-cadence"}, {"id":n,"cmd":"request","request":r}, {"cmd":"resources","state":s},
+/// {"cmd":"health","healthy":b}. Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true},
+/// {"event":{"kind":k,"at_us":t,"link":i,"silence_us":s}}, {"decision":{"role":r,"action":a,"reason":t}}.
+/// Times are microseconds.
 /// </summary>
 internal static class HeartbeatWire
 {
@@ -32,21 +33,20 @@ internal static class HeartbeatWire
         Enum.Parse<MembershipEventKind>(e.GetProperty("kind").GetString()!),
         FromUs(e.GetProperty("at_us").GetInt64()), e.GetProperty("link").GetInt32(), FromUs(e.GetProperty("silence_us").GetInt64()));
 
-    public static void WriteState(Utf8JsonWriter w, StateSummary s)
+    public static void WriteDecision(Utf8JsonWriter w, Appliance.Core.Arbiter.ArbiterDecision d)
     {
         w.WriteStartObject();
-        w.WriteString("cmd", "state");
-        w.WriteNumber("role", (int)s.Role);
-        w.WriteNumber("health", (int)s.Health);
-        w.WriteNumber("config_version", s.ConfigVersion);
-        w.WriteNumber("held", s.ResourcesHeld);
-        w.WriteNumber("starting", s.ResourcesStarting);
+        w.WriteStartObject("decision");
+        w.WriteNumber("role", (int)d.Role);
+        w.WriteNumber("action", (int)d.Action);
+        w.WriteString("reason", d.Reason);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 
-    public static StateSummary ReadState(JsonElement e) => new(
-        (NodeRole)e.GetProperty("role").GetInt32(), (HealthFlags)e.GetProperty("health").GetInt32(),
-        e.GetProperty("config_version").GetUInt32(), e.GetProperty("held").GetUInt32(), e.GetProperty("starting").GetUInt32(), 0);
+    public static Appliance.Core.Arbiter.ArbiterDecision ReadDecision(JsonElement e) => new(
+        (NodeRole)e.GetProperty("role").GetInt32(), (Appliance.Core.Arbiter.ArbiterAction)e.GetProperty("action").GetInt32(),
+        e.GetProperty("reason").GetString()!);
 
     public static void WriteStatus(Utf8JsonWriter w, HeartbeatStatus s)
     {
@@ -87,6 +87,9 @@ internal static class HeartbeatWire
         w.WriteBoolean("realtime", s.Realtime);
         w.WriteNumber("gc_count", s.GcCount);
         w.WriteNumber("gc_pause_us", Us(s.GcPause));
+        w.WriteNumber("role", (int)s.Role);
+        w.WriteString("role_reason", s.RoleReason);
+        w.WriteBoolean("standby_requested", s.StandbyRequested);
         w.WriteEndObject();
     }
 
@@ -115,7 +118,10 @@ internal static class HeartbeatWire
             FromUs(e.GetProperty("worst_send_gap_us").GetInt64()),
             e.GetProperty("realtime").GetBoolean(),
             e.GetProperty("gc_count").GetInt32(),
-            FromUs(e.GetProperty("gc_pause_us").GetInt64()));
+            FromUs(e.GetProperty("gc_pause_us").GetInt64()),
+            (NodeRole)e.GetProperty("role").GetInt32(),
+            e.GetProperty("role_reason").GetString()!,
+            e.GetProperty("standby_requested").GetBoolean());
     }
 
     private static long Us(TimeSpan t) => (long)t.TotalMicroseconds;

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Appliance.Core.Arbiter;
+using Appliance.Core.Values;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Daemon;
@@ -36,6 +38,13 @@ internal static class HeartbeatWorker
         }
 
         using var hb = HeartbeatThread.Create(setup, TimeProvider.System, log, e => Send(w => HeartbeatWire.WriteEvent(w, e)));
+        var config = setup.Config;
+        var peer = config.PeerOf(setup.Self.Name);
+        int peerIndex = config.Nodes.IndexOf(peer);
+        bool preferred = Arbiter.IsPreferred(setup.Self, peer, new NodeId((byte)(setup.SelfIndex + 1)), new NodeId((byte)(peerIndex + 1)));
+        uint mask = config.Resources.Length == 0 ? 0 : (uint)((1UL << config.Resources.Length) - 1);
+        hb.Arbiter = new ArbiterHost(new Arbiter(preferred, config.Cluster.AutoFailback, config.Cluster.Fencing), mask,
+            d => Send(w => HeartbeatWire.WriteDecision(w, d)));
         hb.Start();
         using var input = new StreamReader(Console.OpenStandardInput());
         while (input.ReadLine() is { } line)
@@ -68,8 +77,24 @@ internal static class HeartbeatWorker
                         w.WriteEndObject();
                     });
                     break;
-                case "state":
-                    hb.SetLocalState(HeartbeatWire.ReadState(request));
+                case "resources":
+                    var resources = (LocalResources)request.GetProperty("state").GetInt32();
+                    hb.InvokeAsync(_ => { hb.Arbiter!.SetResources(resources); return true; });
+                    break;
+                case "health":
+                    bool healthy = request.GetProperty("healthy").GetBoolean();
+                    hb.InvokeAsync(_ => { hb.Arbiter!.SetHealthy(healthy); return true; });
+                    break;
+                case "request":
+                    var r = (OperatorRequest)request.GetProperty("request").GetInt32();
+                    hb.InvokeAsync(_ => { hb.Arbiter!.Request(r); return true; });
+                    Send(w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("id", id);
+                        w.WriteBoolean("ok", true);
+                        w.WriteEndObject();
+                    });
                     break;
             }
         }

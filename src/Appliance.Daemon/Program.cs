@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
+using Appliance.Core.Arbiter;
 using Appliance.Core.Config;
+using Appliance.Core.Ports;
 using Appliance.Core.Heartbeat;
 using Appliance.Core.Membership;
 using Appliance.Core.Values;
@@ -169,11 +171,12 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly DaemonOptions _options;
     private readonly ILogger _log;
     private readonly HeartbeatProxy _heartbeat;
+    private readonly ResourceManager _resources;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly Channel<MembershipEvent> _events = Channel.CreateBounded<MembershipEvent>(
         new BoundedChannelOptions(Membership.PendingEventsMax) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly SdNotify _notify = new();
-    private volatile NodeRole _role = NodeRole.Starting;
+    private volatile string _startFailure = "";
 
     public ApplianceDaemon(NodeSetup setup, DaemonOptions options, ILogger log)
     {
@@ -182,13 +185,36 @@ internal sealed class ApplianceDaemon : IDisposable
         _peer = _config.PeerOf(_self.Name);
         _options = options;
         _log = log;
-        _heartbeat = new HeartbeatProxy(options, e => _events.Writer.TryWrite(e), log);
+        var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
+        _resources = new ResourceManager(resources, ReportResources, log);
+        _heartbeat = new HeartbeatProxy(options, e => _events.Writer.TryWrite(e), OnDecision, log);
+    }
+
+    private void ReportResources(LocalResources state)
+    {
+        _heartbeat.SetResources(state);
+        if (state == LocalResources.Stopped && _resources.Snapshot().Any(r => r.State == ResourceState.Failed))
+        {
+            // A start failed and was rolled back: this node is unfit until an operator says takeover.
+            _startFailure = string.Join("; ", _resources.Snapshot().Where(r => r.State == ResourceState.Failed).Select(r => $"{r.Name}: {r.Reason}"));
+            _heartbeat.SetHealthy(false);
+        }
+    }
+
+    private void OnDecision(ArbiterDecision d)
+    {
+        Trace.Role(_log, StatusJson.RoleName(d.Role), d.Action.ToString(), d.Reason);
+        _notify.Send($"STATUS={StatusJson.RoleName(d.Role)}: {d.Reason}");
+        if (d.Action == ArbiterAction.FencePeer)
+            Trace.NoFenceDevice(_log, _peer.Name);
+        _resources.Want(d.Action);
     }
 
     public async Task RunAsync(CancellationToken stop)
     {
         Directory.CreateDirectory(_options.StateDir);
         using var workerGone = CancellationTokenSource.CreateLinkedTokenSource(stop, _heartbeat.Exited);
+        await _resources.CleanUpAsync().ConfigureAwait(false);
         // Ready means heartbeating: wait for the worker's first answer before opening the control socket.
         await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log);
@@ -201,7 +227,9 @@ internal sealed class ApplianceDaemon : IDisposable
         try
         {
             await foreach (var e in _events.Reader.ReadAllAsync(workerGone.Token).ConfigureAwait(false))
-                OnMembershipEvent(e);
+            {
+                // Membership events are logged by the worker; the arbiter there acts on them.
+            }
         }
         catch (OperationCanceledException) when (workerGone.IsCancellationRequested)
         {
@@ -211,13 +239,14 @@ internal sealed class ApplianceDaemon : IDisposable
         if (!stop.IsCancellationRequested)
             throw new IOException("the heartbeat worker process ended");
     }
+
     private async Task PetWatchdog(PeriodicTimer timer, CancellationToken stop)
     {
         try
         {
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
             {
-                // Pet only if the heartbeat thread answers too: a wedged heartbeat must lead to a reboot.
+                // Pet only if the heartbeat worker answers too: a wedged heartbeat must lead to a reboot.
                 var status = _heartbeat.GetStatusAsync();
                 if (await Task.WhenAny(status, Task.Delay(timer.Period, stop)).ConfigureAwait(false) == status)
                     _notify.Send("WATCHDOG=1");
@@ -228,50 +257,46 @@ internal sealed class ApplianceDaemon : IDisposable
         }
     }
 
-    private void OnMembershipEvent(MembershipEvent e)
-    {
-        switch (e.Kind)
-        {
-            case MembershipEventKind.PeerUp:
-            case MembershipEventKind.PeerDead:
-                if (_role == NodeRole.Starting)
-                    SetRole(NodeRole.Standby, e.Kind == MembershipEventKind.PeerUp ? $"{_peer.Name} is up" : $"{_peer.Name} not heard within initdead");
-                _notify.Send($"STATUS={StatusJson.RoleName(_role)}, peer {_peer.Name} {(e.Kind == MembershipEventKind.PeerUp ? "up" : "dead")}");
-                break;
-            case MembershipEventKind.Stall:
-                // Nothing is held before the arbiter exists; the stall guard's step-down is the log line
-                // and the status counter. Any role that could hold resources drops to standby at once.
-                if (_role is not (NodeRole.Starting or NodeRole.Standby))
-                    SetRole(NodeRole.Standby, "stall guard");
-                break;
-        }
-    }
-
-    private void SetRole(NodeRole role, string reason)
-    {
-        Trace.Role(_log, StatusJson.RoleName(_role), StatusJson.RoleName(role), reason);
-        _role = role;
-        _heartbeat.SetLocalState(new StateSummary(role, HealthFlags.None, 0, 0, 0, 0));
-    }
-
     private async Task<byte[]> HandleAsync(string cmd, System.Text.Json.JsonElement request)
     {
         switch (cmd)
         {
             case "status":
+            {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
-                return StatusJson.Write(_self.Name, _role, _peer.Name, _config, hb, System.Diagnostics.Stopwatch.GetElapsedTime(_started));
+                return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _resources.Snapshot(), _startFailure,
+                    System.Diagnostics.Stopwatch.GetElapsedTime(_started));
+            }
+            case "standby":
+                await _heartbeat.RequestAsync(OperatorRequest.Standby).ConfigureAwait(false);
+                return ControlServer.Ok(_resources.Aggregate == LocalResources.Stopped
+                    ? "standby: this node holds nothing and will not take resources until `takeover`"
+                    : "standby: releasing the resources to the peer");
+            case "takeover":
+            {
+                bool force = request.TryGetProperty("force", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.True;
+                var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
+                bool peerActive = hb.Peer is PeerState.Up or PeerState.Warn && hb.PeerSummary.Role is NodeRole.Active or NodeRole.Takeover;
+                if (peerActive && !force)
+                    return ControlServer.Refused($"{_peer.Name} is up and {StatusJson.RoleName(hb.PeerSummary.Role)}; " +
+                        "`takeover --force` asks it to release them first (a planned switchover: never both at once)");
+                _startFailure = "";
+                _heartbeat.SetHealthy(true);
+                await _heartbeat.RequestAsync(OperatorRequest.Takeover).ConfigureAwait(false);
+                return ControlServer.Ok(peerActive ? "takeover: asked the peer to release; this node takes over once it has"
+                    : "takeover: this node takes the resources once the peer is known to hold none");
+            }
             case "reset-cadence":
                 await _heartbeat.ResetCadenceAsync().ConfigureAwait(false);
                 return "{\"ok\":true}"u8.ToArray();
             case "churn":
                 // Benchmark aid: allocate garbage on the thread pool for a while, to show the heartbeat
-                // thread keeps its cadence while this process's own heap is churned and collected.
+                // worker keeps its cadence while this process's own heap is churned and collected.
                 int seconds = request.TryGetProperty("seconds", out var sec) && sec.TryGetInt32(out int v) ? Math.Clamp(v, 1, 600) : 10;
                 _ = Task.Run(() => Churn(TimeSpan.FromSeconds(seconds)));
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reset-cadence, churn)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, reset-cadence, churn)");
         }
     }
 

@@ -12,7 +12,9 @@ namespace Appliance.Daemon;
 /// </summary>
 internal static class StatusJson
 {
-    public static byte[] Write(string node, NodeRole role, string peerName, ApplianceConfig config, HeartbeatStatus hb, TimeSpan uptime)
+    public static byte[] Write(string node, string peerName, ApplianceConfig config, HeartbeatStatus hb,
+        IReadOnlyList<(string Name, string Kind, Appliance.Core.Ports.ResourceState State, string Reason)> resources,
+        string startFailure, TimeSpan uptime)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -20,7 +22,11 @@ internal static class StatusJson
             w.WriteStartObject();
             w.WriteString("node", node);
             w.WriteString("cluster", config.Cluster.Name);
-            w.WriteString("role", RoleName(role));
+            w.WriteString("role", RoleName(hb.Role));
+            w.WriteString("role_reason", hb.RoleReason);
+            w.WriteBoolean("standby_requested", hb.StandbyRequested);
+            if (startFailure.Length > 0)
+                w.WriteString("start_failure", startFailure);
             w.WriteNumber("uptime_ms", (long)uptime.TotalMilliseconds);
             w.WriteString("boot", hb.SelfBoot.ToString());
 
@@ -60,6 +66,15 @@ internal static class StatusJson
             w.WriteEndObject();
 
             w.WriteStartArray("resources");
+            foreach (var r in resources)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", r.Name);
+                w.WriteString("kind", r.Kind);
+                w.WriteString("state", r.State.ToString().ToLowerInvariant());
+                w.WriteString("detail", r.Reason);
+                w.WriteEndObject();
+            }
             w.WriteEndArray();
 
             w.WriteStartObject("fencing");

@@ -38,8 +38,8 @@ internal static partial class Trace
     [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead, stepping down")]
     public static partial void Stall(ILogger log, long gapMs, long deadtimeMs);
 
-    [LoggerMessage(1107, LogLevel.Information, "role {From} -> {To}: {Reason}")]
-    public static partial void Role(ILogger log, string from, string to, string reason);
+    [LoggerMessage(1107, LogLevel.Information, "arbiter: role {Role}, action {Action}: {Reason}")]
+    public static partial void Role(ILogger log, string role, string action, string reason);
 
     [LoggerMessage(1200, LogLevel.Warning, "link {Link}: cannot open {Device}: {Reason}; retrying every {RetryMs}ms")]
     public static partial void LinkOpenFailed(ILogger log, string link, string device, string reason, long retryMs);
@@ -58,6 +58,15 @@ internal static partial class Trace
 
     [LoggerMessage(1205, LogLevel.Critical, "heartbeat worker (pid {Pid}) ended with exit code {Code}; stopping")]
     public static partial void WorkerEnded(ILogger log, int pid, int code);
+
+    [LoggerMessage(1400, LogLevel.Information, "resource {Action} {Name} ({Kind}): {Outcome} in {Ms}ms {Reason}")]
+    public static partial void ResourceAction(ILogger log, string action, string name, string kind, string outcome, long ms, string reason);
+
+    [LoggerMessage(1401, LogLevel.Error, "resource {Name} failed to start ({Reason}); rolling back")]
+    public static partial void ResourceStartFailed(ILogger log, string name, string reason);
+
+    [LoggerMessage(1402, LogLevel.Error, "{Peer} must be fenced before a takeover, and no fence device is configured: NOT taking over (set fencing: off to accept the risk)")]
+    public static partial void NoFenceDevice(ILogger log, string peer);
 
     [LoggerMessage(1300, LogLevel.Warning, "control: bad request: {Reason}")]
     public static partial void BadRequest(ILogger log, string reason);

@@ -53,6 +53,7 @@ public sealed class Arbiter
     private readonly FencingMode _fencing;
     private Sequence _announcedAt;
     private bool _standbyRequested;
+    private bool _takeoverRequested;
 
     /// <param name="selfPreferred">This node wins ties: higher priority, or equal priority and the lower node id.</param>
     public Arbiter(bool selfPreferred, bool autoFailback, FencingMode fencing)
@@ -76,14 +77,17 @@ public sealed class Arbiter
     public ArbiterDecision Step(in ArbiterView v)
     {
         if (v.Request == OperatorRequest.Standby)
-            _standbyRequested = true;
+            (_standbyRequested, _takeoverRequested) = (true, false);
         else if (v.Request == OperatorRequest.Takeover)
-            _standbyRequested = false;
+            (_standbyRequested, _takeoverRequested) = (false, true);
+        if (Role == NodeRole.Active)
+            _takeoverRequested = false; // done
 
         Health = (v.LocalHealthy ? HealthFlags.None : HealthFlags.MonitorFailing)
                | (v.Resources == LocalResources.StopFailed ? HealthFlags.StopFailed : HealthFlags.None)
                | (v.Stalled ? HealthFlags.Stalled : HealthFlags.None)
-               | (_standbyRequested ? HealthFlags.Declines : HealthFlags.None);
+               | (_standbyRequested ? HealthFlags.Declines : HealthFlags.None)
+               | (_takeoverRequested ? HealthFlags.WantsResources : HealthFlags.None);
 
         if (v.Resources == LocalResources.StopFailed)
             return Become(NodeRole.Failed, ArbiterAction.None, "a resource failed to stop: this node may still hold it, the peer must fence it");
@@ -116,6 +120,8 @@ public sealed class Arbiter
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "operator asked for standby");
                 if (!v.LocalHealthy && peerEligible && !peerHolds)
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "a local monitor fails and the peer is healthy: switching over");
+                if (peerEligible && !peerHolds && (p.Health & HealthFlags.WantsResources) != 0)
+                    return Become(NodeRole.Releasing, ArbiterAction.StopResources, "an operator asked the peer to take over: switching over");
                 if (peerAlive && p.Role == NodeRole.Active && p.ResourcesHeld != 0 && !_selfPreferred)
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "both nodes active (after a partition): the preferred peer keeps the resources");
                 if (_autoFailback && !_selfPreferred && peerEligible && !peerHolds && p.Role == NodeRole.Standby)
@@ -145,7 +151,9 @@ public sealed class Arbiter
                 {
                     if (peerHolds)
                         return Become(NodeRole.Standby, ArbiterAction.None, "the peer holds the resources");
-                    if (!_selfPreferred && peerEligible && v.Request != OperatorRequest.Takeover)
+                    if ((p.Health & HealthFlags.WantsResources) != 0 && peerEligible && !_takeoverRequested)
+                        return Become(NodeRole.Standby, ArbiterAction.None, "an operator asked the peer to take over");
+                    if (!_selfPreferred && peerEligible && !_takeoverRequested && (p.Health & HealthFlags.WantsResources) == 0)
                         return Become(NodeRole.Standby, ArbiterAction.None, "the preferred peer takes the resources");
                 }
                 _announcedAt = new Sequence(v.SelfSeq.Value + 1);

@@ -9,6 +9,9 @@ public static class ConfigLimits
     /// <summary>Heartbeat links per node; a frame is sent on every link each keepalive, so keep it small.</summary>
     public const int MaxLinksPerNode = 8;
 
+    /// <summary>Resources per cluster: a bit each in the heartbeat frame's 32-bit held/starting masks.</summary>
+    public const int MaxResources = 32;
+
     /// <summary>Fence devices per node, tried in order; more levels than this is a design smell.</summary>
     public const int MaxFenceDevicesPerNode = 8;
 

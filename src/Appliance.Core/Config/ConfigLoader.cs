@@ -42,9 +42,51 @@ public static class ConfigLoader
 
         var cluster = ReadCluster(top.Section(ConfigSchema.Cluster), diag);
         var nodes = ReadNodes(top.List(ConfigSchema.Nodes), diag);
-        return diag.ToResult(cluster is not null && nodes is not null
-            ? new ApplianceConfig(sourcePath, cluster, nodes.Value)
+        var resources = ReadResources(top.List(ConfigSchema.Resources), diag);
+        return diag.ToResult(cluster is not null && nodes is not null && resources is not null
+            ? new ApplianceConfig(sourcePath, cluster, nodes.Value) { Resources = resources.Value }
             : null);
+    }
+
+    // ---- resources ----------------------------------------------------------------------------
+
+    private static ImmutableArray<ResourceConfig>? ReadResources(ListRead list, Diagnostics diag)
+    {
+        var result = ImmutableArray.CreateBuilder<ResourceConfig>();
+        var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
+        bool ok = list.CountOk;
+        foreach (var item in list.Items)
+        {
+            if (item.Reader is not { } r)
+            {
+                ok = false;
+                continue;
+            }
+            var name = r.Get(ConfigSchema.ResourceName);
+            var kind = r.Get(ConfigSchema.ResourceKindOption);
+            if (name.Ok && name.Present)
+            {
+                if (firstByName.TryGetValue(name.Value!, out var firstPath))
+                {
+                    diag.Add(name.Position, name.Path, $"resource name '{name.Value}' is already used by {firstPath}");
+                    ok = false;
+                }
+                else
+                    firstByName[name.Value!] = r.Path;
+            }
+            if (!kind.Ok || !name.Ok)
+            {
+                ok = false;
+                continue;
+            }
+            var address = r.Get(ConfigSchema.VipAddress);
+            var iface = r.Get(ConfigSchema.VipInterface);
+            if (address.Ok && iface.Ok)
+                result.Add(new VipResourceConfig(name.Value!, address.Value, iface.Value!));
+            else
+                ok = false;
+        }
+        return ok ? result.ToImmutable() : null;
     }
 
     // ---- cluster ------------------------------------------------------------------------------

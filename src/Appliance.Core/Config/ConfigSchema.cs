@@ -146,6 +146,30 @@ internal static class ConfigSchema
         [NodeName, Priority, Links, Fence],
         rules: [new("node names are unique")]);
 
+    // ---- resources[] -----------------------------------------------------------------------
+
+    public static readonly ScalarOption<string> ResourceName = Option.Required("name", NameType,
+        "Name of the resource, shown by `appliancectl resources` and in the log.");
+
+    public static readonly ScalarOption<ResourceKind> ResourceKindOption = Option.Required("kind",
+        new EnumType<ResourceKind>(("vip", ResourceKind.Vip)),
+        "`vip`: a virtual IP address that follows the active node.");
+
+    public static readonly ScalarOption<IpPrefix> VipAddress = Option.Required("address", new IpPrefixType(),
+        "The virtual IP with its prefix length, like `203.0.113.10/24`; the same on both nodes.");
+
+    public static readonly ScalarOption<string> VipInterface = Option.Required("interface", new InterfaceNameType(),
+        "The interface that carries the VIP on each node, like `eth0`.");
+
+    public static readonly MapSchema ResourceMap = new("resources[]",
+        "Something the active node runs. Started in list order, stopped in reverse order.",
+        [ResourceName, ResourceKindOption],
+        new VariantSpec(ResourceKindOption,
+        [
+            new VariantCase("vip", "a vip resource", [VipAddress, VipInterface]),
+        ]),
+        rules: [new("resource names are unique")]);
+
     // ---- top level -------------------------------------------------------------------------
 
     public static readonly SectionOption Cluster = new("cluster", Presence.Required, ClusterMap,
@@ -155,10 +179,14 @@ internal static class ConfigSchema
         ConfigLimits.NodeCount, ConfigLimits.NodeCount, "node", "nodes",
         "The two nodes of the pair; see `nodes[]`.");
 
+    public static readonly ListOption Resources = new("resources", Presence.Defaulted, ResourceMap,
+        0, ConfigLimits.MaxResources, "resource", "resources",
+        "What the active node runs, in start order; see `resources[]`. None: the pair only heartbeats.");
+
     public static readonly MapSchema Root = new("(top level)",
         "The config file, `/etc/appliance/appliance.yaml` by default.",
-        [Cluster, Nodes],
-        expected: "a map with the keys cluster and nodes");
+        [Cluster, Nodes, Resources],
+        expected: "a map with the keys cluster, nodes and resources");
 }
 
 /// <summary>A timer sanity rule: its text (for the reference and the error) and its test.</summary>

@@ -51,11 +51,34 @@ public sealed record UdpLinkConfig(string Name, IPAddress Local, IPAddress? Peer
     public override LinkKind Kind => LinkKind.Udp;
 }
 
+/// <summary>An address with its prefix length, as `ip addr` writes it: 203.0.113.10/24.</summary>
+public readonly record struct IpPrefix(IPAddress Address, int Length)
+{
+    public override string ToString() => $"{Address}/{Length}";
+}
+
+public enum ResourceKind { Vip }
+
+/// <summary>Something the active node runs; started in list order, stopped in reverse.</summary>
+public abstract record ResourceConfig(string Name)
+{
+    public abstract ResourceKind Kind { get; }
+}
+
+/// <summary>The virtual IP: added to <paramref name="Interface"/> and announced by gratuitous ARP / unsolicited NA.</summary>
+public sealed record VipResourceConfig(string Name, IpPrefix Address, string Interface) : ResourceConfig(Name)
+{
+    public override ResourceKind Kind => ResourceKind.Vip;
+}
+
 public sealed record NodeConfig(string Name, int Priority, ImmutableArray<LinkConfig> Links, ImmutableArray<string> Fence);
 
 /// <summary>The whole validated configuration. Immutable; a reload builds a new one.</summary>
 public sealed record ApplianceConfig(string SourcePath, ClusterConfig Cluster, ImmutableArray<NodeConfig> Nodes)
 {
+    /// <summary>What the active node runs, in start order.</summary>
+    public ImmutableArray<ResourceConfig> Resources { get; init; } = ImmutableArray<ResourceConfig>.Empty;
+
     public NodeConfig? FindNode(string name) => Nodes.FirstOrDefault(n => n.Name == name);
 
     /// <summary>The other node of the pair.</summary>

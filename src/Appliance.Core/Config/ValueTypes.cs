@@ -353,3 +353,50 @@ internal sealed class NameListType(NameType item, int max, string itemsNoun) : V
 
     public override string Format(ImmutableArray<string> value) => "[" + string.Join(", ", value) + "]";
 }
+
+/// <summary>An IP address with a prefix length: <c>203.0.113.10/24</c>, <c>2001:db8::10/64</c>.</summary>
+internal sealed class IpPrefixType : ScalarType<IpPrefix>
+{
+    public override string Expected => "an address with a prefix length, like 203.0.113.10/24";
+    public override string Doc => "address/prefix, IPv4 or IPv6";
+
+    public override string Format(IpPrefix value) => value.ToString();
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out IpPrefix value, out string error)
+    {
+        value = default;
+        error = "";
+        int slash = s.Value.IndexOf('/');
+        if (slash < 0 || !IpAddressType.TryParseStrict(s.Value[..slash], out var address) ||
+            !int.TryParse(s.Value[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int length))
+            return NotThis(s, out error);
+        int max = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        if (length < 1 || length > max)
+            error = $"{name} ({s.Value}): the prefix length must be 1 to {max}";
+        else if (IpAddressType.IsMulticast(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+            error = $"{name} ({s.Value}) must be the address of one host";
+        value = new IpPrefix(address, length);
+        return error.Length == 0;
+    }
+}
+
+/// <summary>A Linux network interface name (IFNAMSIZ 16 including the terminating zero).</summary>
+internal sealed class InterfaceNameType : ScalarType<string>
+{
+    public const int MaxLength = 15;
+
+    public override string Expected => $"an interface name of 1 to {MaxLength} characters (letters, digits, '-', '_', '.')";
+    public override string Doc => "interface name, like `eth0`";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        if (value.Length is 0 or > MaxLength || value is "." or ".." ||
+            !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            return NotThis(s, out error);
+        return true;
+    }
+}

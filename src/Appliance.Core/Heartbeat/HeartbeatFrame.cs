@@ -29,6 +29,8 @@ public enum HealthFlags : byte
     Stalled = 4,
     /// <summary>This node will not take resources: an operator put it in standby.</summary>
     Declines = 8,
+    /// <summary>An operator asked this node to take over: the active peer releases to it (planned switchover).</summary>
+    WantsResources = 16,
 }
 
 /// <summary>The sender's state summary carried in every frame.</summary>

@@ -87,6 +87,13 @@ public sealed class HeartbeatNode
             SendTick();
     }
 
+    /// <summary>Sends a keepalive now, out of cadence (a new role must reach the peer at once).</summary>
+    public void SendNow()
+    {
+        Membership.Evaluate(_now);
+        SendTick();
+    }
+
     /// <summary>When the host must wake up next (keepalive or a membership timer).</summary>
     public TimeSpan NextWake()
     {
@@ -97,7 +104,7 @@ public sealed class HeartbeatNode
     private void SendTick()
     {
         // Keep the cadence anchored to the schedule, but never try to catch up a backlog of ticks.
-        _nextSend = _sentOnce && _now - _nextSend < _timers.Keepalive ? _nextSend + _timers.Keepalive : _now + _timers.Keepalive;
+        _nextSend = _sentOnce && _now >= _nextSend && _now - _nextSend < _timers.Keepalive ? _nextSend + _timers.Keepalive : _now + _timers.Keepalive;
         if (_sentOnce && _now - _lastSendAt > WorstSendGap)
             WorstSendGap = _now - _lastSendAt;
         _lastSendAt = _now;

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Appliance.Integration.Tests.Edge;
+using Xunit.Abstractions;
+
+namespace Appliance.Integration.Tests.Lab;
+
+/// <summary>
+/// The VIP follows the active node (issue 3): planned switchover with gratuitous ARP seen on the
+/// client's wire, and failover when the active daemon is killed (fencing off in the lab).
+/// </summary>
+[Collection("lab")]
+public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper output) : IClassFixture<DefaultLabFixture>
+{
+    private Lab L => fixture.Lab;
+
+    private string Vip => L.Env["VIP"];
+
+    /// <summary>Who answers on the VIP's service, from the client namespace ("" when nobody does).</summary>
+    private string Serving()
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", L.Env["NS_client"], "socat", "-T1", "-", $"TCP:{Vip}:{L.Env["PORT"]},connect-timeout=0.2" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string answer = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return answer;
+    }
+
+    private string MacOf(string node)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true };
+        foreach (var a in new[] { "-n", L.Env[$"NS_{node}"], "link", "show", "eth0" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return Regex.Match(text, @"link/ether ([0-9a-f:]{17})").Groups[1].Value;
+    }
+
+    private void WaitServing(string node, TimeSpan timeout) =>
+        Lab.WaitUntil(() => Serving() == node, timeout, $"the VIP answers from {node}");
+
+    private void MakeAlphaActive()
+    {
+        L.Run("thaw", "alpha");
+        L.Must("heal", "all");
+        L.WaitBothUp(TimeSpan.FromSeconds(15));
+        if (Serving() != "alpha")
+        {
+            L.Run("ctl", "beta", "standby");
+            WaitServing("alpha", TimeSpan.FromSeconds(10));
+            L.Run("ctl", "alpha", "takeover"); // clears nothing on alpha; beta's standby is done once alpha holds
+        }
+    }
+
+    [RootFact]
+    public void Standby_moves_the_vip_and_the_client_sees_the_new_nodes_gratuitous_arp()
+    {
+        MakeAlphaActive();
+        Assert.Equal("alpha", Serving());
+        string capture = Path.Combine(L.Env["LAB_DIR"], "client-arp.txt");
+        var tcpdumpInfo = new ProcessStartInfo("ip") { RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", L.Env["NS_client"], "tcpdump", "-i", "eth0", "-n", "-e", "-l", "-U", "-w", capture + ".pcap", "arp" })
+            tcpdumpInfo.ArgumentList.Add(a);
+        using var tcpdump = Process.Start(tcpdumpInfo)!;
+        try
+        {
+            Lab.WaitUntil(() => File.Exists(capture + ".pcap"), TimeSpan.FromSeconds(5), "tcpdump listening");
+            Thread.Sleep(300);
+            var sw = Stopwatch.StartNew();
+            var r = L.Run("ctl", "alpha", "standby");
+            Assert.Equal(0, r.Exit);
+            output.WriteLine(r.Out.Trim());
+            WaitServing("beta", TimeSpan.FromSeconds(5));
+            output.WriteLine($"the client reached beta on the VIP {sw.ElapsedMilliseconds} ms after `standby` began");
+            Thread.Sleep(1500); // the repeated announcements
+        }
+        finally
+        {
+            tcpdump.Kill();
+            tcpdump.WaitForExit();
+        }
+        var read = new ProcessStartInfo("tcpdump") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-r", capture + ".pcap", "-n", "-e" })
+            read.ArgumentList.Add(a);
+        using var reader = Process.Start(read)!;
+        string text = reader.StandardOutput.ReadToEnd();
+        reader.WaitForExit();
+        string betaMac = MacOf("beta");
+        var garps = text.Split('\n').Where(l => l.StartsWith(betaMac, StringComparison.Ordinal) || l.Contains(" " + betaMac + " >"))
+            .Where(l => l.Contains($"who-has {Vip} tell {Vip}") || l.Contains($"Reply {Vip} is-at {betaMac}")).ToList();
+        output.WriteLine($"beta's MAC {betaMac}; gratuitous ARPs seen by the client:\n{string.Join("\n", garps)}");
+        Assert.Contains(garps, l => l.Contains($"Request who-has {Vip} tell {Vip}"));
+        Assert.Contains(garps, l => l.Contains($"Reply {Vip} is-at {betaMac}"));
+        Assert.True(garps.Count >= 6, $"expected the burst and its repeats, saw {garps.Count} frames");
+        MakeAlphaActive();
+    }
+
+    [RootFact]
+    public void Killing_the_active_daemon_moves_the_vip_to_the_standby()
+    {
+        MakeAlphaActive();
+        try
+        {
+            int daemon = int.Parse(File.ReadAllText(Path.Combine(L.Env["LAB_DIR"], "alpha.pid")).Trim());
+            var sw = Stopwatch.StartNew();
+            Process.GetProcessById(daemon).Kill(); // SIGKILL: no clean-up; alpha's kernel keeps the address
+            L.Must("cut", "all");
+            WaitServing("beta", TimeSpan.FromSeconds(5));
+            output.WriteLine($"client-observed outage after SIGKILL of the active daemon: {sw.ElapsedMilliseconds} ms (deadtime 1000 ms, fencing off)");
+            Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(3));
+            // The address answers a moment before the start is reported complete and beta calls itself active.
+            Lab.WaitUntil(() => L.Status("beta")!.Value.GetProperty("role").GetString() == "active", TimeSpan.FromSeconds(2), "beta active");
+            Assert.Contains("FENCING IS OFF", L.Log("beta"));
+        }
+        finally
+        {
+            L.Must("heal", "all");
+            L.Must("restart", "alpha");
+            // A restarted node clears what its predecessor left behind and stays standby (auto_failback off).
+            L.WaitBothUp(TimeSpan.FromSeconds(15));
+            Lab.WaitUntil(() => !HoldsVip("alpha"), TimeSpan.FromSeconds(5), "the restarted alpha drops the stale VIP");
+            Assert.Equal("beta", Serving());
+            MakeAlphaActive();
+        }
+    }
+
+    private bool HoldsVip(string node)
+    {
+        var r = L.Run("status", "--json");
+        return Regex.IsMatch(r.Out, "\"" + node + "\"\\s*:\\s*\\{[^}]*\"holds_vip\"\\s*:\\s*true");
+    }
+}
