@@ -127,6 +127,56 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
         }
     }
 
+    [RootFact]
+    public void A_frozen_active_node_drops_the_vip_at_once_on_thaw()
+    {
+        // Fencing is off in the lab, so this shows the split brain fencing exists to prevent: beta takes
+        // the VIP while frozen alpha's kernel still carries it. On thaw alpha's stall guard drops it.
+        MakeAlphaActive();
+        var samples = new List<(TimeSpan At, bool Alpha, bool Beta)>();
+        var sw = Stopwatch.StartNew();
+        L.Must("freeze", "alpha");
+        TimeSpan thawAt = TimeSpan.Zero;
+        bool thawed = false;
+        while (sw.Elapsed < TimeSpan.FromSeconds(6))
+        {
+            bool a = KernelHoldsVip("alpha"), b = KernelHoldsVip("beta");
+            samples.Add((sw.Elapsed, a, b));
+            if (!thawed && b && sw.Elapsed > TimeSpan.FromSeconds(2.5))
+            {
+                thawAt = sw.Elapsed;
+                L.Must("thaw", "alpha");
+                thawed = true;
+            }
+            if (thawed && !a && sw.Elapsed - thawAt > TimeSpan.FromSeconds(1))
+                break;
+            Thread.Sleep(10);
+        }
+        Assert.True(thawed, "beta never took the VIP while alpha was frozen");
+        var both = samples.Where(x => x.Alpha && x.Beta).ToList();
+        var dropped = samples.First(x => x.At > thawAt && !x.Alpha).At - thawAt;
+        output.WriteLine($"{samples.Count} samples every ~10 ms: both nodes held the VIP from {both.First().At.TotalMilliseconds:0} to {both.Last().At.TotalMilliseconds:0} ms (frozen alpha's kernel still had it); " +
+            $"thawed at {thawAt.TotalMilliseconds:0} ms, alpha dropped the VIP {dropped.TotalMilliseconds:0} ms later");
+        Assert.NotEmpty(both);
+        Assert.InRange(dropped, TimeSpan.Zero, TimeSpan.FromMilliseconds(100) + TimeSpan.FromMilliseconds(60)); // + the lab's thaw command and one sample
+        Assert.Contains("STALL GUARD", L.Log("alpha"));
+        // Afterwards exactly one node holds it.
+        Thread.Sleep(500);
+        Assert.True(KernelHoldsVip("beta") ^ KernelHoldsVip("alpha"));
+        MakeAlphaActive();
+    }
+
+    private bool KernelHoldsVip(string node)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true };
+        foreach (var a in new[] { "-n", L.Env[$"NS_{node}"], "-o", "-4", "addr", "show", "dev", "eth0" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return text.Contains($" {Vip}/", StringComparison.Ordinal);
+    }
+
     private bool HoldsVip(string node)
     {
         var r = L.Run("status", "--json");
