@@ -21,6 +21,8 @@ internal static class StatusText
         o.Append(CultureInfo.InvariantCulture, $"   up {Duration(s.GetProperty("uptime_ms").GetInt64())}\n");
         if (s.TryGetProperty("role_reason", out var why) && why.GetString() is { Length: > 0 } reason)
             o.Append(CultureInfo.InvariantCulture, $"  why: {reason}{(s.TryGetProperty("standby_requested", out var sr) && sr.GetBoolean() ? " (standby requested by operator)" : "")}\n");
+        if (s.TryGetProperty("unfit", out var unfit))
+            o.Append(CultureInfo.InvariantCulture, $"  NOT FIT TO HOLD RESOURCES: {unfit.GetString()}\n");
         if (s.TryGetProperty("start_failure", out var sf))
             o.Append(CultureInfo.InvariantCulture, $"  START FAILED: {sf.GetString()} (`appliancectl takeover` retries)\n");
 
@@ -54,6 +56,10 @@ internal static class StatusText
 
         if (s.GetProperty("resources").GetArrayLength() > 0)
             o.Append(Resources(s));
+        if (s.TryGetProperty("monitors", out var mons))
+            foreach (var m in mons.EnumerateArray())
+                o.Append(CultureInfo.InvariantCulture,
+                    $"  monitor {m.GetProperty("name").GetString()} ({m.GetProperty("kind").GetString()}): {m.GetProperty("state").GetString()}, last: {m.GetProperty("last").GetString()}\n");
         var t = s.GetProperty("timers");
         o.Append(CultureInfo.InvariantCulture,
             $"  timers: keepalive {Ms(t, "keepalive_ms")} warntime {Ms(t, "warntime_ms")} deadtime {Ms(t, "deadtime_ms")} initdead {Ms(t, "initdead_ms")}");

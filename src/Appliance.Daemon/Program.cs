@@ -172,6 +172,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ILogger _log;
     private readonly HeartbeatProxy _heartbeat;
     private readonly ResourceManager _resources;
+    private readonly MonitorRunner _monitors;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly Channel<MembershipEvent> _events = Channel.CreateBounded<MembershipEvent>(
         new BoundedChannelOptions(Membership.PendingEventsMax) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
@@ -188,7 +189,11 @@ internal sealed class ApplianceDaemon : IDisposable
         var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
         _resources = new ResourceManager(resources, ReportResources, log);
         _heartbeat = new HeartbeatProxy(options, e => _events.Writer.TryWrite(e), OnDecision, log);
+        _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log);
     }
+
+    /// <summary>The node is fit to hold resources while every monitor is up and no start has failed.</summary>
+    private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp && _startFailure.Length == 0);
 
     private void ReportResources(LocalResources state)
     {
@@ -197,7 +202,7 @@ internal sealed class ApplianceDaemon : IDisposable
         {
             // A start failed and was rolled back: this node is unfit until an operator says takeover.
             _startFailure = string.Join("; ", _resources.Snapshot().Where(r => r.State == ResourceState.Failed).Select(r => $"{r.Name}: {r.Reason}"));
-            _heartbeat.SetHealthy(false);
+            UpdateHealth();
         }
     }
 
@@ -219,6 +224,7 @@ internal sealed class ApplianceDaemon : IDisposable
         await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log);
         control.Start();
+        _monitors.Start();
         Trace.Ready(_log, _options.ControlPath);
         _notify.Send("READY=1\nSTATUS=starting: waiting for " + _peer.Name);
 
@@ -265,7 +271,7 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _resources.Snapshot(), _startFailure,
-                    System.Diagnostics.Stopwatch.GetElapsedTime(_started));
+                    _monitors.Snapshot(), _monitors.Why(), System.Diagnostics.Stopwatch.GetElapsedTime(_started));
             }
             case "standby":
                 await _heartbeat.RequestAsync(OperatorRequest.Standby).ConfigureAwait(false);
@@ -281,7 +287,7 @@ internal sealed class ApplianceDaemon : IDisposable
                     return ControlServer.Refused($"{_peer.Name} is up and {StatusJson.RoleName(hb.PeerSummary.Role)}; " +
                         "`takeover --force` asks it to release them first (a planned switchover: never both at once)");
                 _startFailure = "";
-                _heartbeat.SetHealthy(true);
+                UpdateHealth();
                 await _heartbeat.RequestAsync(OperatorRequest.Takeover).ConfigureAwait(false);
                 return ControlServer.Ok(peerActive ? "takeover: asked the peer to release; this node takes over once it has"
                     : "takeover: this node takes the resources once the peer is known to hold none");
@@ -315,6 +321,7 @@ internal sealed class ApplianceDaemon : IDisposable
 
     public void Dispose()
     {
+        _monitors.Dispose();
         _heartbeat.Dispose();
         _notify.Dispose();
     }

@@ -14,7 +14,9 @@ internal static class StatusJson
 {
     public static byte[] Write(string node, string peerName, ApplianceConfig config, HeartbeatStatus hb,
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Ports.ResourceState State, string Reason)> resources,
-        string startFailure, TimeSpan uptime)
+        string startFailure,
+        IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
+        string unfit, TimeSpan uptime)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -27,6 +29,8 @@ internal static class StatusJson
             w.WriteBoolean("standby_requested", hb.StandbyRequested);
             if (startFailure.Length > 0)
                 w.WriteString("start_failure", startFailure);
+            if (unfit.Length > 0)
+                w.WriteString("unfit", unfit);
             w.WriteNumber("uptime_ms", (long)uptime.TotalMilliseconds);
             w.WriteString("boot", hb.SelfBoot.ToString());
 
@@ -73,6 +77,18 @@ internal static class StatusJson
                 w.WriteString("kind", r.Kind);
                 w.WriteString("state", r.State.ToString().ToLowerInvariant());
                 w.WriteString("detail", r.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+
+            w.WriteStartArray("monitors");
+            foreach (var m in monitors)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", m.Name);
+                w.WriteString("kind", m.Kind);
+                w.WriteString("state", m.State == Appliance.Core.Monitors.MonitorState.Up ? "up" : "down");
+                w.WriteString("last", m.Last);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

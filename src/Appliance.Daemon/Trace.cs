@@ -68,6 +68,9 @@ internal static partial class Trace
     [LoggerMessage(1402, LogLevel.Error, "{Peer} must be fenced before a takeover, and no fence device is configured: NOT taking over (set fencing: off to accept the risk)")]
     public static partial void NoFenceDevice(ILogger log, string peer);
 
+    [LoggerMessage(1500, LogLevel.Warning, "monitor {Name} {State}: {Reason}")]
+    public static partial void MonitorChanged(ILogger log, string name, string state, string reason);
+
     [LoggerMessage(1300, LogLevel.Warning, "control: bad request: {Reason}")]
     public static partial void BadRequest(ILogger log, string reason);
 }

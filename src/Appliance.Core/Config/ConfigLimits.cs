@@ -12,6 +12,12 @@ public static class ConfigLimits
     /// <summary>Resources per cluster: a bit each in the heartbeat frame's 32-bit held/starting masks.</summary>
     public const int MaxResources = 32;
 
+    /// <summary>Monitors per cluster; each runs its own probe loop.</summary>
+    public const int MaxMonitors = 32;
+
+    /// <summary>Ping targets per monitor.</summary>
+    public const int MaxPingTargets = 8;
+
     /// <summary>Fence devices per node, tried in order; more levels than this is a design smell.</summary>
     public const int MaxFenceDevicesPerNode = 8;
 

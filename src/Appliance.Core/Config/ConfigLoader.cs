@@ -43,8 +43,9 @@ public static class ConfigLoader
         var cluster = ReadCluster(top.Section(ConfigSchema.Cluster), diag);
         var nodes = ReadNodes(top.List(ConfigSchema.Nodes), diag);
         var resources = ReadResources(top.List(ConfigSchema.Resources), diag);
-        return diag.ToResult(cluster is not null && nodes is not null && resources is not null
-            ? new ApplianceConfig(sourcePath, cluster, nodes.Value) { Resources = resources.Value }
+        var monitors = ReadMonitors(top.List(ConfigSchema.Monitors), diag);
+        return diag.ToResult(cluster is not null && nodes is not null && resources is not null && monitors is not null
+            ? new ApplianceConfig(sourcePath, cluster, nodes.Value) { Resources = resources.Value, Monitors = monitors.Value }
             : null);
     }
 
@@ -85,6 +86,84 @@ public static class ConfigLoader
                 result.Add(new VipResourceConfig(name.Value!, address.Value, iface.Value!));
             else
                 ok = false;
+        }
+        return ok ? result.ToImmutable() : null;
+    }
+
+    // ---- monitors -----------------------------------------------------------------------------
+
+    private static ImmutableArray<MonitorConfig>? ReadMonitors(ListRead list, Diagnostics diag)
+    {
+        var result = ImmutableArray.CreateBuilder<MonitorConfig>();
+        var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
+        bool ok = list.CountOk;
+        foreach (var item in list.Items)
+        {
+            if (item.Reader is not { } r)
+            {
+                ok = false;
+                continue;
+            }
+            var name = r.Get(ConfigSchema.MonitorName);
+            var kind = r.Get(ConfigSchema.MonitorKindOption);
+            var interval = r.Get(ConfigSchema.MonitorInterval);
+            var timeout = r.Get(ConfigSchema.MonitorTimeout);
+            var rise = r.Get(ConfigSchema.MonitorRise);
+            var fall = r.Get(ConfigSchema.MonitorFall);
+            bool itemOk = name.Ok && kind.Ok && interval.Ok && timeout.Ok && rise.Ok && fall.Ok;
+            if (name.Ok && name.Present)
+            {
+                if (firstByName.TryGetValue(name.Value!, out var firstPath))
+                {
+                    diag.Add(name.Position, name.Path, $"monitor name '{name.Value}' is already used by {firstPath}");
+                    itemOk = false;
+                }
+                else
+                    firstByName[name.Value!] = r.Path;
+            }
+            if (interval.Ok && timeout.Ok && timeout.Value >= interval.Value)
+            {
+                diag.Add(timeout.Position, timeout.Path,
+                    $"timeout ({Duration.Format(timeout.Value)}) must be less than interval ({Duration.Format(interval.Value)})");
+                itemOk = false;
+            }
+            if (!kind.Ok)
+            {
+                ok = false;
+                continue;
+            }
+            IPEndPoint? address = null;
+            string? url = null, command = null;
+            int expect = 200;
+            ImmutableArray<IPAddress> targets = [];
+            switch (kind.Value)
+            {
+                case MonitorKind.Tcp:
+                    var a = r.Get(ConfigSchema.MonitorAddress);
+                    itemOk &= a.Ok;
+                    address = a.Value;
+                    break;
+                case MonitorKind.Http:
+                    var u = r.Get(ConfigSchema.MonitorUrl);
+                    var e = r.Get(ConfigSchema.MonitorExpect);
+                    itemOk &= u.Ok && e.Ok;
+                    (url, expect) = (u.Value, e.Value);
+                    break;
+                case MonitorKind.Exec:
+                    var c = r.Get(ConfigSchema.MonitorCommand);
+                    itemOk &= c.Ok;
+                    command = c.Value;
+                    break;
+                case MonitorKind.Ping:
+                    var t = r.Get(ConfigSchema.MonitorTargets);
+                    itemOk &= t.Ok;
+                    targets = t.Value;
+                    break;
+            }
+            if (itemOk)
+                result.Add(new MonitorConfig(name.Value!, kind.Value, interval.Value, timeout.Value, rise.Value, fall.Value,
+                    address, url, expect, command, targets));
+            ok &= itemOk;
         }
         return ok ? result.ToImmutable() : null;
     }

@@ -170,6 +170,57 @@ internal static class ConfigSchema
         ]),
         rules: [new("resource names are unique")]);
 
+    // ---- monitors[] ------------------------------------------------------------------------
+
+    public static readonly ScalarOption<string> MonitorName = Option.Required("name", NameType,
+        "Name of the monitor, shown in status and the log.");
+
+    public static readonly ScalarOption<MonitorKind> MonitorKindOption = Option.Required("kind",
+        new EnumType<MonitorKind>(("tcp", MonitorKind.Tcp), ("http", MonitorKind.Http), ("exec", MonitorKind.Exec), ("ping", MonitorKind.Ping)),
+        "`tcp`: a connection succeeds. `http`: a GET answers `expect`. `exec`: a command exits 0. `ping`: any target answers an ICMP echo.");
+
+    public static readonly ScalarOption<TimeSpan> MonitorInterval = Option.Defaulted("interval",
+        new DurationType(TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)), TimeSpan.FromSeconds(1),
+        "Time between two probes.");
+
+    public static readonly ScalarOption<TimeSpan> MonitorTimeout = Option.Defaulted("timeout",
+        new DurationType(TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)), TimeSpan.FromMilliseconds(800),
+        "A probe that takes longer fails. Must be less than interval.");
+
+    public static readonly ScalarOption<int> MonitorRise = Option.Defaulted("rise", new IntRangeType(1, 100), 2,
+        "Passes in a row that bring a down monitor up.");
+
+    public static readonly ScalarOption<int> MonitorFall = Option.Defaulted("fall", new IntRangeType(1, 100), 3,
+        "Failures in a row that bring an up monitor down (and the node out of the running).");
+
+    public static readonly ScalarOption<IPEndPoint> MonitorAddress = Option.Required("address", new EndpointType(),
+        "tcp: the address and port to connect to, like `127.0.0.1:8080`.");
+
+    public static readonly ScalarOption<string> MonitorUrl = Option.Required("url", new HttpUrlType(),
+        "http: the URL to GET, like `http://127.0.0.1:8080/health`.");
+
+    public static readonly ScalarOption<int> MonitorExpect = Option.Defaulted("expect", new IntRangeType(100, 599), 200,
+        "http: the status code that passes.");
+
+    public static readonly ScalarOption<string> MonitorCommand = Option.Required("command", new CommandType(),
+        "exec: the command line (run with /bin/sh -c); exit status 0 passes.");
+
+    public static readonly ScalarOption<ImmutableArray<IPAddress>> MonitorTargets = Option.Required("targets",
+        new IpListType(ConfigLimits.MaxPingTargets),
+        "ping: the addresses to ping, like the upstream gateway; the probe passes if any answers.");
+
+    public static readonly MapSchema MonitorMap = new("monitors[]",
+        "A local check. While any monitor is down the node does not hold resources: the active node hands them over to a healthy peer, a standby does not take them.",
+        [MonitorName, MonitorKindOption, MonitorInterval, MonitorTimeout, MonitorRise, MonitorFall],
+        new VariantSpec(MonitorKindOption,
+        [
+            new VariantCase("tcp", "a tcp monitor", [MonitorAddress]),
+            new VariantCase("http", "an http monitor", [MonitorUrl, MonitorExpect]),
+            new VariantCase("exec", "an exec monitor", [MonitorCommand]),
+            new VariantCase("ping", "a ping monitor", [MonitorTargets]),
+        ]),
+        rules: [new("monitor names are unique"), new("timeout must be less than interval")]);
+
     // ---- top level -------------------------------------------------------------------------
 
     public static readonly SectionOption Cluster = new("cluster", Presence.Required, ClusterMap,
@@ -183,10 +234,14 @@ internal static class ConfigSchema
         0, ConfigLimits.MaxResources, "resource", "resources",
         "What the active node runs, in start order; see `resources[]`. None: the pair only heartbeats.");
 
+    public static readonly ListOption Monitors = new("monitors", Presence.Defaulted, MonitorMap,
+        0, ConfigLimits.MaxMonitors, "monitor", "monitors",
+        "Local checks; see `monitors[]`.");
+
     public static readonly MapSchema Root = new("(top level)",
         "The config file, `/etc/appliance/appliance.yaml` by default.",
-        [Cluster, Nodes, Resources],
-        expected: "a map with the keys cluster, nodes and resources");
+        [Cluster, Nodes, Resources, Monitors],
+        expected: "a map with the keys cluster, nodes, resources and monitors");
 }
 
 /// <summary>A timer sanity rule: its text (for the reference and the error) and its test.</summary>

@@ -71,6 +71,19 @@ public sealed record VipResourceConfig(string Name, IpPrefix Address, string Int
     public override ResourceKind Kind => ResourceKind.Vip;
 }
 
+public enum MonitorKind { Tcp, Http, Exec, Ping }
+
+/// <summary>
+/// A local check (DESIGN.md section 1, monitors): the node is fit to hold resources while every
+/// monitor is up. Up after <paramref name="Rise"/> passes in a row, down after <paramref name="Fall"/>
+/// failures in a row. Kind-specific fields: tcp <paramref name="Address"/>; http <paramref name="Url"/>
+/// and <paramref name="Expect"/>; exec <paramref name="Command"/> (/bin/sh -c, exit 0 passes); ping
+/// <paramref name="Targets"/> (passes if any answers).
+/// </summary>
+public sealed record MonitorConfig(
+    string Name, MonitorKind Kind, TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall,
+    IPEndPoint? Address, string? Url, int Expect, string? Command, ImmutableArray<IPAddress> Targets);
+
 public sealed record NodeConfig(string Name, int Priority, ImmutableArray<LinkConfig> Links, ImmutableArray<string> Fence);
 
 /// <summary>The whole validated configuration. Immutable; a reload builds a new one.</summary>
@@ -78,6 +91,9 @@ public sealed record ApplianceConfig(string SourcePath, ClusterConfig Cluster, I
 {
     /// <summary>What the active node runs, in start order.</summary>
     public ImmutableArray<ResourceConfig> Resources { get; init; } = ImmutableArray<ResourceConfig>.Empty;
+
+    /// <summary>Local checks that make a half-dead node step down.</summary>
+    public ImmutableArray<MonitorConfig> Monitors { get; init; } = ImmutableArray<MonitorConfig>.Empty;
 
     public NodeConfig? FindNode(string name) => Nodes.FirstOrDefault(n => n.Name == name);
 

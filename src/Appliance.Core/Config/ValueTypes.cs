@@ -400,3 +400,101 @@ internal sealed class InterfaceNameType : ScalarType<string>
         return true;
     }
 }
+
+/// <summary>An IP address and port: <c>127.0.0.1:7000</c>, <c>[2001:db8::1]:80</c>.</summary>
+internal sealed class EndpointType : ScalarType<IPEndPoint>
+{
+    public override string Expected => "an address and port, like 127.0.0.1:8080";
+    public override string Doc => "address:port";
+
+    public override string Format(IPEndPoint value) => value.ToString();
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out IPEndPoint value, out string error)
+    {
+        error = "";
+        value = null;
+        string text = s.Value;
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0)
+            return NotThis(s, out error);
+        string host = text[..colon].Trim('[', ']');
+        if (!IpAddressType.TryParseStrict(host, out var address) ||
+            !int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+            return NotThis(s, out error);
+        value = new IPEndPoint(address, port);
+        return true;
+    }
+}
+
+/// <summary>An http:// URL (the monitor speaks plain HTTP/1.1 to a local or upstream service).</summary>
+internal sealed class HttpUrlType : ScalarType<string>
+{
+    public override string Expected => "an http:// URL, like http://127.0.0.1:8080/health";
+    public override string Doc => "http:// URL";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+            return NotThis(s, out error);
+        return true;
+    }
+}
+
+/// <summary>A non-empty shell command line.</summary>
+internal sealed class CommandType : ScalarType<string>
+{
+    public override string Expected => "a command line (run with /bin/sh -c)";
+    public override string Doc => "command line";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        if (string.IsNullOrWhiteSpace(value) || value.Length > 4096)
+            return NotThis(s, out error);
+        return true;
+    }
+}
+
+/// <summary>A list of unicast IP addresses (ping targets).</summary>
+internal sealed class IpListType(int max) : ValueType<ImmutableArray<IPAddress>>
+{
+    private static readonly IpAddressType Item = new(AddressRole.Unicast);
+
+    public override string Expected => "a list of IP addresses";
+    public override string Doc => $"list of IP addresses, 1 to {max}";
+
+    public override string Format(ImmutableArray<IPAddress> value) => "[" + string.Join(", ", value) + "]";
+
+    public override bool TryRead(YNode node, string name, string path, Diagnostics diag, out ImmutableArray<IPAddress> value)
+    {
+        value = [];
+        if (node is not YSequence seq || seq.Items.Count == 0)
+        {
+            diag.Add(node.Start, path, $"expected {Expected}, got {node.Describe()}");
+            return false;
+        }
+        if (seq.Items.Count > max)
+        {
+            diag.Add(seq.Start, path, $"expected at most {max} addresses, got {seq.Items.Count}");
+            return false;
+        }
+        var builder = ImmutableArray.CreateBuilder<IPAddress>();
+        bool ok = true;
+        for (int i = 0; i < seq.Items.Count; i++)
+        {
+            if (Item.TryRead(seq.Items[i], name, $"{path}[{i}]", diag, out var a))
+                builder.Add(a);
+            else
+                ok = false;
+        }
+        value = builder.ToImmutable();
+        return ok;
+    }
+}

@@ -166,6 +166,30 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
         MakeAlphaActive();
     }
 
+    [RootFact]
+    public void A_failing_monitor_moves_the_vip_and_without_auto_failback_it_stays_moved()
+    {
+        MakeAlphaActive();
+        var sw = Stopwatch.StartNew();
+        L.Must("service", "stop", "alpha");
+        try
+        {
+            WaitServing("beta", TimeSpan.FromSeconds(5));
+            output.WriteLine($"alpha's service stopped: the VIP answered from beta {sw.ElapsedMilliseconds} ms later (monitor every 200 ms, fall 2)");
+            var alpha = L.Status("alpha")!.Value;
+            Assert.Contains("monitor service down", alpha.GetProperty("unfit").GetString());
+            L.Must("service", "start", "alpha");
+            Lab.WaitUntil(() => !L.Status("alpha")!.Value.TryGetProperty("unfit", out _), TimeSpan.FromSeconds(5), "alpha fit again");
+            Thread.Sleep(1500);
+            Assert.Equal("beta", Serving()); // auto_failback: false (the lab's default)
+        }
+        finally
+        {
+            L.Run("service", "start", "alpha");
+            MakeAlphaActive();
+        }
+    }
+
     private bool KernelHoldsVip(string node)
     {
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true };
@@ -181,5 +205,47 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
     {
         var r = L.Run("status", "--json");
         return Regex.IsMatch(r.Out, "\"" + node + "\"\\s*:\\s*\\{[^}]*\"holds_vip\"\\s*:\\s*true");
+    }
+}
+
+/// <summary>A lab with auto_failback: true.</summary>
+public sealed class FailbackLabFixture : IDisposable
+{
+    public Lab Lab { get; } = new("f");
+
+    public FailbackLabFixture()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            return;
+        try
+        {
+            Lab.Up("--auto-failback", "true");
+            Lab.WaitBothUp(TimeSpan.FromSeconds(15));
+        }
+        catch
+        {
+            Lab.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => Lab.Dispose();
+}
+
+[Collection("lab")]
+public sealed class FailbackTests(FailbackLabFixture fixture, ITestOutputHelper output) : IClassFixture<FailbackLabFixture>
+{
+    [RootFact]
+    public void With_auto_failback_the_vip_returns_to_the_preferred_node_once_its_monitor_passes()
+    {
+        var l = fixture.Lab;
+        string Serving(string node) => l.Status(node)!.Value.GetProperty("role").GetString()!;
+        Lab.WaitUntil(() => Serving("alpha") == "active", TimeSpan.FromSeconds(10), "alpha active");
+        l.Must("service", "stop", "alpha");
+        Lab.WaitUntil(() => Serving("beta") == "active", TimeSpan.FromSeconds(5), "beta takes over from the unfit alpha");
+        var sw = Stopwatch.StartNew();
+        l.Must("service", "start", "alpha");
+        Lab.WaitUntil(() => Serving("alpha") == "active" && Serving("beta") == "standby", TimeSpan.FromSeconds(5), "the VIP back on alpha");
+        output.WriteLine($"alpha's service back: alpha active again {sw.ElapsedMilliseconds} ms later (auto_failback: true)");
     }
 }
