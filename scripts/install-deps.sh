@@ -2,7 +2,7 @@
 # Installs the Debian packages a target needs, only those missing; apt-get update runs at most once.
 # Usage: scripts/install-deps.sh test|run|bench
 set -euo pipefail
-base=(socat iproute2 nftables procps gcc libc6-dev linux-libc-dev)
+base=(socat iproute2 nftables procps gcc libc6-dev linux-libc-dev resource-agents)
 case "${1:-test}" in
   test|run) pkgs=("${base[@]}" tcpdump) ;;
   bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat) ;;

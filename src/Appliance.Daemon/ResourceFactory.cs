@@ -10,6 +10,7 @@ internal static class ResourceFactory
     public static IResource Create(ResourceConfig config) => config switch
     {
         VipResourceConfig vip => new VipResource(vip),
+        ScriptResourceConfig script => new ScriptResource(script),
         _ => throw new ArgumentException($"no implementation for resource kind {config.Kind}", nameof(config)),
     };
 }

@@ -15,6 +15,9 @@ public static class ConfigLimits
     /// <summary>Monitors per cluster; each runs its own probe loop.</summary>
     public const int MaxMonitors = 32;
 
+    /// <summary>OCF instance parameters per resource.</summary>
+    public const int MaxOcfParams = 64;
+
     /// <summary>Ping targets per monitor.</summary>
     public const int MaxPingTargets = 8;
 

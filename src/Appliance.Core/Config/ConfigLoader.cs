@@ -80,12 +80,44 @@ public static class ConfigLoader
                 ok = false;
                 continue;
             }
-            var address = r.Get(ConfigSchema.VipAddress);
-            var iface = r.Get(ConfigSchema.VipInterface);
-            if (address.Ok && iface.Ok)
-                result.Add(new VipResourceConfig(name.Value!, address.Value, iface.Value!));
-            else
-                ok = false;
+            switch (kind.Value)
+            {
+                case ResourceKind.Vip:
+                    var address = r.Get(ConfigSchema.VipAddress);
+                    var iface = r.Get(ConfigSchema.VipInterface);
+                    if (address.Ok && iface.Ok)
+                        result.Add(new VipResourceConfig(name.Value!, address.Value, iface.Value!));
+                    else
+                        ok = false;
+                    break;
+                default:
+                    var timeout = r.Get(ConfigSchema.ScriptTimeout);
+                    string? start = null, stop = null, script = null, agent = null;
+                    ImmutableArray<KeyValuePair<string, string>> parameters = [];
+                    bool itemOk = timeout.Ok;
+                    if (kind.Value == ResourceKind.Exec)
+                    {
+                        var a = r.Get(ConfigSchema.ExecStart);
+                        var b = r.Get(ConfigSchema.ExecStop);
+                        (start, stop, itemOk) = (a.Value, b.Value, itemOk && a.Ok && b.Ok);
+                    }
+                    else if (kind.Value == ResourceKind.Lsb)
+                    {
+                        var a = r.Get(ConfigSchema.LsbScript);
+                        (script, itemOk) = (a.Value, itemOk && a.Ok);
+                    }
+                    else
+                    {
+                        var a = r.Get(ConfigSchema.OcfAgent);
+                        var p = r.Get(ConfigSchema.OcfParams);
+                        (agent, parameters, itemOk) = (a.Value, p.Value, itemOk && a.Ok && p.Ok);
+                    }
+                    if (itemOk)
+                        result.Add(new ScriptResourceConfig(name.Value!, kind.Value, start, stop, script, agent, parameters, timeout.Value));
+                    else
+                        ok = false;
+                    break;
+            }
         }
         return ok ? result.ToImmutable() : null;
     }

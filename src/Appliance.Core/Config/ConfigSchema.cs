@@ -152,8 +152,28 @@ internal static class ConfigSchema
         "Name of the resource, shown by `appliancectl resources` and in the log.");
 
     public static readonly ScalarOption<ResourceKind> ResourceKindOption = Option.Required("kind",
-        new EnumType<ResourceKind>(("vip", ResourceKind.Vip)),
-        "`vip`: a virtual IP address that follows the active node.");
+        new EnumType<ResourceKind>(("vip", ResourceKind.Vip), ("exec", ResourceKind.Exec), ("lsb", ResourceKind.Lsb), ("ocf", ResourceKind.Ocf)),
+        "`vip`: a virtual IP address that follows the active node. `exec`: start and stop command lines. `lsb`: an init script. `ocf`: an OCF resource agent.");
+
+    public static readonly ScalarOption<string> ExecStart = Option.Required("start", new CommandType(),
+        "exec: the command line that starts it (/bin/sh -c); exit 0 is success.");
+
+    public static readonly ScalarOption<string> ExecStop = Option.Required("stop", new CommandType(),
+        "exec: the command line that stops it; exit 0 is success, and stopping a stopped resource must succeed.");
+
+    public static readonly ScalarOption<string> LsbScript = Option.Required("script", PathType,
+        "lsb: the init script, called with `start` and `stop`, like `/etc/init.d/apache2`.");
+
+    public static readonly ScalarOption<string> OcfAgent = Option.Required("agent", new OcfAgentType(),
+        "ocf: the agent as provider:type, run from /usr/lib/ocf/resource.d/provider/type, like `heartbeat:IPaddr2`.");
+
+    public static readonly ScalarOption<ImmutableArray<KeyValuePair<string, string>>> OcfParams = Option.Defaulted("params",
+        new ParamListType(ConfigLimits.MaxOcfParams), [],
+        "ocf: instance parameters as `name=value`, passed as OCF_RESKEY_name.");
+
+    public static readonly ScalarOption<TimeSpan> ScriptTimeout = Option.Defaulted("timeout",
+        new DurationType(TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)), TimeSpan.FromSeconds(20),
+        "exec, lsb, ocf: the longest a start or stop may take; longer is a failure (and the process is killed).");
 
     public static readonly ScalarOption<IpPrefix> VipAddress = Option.Required("address", new IpPrefixType(),
         "The virtual IP with its prefix length, like `203.0.113.10/24`; the same on both nodes.");
@@ -167,6 +187,9 @@ internal static class ConfigSchema
         new VariantSpec(ResourceKindOption,
         [
             new VariantCase("vip", "a vip resource", [VipAddress, VipInterface]),
+            new VariantCase("exec", "an exec resource", [ExecStart, ExecStop, ScriptTimeout]),
+            new VariantCase("lsb", "an lsb resource", [LsbScript, ScriptTimeout]),
+            new VariantCase("ocf", "an ocf resource", [OcfAgent, OcfParams, ScriptTimeout]),
         ]),
         rules: [new("resource names are unique")]);
 

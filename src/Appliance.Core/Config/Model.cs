@@ -57,7 +57,7 @@ public readonly record struct IpPrefix(IPAddress Address, int Length)
     public override string ToString() => $"{Address}/{Length}";
 }
 
-public enum ResourceKind { Vip }
+public enum ResourceKind { Vip, Exec, Lsb, Ocf }
 
 /// <summary>Something the active node runs; started in list order, stopped in reverse.</summary>
 public abstract record ResourceConfig(string Name)
@@ -83,6 +83,19 @@ public enum MonitorKind { Tcp, Http, Exec, Ping }
 public sealed record MonitorConfig(
     string Name, MonitorKind Kind, TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall,
     IPEndPoint? Address, string? Url, int Expect, string? Command, ImmutableArray<IPAddress> Targets);
+
+/// <summary>
+/// A resource run by a program: <c>exec</c> (start/stop command lines, /bin/sh -c), <c>lsb</c> (an
+/// init script called with start/stop, as heartbeat's haresources did) or <c>ocf</c> (an OCF agent
+/// <c>provider:type</c> with OCF_RESKEY_* parameters). Exit 0 is success; each action is bounded by
+/// <paramref name="Timeout"/>.
+/// </summary>
+public sealed record ScriptResourceConfig(
+    string Name, ResourceKind ScriptKind, string? Start, string? Stop, string? Script, string? Agent,
+    ImmutableArray<KeyValuePair<string, string>> Params, TimeSpan Timeout) : ResourceConfig(Name)
+{
+    public override ResourceKind Kind => ScriptKind;
+}
 
 public sealed record NodeConfig(string Name, int Priority, ImmutableArray<LinkConfig> Links, ImmutableArray<string> Fence);
 

@@ -498,3 +498,71 @@ internal sealed class IpListType(int max) : ValueType<ImmutableArray<IPAddress>>
         return ok;
     }
 }
+
+/// <summary>An OCF agent as provider:type, like <c>heartbeat:IPaddr2</c>.</summary>
+internal sealed class OcfAgentType : ScalarType<string>
+{
+    public override string Expected => "an OCF agent as provider:type, like heartbeat:Dummy";
+    public override string Doc => "`provider:type`";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        var parts = value.Split(':');
+        if (parts.Length != 2 || parts.Any(p => p.Length is 0 or > 64 || !p.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')) ||
+            parts.Any(p => p.StartsWith('.')))
+            return NotThis(s, out error);
+        return true;
+    }
+}
+
+/// <summary>Agent parameters as a list of <c>name=value</c> (OCF_RESKEY_name=value).</summary>
+internal sealed class ParamListType(int max) : ValueType<ImmutableArray<KeyValuePair<string, string>>>
+{
+    public override string Expected => "a list of name=value parameters";
+    public override string Doc => $"list of `name=value`, at most {max}";
+
+    public override string Format(ImmutableArray<KeyValuePair<string, string>> value) =>
+        "[" + string.Join(", ", value.Select(kv => $"{kv.Key}={kv.Value}")) + "]";
+
+    public override bool TryRead(YNode node, string name, string path, Diagnostics diag, out ImmutableArray<KeyValuePair<string, string>> value)
+    {
+        value = [];
+        if (node is not YSequence seq)
+        {
+            diag.Add(node.Start, path, $"expected {Expected}, got {node.Describe()}");
+            return false;
+        }
+        if (seq.Items.Count > max)
+        {
+            diag.Add(seq.Start, path, $"expected at most {max} parameters, got {seq.Items.Count}");
+            return false;
+        }
+        var builder = ImmutableArray.CreateBuilder<KeyValuePair<string, string>>();
+        bool ok = true;
+        for (int i = 0; i < seq.Items.Count; i++)
+        {
+            string itemPath = $"{path}[{i}]";
+            if (seq.Items[i] is not YScalar { IsNull: false } sc)
+            {
+                diag.Add(seq.Items[i].Start, itemPath, $"expected name=value, got {seq.Items[i].Describe()}");
+                ok = false;
+                continue;
+            }
+            int eq = sc.Value.IndexOf('=');
+            string key = eq > 0 ? sc.Value[..eq] : "";
+            if (key.Length == 0 || !(char.IsAsciiLetter(key[0]) || key[0] == '_') || !key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+            {
+                diag.Add(sc.Start, itemPath, $"expected name=value with a name of letters, digits and '_', got '{sc.Value}'");
+                ok = false;
+                continue;
+            }
+            builder.Add(new(key, sc.Value[(eq + 1)..]));
+        }
+        value = builder.ToImmutable();
+        return ok;
+    }
+}
