@@ -13,22 +13,29 @@ namespace Appliance.Simulation.Tests;
 /// </summary>
 public class ArbiterSimulationTests(ITestOutputHelper output)
 {
-    /// <summary>Schedules per CI run (about 30 s); APPLIANCE_SIM_SEEDS runs more for a soak.</summary>
-    public static readonly int Seeds = int.TryParse(Environment.GetEnvironmentVariable("APPLIANCE_SIM_SEEDS"), out int n) ? n : 1000;
+    /// <summary>Schedules per CI run; APPLIANCE_SIM_SEEDS sets another number (a soak, or a quick run).</summary>
+    public static readonly int Seeds = int.TryParse(Environment.GetEnvironmentVariable("APPLIANCE_SIM_SEEDS"), out int n) ? n : 10_000;
     private static readonly TimeSpan Virtual = TimeSpan.FromSeconds(30);
 
     [Fact]
     public void Seeded_fault_schedules_never_let_both_nodes_hold_resources()
     {
-        var failures = new List<string>();
+        // Seeds are independent: run them on every core; report the lowest failing seeds.
+        var failures = new System.Collections.Concurrent.ConcurrentBag<(int Seed, string Error)>();
         int activeChecks = 0;
-        for (int seed = 1; seed <= Seeds && failures.Count < 3; seed++)
+        Parallel.For(1, Seeds + 1, (seed, state) =>
         {
-            var error = Run(seed, trace: false, out _, ref activeChecks);
+            int checks = 0;
+            var error = Run(seed, trace: false, out _, ref checks);
+            Interlocked.Add(ref activeChecks, checks);
             if (error is not null)
-                failures.Add($"seed {seed}: {error}  (replay: make sim SEED={seed} SIM=arbiter)");
-        }
-        Assert.True(failures.Count == 0, string.Join("\n", failures));
+            {
+                failures.Add((seed, $"seed {seed}: {error}  (replay: make sim SEED={seed} SIM=arbiter)"));
+                if (failures.Count >= 3)
+                    state.Stop();
+            }
+        });
+        Assert.True(failures.IsEmpty, string.Join("\n", failures.OrderBy(f => f.Seed).Select(f => f.Error)));
         output.WriteLine($"{Seeds} schedules of {Virtual.TotalSeconds} s virtual time; liveness checked at {activeChecks} calm instants");
     }
 
@@ -41,6 +48,99 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
         var error = Run(seed, trace: true, out string trace, ref checks);
         output.WriteLine(trace);
         Assert.True(error is null, $"seed {seed}: {error}");
+    }
+
+    [Theory]
+    [InlineData("active power cut")]
+    [InlineData("active frozen then thawed")]
+    [InlineData("serial cut only")]
+    [InlineData("udp cut only")]
+    [InlineData("full partition with both alive")]
+    [InlineData("fence device dead")]
+    [InlineData("both nodes booting at once")]
+    [InlineData("flapping link")]
+    public void Classic_cases(string name)
+    {
+        var sim = new HeartbeatSimulation(777, trace: true, withArbiter: true);
+        var t = sim.Timers;
+        void Safe()
+        {
+            if (sim.Holds(0) && sim.Holds(1))
+                throw new InvariantException($"{name}: both nodes hold resources at {sim.Now.TotalMilliseconds:0} ms");
+        }
+        NodeRole? RoleOf(int n) => sim.ArbitrationOf(n)?.Arbiter.Role;
+        sim.RunUntil(sim.Now + TimeSpan.FromSeconds(3), Safe);
+        Assert.Equal(NodeRole.Active, RoleOf(0)); // node 0 is preferred
+        Assert.Equal(NodeRole.Standby, RoleOf(1));
+        // A lone healthy node with a working fence device is active within this bound: detection,
+        // the slowest simulated fence (500 ms) and start (100 ms), and a few keepalives of margin.
+        TimeSpan bound = t.Deadtime + TimeSpan.FromMilliseconds(600) + 5 * t.Keepalive;
+        var cut = HeartbeatSimulation.Healthy with { Name = "cut", Cut = true };
+        TimeSpan t0 = sim.Now;
+        try
+        {
+            switch (name)
+            {
+                case "active power cut":
+                    sim.Crash(0);
+                    sim.RunUntil(t0 + bound, Safe);
+                    Assert.Equal(NodeRole.Active, RoleOf(1));
+                    break;
+                case "active frozen then thawed":
+                    sim.Freeze(0, 4 * t.Deadtime);
+                    sim.RunUntil(t0 + bound, Safe);
+                    Assert.Equal(NodeRole.Active, RoleOf(1)); // it fenced the frozen node
+                    Assert.False(sim.IsRunning(0));
+                    break;
+                case "serial cut only":
+                case "udp cut only":
+                    int link = name.StartsWith("serial") ? 0 : 1;
+                    sim.Faults[0, link] = sim.Faults[1, link] = cut;
+                    sim.RunUntil(t0 + 3 * t.Deadtime, Safe);
+                    Assert.Equal(NodeRole.Active, RoleOf(0));
+                    Assert.Equal(NodeRole.Standby, RoleOf(1));
+                    break;
+                case "full partition with both alive":
+                    sim.SetAll(cut);
+                    sim.RunUntil(t0 + bound, Safe);
+                    Assert.Single(new[] { 0, 1 }, n => sim.IsRunning(n)); // one fenced the other
+                    Assert.Equal(NodeRole.Active, RoleOf(sim.IsRunning(0) ? 0 : 1));
+                    break;
+                case "fence device dead":
+                    sim.FenceWorks[1] = false;
+                    sim.Crash(0);
+                    sim.RunUntil(t0 + 3 * bound, Safe);
+                    Assert.Equal(NodeRole.Fencing, RoleOf(1)); // no takeover without a fence, still trying
+                    Assert.False(sim.Holds(1));
+                    sim.FenceWorks[1] = true;
+                    sim.RunUntil(sim.Now + bound, Safe);
+                    Assert.Equal(NodeRole.Active, RoleOf(1));
+                    break;
+                case "both nodes booting at once":
+                    sim.Crash(0);
+                    sim.Crash(1);
+                    sim.Boot(0);
+                    sim.Boot(1);
+                    sim.RunUntil(sim.Now + t.Initdead + bound, Safe);
+                    Assert.Equal(NodeRole.Active, RoleOf(0));
+                    Assert.Equal(NodeRole.Standby, RoleOf(1));
+                    break;
+                case "flapping link":
+                    for (int i = 0; i < 30; i++)
+                    {
+                        sim.Faults[0, 1] = sim.Faults[1, 1] = i % 2 == 0 ? cut : HeartbeatSimulation.Healthy;
+                        sim.RunUntil(sim.Now + TimeSpan.FromMilliseconds(sim.NextInt(10, 400)), Safe);
+                    }
+                    Assert.Equal(NodeRole.Active, RoleOf(0)); // serial carried it: nothing moved
+                    Assert.Equal(NodeRole.Standby, RoleOf(1));
+                    break;
+            }
+        }
+        catch (Exception)
+        {
+            output.WriteLine(sim.Trace);
+            throw;
+        }
     }
 
     private static string? Run(int seed, bool trace, out string traceText, ref int activeChecks)

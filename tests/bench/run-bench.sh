@@ -4,12 +4,15 @@
 #   1. detection latency  (cut all -> peer "dead", 20 runs at 20ms/100ms and at 200ms/1s)
 #   2. idle cost          (CPU % and RSS of one daemon, vs Linux-HA heartbeat 3.0.6)
 #   3. cadence under load (worst keepalive send gap with stress-ng + daemon heap churn)
+#   4. failover           (client-observed: power cut of the active, planned switchover, false
+#                          failovers under load; vs keepalived VRRPv3 run by tests/bench/kapair)
 #
 # Progress goes to stderr; the report to out/bench/report.md (also printed on stdout), the
 # daemons' and heartbeat's logs to out/bench/logs/. Root only (network namespaces).
 # Knobs (for quick trial runs; the defaults are the benchmark):
 #   BENCH_RUNS=20  BENCH_IDLE_SECONDS=60  BENCH_LOAD_SECONDS=60  BENCH_POLL_MS=5
-#   BENCH_SECTIONS="detect idle cadence"
+#   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60
+#   BENCH_SECTIONS="detect idle cadence failover"
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -18,13 +21,16 @@ REPO=$(cd "$HERE/../.." && pwd)
 BIN=${APPLIANCE_BIN:-$REPO/out/bin}
 LAB=$REPO/board/lab/lab
 HBPAIR=$HERE/hbpair
+KAPAIR=$HERE/kapair
 OUT=$REPO/out/bench
 REPORT=$OUT/report.md
 RUNS=${BENCH_RUNS:-20}
 IDLE_S=${BENCH_IDLE_SECONDS:-60}
 LOAD_S=${BENCH_LOAD_SECONDS:-60}
 POLL_MS=${BENCH_POLL_MS:-5}
-SECTIONS=${BENCH_SECTIONS:-detect idle cadence}
+FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
+FALSE_S=${BENCH_FALSE_SECONDS:-60}
+SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover}
 LABN="b$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with b, unique per run
 HZ=$(getconf CLK_TCK)
 
@@ -37,7 +43,7 @@ die() { echo "run-bench: FAILED: $*" >&2; exit 1; }
 for c in socat ip nft awk cc stress-ng timeout setsid; do
     command -v "$c" >/dev/null || die "'$c' not found (scripts/install-deps.sh bench)"
 done
-[[ -x /usr/libexec/heartbeat/heartbeat ]] || die "Linux-HA heartbeat not installed (scripts/install-deps.sh bench)"
+[[ " $SECTIONS " != *" idle "* ]] || [[ -x /usr/libexec/heartbeat/heartbeat ]] || die "Linux-HA heartbeat not installed (scripts/install-deps.sh bench)"
 [[ -x $BIN/applianced && -x $BIN/appliancectl ]] || die "no applianced/appliancectl in $BIN (make bin)"
 [[ -x $LAB ]] || die "no $LAB"
 
@@ -50,6 +56,8 @@ LAB_IS_UP=0
 STRESS_PID=''
 POLL_PID=''
 HB_DIRS=()
+KA_DIRS=()
+FC_PID=''
 cleanup() {
     local rc=$? d
     trap - EXIT INT TERM HUP
@@ -60,7 +68,9 @@ cleanup() {
         sleep 0.5
         kill -KILL -- "-$STRESS_PID" 2>/dev/null || true
     fi
+    if [[ -n $FC_PID ]]; then kill -TERM "$FC_PID" 2>/dev/null || true; fi
     for d in "${HB_DIRS[@]}"; do "$HBPAIR" down "$d" >/dev/null 2>&1 || true; done
+    for d in "${KA_DIRS[@]}"; do "$KAPAIR" down "$d" >/dev/null 2>&1 || true; done
     if ((LAB_IS_UP)) || [[ -e /run/netns/apl-$LABN-alpha ]]; then
         LAB_NAME=$LABN APPLIANCE_BIN=$BIN timeout 60 "$LAB" down >/dev/null 2>&1 || true
     fi
@@ -150,7 +160,8 @@ kb_field() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/${3:-status}" 2>/dev/
 R_DETECT=$TMP/r-detect.md
 R_IDLE=$TMP/r-idle.md
 R_CAD=$TMP/r-cadence.md
-: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"
+R_FO=$TMP/r-failover.md
+: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"; : >"$R_FO"
 
 # ================================================================== 1. detection latency
 # detect_config K D: RUNS cuts at keepalive K ms / deadtime D ms. Appends rows to $TMP/detect.tsv:
@@ -512,6 +523,11 @@ section_cadence() {
     } >"$R_CAD"
 }
 
+# ================================================================== 4. failover
+# (defined in failover.sh next to this script: sourced, shares this script's helpers and traps)
+# shellcheck source=failover.sh
+. "$HERE/failover.sh"
+
 # ================================================================== main
 log "appliance benchmark: lab $LABN, binaries $BIN, report $REPORT"
 for s in $SECTIONS; do
@@ -519,7 +535,8 @@ for s in $SECTIONS; do
         detect) section_detect ;;
         idle) section_idle ;;
         cadence) section_cadence ;;
-        *) die "unknown section '$s' (detect idle cadence)" ;;
+        failover) section_failover ;;
+        *) die "unknown section '$s' (detect idle cadence failover)" ;;
     esac
 done
 
@@ -530,8 +547,8 @@ ELAPSED=$((SECONDS - T_START))
     echo "$(date -u '+%F %T UTC'); $(uname -sr); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo));"
     echo "daemon $BIN/applianced (tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')); run time ${ELAPSED} s."
     echo
-    cat "$R_DETECT" "$R_IDLE" "$R_CAD"
-    echo "Logs of every lab and heartbeat pair: out/bench/logs/."
+    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO"
+    echo "Logs of every lab, heartbeat and keepalived pair: out/bench/logs/."
 } >"$REPORT"
 log "done in ${ELAPSED} s; report: $REPORT"
 cat "$REPORT"
