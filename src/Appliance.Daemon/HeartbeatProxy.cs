@@ -17,7 +17,6 @@ internal sealed class HeartbeatProxy : IDisposable
 {
     private readonly Process _worker;
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
-    private readonly Action<MembershipEvent> _onEvent;
     private readonly Action<ArbiterDecision> _onDecision;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _exited = new();
@@ -25,9 +24,8 @@ internal sealed class HeartbeatProxy : IDisposable
     private long _nextId;
     private volatile bool _disposing;
 
-    public HeartbeatProxy(DaemonOptions options, Action<MembershipEvent> onEvent, Action<ArbiterDecision> onDecision, ILogger log)
+    public HeartbeatProxy(DaemonOptions options, Action<ArbiterDecision> onDecision, ILogger log)
     {
-        _onEvent = onEvent;
         _onDecision = onDecision;
         _log = log;
         string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this executable's path");
@@ -53,8 +51,6 @@ internal sealed class HeartbeatProxy : IDisposable
 
     /// <summary>Cancelled when the worker process ends: the daemon cannot run without a heartbeat.</summary>
     public CancellationToken Exited => _exited.Token;
-
-    public int WorkerPid => _worker.Id;
 
     public async Task<HeartbeatStatus> GetStatusAsync()
     {
@@ -130,9 +126,7 @@ internal sealed class HeartbeatProxy : IDisposable
             {
                 using var doc = JsonDocument.Parse(line);
                 var root = doc.RootElement;
-                if (root.TryGetProperty("event", out var e))
-                    _onEvent(HeartbeatWire.ReadEvent(e));
-                else if (root.TryGetProperty("decision", out var d))
+                if (root.TryGetProperty("decision", out var d))
                     _onDecision(HeartbeatWire.ReadDecision(d));
                 else if (root.TryGetProperty("id", out var id) && _pending.TryRemove(id.GetInt64(), out var tcs))
                     tcs.TrySetResult(root.Clone());

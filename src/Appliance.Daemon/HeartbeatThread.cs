@@ -146,7 +146,6 @@ internal sealed class HeartbeatThread : IDisposable
     /// <summary>Waits until the heartbeat thread has ended (it only ends on Dispose or a fatal error).</summary>
     public bool Join(TimeSpan timeout) => _thread.Join(timeout);
 
-    public void SetLocalState(StateSummary state) => InvokeAsync(n => n.LocalState = state);
 
     private void Run()
     {

@@ -12,27 +12,11 @@ namespace Appliance.Daemon;
 /// line on the worker's stdin and stdout). Parent to worker: {"id":n,"cmd":"status"},
 /// {"id":n,"cmd":"reset-cadence"}, {"id":n,"cmd":"request","request":r}, {"cmd":"resources","state":s},
 /// {"cmd":"health","healthy":b}. Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true},
-/// {"event":{"kind":k,"at_us":t,"link":i,"silence_us":s}}, {"decision":{"role":r,"action":a,"reason":t}}.
+/// {"decision":{"role":r,"action":a,"reason":t}}.
 /// Times are microseconds.
 /// </summary>
 internal static class HeartbeatWire
 {
-    public static void WriteEvent(Utf8JsonWriter w, MembershipEvent e)
-    {
-        w.WriteStartObject();
-        w.WriteStartObject("event");
-        w.WriteString("kind", e.Kind.ToString());
-        w.WriteNumber("at_us", Us(e.At));
-        w.WriteNumber("link", e.LinkIndex);
-        w.WriteNumber("silence_us", Us(e.Silence));
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    public static MembershipEvent ReadEvent(JsonElement e) => new(
-        Enum.Parse<MembershipEventKind>(e.GetProperty("kind").GetString()!),
-        FromUs(e.GetProperty("at_us").GetInt64()), e.GetProperty("link").GetInt32(), FromUs(e.GetProperty("silence_us").GetInt64()));
-
     public static void WriteDecision(Utf8JsonWriter w, Appliance.Core.Arbiter.ArbiterDecision d)
     {
         w.WriteStartObject();

@@ -37,7 +37,9 @@ internal static class HeartbeatWorker
             }
         }
 
-        using var hb = HeartbeatThread.Create(setup, TimeProvider.System, log, e => Send(w => HeartbeatWire.WriteEvent(w, e)));
+        // Membership changes are logged by the heartbeat thread and acted on by its arbiter; the
+        // daemon learns the outcome as decisions.
+        using var hb = HeartbeatThread.Create(setup, TimeProvider.System, log, _ => { });
         var config = setup.Config;
         var peer = config.PeerOf(setup.Self.Name);
         int peerIndex = config.Nodes.IndexOf(peer);

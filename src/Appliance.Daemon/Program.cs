@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Threading.Channels;
 using Appliance.Core.Arbiter;
 using Appliance.Core.Config;
 using Appliance.Core.Ports;
@@ -174,8 +173,6 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ResourceManager _resources;
     private readonly MonitorRunner _monitors;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
-    private readonly Channel<MembershipEvent> _events = Channel.CreateBounded<MembershipEvent>(
-        new BoundedChannelOptions(Membership.PendingEventsMax) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly SdNotify _notify = new();
     private volatile string _startFailure = "";
 
@@ -188,7 +185,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _log = log;
         var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
         _resources = new ResourceManager(resources, ReportResources, log);
-        _heartbeat = new HeartbeatProxy(options, e => _events.Writer.TryWrite(e), OnDecision, log);
+        _heartbeat = new HeartbeatProxy(options, OnDecision, log);
         _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log);
     }
 
@@ -232,10 +229,8 @@ internal sealed class ApplianceDaemon : IDisposable
         Task watchdogLoop = watchdog is null ? Task.CompletedTask : PetWatchdog(watchdog, workerGone.Token);
         try
         {
-            await foreach (var e in _events.Reader.ReadAllAsync(workerGone.Token).ConfigureAwait(false))
-            {
-                // Membership events are logged by the worker; the arbiter there acts on them.
-            }
+            // Everything happens in callbacks (decisions, control requests, monitors); this waits for the end.
+            await Task.Delay(Timeout.Infinite, workerGone.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (workerGone.IsCancellationRequested)
         {
