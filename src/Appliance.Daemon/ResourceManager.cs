@@ -18,8 +18,8 @@ internal sealed class ResourceManager(IReadOnlyList<IResource> resources, Action
     private readonly ResourceState[] _states = new ResourceState[resources.Count];
     private readonly string[] _reasons = Enumerable.Repeat("", resources.Count).ToArray();
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private ArbiterAction _wanted;
-    private LocalResources _aggregate = LocalResources.Stopped;
+    private volatile ArbiterAction _wanted;
+    private volatile LocalResources _aggregate = LocalResources.Stopped;
 
     public LocalResources Aggregate => _aggregate;
 
