@@ -7,7 +7,7 @@
  * Every INTERVAL_MS (absolute schedule on CLOCK_MONOTONIC; an attempt that overruns its slot
  * is followed immediately by the next one) it opens a new TCP connection to IP:PORT
  * (non-blocking connect, at most CONNECT_TIMEOUT_MS), reads the answer until EOF (at most
- * 100 ms) and strips it to its first word: the name of the node that served it.
+ * 20 ms) and strips it to its first word: the name of the node that served it.
  * Output (stdout, line-buffered; times are CLOCK_REALTIME ns, comparable with `date +%s%N`):
  *   "first NS NAME"                     the first answer (the caller waits for it before acting)
  *   "switch LAST_NS LAST_NAME NEW_NS UNTIL_NAME ATTEMPTS FAILED"
@@ -51,7 +51,7 @@ static int attempt(const struct sockaddr_in *sa, int cto_ms, char *name, size_t 
     }
     char buf[128];
     size_t len = 0;
-    long long deadline = now_ns(CLOCK_MONOTONIC) + 100000000LL;
+    long long deadline = now_ns(CLOCK_MONOTONIC) + 20000000LL; /* 20 ms: a connection caught mid-switchover must not hide the gap */
     for (;;) {
         long long left = (deadline - now_ns(CLOCK_MONOTONIC)) / 1000000LL;
         if (left <= 0 || len + 1 >= sizeof buf) break;

@@ -31,7 +31,7 @@ POLL_MS=${BENCH_POLL_MS:-5}
 FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
 FALSE_S=${BENCH_FALSE_SECONDS:-60}
 SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover}
-LABN="b$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with b, unique per run
+LABN="k$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with k (bench labs), unique per run
 HZ=$(getconf CLK_TCK)
 
 T_START=$SECONDS
@@ -84,6 +84,8 @@ trap 'exit 130' INT TERM HUP
 # ------------------------------------------------------------------ helpers
 cc -O2 -Wall -o "$TMP/benchtool" "$HERE/benchtool.c" || die "cannot compile benchtool.c"
 BT=$TMP/benchtool
+cc -O2 -Wall -o "$TMP/failclient" "$HERE/failclient.c" || die "cannot compile failclient.c"
+FC=$TMP/failclient
 
 labc() { LAB_NAME=$LABN APPLIANCE_BIN=$BIN timeout 60 "$LAB" "$@"; }
 
