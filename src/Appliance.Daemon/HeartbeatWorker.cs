@@ -48,6 +48,14 @@ internal static class HeartbeatWorker
         hb.Arbiter = new ArbiterHost(new Arbiter(preferred, config.Cluster.AutoFailback, config.Cluster.Fencing), mask,
             d => Send(w => HeartbeatWire.WriteDecision(w, d)));
         hb.Start();
+        void SendOk(long id) => Send(w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("id", id);
+            w.WriteBoolean("ok", true);
+            w.WriteEndObject();
+        });
+
         using var input = new StreamReader(Console.OpenStandardInput());
         while (input.ReadLine() is { } line)
         {
@@ -71,13 +79,7 @@ internal static class HeartbeatWorker
                     break;
                 case "reset-cadence":
                     hb.ResetCadenceAsync().GetAwaiter().GetResult();
-                    Send(w =>
-                    {
-                        w.WriteStartObject();
-                        w.WriteNumber("id", id);
-                        w.WriteBoolean("ok", true);
-                        w.WriteEndObject();
-                    });
+                    SendOk(id);
                     break;
                 case "resources":
                     var resources = (LocalResources)request.GetProperty("state").GetInt32();
@@ -90,13 +92,7 @@ internal static class HeartbeatWorker
                 case "request":
                     var r = (OperatorRequest)request.GetProperty("request").GetInt32();
                     hb.InvokeAsync(_ => { hb.Arbiter!.Request(r); return true; });
-                    Send(w =>
-                    {
-                        w.WriteStartObject();
-                        w.WriteNumber("id", id);
-                        w.WriteBoolean("ok", true);
-                        w.WriteEndObject();
-                    });
+                    SendOk(id);
                     break;
             }
         }

@@ -65,16 +65,7 @@ public static class ConfigLoader
             }
             var name = r.Get(ConfigSchema.ResourceName);
             var kind = r.Get(ConfigSchema.ResourceKindOption);
-            if (name.Ok && name.Present)
-            {
-                if (firstByName.TryGetValue(name.Value!, out var firstPath))
-                {
-                    diag.Add(name.Position, name.Path, $"resource name '{name.Value}' is already used by {firstPath}");
-                    ok = false;
-                }
-                else
-                    firstByName[name.Value!] = r.Path;
-            }
+            ok &= FirstUse(firstByName, name, r.Path, "resource", diag);
             if (!kind.Ok || !name.Ok)
             {
                 ok = false;
@@ -122,6 +113,20 @@ public static class ConfigLoader
         return ok ? result.ToImmutable() : null;
     }
 
+    /// <summary>Records a list item's name; false (with the error) when an earlier item already has it.</summary>
+    private static bool FirstUse(Dictionary<string, string> firstByName, Field<string> name, string path, string noun, Diagnostics diag)
+    {
+        if (!name.Ok || !name.Present)
+            return true;
+        if (firstByName.TryGetValue(name.Value!, out var firstPath))
+        {
+            diag.Add(name.Position, name.Path, $"{noun} name '{name.Value}' is already used by {firstPath}");
+            return false;
+        }
+        firstByName[name.Value!] = path;
+        return true;
+    }
+
     // ---- monitors -----------------------------------------------------------------------------
 
     private static ImmutableArray<MonitorConfig>? ReadMonitors(ListRead list, Diagnostics diag)
@@ -143,16 +148,7 @@ public static class ConfigLoader
             var rise = r.Get(ConfigSchema.MonitorRise);
             var fall = r.Get(ConfigSchema.MonitorFall);
             bool itemOk = name.Ok && kind.Ok && interval.Ok && timeout.Ok && rise.Ok && fall.Ok;
-            if (name.Ok && name.Present)
-            {
-                if (firstByName.TryGetValue(name.Value!, out var firstPath))
-                {
-                    diag.Add(name.Position, name.Path, $"monitor name '{name.Value}' is already used by {firstPath}");
-                    itemOk = false;
-                }
-                else
-                    firstByName[name.Value!] = r.Path;
-            }
+            itemOk &= FirstUse(firstByName, name, r.Path, "monitor", diag);
             if (interval.Ok && timeout.Ok && timeout.Value >= interval.Value)
             {
                 diag.Add(timeout.Position, timeout.Path,

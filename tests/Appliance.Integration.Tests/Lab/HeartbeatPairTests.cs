@@ -8,31 +8,7 @@ using Xunit.Abstractions;
 namespace Appliance.Integration.Tests.Lab;
 
 /// <summary>One lab at the default timers (200ms/600ms/1s/10s) shared by the heartbeat-pair tests.</summary>
-public sealed class DefaultLabFixture : IDisposable
-{
-    public Lab Lab { get; } = new("t");
-    public TimeSpan UpWithin { get; }
-
-    public DefaultLabFixture()
-    {
-        if (!Environment.IsPrivilegedProcess)
-            return;
-        try
-        {
-            var sw = Stopwatch.StartNew();
-            Lab.Up();
-            Lab.WaitBothUp(TimeSpan.FromSeconds(10)); // initdead
-            UpWithin = sw.Elapsed;
-        }
-        catch
-        {
-            Lab.Dispose();
-            throw;
-        }
-    }
-
-    public void Dispose() => Lab.Dispose();
-}
+public sealed class DefaultLabFixture() : LabFixture("t");
 
 [Collection("lab")]
 public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHelper output) : IClassFixture<DefaultLabFixture>

@@ -146,6 +146,38 @@ public sealed class Lab : IDisposable
     }
 }
 
+/// <summary>
+/// A lab brought up once for a test class (with the given `lab up` options) and torn down after it,
+/// also when bringing it up fails. <see cref="UpWithin"/>: from `lab up` until both nodes saw each
+/// other up on both links.
+/// </summary>
+public abstract class LabFixture : IDisposable
+{
+    public Lab Lab { get; }
+    public TimeSpan UpWithin { get; }
+
+    protected LabFixture(string prefix, params string[] options)
+    {
+        Lab = new Lab(prefix);
+        if (!Environment.IsPrivilegedProcess)
+            return;
+        try
+        {
+            Lab.Up(options);
+            var sw = Stopwatch.StartNew();
+            Lab.WaitBothUp(TimeSpan.FromSeconds(15));
+            UpWithin = sw.Elapsed;
+        }
+        catch
+        {
+            Lab.Dispose();
+            throw;
+        }
+    }
+
+    public virtual void Dispose() => Lab.Dispose();
+}
+
 /// <summary>The lab tests share the machine's namespaces and CPU: run them one at a time.</summary>
 [CollectionDefinition("lab", DisableParallelization = true)]
 public sealed class LabCollection

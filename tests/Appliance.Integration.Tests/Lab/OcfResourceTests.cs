@@ -6,34 +6,10 @@ using Xunit.Abstractions;
 namespace Appliance.Integration.Tests.Lab;
 
 /// <summary>A lab whose resources add the real Dummy and IPaddr2 agents of Debian's resource-agents, and an exec resource.</summary>
-public sealed class OcfLabFixture : IDisposable
-{
-    public Lab Lab { get; } = new("o");
-
-    public OcfLabFixture()
-    {
-        if (!Environment.IsPrivilegedProcess)
-            return;
-        try
-        {
-            Lab.Up("--resource", "{name: dummy, kind: ocf, agent: heartbeat:Dummy}",
-                "--resource", "{name: vip2, kind: ocf, agent: \"heartbeat:IPaddr2\", params: [ip=192.168.80.20, cidr_netmask=24, nic=eth0]}",
-                "--resource", "{name: stamp, kind: exec, start: \"date +%s.%N >> $LAB_STAMP\", stop: \"true\"}".Replace("$LAB_STAMP", "/tmp/apl-stamp-" + Lab.Name));
-            Lab.WaitBothUp(TimeSpan.FromSeconds(15));
-        }
-        catch
-        {
-            Lab.Dispose();
-            throw;
-        }
-    }
-
-    public void Dispose()
-    {
-        Lab.Dispose();
-        File.Delete("/tmp/apl-stamp-" + Lab.Name);
-    }
-}
+public sealed class OcfLabFixture() : LabFixture("o",
+    "--resource", "{name: dummy, kind: ocf, agent: heartbeat:Dummy}",
+    "--resource", "{name: vip2, kind: ocf, agent: \"heartbeat:IPaddr2\", params: [ip=192.168.80.20, cidr_netmask=24, nic=eth0]}",
+    "--resource", "{name: stamp, kind: exec, start: \"true\", stop: \"true\"}");
 
 [Collection("lab")]
 public sealed class OcfResourceTests(OcfLabFixture fixture, ITestOutputHelper output) : IClassFixture<OcfLabFixture>

@@ -211,28 +211,7 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
 }
 
 /// <summary>A lab with auto_failback: true.</summary>
-public sealed class FailbackLabFixture : IDisposable
-{
-    public Lab Lab { get; } = new("f");
-
-    public FailbackLabFixture()
-    {
-        if (!Environment.IsPrivilegedProcess)
-            return;
-        try
-        {
-            Lab.Up("--auto-failback", "true");
-            Lab.WaitBothUp(TimeSpan.FromSeconds(15));
-        }
-        catch
-        {
-            Lab.Dispose();
-            throw;
-        }
-    }
-
-    public void Dispose() => Lab.Dispose();
-}
+public sealed class FailbackLabFixture() : LabFixture("f", "--auto-failback", "true");
 
 [Collection("lab")]
 public sealed class FailbackTests(FailbackLabFixture fixture, ITestOutputHelper output) : IClassFixture<FailbackLabFixture>
