@@ -19,6 +19,36 @@ public sealed class RootFactAttribute : FactAttribute
 /// <summary>Small helpers shared by the edge tests; no allocation in the ones used inside measured loops.</summary>
 internal static class Edge
 {
+    /// <summary>
+    /// Runs <paramref name="create"/> on a fresh thread moved into network namespace
+    /// <paramref name="name"/> with setns(2); sockets it creates stay in that namespace.
+    /// </summary>
+    public static T InNamespace<T>(string name, Func<T> create,
+        [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(create))] string what = "") where T : class
+    {
+        T? result = null;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using Microsoft.Win32.SafeHandles.SafeFileHandle ns = File.OpenHandle($"/var/run/netns/{name}");
+                if (Interop.Sys.Setns(ns, Interop.Sys.CLONE_NEWNET) != 0)
+                    throw Interop.Sys.CreateIoExceptionForLastError("setns", $"/var/run/netns/{name}");
+                result = create();
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+        }) { Name = $"netns {name}" };
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+            throw new InvalidOperationException($"in netns {name}: {what}: {failure.Message}", failure);
+        return result!;
+    }
+
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits until <paramref name="fd"/> polls readable (or hung up); false on timeout. Allocation-free.</summary>

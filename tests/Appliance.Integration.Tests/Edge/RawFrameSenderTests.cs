@@ -55,7 +55,7 @@ public sealed class RawFrameSenderTests(ITestOutputHelper output)
             Edge.Run("nsenter", $"--net=/var/run/netns/{nsA}", "mount", "-t", "sysfs", "sysfs", sysA);
             mounted = true;
 
-            using RawFrameSender sender = InNamespace(nsA, () => RawFrameSender.Open(vethA, Path.Combine(sysA, "class", "net")));
+            using RawFrameSender sender = Edge.InNamespace(nsA, () => RawFrameSender.Open(vethA, Path.Combine(sysA, "class", "net")));
             Assert.Equal(vethA, sender.InterfaceName);
             Assert.Equal(macA, string.Join(':', sender.Mac.ToArray().Select(b => b.ToString("x2"))));
 
@@ -250,36 +250,6 @@ public sealed class RawFrameSenderTests(ITestOutputHelper output)
             Assert.True(Environment.TickCount64 < deadline, $"{ifName} in {ns} has no carrier after 10 s");
             Thread.Sleep(20);
         }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="create"/> on a fresh thread moved into network namespace
-    /// <paramref name="name"/> with setns(2) (as UdpHeartbeatLinkTests does); sockets it creates
-    /// stay in that namespace.
-    /// </summary>
-    private static T InNamespace<T>(string name, Func<T> create, [CallerArgumentExpression(nameof(create))] string what = "") where T : class
-    {
-        T? result = null;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using SafeFileHandle ns = File.OpenHandle($"/var/run/netns/{name}");
-                if (Interop.Sys.Setns(ns, Interop.Sys.CLONE_NEWNET) != 0)
-                    throw Interop.Sys.CreateIoExceptionForLastError("setns", $"/var/run/netns/{name}");
-                result = create();
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-        }) { Name = $"netns {name}" };
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
-            throw new InvalidOperationException($"in netns {name}: {what}: {failure.Message}", failure);
-        return result!;
     }
 
     private void TryRun(string file, params string[] args)

@@ -162,8 +162,8 @@ public sealed class UdpHeartbeatLinkTests(ITestOutputHelper output)
             Edge.Run("ip", "-n", nsA, "link", "set", vethA, "up");
             Edge.Run("ip", "-n", nsB, "link", "set", vethB, "up");
 
-            using UdpHeartbeatLink a = InNamespace(nsA, () => UdpHeartbeatLink.Open(new UdpLinkConfig("mcast", localA, null, group, port)));
-            using UdpHeartbeatLink b = InNamespace(nsB, () => UdpHeartbeatLink.Open(new UdpLinkConfig("mcast", localB, null, group, port)));
+            using UdpHeartbeatLink a = Edge.InNamespace(nsA, () => UdpHeartbeatLink.Open(new UdpLinkConfig("mcast", localA, null, group, port)));
+            using UdpHeartbeatLink b = Edge.InNamespace(nsB, () => UdpHeartbeatLink.Open(new UdpLinkConfig("mcast", localB, null, group, port)));
             Assert.True(a.IsMulticast);
 
             // The veth carrier comes up asynchronously: send a probe until one crosses.
@@ -222,35 +222,6 @@ public sealed class UdpHeartbeatLinkTests(ITestOutputHelper output)
             if (!Edge.PumpUntil(b, atB, seq) || !Edge.PumpUntil(a, atA, seq))
                 throw new TimeoutException("frames did not arrive");
         }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="create"/> on a fresh thread moved into network namespace
-    /// <paramref name="name"/> with setns(2); sockets it creates stay in that namespace.
-    /// </summary>
-    private static T InNamespace<T>(string name, Func<T> create) where T : class
-    {
-        T? result = null;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using SafeFileHandle ns = File.OpenHandle($"/var/run/netns/{name}");
-                if (Interop.Sys.Setns(ns, Interop.Sys.CLONE_NEWNET) != 0)
-                    throw Interop.Sys.CreateIoExceptionForLastError("setns", $"/var/run/netns/{name}");
-                result = create();
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-        }) { Name = $"netns {name}" };
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
-            throw new InvalidOperationException($"in netns {name}: {failure.Message}", failure);
-        return result!;
     }
 
     private static (UdpHeartbeatLink A, UdpHeartbeatLink B) OpenUnicastPair()
