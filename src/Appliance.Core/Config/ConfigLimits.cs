@@ -24,6 +24,18 @@ public static class ConfigLimits
     /// <summary>Fence devices per node, tried in order; more levels than this is a design smell.</summary>
     public const int MaxFenceDevicesPerNode = 8;
 
+    /// <summary>Fence devices per cluster: a relay per node, a PDU, an agent and manual, with room to spare.</summary>
+    public const int MaxFenceDevices = 16;
+
+    /// <summary>Parameters passed to one fence agent.</summary>
+    public const int MaxFenceAgentParams = 32;
+
+    /// <summary>Attempts per fence device in one fencing round; more only delays the next level.</summary>
+    public const int MaxFenceAttempts = 10;
+
+    /// <summary>Longest fence_delay (base or random part): beyond this a partition is an outage of its own.</summary>
+    public static readonly TimeSpan MaxFenceDelay = TimeSpan.FromMinutes(1);
+
     /// <summary>Longest name (cluster, node, link, fence device); it must fit in status lines and on the panel.</summary>
     public const int MaxNameLength = 32;
 

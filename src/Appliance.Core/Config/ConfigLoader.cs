@@ -41,12 +41,118 @@ public static class ConfigLoader
             return diag.ToResult(null);
 
         var cluster = ReadCluster(top.Section(ConfigSchema.Cluster), diag);
-        var nodes = ReadNodes(top.List(ConfigSchema.Nodes), diag);
+        var nodeList = top.List(ConfigSchema.Nodes);
+        var nodes = ReadNodes(nodeList, diag);
+        var fenceList = top.List(ConfigSchema.FenceDevices);
+        var fenceDevices = ReadFenceDevices(fenceList, diag);
         var resources = ReadResources(top.List(ConfigSchema.Resources), diag);
         var monitors = ReadMonitors(top.List(ConfigSchema.Monitors), diag);
-        return diag.ToResult(cluster is not null && nodes is not null && resources is not null && monitors is not null
-            ? new ApplianceConfig(sourcePath, cluster, nodes.Value) { Resources = resources.Value, Monitors = monitors.Value }
+        bool fenceRefsOk = nodes is null || fenceDevices is null || CheckFenceReferences(nodeList, nodes.Value, fenceDevices.Value, fenceList, diag);
+        return diag.ToResult(cluster is not null && nodes is not null && fenceDevices is not null && fenceRefsOk &&
+                             resources is not null && monitors is not null
+            ? new ApplianceConfig(sourcePath, cluster, nodes.Value)
+            {
+                FenceDevices = fenceDevices.Value, Resources = resources.Value, Monitors = monitors.Value,
+            }
             : null);
+    }
+
+    // ---- fence devices ------------------------------------------------------------------------
+
+    private static ImmutableArray<FenceDeviceConfig>? ReadFenceDevices(ListRead list, Diagnostics diag)
+    {
+        var result = ImmutableArray.CreateBuilder<FenceDeviceConfig>();
+        var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
+        bool ok = list.CountOk;
+        foreach (var item in list.Items)
+        {
+            if (item.Reader is not { } r)
+            {
+                ok = false;
+                continue;
+            }
+            var name = r.Get(ConfigSchema.FenceDeviceName);
+            var kind = r.Get(ConfigSchema.FenceDeviceKindOption);
+            var action = r.Get(ConfigSchema.FenceAction);
+            var timeout = r.Get(ConfigSchema.FenceTimeout);
+            var attempts = r.Get(ConfigSchema.FenceAttempts);
+            bool itemOk = name.Ok && kind.Ok && action.Ok && timeout.Ok && attempts.Ok;
+            itemOk &= FirstUse(firstByName, name, r.Path, "fence device", diag);
+            if (!kind.Ok)
+            {
+                ok = false;
+                continue;
+            }
+            FenceDeviceConfig? device = null;
+            switch (kind.Value)
+            {
+                case FenceDeviceKind.GpioRelay:
+                    var chip = r.Get(ConfigSchema.RelayChip);
+                    var line = r.Get(ConfigSchema.RelayLine);
+                    var activeLow = r.Get(ConfigSchema.RelayActiveLow);
+                    if (itemOk && chip.Ok && line.Ok && activeLow.Ok)
+                        device = new GpioRelayFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, chip.Value!, line.Value!, activeLow.Value);
+                    break;
+                case FenceDeviceKind.SerialPdu:
+                    var protocol = r.Get(ConfigSchema.PduProtocol);
+                    var dev = r.Get(ConfigSchema.PduDevice);
+                    var outlets = r.Get(ConfigSchema.PduOutlets);
+                    var monitor = r.Get(ConfigSchema.PduMonitor);
+                    if (itemOk && protocol.Ok && dev.Ok && outlets.Ok && monitor.Ok)
+                        device = new SerialPduFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, dev.Value!,
+                            [.. outlets.Value.Select(kv => new KeyValuePair<string, char>(kv.Key, (char)('0' + kv.Value)))], monitor.Value);
+                    break;
+                case FenceDeviceKind.FenceAgent:
+                    var agent = r.Get(ConfigSchema.AgentPath);
+                    var parameters = r.Get(ConfigSchema.AgentParams);
+                    var plugs = r.Get(ConfigSchema.AgentPlugs);
+                    if (itemOk && agent.Ok && parameters.Ok && plugs.Ok)
+                        device = new FenceAgentFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, agent.Value!, parameters.Value, plugs.Value);
+                    break;
+                case FenceDeviceKind.Manual:
+                    if (itemOk)
+                        device = new ManualFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value);
+                    break;
+            }
+            if (device is null)
+                ok = false;
+            else
+                result.Add(device);
+        }
+        return ok ? result.ToImmutable() : null;
+    }
+
+    /// <summary>Each node's fence list names real devices, and a PDU it names has an outlet for it.</summary>
+    private static bool CheckFenceReferences(ListRead nodeList, ImmutableArray<NodeConfig> nodes, ImmutableArray<FenceDeviceConfig> devices,
+        ListRead fenceList, Diagnostics diag)
+    {
+        bool ok = true;
+        for (int i = 0; i < nodes.Length; i++)
+        {
+            var node = nodes[i];
+            var fence = nodeList.Items[i].Reader!.Get(ConfigSchema.Fence);
+            foreach (var deviceName in node.Fence)
+            {
+                var device = devices.FirstOrDefault(d => d.Name == deviceName);
+                if (device is null)
+                {
+                    string known = devices.IsEmpty ? "no fence_devices are configured" : "fence_devices: " + string.Join(", ", devices.Select(d => d.Name));
+                    string? near = Suggest.Closest(deviceName, devices.Select(d => d.Name));
+                    diag.Add(fence.Position, fence.Path,
+                        $"fence device '{deviceName}' is not defined" + (near is null ? $" ({known})" : $"; did you mean '{near}'?"));
+                    ok = false;
+                }
+                else if (device is SerialPduFenceConfig pdu && !pdu.Outlets.Any(o => o.Key == node.Name))
+                {
+                    int at = devices.IndexOf(device);
+                    var outlets = fenceList.Items[at].Reader!.Get(ConfigSchema.PduOutlets);
+                    diag.Add(outlets.Position, outlets.Path,
+                        $"fence device '{pdu.Name}' fences node {node.Name} but has no outlet for it; add {node.Name} to outlets");
+                    ok = false;
+                }
+            }
+        }
+        return ok;
     }
 
     // ---- resources ----------------------------------------------------------------------------
@@ -206,10 +312,15 @@ public static class ConfigLoader
         var keyFile = r.Get(ConfigSchema.KeyFile);
         var autoFailback = r.Get(ConfigSchema.AutoFailback);
         var fencing = r.Get(ConfigSchema.Fencing);
+        var fenceDelay = r.Get(ConfigSchema.FenceDelay);
+        var fenceDelayRandom = r.Get(ConfigSchema.FenceDelayRandom);
         var timers = ReadTimers(r.Section(ConfigSchema.TimersSection), diag);
-        if (!(name.Ok && keyFile.Ok && autoFailback.Ok && fencing.Ok) || timers is null)
+        if (!(name.Ok && keyFile.Ok && autoFailback.Ok && fencing.Ok && fenceDelay.Ok && fenceDelayRandom.Ok) || timers is null)
             return null;
-        return new ClusterConfig(name.Value!, keyFile.Value!, autoFailback.Value, fencing.Value, timers);
+        return new ClusterConfig(name.Value!, keyFile.Value!, autoFailback.Value, fencing.Value, timers)
+        {
+            FenceDelay = fenceDelay.Value, FenceDelayRandom = fenceDelayRandom.Value,
+        };
     }
 
     private static Timers? ReadTimers(MapReader? r, Diagnostics diag)

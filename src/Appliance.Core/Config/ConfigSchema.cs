@@ -71,9 +71,17 @@ internal static class ConfigSchema
     public static readonly SectionOption TimersSection = new("timers", Presence.Defaulted, TimersMap,
         "Heartbeat timers; see `cluster.timers`.");
 
+    public static readonly ScalarOption<TimeSpan> FenceDelay = Option.Defaulted("fence_delay",
+        new DurationType(TimeSpan.Zero, ConfigLimits.MaxFenceDelay), TimeSpan.FromSeconds(1),
+        "How long a node that holds no resources waits before fencing its dead peer, so that in a true partition the active node fences first and service continues. The active node fences at once.");
+
+    public static readonly ScalarOption<TimeSpan> FenceDelayRandom = Option.Defaulted("fence_delay_random",
+        new DurationType(TimeSpan.Zero, ConfigLimits.MaxFenceDelay), TimeSpan.FromMilliseconds(500),
+        "Upper bound of a random wait added to fence_delay, so two standby nodes never fence each other at the same instant.");
+
     public static readonly MapSchema ClusterMap = new("cluster",
         "The pair as a whole.",
-        [ClusterName, KeyFile, AutoFailback, Fencing, TimersSection]);
+        [ClusterName, KeyFile, AutoFailback, Fencing, FenceDelay, FenceDelayRandom, TimersSection]);
 
     // ---- nodes[].links[] -------------------------------------------------------------------
 
@@ -244,6 +252,79 @@ internal static class ConfigSchema
         ]),
         rules: [new("monitor names are unique"), new("timeout must be less than interval")]);
 
+    // ---- fence_devices[] -------------------------------------------------------------------
+
+    public static readonly ScalarOption<string> FenceDeviceName = Option.Required("name", NameType,
+        "Name of the device; nodes list it in their `fence` list.");
+
+    public static readonly ScalarOption<FenceDeviceKind> FenceDeviceKindOption = Option.Required("kind",
+        new EnumType<FenceDeviceKind>(("gpio-relay", FenceDeviceKind.GpioRelay), ("serial-pdu", FenceDeviceKind.SerialPdu),
+            ("fence-agent", FenceDeviceKind.FenceAgent), ("manual", FenceDeviceKind.Manual)),
+        "`gpio-relay`: a relay on a GPIO line of this board in the target's power feed. `serial-pdu`: a power switch on a serial line. `fence-agent`: an external `fence_*` program. `manual`: an operator pulls the plug and confirms.");
+
+    public static readonly ScalarOption<FenceFinalAction> FenceAction = Option.Defaulted("action",
+        new EnumType<FenceFinalAction>(("off", FenceFinalAction.Off), ("reboot", FenceFinalAction.Reboot)), FenceFinalAction.Off,
+        "`off`: the fenced node stays off until an operator acts (`appliancectl fence on NODE`). `reboot`: power it on again once it is verified off.");
+
+    public static readonly ScalarOption<TimeSpan> FenceTimeout = Option.Defaulted("timeout",
+        new DurationType(TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)), TimeSpan.FromSeconds(10),
+        "The longest one action (off, on, status) may take; longer counts as a timeout and is retried. For `manual`, how long one wait for the operator lasts before it is logged again.");
+
+    public static readonly ScalarOption<int> FenceAttempts = Option.Defaulted("attempts", new IntRangeType(1, ConfigLimits.MaxFenceAttempts), 2,
+        "Tries of this device in one fencing round before the node's next device is tried.");
+
+    public static readonly ScalarOption<string> RelayChip = Option.Required("chip", new GpioChipType(),
+        "gpio-relay: the GPIO chip, like `/dev/gpiochip0`; `sim:/dir` is the simulated chip of the lab.");
+
+    public static readonly ScalarOption<string> RelayLine = Option.Required("line", new GpioLineType(),
+        "gpio-relay: the line, by offset (`17`) or by its name in the board profile (`RELAY_BETA`). The relay cuts power while the line is active.");
+
+    public static readonly ScalarOption<bool> RelayActiveLow = Option.Defaulted("active_low", new BoolType(), false,
+        "gpio-relay: the line is active when low (the relay driver inverts).");
+
+    public static readonly ScalarOption<FencePduProtocol> PduProtocol = Option.Defaulted("protocol",
+        new EnumType<FencePduProtocol>(("rps10", FencePduProtocol.Rps10)), FencePduProtocol.Rps10,
+        "serial-pdu: the switch's protocol; `rps10` is the WTI RPS-10 (9600 8N1).");
+
+    public static readonly ScalarOption<string> PduDevice = Option.Required("device", PathType,
+        "serial-pdu: the serial port the switch is on, like `/dev/ttyUSB0`.");
+
+    public static readonly ScalarOption<ImmutableArray<KeyValuePair<string, int>>> PduOutlets = Option.Required("outlets",
+        new NodeMapType<int>(new IntRangeType(0, 9), "outlets 0-9"),
+        "serial-pdu: which outlet feeds which node, like `{alpha: 1, beta: 2}`.");
+
+    public static readonly ScalarOption<TimeSpan> PduMonitor = Option.Defaulted("monitor_interval",
+        new DurationType(TimeSpan.FromMilliseconds(500), TimeSpan.FromHours(1)), TimeSpan.FromSeconds(5),
+        "serial-pdu: how often the open session is checked with a status query; a switch that stops answering is reported before it is needed.");
+
+    public static readonly ScalarOption<string> AgentPath = Option.Required("agent", new FenceAgentPathType(),
+        "fence-agent: the agent, like `fence_ipmilan` (in /usr/sbin) or an absolute path.");
+
+    public static readonly ScalarOption<ImmutableArray<KeyValuePair<string, string>>> AgentParams = Option.Defaulted("params",
+        new ParamListType(ConfigLimits.MaxFenceAgentParams), [],
+        "fence-agent: options passed on the agent's stdin as `name=value`, like `ipaddr=10.0.0.5`.");
+
+    public static readonly ScalarOption<ImmutableArray<KeyValuePair<string, string>>> AgentPlugs = Option.Defaulted("plugs",
+        new NodeMapType<string>(new PlugType(), "plug names"), [],
+        "fence-agent: the plug (port) of each node; a node not listed is passed by its name.");
+
+    public static readonly MapSchema FenceDeviceMap = new("fence_devices[]",
+        "A STONITH device. A node is fenced by the devices its `fence` list names, tried in order; an off is verified by a status read before it counts.",
+        [FenceDeviceName, FenceDeviceKindOption, FenceAction, FenceTimeout, FenceAttempts],
+        new VariantSpec(FenceDeviceKindOption,
+        [
+            new VariantCase("gpio-relay", "a gpio-relay device", [RelayChip, RelayLine, RelayActiveLow]),
+            new VariantCase("serial-pdu", "a serial-pdu device", [PduProtocol, PduDevice, PduOutlets, PduMonitor]),
+            new VariantCase("fence-agent", "a fence-agent device", [AgentPath, AgentParams, AgentPlugs]),
+            new VariantCase("manual", "a manual device", []),
+        ]),
+        rules:
+        [
+            new("fence device names are unique"),
+            new("every name in a node's fence list is a fence device"),
+            new("a serial-pdu in a node's fence list has an outlet for that node"),
+        ]);
+
     // ---- top level -------------------------------------------------------------------------
 
     public static readonly SectionOption Cluster = new("cluster", Presence.Required, ClusterMap,
@@ -261,10 +342,14 @@ internal static class ConfigSchema
         0, ConfigLimits.MaxMonitors, "monitor", "monitors",
         "Local checks; see `monitors[]`.");
 
+    public static readonly ListOption FenceDevices = new("fence_devices", Presence.Defaulted, FenceDeviceMap,
+        0, ConfigLimits.MaxFenceDevices, "fence device", "fence devices",
+        "STONITH devices; see `fence_devices[]`.");
+
     public static readonly MapSchema Root = new("(top level)",
         "The config file, `/etc/appliance/appliance.yaml` by default.",
-        [Cluster, Nodes, Resources, Monitors],
-        expected: "a map with the keys cluster, nodes, resources and monitors");
+        [Cluster, Nodes, FenceDevices, Resources, Monitors],
+        expected: "a map with the keys cluster, nodes, fence_devices, resources and monitors");
 }
 
 /// <summary>A timer sanity rule: its text (for the reference and the error) and its test.</summary>

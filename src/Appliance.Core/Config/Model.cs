@@ -27,7 +27,14 @@ public sealed record ClusterConfig(
     string KeyFile,
     bool AutoFailback,
     FencingMode Fencing,
-    Timers Timers);
+    Timers Timers)
+{
+    /// <summary>Fixed part of the wait before a node that holds nothing fences its peer (DESIGN.md section 5).</summary>
+    public TimeSpan FenceDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Upper bound of the random part added to <see cref="FenceDelay"/>, so two nodes do not fence each other at once.</summary>
+    public TimeSpan FenceDelayRandom { get; init; } = TimeSpan.FromMilliseconds(500);
+}
 
 /// <summary>A heartbeat link of one node. Links pair up across the two nodes by name.</summary>
 public abstract record LinkConfig(string Name)
@@ -97,6 +104,53 @@ public sealed record ScriptResourceConfig(
     public override ResourceKind Kind => ScriptKind;
 }
 
+public enum FenceDeviceKind { GpioRelay, SerialPdu, FenceAgent, Manual }
+
+public enum FencePduProtocol { Rps10 }
+
+/// <summary>What fencing leaves the target in: <c>off</c> (stays off until an operator acts) or <c>reboot</c>.</summary>
+public enum FenceFinalAction { Off, Reboot }
+
+/// <summary>
+/// A STONITH device (DESIGN.md section 1, fencing). <paramref name="Timeout"/> bounds each single
+/// action (off, on, status); <paramref name="Attempts"/> is how often one fencing round tries it
+/// before moving to the node's next device.
+/// </summary>
+public abstract record FenceDeviceConfig(string Name, FenceFinalAction Action, TimeSpan Timeout, int Attempts)
+{
+    public abstract FenceDeviceKind Kind { get; }
+}
+
+/// <summary>A relay on a GPIO line of this board that cuts the target's power while the line is active.</summary>
+public sealed record GpioRelayFenceConfig(string Name, FenceFinalAction Action, TimeSpan Timeout, int Attempts,
+    string Chip, string Line, bool ActiveLow) : FenceDeviceConfig(Name, Action, Timeout, Attempts)
+{
+    public override FenceDeviceKind Kind => FenceDeviceKind.GpioRelay;
+}
+
+/// <summary>A serial power switch speaking WTI RPS-10; <paramref name="Outlets"/> maps node names to outlets '0'-'9'.</summary>
+public sealed record SerialPduFenceConfig(string Name, FenceFinalAction Action, TimeSpan Timeout, int Attempts,
+    string Device, ImmutableArray<KeyValuePair<string, char>> Outlets, TimeSpan MonitorInterval)
+    : FenceDeviceConfig(Name, Action, Timeout, Attempts)
+{
+    public override FenceDeviceKind Kind => FenceDeviceKind.SerialPdu;
+}
+
+/// <summary>An external fence agent (<c>fence_*</c>) run with the stdin key=value protocol; plugs default to node names.</summary>
+public sealed record FenceAgentFenceConfig(string Name, FenceFinalAction Action, TimeSpan Timeout, int Attempts,
+    string Agent, ImmutableArray<KeyValuePair<string, string>> Params, ImmutableArray<KeyValuePair<string, string>> Plugs)
+    : FenceDeviceConfig(Name, Action, Timeout, Attempts)
+{
+    public override FenceDeviceKind Kind => FenceDeviceKind.FenceAgent;
+}
+
+/// <summary>Meatware: an operator pulls the plug and says so with <c>appliancectl fence confirm NODE</c>.</summary>
+public sealed record ManualFenceConfig(string Name, FenceFinalAction Action, TimeSpan Timeout, int Attempts)
+    : FenceDeviceConfig(Name, Action, Timeout, Attempts)
+{
+    public override FenceDeviceKind Kind => FenceDeviceKind.Manual;
+}
+
 public sealed record NodeConfig(string Name, int Priority, ImmutableArray<LinkConfig> Links, ImmutableArray<string> Fence);
 
 /// <summary>The whole validated configuration. Immutable; a reload builds a new one.</summary>
@@ -104,6 +158,13 @@ public sealed record ApplianceConfig(string SourcePath, ClusterConfig Cluster, I
 {
     /// <summary>What the active node runs, in start order.</summary>
     public ImmutableArray<ResourceConfig> Resources { get; init; } = ImmutableArray<ResourceConfig>.Empty;
+
+    /// <summary>STONITH devices; each node's <c>fence</c> list names the ones that can fence it.</summary>
+    public ImmutableArray<FenceDeviceConfig> FenceDevices { get; init; } = ImmutableArray<FenceDeviceConfig>.Empty;
+
+    /// <summary>The devices that can fence <paramref name="node"/>, in the order they are tried.</summary>
+    public ImmutableArray<FenceDeviceConfig> FenceLevels(NodeConfig node) =>
+        [.. node.Fence.Select(name => FenceDevices.First(d => d.Name == name))];
 
     /// <summary>Local checks that make a half-dead node step down.</summary>
     public ImmutableArray<MonitorConfig> Monitors { get; init; } = ImmutableArray<MonitorConfig>.Empty;

@@ -566,3 +566,128 @@ internal sealed class ParamListType(int max) : ValueType<ImmutableArray<KeyValue
         return ok;
     }
 }
+
+/// <summary>
+/// A GPIO chip: a character device path (<c>/dev/gpiochip0</c>), a bare chip name (<c>gpiochip0</c>),
+/// or <c>sim:/directory</c>, the simulated chip the lab and developer machines use.
+/// </summary>
+internal sealed class GpioChipType : ScalarType<string>
+{
+    public override string Expected => "a GPIO chip: /dev/gpiochipN, gpiochipN or sim:/directory";
+    public override string Doc => "`/dev/gpiochipN`, `gpiochipN` or `sim:/dir`";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        bool bare = value.StartsWith("gpiochip", StringComparison.Ordinal) && value.Length > 8 && value[8..].All(char.IsAsciiDigit);
+        string path = value.StartsWith("sim:", StringComparison.Ordinal) ? value[4..] : value;
+        bool ok = bare || (path.StartsWith('/') && path.Length > 1 && path.Length <= ConfigLimits.MaxPathLength && !path.Contains('\0'));
+        return ok || NotThis(s, out error);
+    }
+}
+
+/// <summary>A GPIO line: its offset on the chip (<c>17</c>) or its board name (<c>RELAY_BETA</c>).</summary>
+internal sealed class GpioLineType : ScalarType<string>
+{
+    /// <summary>GPIO_MAX_NAME_SIZE (linux/gpio.h) is 32 bytes including the terminating NUL.</summary>
+    private const int MaxLineNameLength = 31;
+
+    public override string Expected => $"a line offset (0 or more) or a line name of 1 to {MaxLineNameLength} printable characters";
+    public override string Doc => "offset or line name";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        if (value.Length is 0 or > MaxLineNameLength || !value.All(c => c > ' ' && c < 0x7f))
+            return NotThis(s, out error);
+        if (value.All(char.IsAsciiDigit) && !int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            return NotThis(s, out error);
+        return true;
+    }
+}
+
+/// <summary>A fence agent: an absolute path, or a bare <c>fence_*</c> name looked up in /usr/sbin.</summary>
+internal sealed class FenceAgentPathType : ScalarType<string>
+{
+    public override string Expected => "a fence agent: an absolute path or a name like fence_ipmilan";
+    public override string Doc => "`/path` or `fence_name`";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        bool bare = value.StartsWith("fence_", StringComparison.Ordinal) && value.Length is > 6 and <= 64 &&
+                    value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');
+        bool path = value.StartsWith('/') && value.Length <= ConfigLimits.MaxPathLength && !value.Contains('\0');
+        if (!bare && !path)
+            return NotThis(s, out error);
+        if (bare)
+            value = "/usr/sbin/" + value;
+        return true;
+    }
+}
+
+/// <summary>A plug (port) name as a fence agent takes it: printable, no spaces, bounded.</summary>
+internal sealed class PlugType : ScalarType<string>
+{
+    public override string Expected => "a plug name of 1 to 64 printable characters without spaces";
+
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        return (value.Length is > 0 and <= 64 && value.All(c => c > ' ' && c < 0x7f)) || NotThis(s, out error);
+    }
+}
+
+/// <summary>A map from node names to values (PDU outlets, agent plugs): <c>{alpha: 1, beta: 2}</c>.</summary>
+internal sealed class NodeMapType<T>(ScalarType<T> valueType, string valuesNoun) : ValueType<ImmutableArray<KeyValuePair<string, T>>>
+{
+    public override string Expected => $"a map of node names to {valuesNoun}, like {{alpha: 1, beta: 2}}";
+    public override string Doc => $"map: node name → {valueType.Doc}";
+
+    public override string Format(ImmutableArray<KeyValuePair<string, T>> value) =>
+        "{" + string.Join(", ", value.Select(kv => $"{kv.Key}: {valueType.Format(kv.Value)}")) + "}";
+
+    public override bool TryRead(YNode node, string name, string path, Diagnostics diag, out ImmutableArray<KeyValuePair<string, T>> value)
+    {
+        value = [];
+        if (node is not YMapping map)
+        {
+            diag.Add(node.Start, path, $"expected {Expected}, got {node.Describe()}");
+            return false;
+        }
+        var builder = ImmutableArray.CreateBuilder<KeyValuePair<string, T>>();
+        bool ok = true;
+        foreach (var (k, v) in map.Entries)
+        {
+            if (!ConfigSchema.NameType.TryRead(k, name, path, diag, out var node2))
+            {
+                ok = false;
+                continue;
+            }
+            if (builder.Any(kv => kv.Key == node2))
+            {
+                diag.Add(k.Start, $"{path}.{node2}", $"node '{node2}' is listed twice");
+                ok = false;
+                continue;
+            }
+            if (valueType.TryRead(v, node2, $"{path}.{node2}", diag, out var item))
+                builder.Add(new(node2, item));
+            else
+                ok = false;
+        }
+        value = builder.ToImmutable();
+        return ok;
+    }
+}

@@ -122,6 +122,7 @@ public class ConfigLoaderTests
             nodes:
               - {name: alpha, links: [&serial {name: s, kind: serial, device: /dev/ttyS1}], fence: &f [pdu]}
               - {name: beta, links: [*serial], fence: *f}
+            fence_devices: [{name: pdu, kind: manual}]
             """);
         Assert.Equal(config.Nodes[0].Links.ToArray(), config.Nodes[1].Links.ToArray());
         Assert.Equal(new[] { "pdu" }, config.Nodes[1].Fence.ToArray());

@@ -22,6 +22,10 @@ internal static class ConfigSamples
               - {name: serial0, kind: serial, device: /dev/ttyS0, baud: 115200}
               - {name: lan1, kind: udp, local: 192.168.80.2, peer: 192.168.80.1, port: 694}
             fence: [relay-beta, pdu]
+        fence_devices:
+          - {name: relay-alpha, kind: gpio-relay, chip: /dev/gpiochip0, line: 17, action: off}
+          - {name: relay-beta, kind: gpio-relay, chip: /dev/gpiochip0, line: 18}
+          - {name: pdu, kind: serial-pdu, protocol: rps10, device: /dev/ttyUSB0, outlets: {alpha: 1, beta: 2}}
 
         """;
 
@@ -55,6 +59,10 @@ internal static class ConfigSamples
               - {name: lan1, kind: udp, local: 192.168.80.2, peer: 192.168.80.1, port: 694}
               - {name: mc, kind: udp, local: 10.1.0.2, group: 239.1.1.1}
             fence: [relay-beta, pdu]
+        fence_devices:
+          - {name: relay-alpha, kind: gpio-relay, chip: /dev/gpiochip0, line: 17, action: off}
+          - {name: relay-beta, kind: gpio-relay, chip: /dev/gpiochip0, line: 18}
+          - {name: pdu, kind: serial-pdu, protocol: rps10, device: /dev/ttyUSB0, outlets: {alpha: 1, beta: 2}}
 
         """;
 }
