@@ -67,6 +67,9 @@ public sealed class HeartbeatSimulation
     /// <summary>Per node: does its fence device for the peer work (a dead one never confirms).</summary>
     public bool[] FenceWorks { get; } = { true, true };
 
+    /// <summary>The fixed part of fence_delay for a node that holds nothing; longer than the slowest simulated fence.</summary>
+    public static readonly TimeSpan FenceDelay = TimeSpan.FromMilliseconds(800);
+
     /// <summary>Probability that a resource stop fails (the node must then be fenced).</summary>
     public double StopFailure { get; set; }
 
@@ -135,8 +138,10 @@ public sealed class HeartbeatSimulation
                 Log($"node {node}: stopping resources ({d.Reason})");
                 break;
             case ArbiterAction.FencePeer when a.FenceDoneAt == TimeSpan.MaxValue && FenceWorks[node] && _nodes[1 - node] is not null:
-                a.FenceDoneAt = Now + TimeSpan.FromMilliseconds(_rnd.Next(20, 500));
-                Log($"node {node}: fencing the peer");
+                // fence_delay: a node that holds nothing waits, so the holder of the resources fences first.
+                var delay = a.Resources == LocalResources.Started ? TimeSpan.Zero : FenceDelay + TimeSpan.FromMilliseconds(_rnd.Next(0, 400));
+                a.FenceDoneAt = Now + delay + TimeSpan.FromMilliseconds(_rnd.Next(20, 500));
+                Log($"node {node}: fencing the peer (after a delay of {delay.TotalMilliseconds:F0} ms)");
                 break;
             case ArbiterAction.FencePeer when _nodes[1 - node] is null && FenceWorks[node]:
                 a.PeerFencedAt = Now; // already off: an off verified by the device counts as fenced

@@ -126,6 +126,10 @@ public sealed class Arbiter
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "both nodes active (after a partition): the preferred peer keeps the resources");
                 if (_autoFailback && !_selfPreferred && peerEligible && !peerHolds && p.Role == NodeRole.Standby)
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "auto_failback: the preferred peer is back");
+                // A dead peer that is not fenced may only be partitioned away, and will fence this node
+                // and take over after its fence_delay: fence it first, so service continues here.
+                if (v.Peer == PeerState.Dead && _fencing == FencingMode.Required && !v.PeerFenced && v.Resources == LocalResources.Started)
+                    return Stay(ArbiterAction.FencePeer, "the peer is dead: fencing it before it can fence this node and take over");
                 return Stay(v.Resources == LocalResources.Started ? ArbiterAction.None : ArbiterAction.StartResources, "active");
 
             case NodeRole.Releasing:

@@ -39,6 +39,25 @@ public class ArbiterTests
     }
 
     [Fact]
+    public void The_active_node_fences_a_dead_standby_and_keeps_its_resources()
+    {
+        var a = new A(true, false, FencingMode.Required);
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default, fenced: true));
+        Assert.Equal(NodeRole.Active, a.Step(View(PeerState.Dead, default, res: LocalResources.Started, fenced: true)).Role);
+        // The peer came back, then went silent: it may be partitioned, not dead; fence it first.
+        Assert.Equal(NodeRole.Active, a.Step(View(PeerState.Up, PeerStandby, res: LocalResources.Started)).Role);
+        var d = a.Step(View(PeerState.Dead, PeerStandby, res: LocalResources.Started));
+        Assert.Equal((NodeRole.Active, ArbiterAction.FencePeer), (d.Role, d.Action));
+        d = a.Step(View(PeerState.Dead, PeerStandby, res: LocalResources.Started, fenced: true));
+        Assert.Equal((NodeRole.Active, ArbiterAction.None), (d.Role, d.Action));
+        var off = new A(true, false, FencingMode.Off);
+        off.Step(View(PeerState.Dead, default));
+        off.Step(View(PeerState.Dead, default));
+        Assert.Equal(ArbiterAction.None, off.Step(View(PeerState.Dead, default, res: LocalResources.Started)).Action);
+    }
+
+    [Fact]
     public void With_fencing_off_a_dead_peer_is_taken_over_and_the_reason_says_so()
     {
         var a = new A(false, false, FencingMode.Off);
