@@ -19,6 +19,10 @@ internal static class Program
         "  standby               release the resources to the peer (planned switchover) and stay standby\n" +
         "  takeover [--force]    take the resources (--force: ask an active peer to release them first)\n" +
         "  resources             the resources and their state\n" +
+        "  fence NODE            fence the peer now (power it off and verify); never this node\n" +
+        "  fence on NODE         power a fenced peer on again (an `off` fence stays off until then)\n" +
+        "  fence confirm NODE    manual fencing: you have cut NODE's power by hand\n" +
+        "  fence history [--json]  every fencing operation: target, device, outcome, reason, time\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
         "  config reference      print every configuration option (markdown)\n" +
         "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
@@ -60,6 +64,14 @@ internal static class Program
                 return Resources(control);
             case "standby" or "takeover" or "resources":
                 return BadUsage($"usage: appliancectl {rest[0]}{(rest[0] == "takeover" ? " [--force]" : "")}");
+            case "fence" when rest.Length == 2 && rest[1] != "history":
+                return Action(control, Request("fence", rest[1]), FenceWait);
+            case "fence" when rest.Length == 3 && rest[1] is "on" or "confirm":
+                return Action(control, Request("fence-" + rest[1], rest[2]), FenceWait);
+            case "fence" when rest[1..] is ["history"] or ["history", "--json"]:
+                return FenceHistory(control, rest.Length == 3);
+            case "fence":
+                return BadUsage("usage: appliancectl fence NODE | fence on NODE | fence confirm NODE | fence history [--json]");
             case "config" when rest.Length == 3 && rest[1] == "check":
                 return ConfigCheck.Run(rest[2], Console.Out, Console.Error);
             case "config" when rest.Length == 2 && rest[1] == "reference":
@@ -97,10 +109,34 @@ internal static class Program
         return 0;
     }
 
-    /// <summary>An action: prints the daemon's message; exit 1 when it refused or failed.</summary>
-    private static int Action(string control, string request)
+    /// <summary>How long a fence request may take: levels x attempts x timeouts, and the fence_delay.</summary>
+    private static readonly TimeSpan FenceWait = TimeSpan.FromMinutes(10);
+
+    private static string Request(string cmd, string target) =>
+        JsonSerializer.Serialize(new Dictionary<string, string> { ["cmd"] = cmd, ["target"] = target });
+
+    private static int FenceHistory(string control, bool json)
     {
-        if (!TryRequest(control, request, out string response))
+        if (!TryRequest(control, "{\"cmd\":\"fence-history\"}", out string response))
+            return 1;
+        if (json)
+        {
+            Console.Out.WriteLine(response);
+            return 0;
+        }
+        using var doc = JsonDocument.Parse(response);
+        var history = doc.RootElement.GetProperty("history");
+        if (history.GetArrayLength() == 0)
+            Console.Out.WriteLine("no fencing recorded");
+        foreach (var e in history.EnumerateArray())
+            Console.Out.WriteLine(StatusText.HistoryLine(e));
+        return 0;
+    }
+
+    /// <summary>An action: prints the daemon's message; exit 1 when it refused or failed.</summary>
+    private static int Action(string control, string request, TimeSpan? wait = null)
+    {
+        if (!TryRequest(control, request, out string response, wait))
             return 1;
         using var doc = JsonDocument.Parse(response);
         var root = doc.RootElement;
@@ -130,13 +166,13 @@ internal static class Program
     }
 
     /// <summary>One request, one response line. Prints why on failure.</summary>
-    internal static bool TryRequest(string control, string request, out string response)
+    internal static bool TryRequest(string control, string request, out string response, TimeSpan? wait = null)
     {
         response = "";
         try
         {
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.ReceiveTimeout = 10_000;
+            socket.ReceiveTimeout = (int)(wait ?? TimeSpan.FromSeconds(10)).TotalMilliseconds;
             socket.SendTimeout = 10_000;
             socket.Connect(new UnixDomainSocketEndPoint(control));
             socket.Send(Encoding.UTF8.GetBytes(request + "\n"));

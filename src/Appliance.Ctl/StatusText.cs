@@ -60,6 +60,7 @@ internal static class StatusText
             foreach (var m in mons.EnumerateArray())
                 o.Append(CultureInfo.InvariantCulture,
                     $"  monitor {m.GetProperty("name").GetString()} ({m.GetProperty("kind").GetString()}): {m.GetProperty("state").GetString()}, last: {m.GetProperty("last").GetString()}\n");
+        o.Append(Fencing(s.GetProperty("fencing")));
         var t = s.GetProperty("timers");
         o.Append(CultureInfo.InvariantCulture,
             $"  timers: keepalive {Ms(t, "keepalive_ms")} warntime {Ms(t, "warntime_ms")} deadtime {Ms(t, "deadtime_ms")} initdead {Ms(t, "initdead_ms")}");
@@ -69,6 +70,25 @@ internal static class StatusText
             : string.Create(CultureInfo.InvariantCulture, $"   STALLS: {stalls} (last {Duration(stall.GetProperty("last_ms").GetInt64())})\n"));
         return o.ToString();
     }
+
+    /// <summary>Fencing in a line or two: what is happening now, and the last operation.</summary>
+    private static string Fencing(JsonElement f)
+    {
+        var o = new StringBuilder();
+        string state = f.GetProperty("state").GetString()!;
+        string progress = f.GetProperty("progress").GetString()!;
+        if (state is not ("idle" or "done"))
+            o.Append(CultureInfo.InvariantCulture, $"  FENCING {state.ToUpperInvariant()}: {progress}\n");
+        if (f.GetProperty("last") is { ValueKind: JsonValueKind.Object } last)
+            o.Append(CultureInfo.InvariantCulture, $"  last fence: {HistoryLine(last)}\n");
+        return o.ToString();
+    }
+
+    /// <summary>One fence history entry as a line (also `appliancectl fence history`).</summary>
+    public static string HistoryLine(JsonElement e) =>
+        $"{e.GetProperty("at").GetString()}  {e.GetProperty("target").GetString()} {e.GetProperty("action").GetString()} " +
+        $"via {e.GetProperty("device").GetString()}: {e.GetProperty("result").GetString()} ({e.GetProperty("outcome").GetString()}, " +
+        $"{Duration(e.GetProperty("elapsed_ms").GetInt64())}, {e.GetProperty("trigger").GetString()}) {e.GetProperty("reason").GetString()}";
 
     /// <summary>The resources table (also `appliancectl resources`).</summary>
     public static string Resources(JsonElement s)

@@ -1,5 +1,6 @@
 using Appliance.Core.Arbiter;
 using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
 
 namespace Appliance.Daemon;
 
@@ -10,8 +11,12 @@ namespace Appliance.Daemon;
 /// requests) arrive through <see cref="HeartbeatThread.InvokeAsync{T}"/>; each decision that differs
 /// from the last goes to <c>onDecision</c>. No allocation per step.
 /// </summary>
-internal sealed class ArbiterHost(Arbiter arbiter, uint resourceMask, Action<ArbiterDecision> onDecision)
+internal sealed class ArbiterHost(Arbiter arbiter, uint resourceMask, Action<ArbiterDecision, long> onDecision)
 {
+    /// <summary>The peer-life token of a peer never heard.</summary>
+    public const long NeverHeard = -1;
+
+    private long _fencedLife = long.MinValue;
     private LocalResources _resources = LocalResources.Stopped;
     private bool _healthy = true;
     private OperatorRequest _pending;
@@ -32,14 +37,26 @@ internal sealed class ArbiterHost(Arbiter arbiter, uint resourceMask, Action<Arb
 
     public void Request(OperatorRequest r) => _pending = r;
 
+    /// <summary>
+    /// The fencing service verified the peer off. <paramref name="lifeToken"/> is the token sent with
+    /// the FencePeer decision: when the peer was last heard. It counts only if the peer has not been
+    /// heard since, which is DESIGN.md's "fenced after it was last heard".
+    /// </summary>
+    public void PeerFenced(long lifeToken) => _fencedLife = lifeToken;
+
+    /// <summary>When the peer was last heard, as a token for <see cref="PeerFenced"/>.</summary>
+    public static long LifeToken(TimeSpan? lastLife) => lastLife is { } t ? t.Ticks : NeverHeard;
+
     /// <summary>One arbiter step; true when the decision changed (the caller announces it at once).</summary>
     public bool Step(HeartbeatNode node, TimeSpan now, bool stalled)
     {
         var m = node.Membership;
         m.Evaluate(now);
         _stallSeen |= stalled;
+        long life = LifeToken(m.LastLife);
+        bool fenced = _fencedLife == life && m.Peer == PeerState.Dead;
         var view = new ArbiterView(now, m.Peer, m.PeerSummary, m.SelfSeq, m.PeerAckedSelfSeq, _stallSeen,
-            _healthy, _resources, PeerFenced: false, _pending);
+            _healthy, _resources, fenced, _pending);
         _pending = OperatorRequest.None;
         var d = arbiter.Step(view);
         if (d.Role is NodeRole.Standby or NodeRole.Active)
@@ -50,7 +67,7 @@ internal sealed class ArbiterHost(Arbiter arbiter, uint resourceMask, Action<Arb
         if (d.Role == _last.Role && d.Action == _last.Action)
             return false;
         _last = d;
-        onDecision(d);
+        onDecision(d, life);
         return true;
     }
 }

@@ -101,8 +101,11 @@ internal sealed class ControlServer : IAsyncDisposable
                     response = Error("request is not JSON: " + e.Message);
                 }
             }
-            await client.SendAsync(response, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-            await client.SendAsync("\n"u8.ToArray(), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            // The handler may take long (a fence waits for its devices); the send gets its own bound.
+            using var sending = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            sending.CancelAfter(TimeSpan.FromSeconds(10));
+            await client.SendAsync(response, SocketFlags.None, sending.Token).ConfigureAwait(false);
+            await client.SendAsync("\n"u8.ToArray(), SocketFlags.None, sending.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
         {

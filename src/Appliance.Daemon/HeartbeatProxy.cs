@@ -17,14 +17,15 @@ internal sealed class HeartbeatProxy : IDisposable
 {
     private readonly Process _worker;
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
-    private readonly Action<ArbiterDecision> _onDecision;
+    private readonly Action<ArbiterDecision, long> _onDecision;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _exited = new();
     private readonly object _writeGate = new();
     private long _nextId;
     private volatile bool _disposing;
 
-    public HeartbeatProxy(DaemonOptions options, Action<ArbiterDecision> onDecision, ILogger log)
+    /// <param name="onDecision">Each new arbiter decision, with the peer-life token to echo in <see cref="PeerFenced"/>.</param>
+    public HeartbeatProxy(DaemonOptions options, Action<ArbiterDecision, long> onDecision, ILogger log)
     {
         _onDecision = onDecision;
         _log = log;
@@ -65,6 +66,9 @@ internal sealed class HeartbeatProxy : IDisposable
 
     /// <summary>Tells the arbiter whether this node is fit to hold resources.</summary>
     public void SetHealthy(bool healthy) => Command("health", w => w.WriteBoolean("healthy", healthy));
+
+    /// <summary>The peer was verified off after it was last heard (the token of the FencePeer decision).</summary>
+    public void PeerFenced(long peerLife) => Command("fenced", w => w.WriteNumber("peer_life", peerLife));
 
     /// <summary>An operator's standby or takeover.</summary>
     public Task RequestAsync(OperatorRequest r) => Request("request", w => w.WriteNumber("request", (int)r));
@@ -127,7 +131,10 @@ internal sealed class HeartbeatProxy : IDisposable
                 using var doc = JsonDocument.Parse(line);
                 var root = doc.RootElement;
                 if (root.TryGetProperty("decision", out var d))
-                    _onDecision(HeartbeatWire.ReadDecision(d));
+                {
+                    var (decision, life) = HeartbeatWire.ReadDecision(d);
+                    _onDecision(decision, life);
+                }
                 else if (root.TryGetProperty("id", out var id) && _pending.TryRemove(id.GetInt64(), out var tcs))
                     tcs.TrySetResult(root.Clone());
             }

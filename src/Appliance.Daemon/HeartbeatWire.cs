@@ -11,26 +11,28 @@ namespace Appliance.Daemon;
 /// The line-JSON messages between applianced and its heartbeat worker process (one JSON object per
 /// line on the worker's stdin and stdout). Parent to worker: {"id":n,"cmd":"status"},
 /// {"id":n,"cmd":"reset-cadence"}, {"id":n,"cmd":"request","request":r}, {"cmd":"resources","state":s},
-/// {"cmd":"health","healthy":b}. Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true},
-/// {"decision":{"role":r,"action":a,"reason":t}}.
+/// {"cmd":"health","healthy":b}, {"cmd":"fenced","peer_life":t}. Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true},
+/// {"decision":{"role":r,"action":a,"reason":t,"peer_life":t}}.
 /// Times are microseconds.
 /// </summary>
 internal static class HeartbeatWire
 {
-    public static void WriteDecision(Utf8JsonWriter w, Appliance.Core.Arbiter.ArbiterDecision d)
+    /// <summary>A decision with the peer-life token (<see cref="ArbiterHost.LifeToken"/>) that a later "fenced" must echo.</summary>
+    public static void WriteDecision(Utf8JsonWriter w, Appliance.Core.Arbiter.ArbiterDecision d, long peerLife)
     {
         w.WriteStartObject();
         w.WriteStartObject("decision");
         w.WriteNumber("role", (int)d.Role);
         w.WriteNumber("action", (int)d.Action);
         w.WriteString("reason", d.Reason);
+        w.WriteNumber("peer_life", peerLife);
         w.WriteEndObject();
         w.WriteEndObject();
     }
 
-    public static Appliance.Core.Arbiter.ArbiterDecision ReadDecision(JsonElement e) => new(
+    public static (Appliance.Core.Arbiter.ArbiterDecision Decision, long PeerLife) ReadDecision(JsonElement e) => (new(
         (NodeRole)e.GetProperty("role").GetInt32(), (Appliance.Core.Arbiter.ArbiterAction)e.GetProperty("action").GetInt32(),
-        e.GetProperty("reason").GetString()!);
+        e.GetProperty("reason").GetString()!), e.GetProperty("peer_life").GetInt64());
 
     public static void WriteStatus(Utf8JsonWriter w, HeartbeatStatus s)
     {

@@ -46,7 +46,7 @@ internal static class HeartbeatWorker
         bool preferred = Arbiter.IsPreferred(setup.Self, peer, new NodeId((byte)(setup.SelfIndex + 1)), new NodeId((byte)(peerIndex + 1)));
         uint mask = config.Resources.Length == 0 ? 0 : (uint)((1UL << config.Resources.Length) - 1);
         hb.Arbiter = new ArbiterHost(new Arbiter(preferred, config.Cluster.AutoFailback, config.Cluster.Fencing), mask,
-            d => Send(w => HeartbeatWire.WriteDecision(w, d)));
+            (d, life) => Send(w => HeartbeatWire.WriteDecision(w, d, life)));
         hb.Start();
         void SendOk(long id) => Send(w =>
         {
@@ -88,6 +88,10 @@ internal static class HeartbeatWorker
                 case "health":
                     bool healthy = request.GetProperty("healthy").GetBoolean();
                     hb.InvokeAsync(_ => { hb.Arbiter!.SetHealthy(healthy); return true; });
+                    break;
+                case "fenced":
+                    long life = request.GetProperty("peer_life").GetInt64();
+                    hb.InvokeAsync(_ => { hb.Arbiter!.PeerFenced(life); return true; });
                     break;
                 case "request":
                     var r = (OperatorRequest)request.GetProperty("request").GetInt32();

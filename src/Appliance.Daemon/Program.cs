@@ -172,6 +172,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly HeartbeatProxy _heartbeat;
     private readonly ResourceManager _resources;
     private readonly MonitorRunner _monitors;
+    private readonly Fencing.FencingService _fencing;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly SdNotify _notify = new();
     private volatile string _startFailure = "";
@@ -186,6 +187,10 @@ internal sealed class ApplianceDaemon : IDisposable
         var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
         _resources = new ResourceManager(resources, ReportResources, log);
         _heartbeat = new HeartbeatProxy(options, OnDecision, log);
+        // Only the devices that fence the peer live on this board (a node never drives its own relay).
+        var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));
+        _fencing = new Fencing.FencingService(_config, _self, devices, new Fencing.FenceHistory(options.StateDir),
+            life => _heartbeat.PeerFenced(life), log);
         _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log);
     }
 
@@ -203,12 +208,11 @@ internal sealed class ApplianceDaemon : IDisposable
         }
     }
 
-    private void OnDecision(ArbiterDecision d)
+    private void OnDecision(ArbiterDecision d, long peerLife)
     {
         Trace.Role(_log, StatusJson.RoleName(d.Role), d.Action.ToString(), d.Reason);
         _notify.Send($"STATUS={StatusJson.RoleName(d.Role)}: {d.Reason}");
-        if (d.Action == ArbiterAction.FencePeer)
-            Trace.NoFenceDevice(_log, _peer.Name);
+        _fencing.OnDecision(d, peerLife, selfHolds: _resources.Aggregate == LocalResources.Started);
         _resources.Want(d.Action);
     }
 
@@ -266,8 +270,23 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _resources.Snapshot(), _startFailure,
-                    _monitors.Snapshot(), _monitors.Why(), System.Diagnostics.Stopwatch.GetElapsedTime(_started));
+                    _monitors.Snapshot(), _monitors.Why(), System.Diagnostics.Stopwatch.GetElapsedTime(_started), _fencing.Snapshot());
             }
+            case "fence" or "fence-on" or "fence-confirm":
+            {
+                string target = request.TryGetProperty("target", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.String ? t.GetString()! : "";
+                if (_config.FindNode(target) is null)
+                    return ControlServer.Error($"unknown node '{target}' (nodes: {string.Join(", ", _config.Nodes.Select(n => n.Name))})");
+                var (ok, message) = cmd switch
+                {
+                    "fence" => await _fencing.FenceNowAsync(target, CancellationToken.None).ConfigureAwait(false),
+                    "fence-on" => await _fencing.PowerOnAsync(target, CancellationToken.None).ConfigureAwait(false),
+                    _ => _fencing.Confirm(target),
+                };
+                return ok ? ControlServer.Ok(message) : ControlServer.Refused(message);
+            }
+            case "fence-history":
+                return StatusJson.WriteFenceHistory(_fencing.History.Entries);
             case "standby":
                 await _heartbeat.RequestAsync(OperatorRequest.Standby).ConfigureAwait(false);
                 return ControlServer.Ok(_resources.Aggregate == LocalResources.Stopped
@@ -297,7 +316,7 @@ internal sealed class ApplianceDaemon : IDisposable
                 _ = Task.Run(() => Churn(TimeSpan.FromSeconds(seconds)));
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, reset-cadence, churn)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, reset-cadence, churn)");
         }
     }
 
@@ -316,6 +335,7 @@ internal sealed class ApplianceDaemon : IDisposable
 
     public void Dispose()
     {
+        _fencing.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         _monitors.Dispose();
         _heartbeat.Dispose();
         _notify.Dispose();

@@ -16,7 +16,7 @@ internal static class StatusJson
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Ports.ResourceState State, string Reason)> resources,
         string startFailure,
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
-        string unfit, TimeSpan uptime)
+        string unfit, TimeSpan uptime, Fencing.FencingSnapshot fencing)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -36,7 +36,8 @@ internal static class StatusJson
 
             w.WriteStartObject("peer");
             w.WriteString("name", peerName);
-            w.WriteString("state", PeerStateName(hb.Peer));
+            // DESIGN.md section 6: a dead peer verified off reads "fenced".
+            w.WriteString("state", hb.Peer == PeerState.Dead && fencing.State == "done" && fencing.Target == peerName ? "fenced" : PeerStateName(hb.Peer));
             w.WriteString("role", hb.Peer is PeerState.Up or PeerState.Warn ? RoleName(hb.PeerSummary.Role) : "unknown");
             if (hb.PeerSilence is { } s)
                 w.WriteNumber("last_heard_ms", (long)s.TotalMilliseconds);
@@ -95,7 +96,27 @@ internal static class StatusJson
 
             w.WriteStartObject("fencing");
             w.WriteString("mode", config.Cluster.Fencing == FencingMode.Off ? "off" : "required");
-            w.WriteNull("last");
+            w.WriteString("state", fencing.State);
+            if (fencing.Target is { } target)
+                w.WriteString("target", target);
+            w.WriteString("progress", fencing.Progress);
+            w.WriteNumber("rounds_failed", fencing.RoundsFailed);
+            w.WriteStartArray("devices");
+            foreach (var (name, kind) in fencing.Devices)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", name);
+                w.WriteString("kind", kind);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            if (fencing.Last is { } last)
+            {
+                w.WritePropertyName("last");
+                WriteFenceEntry(w, last);
+            }
+            else
+                w.WriteNull("last");
             w.WriteEndObject();
 
             var t = config.Cluster.Timers;
@@ -130,6 +151,39 @@ internal static class StatusJson
             w.WriteNumber("heap_bytes", GC.GetTotalMemory(forceFullCollection: false));
             w.WriteEndObject();
 
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
+    }
+
+    /// <summary>One history entry; <c>target</c> and <c>result</c> are the DESIGN.md section 6 fields.</summary>
+    public static void WriteFenceEntry(Utf8JsonWriter w, Fencing.FenceHistoryEntry e)
+    {
+        w.WriteStartObject();
+        w.WriteString("target", e.Target);
+        w.WriteString("result", e.Verified ? "fenced" : e.Action == "on" ? "powered-on" : "failed");
+        w.WriteString("device", e.Device);
+        w.WriteString("action", e.Action);
+        w.WriteString("outcome", e.Outcome);
+        w.WriteBoolean("verified", e.Verified);
+        w.WriteString("reason", e.Reason);
+        w.WriteNumber("elapsed_ms", e.ElapsedMs);
+        w.WriteString("at", e.At.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteString("trigger", e.Trigger);
+        w.WriteEndObject();
+    }
+
+    public static byte[] WriteFenceHistory(IReadOnlyList<Fencing.FenceHistoryEntry> entries)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("ok", true);
+            w.WriteStartArray("history");
+            foreach (var e in entries)
+                WriteFenceEntry(w, e);
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         return stream.ToArray();

@@ -68,6 +68,27 @@ internal static partial class Trace
     [LoggerMessage(1402, LogLevel.Error, "{Peer} must be fenced before a takeover, and no fence device is configured: NOT taking over (set fencing: off to accept the risk)")]
     public static partial void NoFenceDevice(ILogger log, string peer);
 
+    [LoggerMessage(1600, LogLevel.Warning, "fencing {Target} in {DelayMs}ms via {Devices}: {Why}")]
+    public static partial void FenceStarting(ILogger log, string target, long delayMs, string devices, string why);
+
+    [LoggerMessage(1601, LogLevel.Warning, "fenced {Target}: {Action} via {Device}, verified, in {Ms}ms: {Reason}")]
+    public static partial void Fenced(ILogger log, string target, string device, string action, long ms, string reason);
+
+    [LoggerMessage(1602, LogLevel.Critical, "FENCING {Target} FAILED ({Outcome}, {Ms}ms): {Reason}; NOT taking over. Steps: {Trail}")]
+    public static partial void FenceFailed(ILogger log, string target, string outcome, long ms, string reason, string trail);
+
+    [LoggerMessage(1603, LogLevel.Information, "fencing {Target} stopped: {Why}")]
+    public static partial void FenceCancelled(ILogger log, string target, string why);
+
+    [LoggerMessage(1604, LogLevel.Critical, "OPERATOR INTERVENTION REQUIRED: cut the power of {Target}, then run `appliancectl fence confirm {Target}`")]
+    public static partial void OperatorNeeded(ILogger log, string target);
+
+    [LoggerMessage(1605, LogLevel.Warning, "operator confirmed that {Target} is off")]
+    public static partial void OperatorConfirmed(ILogger log, string target);
+
+    [LoggerMessage(1606, LogLevel.Error, "cannot write the fence history {Path}: {Reason}")]
+    public static partial void FenceHistoryFailed(ILogger log, string path, string reason);
+
     [LoggerMessage(1500, LogLevel.Warning, "monitor {Name} {State}: {Reason}")]
     public static partial void MonitorChanged(ILogger log, string name, string state, string reason);
 
