@@ -10,6 +10,7 @@ internal static class FenceDeviceFactory
     public static IFenceDevice Create(FenceDeviceConfig config, string selfName) => config switch
     {
         ManualFenceConfig m => new ManualFenceDevice(m.Name),
+        GpioRelayFenceConfig r => new Appliance.Linux.Fencing.GpioRelayFenceDevice(r.Name, r.Chip, r.Line, r.ActiveLow, $"applianced:{selfName}:{r.Name}"),
         _ => throw new NotSupportedException($"fence device kind {config.Kind} is not wired yet"),
     };
 }

@@ -12,32 +12,12 @@ namespace Appliance.Integration.Tests.Edge;
 /// </summary>
 public sealed class InteropAbiTests
 {
-    private static readonly Lazy<Dictionary<string, ulong>> Native = new(CompileAndRun);
+    private static readonly Lazy<Dictionary<string, ulong>> Native = new(() => NativeAbi.CompileAndRun("termios_abi.c"));
 
     [Fact]
     public void Every_interop_constant_matches_the_kernel_headers()
     {
-        Dictionary<string, ulong> native = Native.Value;
-        FieldInfo[] constants = typeof(Interop.Sys)
-            .GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly)
-            .Where(f => f.IsLiteral)
-            .ToArray();
-        Assert.NotEmpty(constants);
-
-        var problems = new List<string>();
-        foreach (FieldInfo field in constants)
-        {
-            ulong managed = ToUInt64(field.GetRawConstantValue()!);
-            if (!native.TryGetValue(field.Name, out ulong expected))
-                problems.Add($"{field.Name}: not printed by native/termios_abi.c (add it there)");
-            else if (managed != expected)
-                problems.Add($"{field.Name}: C# 0x{managed:X} but the headers say 0x{expected:X}");
-        }
-        foreach (string name in native.Keys.Where(k => !k.Contains('.')))
-        {
-            if (!constants.Any(f => f.Name == name))
-                problems.Add($"{name}: printed by termios_abi.c but not declared in Interop.Sys");
-        }
+        List<string> problems = NativeAbi.ConstantMismatches(Native.Value, "termios_abi.c", typeof(Interop.Sys));
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
     }
 
@@ -113,45 +93,5 @@ public sealed class InteropAbiTests
         Assert.Equal(-1, Interop.Sys.EventFdRead(handle, &value));
         Assert.Equal(Interop.Sys.EAGAIN, Marshal.GetLastPInvokeError());
         Assert.Equal(0, Interop.Sys.Poll(fds, 0));
-    }
-
-    private static ulong ToUInt64(object value) => value switch
-    {
-        int i => unchecked((ulong)(uint)i),
-        short s => unchecked((ulong)(ushort)s),
-        uint u => u,
-        ulong ul => ul,
-        nuint n => n,
-        nint n => unchecked((ulong)n),
-        long l => unchecked((ulong)l),
-        _ => throw new InvalidOperationException($"unexpected constant type {value.GetType()}"),
-    };
-
-    private static Dictionary<string, ulong> CompileAndRun()
-    {
-        string source = Path.Combine(AppContext.BaseDirectory, "native", "termios_abi.c");
-        Assert.True(File.Exists(source), $"{source} missing: the test project copies native/termios_abi.c to its output");
-        string gcc = Edge.FindOnPath("gcc") ?? Edge.FindOnPath("cc")
-            ?? throw new Xunit.Sdk.XunitException(
-                "gcc not found on PATH: the interop ABI test compiles native/termios_abi.c against the kernel headers " +
-                "(apt-get install gcc linux-libc-dev; CI installs it)");
-        string dir = Path.Combine(Path.GetTempPath(), $"apl-edge-abi-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        try
-        {
-            string exe = Path.Combine(dir, "termios_abi");
-            Edge.Run(gcc, "-std=c11", "-Wall", "-Werror", "-o", exe, source);
-            var result = new Dictionary<string, ulong>();
-            foreach (string line in Edge.Run(exe).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                string[] parts = line.Split(' ');
-                result.Add(parts[0], ulong.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
-            }
-            return result;
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
     }
 }
