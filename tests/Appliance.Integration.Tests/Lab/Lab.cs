@@ -139,6 +139,21 @@ public sealed class Lab : IDisposable
 
     public string Log(string node) => File.ReadAllText(Env[$"LOG_{node}"]);
 
+    /// <summary>Whether NODE's kernel carries the VIP right now (`ip addr` in its namespace; a few ms).</summary>
+    public bool KernelHoldsVip(string node)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true };
+        foreach (var a in new[] { "-n", Env[$"NS_{node}"], "-o", "-4", "addr", "show", "dev", "eth0" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return text.Contains($" {Env["VIP"]}/", StringComparison.Ordinal);
+    }
+
+    /// <summary>The lab's power state of NODE: on or off.</summary>
+    public string Power(string node) => File.ReadAllText(Path.Combine(Env["LAB_DIR"], $"power-{node}")).Trim();
+
     public void Dispose()
     {
         if (_up)

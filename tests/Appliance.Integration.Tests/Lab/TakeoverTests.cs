@@ -192,16 +192,7 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
         }
     }
 
-    private bool KernelHoldsVip(string node)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true };
-        foreach (var a in new[] { "-n", L.Env[$"NS_{node}"], "-o", "-4", "addr", "show", "dev", "eth0" })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string text = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return text.Contains($" {Vip}/", StringComparison.Ordinal);
-    }
+    private bool KernelHoldsVip(string node) => L.KernelHoldsVip(node);
 
     private bool HoldsVip(string node)
     {
