@@ -72,6 +72,10 @@ internal static class Program
                 return FenceHistory(control, rest.Length == 3);
             case "fence":
                 return BadUsage("usage: appliancectl fence NODE | fence on NODE | fence confirm NODE | fence history [--json]");
+            case "fence-agent" when rest.Length >= 2:
+                // The fence_appliance_gpio / fence_appliance_pdu wrappers (board/fence/) land here.
+                return FenceAgentCommand.RunOnConsole(rest[1], rest[2..],
+                    gpio: s => new Appliance.Linux.Fencing.GpioRelayFenceDevice(FenceAgents.GpioName, s.Chip, s.Line, s.ActiveLow));
             case "config" when rest.Length == 3 && rest[1] == "check":
                 return ConfigCheck.Run(rest[2], Console.Out, Console.Error);
             case "config" when rest.Length == 2 && rest[1] == "reference":

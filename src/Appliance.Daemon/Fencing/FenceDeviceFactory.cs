@@ -10,6 +10,8 @@ internal static class FenceDeviceFactory
     public static IFenceDevice Create(FenceDeviceConfig config, string selfName) => config switch
     {
         ManualFenceConfig m => new ManualFenceDevice(m.Name),
+        FenceAgentFenceConfig a => new Appliance.Linux.Fencing.FenceAgentDevice(a.Name, a.Agent,
+            a.Plugs.IsEmpty ? null : a.Plugs.ToDictionary(p => p.Key, p => p.Value), a.Params),
         GpioRelayFenceConfig r => new Appliance.Linux.Fencing.GpioRelayFenceDevice(r.Name, r.Chip, r.Line, r.ActiveLow, $"applianced:{selfName}:{r.Name}"),
         _ => throw new NotSupportedException($"fence device kind {config.Kind} is not wired yet"),
     };

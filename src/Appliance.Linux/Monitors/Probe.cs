@@ -51,25 +51,18 @@ public static class Probe
 
     private static async Task<ResourceOutcome> Exec(MonitorConfig m, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("/bin/sh");
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(m.Command!);
-        using var p = Process.Start(psi) ?? throw new IOException("cannot start /bin/sh");
-        try
-        {
-            var stderr = p.StandardError.ReadToEndAsync(ct);
-            await p.StandardOutput.ReadToEndAsync(ct).ConfigureAwait(false);
-            await p.WaitForExitAsync(ct).ConfigureAwait(false);
-            string err = (await stderr.ConfigureAwait(false)).Trim();
-            if (err.Length > 200)
-                err = err[..200];
-            return p.ExitCode == 0 ? ResourceOutcome.Done("exit 0") : ResourceOutcome.Failed($"exit {p.ExitCode} {err}".TrimEnd());
-        }
-        finally
-        {
-            if (!p.HasExited)
-                p.Kill(entireProcessTree: true); // timed out: no stray checks left running
-        }
+        var r = await ChildProcess.RunAsync(psi, stdin: null, ct).ConfigureAwait(false);
+        if (r.Outcome == ChildOutcome.Killed)
+            ct.ThrowIfCancellationRequested(); // the probe timed out or we shut down; RunAsync above tells which
+        if (r.Outcome == ChildOutcome.NotStarted)
+            throw new IOException($"cannot start /bin/sh: {r.Why}");
+        string err = r.Stderr.Trim();
+        if (err.Length > 200)
+            err = err[..200];
+        return r.ExitCode == 0 ? ResourceOutcome.Done("exit 0") : ResourceOutcome.Failed($"exit {r.ExitCode} {err}".TrimEnd());
     }
 
     private static async Task<ResourceOutcome> Ping(MonitorConfig m)

@@ -27,37 +27,18 @@ public sealed class ScriptResource(ScriptResourceConfig config) : IResource
 
     private async Task<ResourceOutcome> Run(string action, CancellationToken ct)
     {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(config.Timeout);
         var psi = Command(action);
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        Process p;
-        try
+        string file = psi.FileName;
+        var r = await ChildProcess.RunAsync(psi, stdin: null, timeout.Token).ConfigureAwait(false);
+        return r.Outcome switch
         {
-            p = Process.Start(psi) ?? throw new IOException($"cannot start {psi.FileName}");
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            return ResourceOutcome.Failed($"cannot run {psi.FileName}: {e.Message}");
-        }
-        using (p)
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(config.Timeout);
-            try
-            {
-                var stderr = p.StandardError.ReadToEndAsync(timeout.Token);
-                await p.StandardOutput.ReadToEndAsync(timeout.Token).ConfigureAwait(false);
-                await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-                string err = await stderr.ConfigureAwait(false);
-                return p.ExitCode == 0 ? ResourceOutcome.Done($"{action}: exit 0")
-                    : ResourceOutcome.Failed($"{action}: {Meaning(p.ExitCode)}{Reason(err)}");
-            }
-            catch (OperationCanceledException)
-            {
-                p.Kill(entireProcessTree: true);
-                return ResourceOutcome.Failed($"{action}: no answer within {config.Timeout.TotalSeconds:0.#} s (killed)");
-            }
-        }
+            ChildOutcome.NotStarted => ResourceOutcome.Failed($"cannot run {file}: {r.Why}"),
+            ChildOutcome.Killed => ResourceOutcome.Failed($"{action}: no answer within {config.Timeout.TotalSeconds:0.#} s (killed)"),
+            _ => r.ExitCode == 0 ? ResourceOutcome.Done($"{action}: exit 0")
+                : ResourceOutcome.Failed($"{action}: {Meaning(r.ExitCode)}{Reason(r.Stderr)}"),
+        };
     }
 
     private ProcessStartInfo Command(string action)

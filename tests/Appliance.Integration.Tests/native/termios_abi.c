@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <asm/termbits.h>
@@ -56,5 +57,7 @@ int main(void)
     /* errno <asm-generic/errno-base.h>, <asm-generic/errno.h> */
     C(ENOENT); C(EINTR); C(EIO); C(ENXIO); C(EBADF); C(EAGAIN); C(EACCES); C(EBUSY); C(ENODEV);
     C(EINVAL); C(ENOTTY); C(ECONNREFUSED);
+    /* kill(2) <asm-generic/signal.h> */
+    C(SIGKILL);
     return 0;
 }
