@@ -182,8 +182,14 @@ public static class ConfigLoader
                 case ResourceKind.Vip:
                     var address = r.Get(ConfigSchema.VipAddress);
                     var iface = r.Get(ConfigSchema.VipInterface);
-                    if (address.Ok && iface.Ok)
-                        result.Add(new VipResourceConfig(name.Value!, address.Value, iface.Value!));
+                    var repeat = r.Get(ConfigSchema.VipGarpRepeat);
+                    var interval = r.Get(ConfigSchema.VipGarpInterval);
+                    var refresh = r.Get(ConfigSchema.VipGarpRefresh);
+                    if (address.Ok && iface.Ok && repeat.Ok && interval.Ok && refresh.Ok)
+                        result.Add(new VipResourceConfig(name.Value!, address.Value, iface.Value!)
+                        {
+                            Garp = new Net.GarpSchedule(repeat.Value, interval.Value, refresh.Value),
+                        });
                     else
                         ok = false;
                     break;

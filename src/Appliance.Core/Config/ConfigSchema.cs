@@ -189,12 +189,24 @@ internal static class ConfigSchema
     public static readonly ScalarOption<string> VipInterface = Option.Required("interface", new InterfaceNameType(),
         "The interface that carries the VIP on each node, like `eth0`.");
 
+    public static readonly ScalarOption<int> VipGarpRepeat = Option.Defaulted("garp_repeat",
+        new IntRangeType(0, Net.GarpSchedule.RepeatMax), Net.GarpSchedule.Default.Repeat,
+        "vip: announcements (gratuitous ARP request and reply, or unsolicited NA) after the first burst, for neighbours that missed it.");
+
+    public static readonly ScalarOption<TimeSpan> VipGarpInterval = Option.Defaulted("garp_interval",
+        new DurationType(TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)), Net.GarpSchedule.Default.Interval,
+        "vip: time between those repeated announcements.");
+
+    public static readonly ScalarOption<TimeSpan> VipGarpRefresh = Option.Defaulted("garp_refresh",
+        new DurationType(TimeSpan.Zero, TimeSpan.FromHours(1)), Net.GarpSchedule.Default.Refresh,
+        "vip: after the repeats, announce again every this long while the VIP is held; 0ms: never.");
+
     public static readonly MapSchema ResourceMap = new("resources[]",
         "Something the active node runs. Started in list order, stopped in reverse order.",
         [ResourceName, ResourceKindOption],
         new VariantSpec(ResourceKindOption,
         [
-            new VariantCase("vip", "a vip resource", [VipAddress, VipInterface]),
+            new VariantCase("vip", "a vip resource", [VipAddress, VipInterface, VipGarpRepeat, VipGarpInterval, VipGarpRefresh]),
             new VariantCase("exec", "an exec resource", [ExecStart, ExecStop, ScriptTimeout]),
             new VariantCase("lsb", "an lsb resource", [LsbScript, ScriptTimeout]),
             new VariantCase("ocf", "an ocf resource", [OcfAgent, OcfParams, ScriptTimeout]),

@@ -76,6 +76,9 @@ public abstract record ResourceConfig(string Name)
 public sealed record VipResourceConfig(string Name, IpPrefix Address, string Interface) : ResourceConfig(Name)
 {
     public override ResourceKind Kind => ResourceKind.Vip;
+
+    /// <summary>When to announce after the first burst; see <see cref="Net.GarpSchedule"/>.</summary>
+    public Net.GarpSchedule Garp { get; init; } = Net.GarpSchedule.Default;
 }
 
 public enum MonitorKind { Tcp, Http, Exec, Ping }

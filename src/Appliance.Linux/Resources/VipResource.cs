@@ -10,17 +10,11 @@ namespace Appliance.Linux.Resources;
 /// <summary>
 /// The virtual IP: added to its interface with iproute2's `ip` (rtnetlink directly is later work),
 /// then announced: gratuitous ARP as request and reply (IPv4) or an unsolicited neighbour
-/// advertisement (IPv6), as raw frames, once at once and then <see cref="AnnounceRepeats"/> more
-/// times, so switches and neighbours that missed the first burst learn the new MAC.
+/// advertisement (IPv6), as raw frames, at once and then on the configured
+/// <see cref="Core.Net.GarpSchedule"/>, so switches and neighbours that missed the first burst learn the new MAC.
 /// </summary>
 public sealed class VipResource(VipResourceConfig config) : IResource
 {
-    /// <summary>Announcements after the first burst (keepalived's garp_master_repeat is 5).</summary>
-    public const int AnnounceRepeats = 5;
-
-    /// <summary>Interval between the repeated announcements.</summary>
-    public static readonly TimeSpan AnnounceInterval = TimeSpan.FromMilliseconds(200);
-
     private CancellationTokenSource? _repeats;
 
     public string Name => config.Name;
@@ -99,9 +93,9 @@ public sealed class VipResource(VipResourceConfig config) : IResource
     {
         try
         {
-            for (int i = 0; i < AnnounceRepeats; i++)
+            for (int sent = 1; config.Garp.DelayBefore(sent) is { } delay; sent++)
             {
-                await Task.Delay(AnnounceInterval, ct).ConfigureAwait(false);
+                await Task.Delay(delay, ct).ConfigureAwait(false);
                 using var sender = RawFrameSender.Open(config.Interface);
                 Announce(sender);
             }
