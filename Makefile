@@ -22,6 +22,8 @@ build: deps
 bin: deps
 	$(DOTNET) publish src/Appliance.Daemon -c $(CONFIG) -o $(BIN) -v quiet -nologo
 	$(DOTNET) publish src/Appliance.Ctl -c $(CONFIG) -o $(BIN) -v quiet -nologo
+	$(DOTNET) publish src/Appliance.Lab -c $(CONFIG) -o $(BIN) -v quiet -nologo
+	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(BIN)/
 
 test: bin
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)

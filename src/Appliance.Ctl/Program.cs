@@ -75,7 +75,8 @@ internal static class Program
             case "fence-agent" when rest.Length >= 2:
                 // The fence_appliance_gpio / fence_appliance_pdu wrappers (board/fence/) land here.
                 return FenceAgentCommand.RunOnConsole(rest[1], rest[2..],
-                    gpio: s => new Appliance.Linux.Fencing.GpioRelayFenceDevice(FenceAgents.GpioName, s.Chip, s.Line, s.ActiveLow));
+                    gpio: s => new Appliance.Linux.Fencing.GpioRelayFenceDevice(FenceAgents.GpioName, s.Chip, s.Line, s.ActiveLow),
+                    pdu: s => new Appliance.Linux.Fencing.SerialPduFenceDevice(FenceAgents.PduName, s.SerialPort, s.Outlets));
             case "config" when rest.Length == 3 && rest[1] == "check":
                 return ConfigCheck.Run(rest[2], Console.Out, Console.Error);
             case "config" when rest.Length == 2 && rest[1] == "reference":

@@ -79,6 +79,9 @@ internal static class StatusText
         string progress = f.GetProperty("progress").GetString()!;
         if (state is not ("idle" or "done"))
             o.Append(CultureInfo.InvariantCulture, $"  FENCING {state.ToUpperInvariant()}: {progress}\n");
+        foreach (var d in f.GetProperty("devices").EnumerateArray())
+            o.Append(CultureInfo.InvariantCulture,
+                $"  fence device {d.GetProperty("name").GetString()} ({d.GetProperty("kind").GetString()}){(d.GetProperty("health").GetString() is { Length: > 0 } h ? ": " + h : "")}\n");
         if (f.GetProperty("last") is { ValueKind: JsonValueKind.Object } last)
             o.Append(CultureInfo.InvariantCulture, $"  last fence: {HistoryLine(last)}\n");
         return o.ToString();

@@ -102,11 +102,12 @@ internal static class StatusJson
             w.WriteString("progress", fencing.Progress);
             w.WriteNumber("rounds_failed", fencing.RoundsFailed);
             w.WriteStartArray("devices");
-            foreach (var (name, kind) in fencing.Devices)
+            foreach (var (name, kind, health) in fencing.Devices)
             {
                 w.WriteStartObject();
                 w.WriteString("name", name);
                 w.WriteString("kind", kind);
+                w.WriteString("health", health);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -6,13 +6,15 @@
 #   3. cadence under load (worst keepalive send gap with stress-ng + daemon heap churn)
 #   4. failover           (client-observed: power cut of the active, planned switchover, false
 #                          failovers under load; vs keepalived VRRPv3 run by tests/bench/kapair)
+#   5. fencing            (peer dead -> fence verified per device kind, client failover with fencing
+#                          required; cluster-glue's stonith -t rps10 for comparison)
 #
 # Progress goes to stderr; the report to out/bench/report.md (also printed on stdout), the
 # daemons' and heartbeat's logs to out/bench/logs/. Root only (network namespaces).
 # Knobs (for quick trial runs; the defaults are the benchmark):
 #   BENCH_RUNS=20  BENCH_IDLE_SECONDS=60  BENCH_LOAD_SECONDS=60  BENCH_POLL_MS=5
 #   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60
-#   BENCH_SECTIONS="detect idle cadence failover"
+#   BENCH_SECTIONS="detect idle cadence failover fencing"
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -30,7 +32,7 @@ LOAD_S=${BENCH_LOAD_SECONDS:-60}
 POLL_MS=${BENCH_POLL_MS:-5}
 FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
 FALSE_S=${BENCH_FALSE_SECONDS:-60}
-SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover}
+SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover fencing}
 LABN="k$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with k (bench labs), unique per run
 HZ=$(getconf CLK_TCK)
 
@@ -163,7 +165,8 @@ R_DETECT=$TMP/r-detect.md
 R_IDLE=$TMP/r-idle.md
 R_CAD=$TMP/r-cadence.md
 R_FO=$TMP/r-failover.md
-: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"; : >"$R_FO"
+R_FE=$TMP/r-fencing.md
+: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"; : >"$R_FO"; : >"$R_FE"
 
 # ================================================================== 1. detection latency
 # detect_config K D: RUNS cuts at keepalive K ms / deadtime D ms. Appends rows to $TMP/detect.tsv:
@@ -530,6 +533,10 @@ section_cadence() {
 # shellcheck source=failover.sh
 . "$HERE/failover.sh"
 
+# ================================================================== 5. fencing
+# shellcheck source=fencing.sh
+. "$HERE/fencing.sh"
+
 # ================================================================== main
 log "appliance benchmark: lab $LABN, binaries $BIN, report $REPORT"
 for s in $SECTIONS; do
@@ -538,7 +545,8 @@ for s in $SECTIONS; do
         idle) section_idle ;;
         cadence) section_cadence ;;
         failover) section_failover ;;
-        *) die "unknown section '$s' (detect idle cadence failover)" ;;
+        fencing) section_fencing ;;
+        *) die "unknown section '$s' (detect idle cadence failover fencing)" ;;
     esac
 done
 
@@ -549,7 +557,7 @@ ELAPSED=$((SECONDS - T_START))
     echo "$(date -u '+%F %T UTC'); $(uname -sr); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo));"
     echo "daemon $BIN/applianced (tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')); run time ${ELAPSED} s."
     echo
-    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO"
+    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO" "$R_FE"
     echo "Logs of every lab, heartbeat and keepalived pair: out/bench/logs/."
 } >"$REPORT"
 log "done in ${ELAPSED} s; report: $REPORT"

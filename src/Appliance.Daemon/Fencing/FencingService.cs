@@ -9,7 +9,7 @@ namespace Appliance.Daemon.Fencing;
 
 /// <summary>What status shows about fencing.</summary>
 internal sealed record FencingSnapshot(string State, string? Target, string Progress, int RoundsFailed, FenceHistoryEntry? Last,
-    ImmutableArray<(string Name, string Kind)> Devices);
+    ImmutableArray<(string Name, string Kind, string Health)> Devices);
 
 /// <summary>
 /// Carries out fencing for the daemon: drives a <see cref="FenceController"/> against the real
@@ -236,19 +236,27 @@ internal sealed class FencingService : IAsyncDisposable
             return (false, target == _self.Name ? $"{target} is this node; it is on" : $"unknown node '{target}' (the peer is {_peer.Name})");
         if (_auto is not null)
             return (false, $"{target} is being fenced right now ({_progress}); not powering it on");
+        // Every device in the node's list may have cut it (a level that failed may still have
+        // switched), so all of them switch it on again; manual ones are the operator's to do.
+        var done = new List<string>();
         var failures = new List<string>();
         foreach (var level in _peerLevels)
         {
-            var r = await Invoke(_devices[level.Device], FenceAction.On, target, level.Timeout, ct).ConfigureAwait(false);
+            var device = _devices[level.Device];
+            if (device is ManualFenceDevice)
+                continue;
+            var r = await Invoke(device, FenceAction.On, target, level.Timeout, ct).ConfigureAwait(false);
             if (r.Ok)
-            {
-                _history.Add(new FenceHistoryEntry(DateTimeOffset.UtcNow, target, level.Device, "on", "done", false,
-                    $"powered on by an operator via {level.Device}", 0, "operator"));
-                return (true, $"{target} powered on via {level.Device}");
-            }
-            failures.Add($"{level.Device}: {FenceController.OutcomeName(r.Outcome)} ({r.Reason})");
+                done.Add(level.Device);
+            else
+                failures.Add($"{level.Device}: {FenceController.OutcomeName(r.Outcome)} ({r.Reason})");
         }
-        return (false, failures.Count == 0 ? $"no fence device can power {target} on" : "power on failed: " + string.Join("; ", failures));
+        if (done.Count > 0)
+            _history.Add(new FenceHistoryEntry(DateTimeOffset.UtcNow, target, string.Join("+", done), "on", failures.Count == 0 ? "done" : "error",
+                false, $"powered on by an operator via {string.Join(", ", done)}" + (failures.Count == 0 ? "" : "; failed: " + string.Join("; ", failures)), 0, "operator"));
+        if (failures.Count == 0)
+            return (true, done.Count == 0 ? $"no device can power {target} on: do it by hand" : $"{target} powered on via {string.Join(", ", done)}");
+        return (false, "power on failed: " + string.Join("; ", failures) + (done.Count == 0 ? "" : $" (done via {string.Join(", ", done)})"));
     }
 
     /// <summary>`appliancectl fence confirm NODE`: an operator has cut the target's power by hand.</summary>
@@ -267,7 +275,15 @@ internal sealed class FencingService : IAsyncDisposable
     }
 
     public FencingSnapshot Snapshot() => new(_state, _target, _progress, _roundsFailed, _history.Last,
-        [.. _devices.Values.Select(d => (d.Name, d.Kind))]);
+        [.. _devices.Values.Select(d => (d.Name, d.Kind, Health(d)))]);
+
+    /// <summary>What a device's own watch says (the PDU's open session and its periodic status query).</summary>
+    private static string Health(IFenceDevice d) => d switch
+    {
+        Appliance.Linux.Fencing.SerialPduFenceDevice pdu => pdu.Health,
+        ManualFenceDevice => "manual: an operator confirms",
+        _ => "",
+    };
 
     public async ValueTask DisposeAsync()
     {

@@ -68,6 +68,9 @@ internal static partial class Interop
         // ---- c_cflag ----
         /// <summary>Speed code mask in c_cflag. &lt;asm-generic/termbits.h&gt;</summary>
         internal const uint CBAUD = 0x100F;
+        /// <summary>Speed code 0: hang up. A UART drops DTR and RTS on the change to B0 and raises them on the change back
+        /// (serial_core.c, uart_set_termios); a pty only records it. &lt;asm-generic/termbits.h&gt;</summary>
+        internal const uint B0 = 0x0;
         /// <summary>Speed code meaning "the number in c_ispeed/c_ospeed". &lt;asm-generic/termbits.h&gt;</summary>
         internal const uint BOTHER = 0x1000;
         /// <summary>Character size mask. &lt;asm-generic/termbits.h&gt;</summary>

@@ -37,7 +37,7 @@ public sealed class SerialPort : IDisposable
 
     private readonly SafeSerialHandle _handle;
 
-    private SerialPort(SafeSerialHandle handle, string device, int baud)
+    internal SerialPort(SafeSerialHandle handle, string device, int baud)
     {
         _handle = handle;
         Device = device;
@@ -160,13 +160,39 @@ public sealed class SerialPort : IDisposable
         }
     }
 
+    /// <summary>
+    /// Hangs the line up (<paramref name="hangup"/> true: speed B0) or restores the speed asked at
+    /// <see cref="Open"/>. B0 is how software drops DTR on a UART (termios(3): "B0 hangs up";
+    /// serial_core clears DTR and RTS on the change to B0 and raises them on the change back), which
+    /// a WTI RPS-10 takes as "start a new session"; cluster-glue's rps10.c does the same. A pty has
+    /// no modem lines: it only records the speed, which the other side can read from the slave.
+    /// </summary>
+    /// <exception cref="NativeIoException">The ioctl failed (EIO: the device is gone).</exception>
+    public void SetHangup(bool hangup)
+    {
+        Interop.Sys.Termios2 t = Get(_handle, Device);
+        t.c_cflag &= ~(Interop.Sys.CBAUD | Interop.Sys.CIBAUD);
+        if (hangup)
+        {
+            // CIBAUD B0 too: input speed "same as output", as cfsetispeed(B0) asks.
+            t.c_cflag |= Interop.Sys.B0 | (Interop.Sys.B0 << Interop.Sys.IBSHIFT);
+            t.c_ispeed = t.c_ospeed = 0;
+        }
+        else
+        {
+            t.c_cflag |= Interop.Sys.BOTHER | (Interop.Sys.BOTHER << Interop.Sys.IBSHIFT);
+            t.c_ispeed = t.c_ospeed = (uint)Baud;
+        }
+        Set(_handle, Device, ref t);
+    }
+
     /// <summary>The output speed the driver holds now (termios2 c_ospeed), for tests and diagnostics.</summary>
     public int ReadBackBaud() => (int)Get(_handle, Device).c_ospeed;
 
     public void Dispose() => _handle.Dispose();
 
     /// <summary>What cfmakeraw(3) does, plus no flow control, CLOCAL|CREAD, VMIN=1 VTIME=0 and BOTHER speed.</summary>
-    private static unsafe void MakeRaw(ref Interop.Sys.Termios2 t, uint baud)
+    internal static unsafe void MakeRaw(ref Interop.Sys.Termios2 t, uint baud)
     {
         t.c_iflag &= ~(Interop.Sys.IGNBRK | Interop.Sys.BRKINT | Interop.Sys.PARMRK | Interop.Sys.ISTRIP
             | Interop.Sys.INLCR | Interop.Sys.IGNCR | Interop.Sys.ICRNL
@@ -183,7 +209,7 @@ public sealed class SerialPort : IDisposable
         t.c_ospeed = baud;
     }
 
-    private static unsafe void Set(SafeSerialHandle handle, string device, ref Interop.Sys.Termios2 termios)
+    internal static unsafe void Set(SafeSerialHandle handle, string device, ref Interop.Sys.Termios2 termios)
     {
         fixed (Interop.Sys.Termios2* t = &termios)
         {
@@ -192,7 +218,7 @@ public sealed class SerialPort : IDisposable
         }
     }
 
-    private static unsafe Interop.Sys.Termios2 Get(SafeSerialHandle handle, string device)
+    internal static unsafe Interop.Sys.Termios2 Get(SafeSerialHandle handle, string device)
     {
         Interop.Sys.Termios2 termios;
         if (Interop.Sys.Ioctl(handle, Interop.Sys.TCGETS2, &termios) != 0)

@@ -182,3 +182,85 @@ public sealed class ManualFencingTests(ManualLabFixture fixture, ITestOutputHelp
         L.WaitBothUp(TimeSpan.FromSeconds(20));
     }
 }
+
+public sealed class RelayPduLabFixture() : LabFixture("p", FencingLab.With("relay", "pdu"));
+
+/// <summary>Two levels: a relay whose line cannot be requested hands over to the PDU.</summary>
+[Collection("lab")]
+public sealed class RelayPduFencingTests(RelayPduLabFixture fixture, ITestOutputHelper output) : IClassFixture<RelayPduLabFixture>
+{
+    private Lab L => fixture.Lab;
+
+    [RootFact]
+    public void A_broken_relay_hands_over_to_the_pdu()
+    {
+        FencingLab.Restore(L);
+        string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
+        L.Must("relay", "break", active);
+        L.Must("power", "off", active);
+        Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(10), $"{standby} takes the VIP");
+        var e = FencingLab.History(L, standby)[^1];
+        output.WriteLine(e.ToString());
+        Assert.Equal($"pdu-{active}", e.GetProperty("device").GetString());
+        Assert.True(e.GetProperty("verified").GetBoolean());
+        Assert.Contains("off", File.ReadAllText(Path.Combine(L.Env["LAB_DIR"], $"pdu-{standby}.state")));
+        Assert.Contains($"relay-{active}", L.Log(standby)); // the relay's failure is in the trail
+        FencingLab.Restore(L);
+    }
+}
+
+public sealed class PduLabFixture() : LabFixture("q", FencingLab.With("pdu"));
+
+/// <summary>The PDU as the only device: a silent one blocks the takeover, a lying one is caught.</summary>
+[Collection("lab")]
+public sealed class PduFencingTests(PduLabFixture fixture, ITestOutputHelper output) : IClassFixture<PduLabFixture>
+{
+    private Lab L => fixture.Lab;
+
+    private JsonElement Fencing(string node) => L.Status(node)!.Value.GetProperty("fencing");
+
+    [RootFact]
+    public void A_silent_pdu_blocks_the_takeover_and_says_why_until_it_answers_again()
+    {
+        FencingLab.Restore(L);
+        string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
+        L.Must("pdu", "fault", "silent");
+        L.Must("power", "off", active);
+        Lab.WaitUntil(() => Fencing(standby).GetProperty("rounds_failed").GetInt32() >= 2, TimeSpan.FromSeconds(40),
+            "two failed fencing rounds");
+        Assert.False(L.KernelHoldsVip(standby), "took over without a verified fence");
+        var f = Fencing(standby);
+        string progress = f.GetProperty("progress").GetString()!;
+        output.WriteLine($"state {f.GetProperty("state")}: {progress}");
+        string text = L.Run("ctl", standby, "status").Out;
+        output.WriteLine(text);
+        Assert.Contains("FENCING", text);
+        var failed = FencingLab.History(L, standby).Where(e => !e.GetProperty("verified").GetBoolean() && e.GetProperty("action").GetString() == "off").ToArray();
+        Assert.True(failed.Length >= 2);
+        Assert.Contains("timeout", failed[^1].GetProperty("reason").GetString());
+        L.Must("pdu", "fault", "none");
+        var took = Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(30), $"{standby} takes over once the PDU answers");
+        output.WriteLine($"after `pdu fault none` {standby} took over in {took.TotalSeconds:0.0} s");
+        Assert.True(FencingLab.History(L, standby)[^1].GetProperty("verified").GetBoolean());
+        FencingLab.Restore(L);
+    }
+
+    [RootFact]
+    public void A_lying_pdu_is_caught_by_verification_and_nothing_is_taken_over()
+    {
+        FencingLab.Restore(L);
+        string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
+        L.Must("pdu", "fault", "liar");
+        L.Must("power", "off", active);
+        Lab.WaitUntil(() => FencingLab.History(L, standby).Any(e => e.GetProperty("reason").GetString()!.Contains("acknowledged off but its status reads on")),
+            TimeSpan.FromSeconds(15), "the lie is caught");
+        Thread.Sleep(1000);
+        Assert.False(L.KernelHoldsVip(standby), "took over on an unverified fence");
+        Assert.DoesNotContain(FencingLab.History(L, standby), e => e.GetProperty("verified").GetBoolean() && e.GetProperty("action").GetString() == "off" &&
+            e.GetProperty("at").GetString()!.CompareTo(DateTime.UtcNow.AddSeconds(-20).ToString("yyyy-MM-ddTHH:mm:ss")) > 0);
+        output.WriteLine(FencingLab.History(L, standby)[^1].ToString());
+        L.Must("pdu", "fault", "none");
+        Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(30), $"{standby} takes over once the PDU switches for real");
+        FencingLab.Restore(L);
+    }
+}

@@ -40,7 +40,7 @@ int main(void)
     C(IGNBRK); C(BRKINT); C(PARMRK); C(INPCK); C(ISTRIP); C(INLCR); C(IGNCR); C(ICRNL);
     C(IXON); C(IXANY); C(IXOFF);
     C(OPOST);
-    C(CBAUD); C(BOTHER); C(CSIZE); C(CS8); C(CSTOPB); C(CREAD); C(PARENB); C(PARODD); C(CLOCAL);
+    C(CBAUD); C(B0); C(BOTHER); C(CSIZE); C(CS8); C(CSTOPB); C(CREAD); C(PARENB); C(PARODD); C(CLOCAL);
     C(CIBAUD); C(IBSHIFT); C(CMSPAR); C(CRTSCTS);
     C(ISIG); C(ICANON); C(ECHO); C(ECHONL); C(IEXTEN);
     /* poll(2) <asm-generic/poll.h> */
