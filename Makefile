@@ -34,6 +34,8 @@ test: bin
 	done; scripts/test-summary.sh $(RESULTS) || status=1; exit $$status
 
 # A two-director lab on this machine with a live view of both nodes; Ctrl-C tears it down.
+# Fencing is on, as on a real pair: each node can cut the other's power by relay and by PDU.
+ARGS ?= --fencing required
 run: bin
 	@trap 'board/lab/lab down' EXIT INT TERM; APPLIANCE_BIN=$(CURDIR)/$(BIN) board/lab/lab up $(ARGS) && APPLIANCE_BIN=$(CURDIR)/$(BIN) board/lab/lab watch
 
@@ -52,6 +54,7 @@ sim: deps
 publish: deps
 	$(DOTNET) publish src/Appliance.Daemon -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -o out/publish
 	$(DOTNET) publish src/Appliance.Ctl -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -o out/publish
+	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu out/publish/
 
 clean:
 	rm -rf out; find src tests -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +

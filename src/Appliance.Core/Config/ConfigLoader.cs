@@ -59,67 +59,46 @@ public static class ConfigLoader
 
     // ---- fence devices ------------------------------------------------------------------------
 
-    private static ImmutableArray<FenceDeviceConfig>? ReadFenceDevices(ListRead list, Diagnostics diag)
+    private static ImmutableArray<FenceDeviceConfig>? ReadFenceDevices(ListRead list, Diagnostics diag) =>
+        ReadNamedList(list, ConfigSchema.FenceDeviceName, "fence device", diag, ReadFenceDevice);
+
+    private static FenceDeviceConfig? ReadFenceDevice(MapReader r, Field<string> name)
     {
-        var result = ImmutableArray.CreateBuilder<FenceDeviceConfig>();
-        var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
-        bool ok = list.CountOk;
-        foreach (var item in list.Items)
+        var kind = r.Get(ConfigSchema.FenceDeviceKindOption);
+        var action = r.Get(ConfigSchema.FenceAction);
+        var timeout = r.Get(ConfigSchema.FenceTimeout);
+        var attempts = r.Get(ConfigSchema.FenceAttempts);
+        if (!kind.Ok)
+            return null;
+        bool ok = name.Ok && action.Ok && timeout.Ok && attempts.Ok;
+        switch (kind.Value)
         {
-            if (item.Reader is not { } r)
-            {
-                ok = false;
-                continue;
-            }
-            var name = r.Get(ConfigSchema.FenceDeviceName);
-            var kind = r.Get(ConfigSchema.FenceDeviceKindOption);
-            var action = r.Get(ConfigSchema.FenceAction);
-            var timeout = r.Get(ConfigSchema.FenceTimeout);
-            var attempts = r.Get(ConfigSchema.FenceAttempts);
-            bool itemOk = name.Ok && kind.Ok && action.Ok && timeout.Ok && attempts.Ok;
-            itemOk &= FirstUse(firstByName, name, r.Path, "fence device", diag);
-            if (!kind.Ok)
-            {
-                ok = false;
-                continue;
-            }
-            FenceDeviceConfig? device = null;
-            switch (kind.Value)
-            {
-                case FenceDeviceKind.GpioRelay:
-                    var chip = r.Get(ConfigSchema.RelayChip);
-                    var line = r.Get(ConfigSchema.RelayLine);
-                    var activeLow = r.Get(ConfigSchema.RelayActiveLow);
-                    if (itemOk && chip.Ok && line.Ok && activeLow.Ok)
-                        device = new GpioRelayFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, chip.Value!, line.Value!, activeLow.Value);
-                    break;
-                case FenceDeviceKind.SerialPdu:
-                    var protocol = r.Get(ConfigSchema.PduProtocol);
-                    var dev = r.Get(ConfigSchema.PduDevice);
-                    var outlets = r.Get(ConfigSchema.PduOutlets);
-                    var monitor = r.Get(ConfigSchema.PduMonitor);
-                    if (itemOk && protocol.Ok && dev.Ok && outlets.Ok && monitor.Ok)
-                        device = new SerialPduFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, dev.Value!,
-                            [.. outlets.Value.Select(kv => new KeyValuePair<string, char>(kv.Key, (char)('0' + kv.Value)))], monitor.Value);
-                    break;
-                case FenceDeviceKind.FenceAgent:
-                    var agent = r.Get(ConfigSchema.AgentPath);
-                    var parameters = r.Get(ConfigSchema.AgentParams);
-                    var plugs = r.Get(ConfigSchema.AgentPlugs);
-                    if (itemOk && agent.Ok && parameters.Ok && plugs.Ok)
-                        device = new FenceAgentFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, agent.Value!, parameters.Value, plugs.Value);
-                    break;
-                case FenceDeviceKind.Manual:
-                    if (itemOk)
-                        device = new ManualFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value);
-                    break;
-            }
-            if (device is null)
-                ok = false;
-            else
-                result.Add(device);
+            case FenceDeviceKind.GpioRelay:
+                var chip = r.Get(ConfigSchema.RelayChip);
+                var line = r.Get(ConfigSchema.RelayLine);
+                var activeLow = r.Get(ConfigSchema.RelayActiveLow);
+                return ok && chip.Ok && line.Ok && activeLow.Ok
+                    ? new GpioRelayFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, chip.Value!, line.Value!, activeLow.Value)
+                    : null;
+            case FenceDeviceKind.SerialPdu:
+                var protocol = r.Get(ConfigSchema.PduProtocol);
+                var dev = r.Get(ConfigSchema.PduDevice);
+                var outlets = r.Get(ConfigSchema.PduOutlets);
+                var monitor = r.Get(ConfigSchema.PduMonitor);
+                return ok && protocol.Ok && dev.Ok && outlets.Ok && monitor.Ok
+                    ? new SerialPduFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, dev.Value!,
+                        [.. outlets.Value.Select(kv => new KeyValuePair<string, char>(kv.Key, (char)('0' + kv.Value)))], monitor.Value)
+                    : null;
+            case FenceDeviceKind.FenceAgent:
+                var agent = r.Get(ConfigSchema.AgentPath);
+                var parameters = r.Get(ConfigSchema.AgentParams);
+                var plugs = r.Get(ConfigSchema.AgentPlugs);
+                return ok && agent.Ok && parameters.Ok && plugs.Ok
+                    ? new FenceAgentFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value, agent.Value!, parameters.Value, plugs.Value)
+                    : null;
+            default:
+                return ok ? new ManualFenceConfig(name.Value!, action.Value, timeout.Value, attempts.Value) : null;
         }
-        return ok ? result.ToImmutable() : null;
     }
 
     /// <summary>Each node's fence list names real devices, and a PDU it names has an outlet for it.</summary>
@@ -157,9 +136,58 @@ public static class ConfigLoader
 
     // ---- resources ----------------------------------------------------------------------------
 
-    private static ImmutableArray<ResourceConfig>? ReadResources(ListRead list, Diagnostics diag)
+    private static ImmutableArray<ResourceConfig>? ReadResources(ListRead list, Diagnostics diag) =>
+        ReadNamedList(list, ConfigSchema.ResourceName, "resource", diag, ReadResource);
+
+    private static ResourceConfig? ReadResource(MapReader r, Field<string> name)
     {
-        var result = ImmutableArray.CreateBuilder<ResourceConfig>();
+        var kind = r.Get(ConfigSchema.ResourceKindOption);
+        if (!kind.Ok || !name.Ok)
+            return null;
+        if (kind.Value == ResourceKind.Vip)
+        {
+            var address = r.Get(ConfigSchema.VipAddress);
+            var iface = r.Get(ConfigSchema.VipInterface);
+            var repeat = r.Get(ConfigSchema.VipGarpRepeat);
+            var interval = r.Get(ConfigSchema.VipGarpInterval);
+            var refresh = r.Get(ConfigSchema.VipGarpRefresh);
+            return address.Ok && iface.Ok && repeat.Ok && interval.Ok && refresh.Ok
+                ? new VipResourceConfig(name.Value!, address.Value, iface.Value!) { Garp = new Net.GarpSchedule(repeat.Value, interval.Value, refresh.Value) }
+                : null;
+        }
+        var timeout = r.Get(ConfigSchema.ScriptTimeout);
+        string? start = null, stop = null, script = null, agent = null;
+        ImmutableArray<KeyValuePair<string, string>> parameters = [];
+        bool ok = timeout.Ok;
+        if (kind.Value == ResourceKind.Exec)
+        {
+            var a = r.Get(ConfigSchema.ExecStart);
+            var b = r.Get(ConfigSchema.ExecStop);
+            (start, stop, ok) = (a.Value, b.Value, ok && a.Ok && b.Ok);
+        }
+        else if (kind.Value == ResourceKind.Lsb)
+        {
+            var a = r.Get(ConfigSchema.LsbScript);
+            (script, ok) = (a.Value, ok && a.Ok);
+        }
+        else
+        {
+            var a = r.Get(ConfigSchema.OcfAgent);
+            var p = r.Get(ConfigSchema.OcfParams);
+            (agent, parameters, ok) = (a.Value, p.Value, ok && a.Ok && p.Ok);
+        }
+        return ok ? new ScriptResourceConfig(name.Value!, kind.Value, start, stop, script, agent, parameters, timeout.Value) : null;
+    }
+
+    /// <summary>
+    /// A list of maps with unique names (resources, monitors, fence devices): each item read by
+    /// <paramref name="readItem"/>, which reports its own errors and returns null for a bad item.
+    /// Null when anything in the list was wrong.
+    /// </summary>
+    private static ImmutableArray<T>? ReadNamedList<T>(ListRead list, ScalarOption<string> nameOption, string noun, Diagnostics diag,
+        Func<MapReader, Field<string>, T?> readItem) where T : class
+    {
+        var result = ImmutableArray.CreateBuilder<T>();
         var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
         bool ok = list.CountOk;
         foreach (var item in list.Items)
@@ -169,58 +197,12 @@ public static class ConfigLoader
                 ok = false;
                 continue;
             }
-            var name = r.Get(ConfigSchema.ResourceName);
-            var kind = r.Get(ConfigSchema.ResourceKindOption);
-            ok &= FirstUse(firstByName, name, r.Path, "resource", diag);
-            if (!kind.Ok || !name.Ok)
-            {
+            var name = r.Get(nameOption);
+            bool unique = FirstUse(firstByName, name, r.Path, noun, diag);
+            if (readItem(r, name) is { } value && unique && name.Ok)
+                result.Add(value);
+            else
                 ok = false;
-                continue;
-            }
-            switch (kind.Value)
-            {
-                case ResourceKind.Vip:
-                    var address = r.Get(ConfigSchema.VipAddress);
-                    var iface = r.Get(ConfigSchema.VipInterface);
-                    var repeat = r.Get(ConfigSchema.VipGarpRepeat);
-                    var interval = r.Get(ConfigSchema.VipGarpInterval);
-                    var refresh = r.Get(ConfigSchema.VipGarpRefresh);
-                    if (address.Ok && iface.Ok && repeat.Ok && interval.Ok && refresh.Ok)
-                        result.Add(new VipResourceConfig(name.Value!, address.Value, iface.Value!)
-                        {
-                            Garp = new Net.GarpSchedule(repeat.Value, interval.Value, refresh.Value),
-                        });
-                    else
-                        ok = false;
-                    break;
-                default:
-                    var timeout = r.Get(ConfigSchema.ScriptTimeout);
-                    string? start = null, stop = null, script = null, agent = null;
-                    ImmutableArray<KeyValuePair<string, string>> parameters = [];
-                    bool itemOk = timeout.Ok;
-                    if (kind.Value == ResourceKind.Exec)
-                    {
-                        var a = r.Get(ConfigSchema.ExecStart);
-                        var b = r.Get(ConfigSchema.ExecStop);
-                        (start, stop, itemOk) = (a.Value, b.Value, itemOk && a.Ok && b.Ok);
-                    }
-                    else if (kind.Value == ResourceKind.Lsb)
-                    {
-                        var a = r.Get(ConfigSchema.LsbScript);
-                        (script, itemOk) = (a.Value, itemOk && a.Ok);
-                    }
-                    else
-                    {
-                        var a = r.Get(ConfigSchema.OcfAgent);
-                        var p = r.Get(ConfigSchema.OcfParams);
-                        (agent, parameters, itemOk) = (a.Value, p.Value, itemOk && a.Ok && p.Ok);
-                    }
-                    if (itemOk)
-                        result.Add(new ScriptResourceConfig(name.Value!, kind.Value, start, stop, script, agent, parameters, timeout.Value));
-                    else
-                        ok = false;
-                    break;
-            }
         }
         return ok ? result.ToImmutable() : null;
     }
@@ -241,71 +223,56 @@ public static class ConfigLoader
 
     // ---- monitors -----------------------------------------------------------------------------
 
-    private static ImmutableArray<MonitorConfig>? ReadMonitors(ListRead list, Diagnostics diag)
+    private static ImmutableArray<MonitorConfig>? ReadMonitors(ListRead list, Diagnostics diag) =>
+        ReadNamedList(list, ConfigSchema.MonitorName, "monitor", diag, (r, name) => ReadMonitor(r, name, diag));
+
+    private static MonitorConfig? ReadMonitor(MapReader r, Field<string> name, Diagnostics diag)
     {
-        var result = ImmutableArray.CreateBuilder<MonitorConfig>();
-        var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
-        bool ok = list.CountOk;
-        foreach (var item in list.Items)
+        var kind = r.Get(ConfigSchema.MonitorKindOption);
+        var interval = r.Get(ConfigSchema.MonitorInterval);
+        var timeout = r.Get(ConfigSchema.MonitorTimeout);
+        var rise = r.Get(ConfigSchema.MonitorRise);
+        var fall = r.Get(ConfigSchema.MonitorFall);
+        bool itemOk = name.Ok && kind.Ok && interval.Ok && timeout.Ok && rise.Ok && fall.Ok;
+        if (interval.Ok && timeout.Ok && timeout.Value >= interval.Value)
         {
-            if (item.Reader is not { } r)
-            {
-                ok = false;
-                continue;
-            }
-            var name = r.Get(ConfigSchema.MonitorName);
-            var kind = r.Get(ConfigSchema.MonitorKindOption);
-            var interval = r.Get(ConfigSchema.MonitorInterval);
-            var timeout = r.Get(ConfigSchema.MonitorTimeout);
-            var rise = r.Get(ConfigSchema.MonitorRise);
-            var fall = r.Get(ConfigSchema.MonitorFall);
-            bool itemOk = name.Ok && kind.Ok && interval.Ok && timeout.Ok && rise.Ok && fall.Ok;
-            itemOk &= FirstUse(firstByName, name, r.Path, "monitor", diag);
-            if (interval.Ok && timeout.Ok && timeout.Value >= interval.Value)
-            {
-                diag.Add(timeout.Position, timeout.Path,
-                    $"timeout ({Duration.Format(timeout.Value)}) must be less than interval ({Duration.Format(interval.Value)})");
-                itemOk = false;
-            }
-            if (!kind.Ok)
-            {
-                ok = false;
-                continue;
-            }
-            IPEndPoint? address = null;
-            string? url = null, command = null;
-            int expect = 200;
-            ImmutableArray<IPAddress> targets = [];
-            switch (kind.Value)
-            {
-                case MonitorKind.Tcp:
-                    var a = r.Get(ConfigSchema.MonitorAddress);
-                    itemOk &= a.Ok;
-                    address = a.Value;
-                    break;
-                case MonitorKind.Http:
-                    var u = r.Get(ConfigSchema.MonitorUrl);
-                    var e = r.Get(ConfigSchema.MonitorExpect);
-                    itemOk &= u.Ok && e.Ok;
-                    (url, expect) = (u.Value, e.Value);
-                    break;
-                case MonitorKind.Exec:
-                    var c = r.Get(ConfigSchema.MonitorCommand);
-                    itemOk &= c.Ok;
-                    command = c.Value;
-                    break;
-                case MonitorKind.Ping:
-                    var t = r.Get(ConfigSchema.MonitorTargets);
-                    itemOk &= t.Ok;
-                    targets = t.Value;
-                    break;
-            }
-            if (itemOk)
-                result.Add(new MonitorConfig(name.Value!, kind.Value, interval.Value, timeout.Value, rise.Value, fall.Value,
-                    address, url, expect, command, targets));
-            ok &= itemOk;
+            diag.Add(timeout.Position, timeout.Path,
+                $"timeout ({Duration.Format(timeout.Value)}) must be less than interval ({Duration.Format(interval.Value)})");
+            itemOk = false;
         }
-        return ok ? result.ToImmutable() : null;
+        if (!kind.Ok)
+            return null;
+        IPEndPoint? address = null;
+        string? url = null, command = null;
+        int expect = 200;
+        ImmutableArray<IPAddress> targets = [];
+        switch (kind.Value)
+        {
+            case MonitorKind.Tcp:
+                var a = r.Get(ConfigSchema.MonitorAddress);
+                itemOk &= a.Ok;
+                address = a.Value;
+                break;
+            case MonitorKind.Http:
+                var u = r.Get(ConfigSchema.MonitorUrl);
+                var e = r.Get(ConfigSchema.MonitorExpect);
+                itemOk &= u.Ok && e.Ok;
+                (url, expect) = (u.Value, e.Value);
+                break;
+            case MonitorKind.Exec:
+                var c = r.Get(ConfigSchema.MonitorCommand);
+                itemOk &= c.Ok;
+                command = c.Value;
+                break;
+            case MonitorKind.Ping:
+                var t = r.Get(ConfigSchema.MonitorTargets);
+                itemOk &= t.Ok;
+                targets = t.Value;
+                break;
+        }
+        return itemOk
+            ? new MonitorConfig(name.Value!, kind.Value, interval.Value, timeout.Value, rise.Value, fall.Value, address, url, expect, command, targets)
+            : null;
     }
 
     // ---- cluster ------------------------------------------------------------------------------

@@ -35,9 +35,33 @@ internal static class FencingLab
             if (lab.Power(n) == "off")
                 lab.Run("ctl", Other(n), "fence", "on", n);
         }
-        Lab.WaitUntil(() => lab.Power("alpha") == "on" && lab.Power("beta") == "on", TimeSpan.FromSeconds(10), "both nodes powered");
+        Wait(lab, () => lab.Power("alpha") == "on" && lab.Power("beta") == "on", TimeSpan.FromSeconds(10), "both nodes powered");
         lab.WaitBothUp(TimeSpan.FromSeconds(20));
-        Lab.WaitUntil(() => Holder(lab) is not null, TimeSpan.FromSeconds(10), "one node holds the VIP");
+        Wait(lab, () => Holder(lab) is not null, TimeSpan.FromSeconds(10), "one node holds the VIP");
+        // A PDU's session opens with a 2 s handshake at daemon start: wait until it is watched.
+        Wait(lab, () => new[] { "alpha", "beta" }.All(n => lab.Status(n)?.GetProperty("fencing").GetProperty("devices").EnumerateArray()
+                .All(d => d.GetProperty("kind").GetString() != "serial-pdu" || d.GetProperty("health").GetString()!.StartsWith("session up")) == true),
+            TimeSpan.FromSeconds(20), "every PDU session up");
+    }
+
+    /// <summary>Like <see cref="Lab.WaitUntil"/>, but a timeout carries both nodes' status and log tails.</summary>
+    public static TimeSpan Wait(Lab lab, Func<bool> condition, TimeSpan timeout, string what)
+    {
+        try
+        {
+            return Lab.WaitUntil(condition, timeout, what);
+        }
+        catch (TimeoutException e)
+        {
+            var detail = new System.Text.StringBuilder(e.Message);
+            foreach (var n in new[] { "alpha", "beta" })
+            {
+                detail.Append($"\n--- {n}: power {lab.Power(n)}\n").Append(lab.Run("ctl", n, "status").Out);
+                var log = lab.Log(n).Split('\n');
+                detail.Append(string.Join('\n', log.Skip(Math.Max(0, log.Length - 25))));
+            }
+            throw new TimeoutException(detail.ToString(), e);
+        }
     }
 
     /// <summary>The fence history of NODE as JSON entries.</summary>
@@ -109,7 +133,7 @@ public sealed class RelayFencingTests(RelayLabFixture fixture, ITestOutputHelper
         string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
         int before = FencingLab.History(L, standby).Length;
         L.Must("power", "off", active);
-        Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(5), $"{standby} takes the VIP");
+        FencingLab.Wait(L, () => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(5), $"{standby} takes the VIP");
         var history = FencingLab.History(L, standby);
         Assert.Equal(before + 1, history.Length);
         var e = history[^1];
@@ -124,7 +148,7 @@ public sealed class RelayFencingTests(RelayLabFixture fixture, ITestOutputHelper
         Assert.Contains("stays off", L.Run("power", "on", active).Out);
         Assert.Equal("off", L.Power(active));
         L.Must("ctl", standby, "fence", "on", active);
-        Lab.WaitUntil(() => L.Power(active) == "on", TimeSpan.FromSeconds(2), $"{active} powered on");
+        FencingLab.Wait(L, () => L.Power(active) == "on", TimeSpan.FromSeconds(2), $"{active} powered on");
         L.WaitBothUp(TimeSpan.FromSeconds(20));
         Assert.True(L.KernelHoldsVip(standby)); // auto_failback false: it stays
     }
@@ -142,8 +166,8 @@ public sealed class RelayFencingTests(RelayLabFixture fixture, ITestOutputHelper
         var r = L.Run("ctl", "alpha", "fence", "beta");
         Assert.True(r.Exit == 0, r.Err);
         Assert.Contains("beta fenced via relay-beta", r.Out);
-        Lab.WaitUntil(() => L.Power("beta") == "off", TimeSpan.FromSeconds(2), "beta powered off");
-        Lab.WaitUntil(() => L.KernelHoldsVip("alpha"), TimeSpan.FromSeconds(5), "alpha holds the VIP");
+        FencingLab.Wait(L, () => L.Power("beta") == "off", TimeSpan.FromSeconds(2), "beta powered off");
+        FencingLab.Wait(L, () => L.KernelHoldsVip("alpha"), TimeSpan.FromSeconds(5), "alpha holds the VIP");
         var history = L.Run("ctl", "alpha", "fence", "history");
         Assert.Contains("beta off via relay-beta: fenced", history.Out);
         Assert.Contains("operator", history.Out);
@@ -165,7 +189,7 @@ public sealed class ManualFencingTests(ManualLabFixture fixture, ITestOutputHelp
         string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
         Assert.Equal(1, L.Run("ctl", standby, "fence", "confirm", active).Exit); // nothing is waiting yet
         L.Must("power", "off", active);
-        Lab.WaitUntil(() => L.Status(standby)?.GetProperty("fencing").GetProperty("state").GetString() == "waiting-operator",
+        FencingLab.Wait(L, () => L.Status(standby)?.GetProperty("fencing").GetProperty("state").GetString() == "waiting-operator",
             TimeSpan.FromSeconds(5), "status says it waits for the operator");
         Thread.Sleep(1000);
         Assert.False(L.KernelHoldsVip(standby), "took over without a confirmed fence");
@@ -174,7 +198,7 @@ public sealed class ManualFencingTests(ManualLabFixture fixture, ITestOutputHelp
         Assert.Contains($"OPERATOR INTERVENTION REQUIRED: cut the power of {active}, then run `appliancectl fence confirm {active}`", text);
         Assert.Contains("OPERATOR INTERVENTION REQUIRED", L.Log(standby));
         L.Must("ctl", standby, "fence", "confirm", active);
-        Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(5), $"{standby} takes over after the confirmation");
+        FencingLab.Wait(L, () => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(5), $"{standby} takes over after the confirmation");
         var e = FencingLab.History(L, standby)[^1];
         Assert.Equal("manual", e.GetProperty("device").GetString());
         Assert.True(e.GetProperty("verified").GetBoolean());
@@ -198,7 +222,7 @@ public sealed class RelayPduFencingTests(RelayPduLabFixture fixture, ITestOutput
         string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
         L.Must("relay", "break", active);
         L.Must("power", "off", active);
-        Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(10), $"{standby} takes the VIP");
+        FencingLab.Wait(L, () => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(10), $"{standby} takes the VIP");
         var e = FencingLab.History(L, standby)[^1];
         output.WriteLine(e.ToString());
         Assert.Equal($"pdu-{active}", e.GetProperty("device").GetString());
@@ -226,7 +250,7 @@ public sealed class PduFencingTests(PduLabFixture fixture, ITestOutputHelper out
         string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
         L.Must("pdu", "fault", "silent");
         L.Must("power", "off", active);
-        Lab.WaitUntil(() => Fencing(standby).GetProperty("rounds_failed").GetInt32() >= 2, TimeSpan.FromSeconds(40),
+        FencingLab.Wait(L, () => Fencing(standby).GetProperty("rounds_failed").GetInt32() >= 2, TimeSpan.FromSeconds(40),
             "two failed fencing rounds");
         Assert.False(L.KernelHoldsVip(standby), "took over without a verified fence");
         var f = Fencing(standby);
@@ -239,7 +263,7 @@ public sealed class PduFencingTests(PduLabFixture fixture, ITestOutputHelper out
         Assert.True(failed.Length >= 2);
         Assert.Contains("timeout", failed[^1].GetProperty("reason").GetString());
         L.Must("pdu", "fault", "none");
-        var took = Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(30), $"{standby} takes over once the PDU answers");
+        var took = FencingLab.Wait(L, () => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(30), $"{standby} takes over once the PDU answers");
         output.WriteLine($"after `pdu fault none` {standby} took over in {took.TotalSeconds:0.0} s");
         Assert.True(FencingLab.History(L, standby)[^1].GetProperty("verified").GetBoolean());
         FencingLab.Restore(L);
@@ -252,7 +276,7 @@ public sealed class PduFencingTests(PduLabFixture fixture, ITestOutputHelper out
         string active = FencingLab.Holder(L)!, standby = FencingLab.Other(active);
         L.Must("pdu", "fault", "liar");
         L.Must("power", "off", active);
-        Lab.WaitUntil(() => FencingLab.History(L, standby).Any(e => e.GetProperty("reason").GetString()!.Contains("acknowledged off but its status reads on")),
+        FencingLab.Wait(L, () => FencingLab.History(L, standby).Any(e => e.GetProperty("reason").GetString()!.Contains("acknowledged off but its status reads on")),
             TimeSpan.FromSeconds(15), "the lie is caught");
         Thread.Sleep(1000);
         Assert.False(L.KernelHoldsVip(standby), "took over on an unverified fence");
@@ -260,7 +284,7 @@ public sealed class PduFencingTests(PduLabFixture fixture, ITestOutputHelper out
             e.GetProperty("at").GetString()!.CompareTo(DateTime.UtcNow.AddSeconds(-20).ToString("yyyy-MM-ddTHH:mm:ss")) > 0);
         output.WriteLine(FencingLab.History(L, standby)[^1].ToString());
         L.Must("pdu", "fault", "none");
-        Lab.WaitUntil(() => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(30), $"{standby} takes over once the PDU switches for real");
+        FencingLab.Wait(L, () => L.KernelHoldsVip(standby), TimeSpan.FromSeconds(30), $"{standby} takes over once the PDU switches for real");
         FencingLab.Restore(L);
     }
 }
