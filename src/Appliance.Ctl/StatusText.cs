@@ -23,8 +23,8 @@ internal static class StatusText
             o.Append(CultureInfo.InvariantCulture, $"  why: {reason}{(s.TryGetProperty("standby_requested", out var sr) && sr.GetBoolean() ? " (standby requested by operator)" : "")}\n");
         if (s.TryGetProperty("unfit", out var unfit))
             o.Append(CultureInfo.InvariantCulture, $"  NOT FIT TO HOLD RESOURCES: {unfit.GetString()}\n");
-        if (s.TryGetProperty("start_failure", out var sf))
-            o.Append(CultureInfo.InvariantCulture, $"  START FAILED: {sf.GetString()} (`appliancectl takeover` retries)\n");
+        if (s.TryGetProperty("resource_failure", out var sf))
+            o.Append(CultureInfo.InvariantCulture, $"  RESOURCE FAILED: {sf.GetString()} (`appliancectl takeover` clears it and retries)\n");
 
         var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
         foreach (var l in peer.GetProperty("links").EnumerateArray())

@@ -175,7 +175,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly Fencing.FencingService _fencing;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly SdNotify _notify = new();
-    private volatile string _startFailure = "";
+    private volatile string _resourceFailure = "";
 
     public ApplianceDaemon(NodeSetup setup, DaemonOptions options, ILogger log)
     {
@@ -185,7 +185,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _options = options;
         _log = log;
         var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
-        _resources = new ResourceManager(resources, ReportResources, log);
+        _resources = new ResourceManager(resources, ReportResources, OnResourceLost, log);
         _heartbeat = new HeartbeatProxy(options, OnDecision, log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));
@@ -195,7 +195,14 @@ internal sealed class ApplianceDaemon : IDisposable
     }
 
     /// <summary>The node is fit to hold resources while every monitor is up and no start has failed.</summary>
-    private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp && _startFailure.Length == 0);
+    private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp && _resourceFailure.Length == 0);
+
+    /// <summary>A started resource failed its monitor and its restart in place: unfit, hand over to a healthy peer.</summary>
+    private void OnResourceLost(string reason)
+    {
+        _resourceFailure = reason;
+        UpdateHealth();
+    }
 
     private void ReportResources(LocalResources state)
     {
@@ -203,7 +210,7 @@ internal sealed class ApplianceDaemon : IDisposable
         if (state == LocalResources.Stopped && _resources.Snapshot().Any(r => r.State == ResourceState.Failed))
         {
             // A start failed and was rolled back: this node is unfit until an operator says takeover.
-            _startFailure = string.Join("; ", _resources.Snapshot().Where(r => r.State == ResourceState.Failed).Select(r => $"{r.Name}: {r.Reason}"));
+            _resourceFailure = string.Join("; ", _resources.Snapshot().Where(r => r.State == ResourceState.Failed).Select(r => $"{r.Name}: {r.Reason}"));
             UpdateHealth();
         }
     }
@@ -269,7 +276,7 @@ internal sealed class ApplianceDaemon : IDisposable
             case "status":
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
-                return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _resources.Snapshot(), _startFailure,
+                return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _resources.Snapshot(), _resourceFailure,
                     _monitors.Snapshot(), _monitors.Why(), System.Diagnostics.Stopwatch.GetElapsedTime(_started), _fencing.Snapshot());
             }
             case "fence" or "fence-on" or "fence-confirm":
@@ -300,7 +307,7 @@ internal sealed class ApplianceDaemon : IDisposable
                 if (peerActive && !force)
                     return ControlServer.Refused($"{_peer.Name} is up and {StatusJson.RoleName(hb.PeerSummary.Role)}; " +
                         "`takeover --force` asks it to release them first (a planned switchover: never both at once)");
-                _startFailure = "";
+                _resourceFailure = "";
                 UpdateHealth();
                 await _heartbeat.RequestAsync(OperatorRequest.Takeover).ConfigureAwait(false);
                 return ControlServer.Ok(peerActive ? "takeover: asked the peer to release; this node takes over once it has"

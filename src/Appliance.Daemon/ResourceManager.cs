@@ -8,9 +8,11 @@ namespace Appliance.Daemon;
 /// Carries out the arbiter's start and stop: resources start in config order and stop in reverse;
 /// a failed start rolls back the ones already started; every action is bounded by a timeout. One
 /// operation at a time; a newer request (stop during a start) runs right after the current one.
-/// The aggregate state goes back to the arbiter through <c>report</c>.
+/// The aggregate state goes back to the arbiter through <c>report</c>. While everything is started,
+/// each resource with a monitor interval is checked; one that fails is restarted in place once
+/// (stop, start: pacemaker's on-fail=restart), and if that fails too <c>lost</c> is told why.
 /// </summary>
-internal sealed class ResourceManager(IReadOnlyList<IResource> resources, Action<LocalResources> report, ILogger log)
+internal sealed class ResourceManager(IReadOnlyList<IResource> resources, Action<LocalResources> report, Action<string> lost, ILogger log)
 {
     /// <summary>Longest any single start or stop may take before it counts as failed.</summary>
     public static readonly TimeSpan ActionTimeout = TimeSpan.FromSeconds(20);
@@ -20,6 +22,7 @@ internal sealed class ResourceManager(IReadOnlyList<IResource> resources, Action
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile ArbiterAction _wanted;
     private volatile LocalResources _aggregate = LocalResources.Stopped;
+    private CancellationTokenSource? _watch;
 
     public LocalResources Aggregate => _aggregate;
 
@@ -128,6 +131,67 @@ internal sealed class ResourceManager(IReadOnlyList<IResource> resources, Action
     private void Set(LocalResources aggregate)
     {
         _aggregate = aggregate;
+        _watch?.Cancel();
+        _watch = null;
+        if (aggregate == LocalResources.Started)
+        {
+            _watch = new CancellationTokenSource();
+            for (int i = 0; i < resources.Count; i++)
+                if (resources[i].MonitorInterval > TimeSpan.Zero)
+                    _ = Watch(i, _watch.Token);
+        }
         report(aggregate);
+    }
+
+    /// <summary>Checks resource <paramref name="i"/> every monitor interval while everything is started.</summary>
+    private async Task Watch(int i, CancellationToken ct)
+    {
+        var r = resources[i];
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(r.MonitorInterval, ct).ConfigureAwait(false);
+                await _gate.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    if (ct.IsCancellationRequested || _aggregate != LocalResources.Started)
+                        return;
+                    ResourceOutcome check;
+                    using (var timeout = new CancellationTokenSource(ActionTimeout))
+                    {
+                        try
+                        {
+                            check = await r.MonitorAsync(timeout.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            check = ResourceOutcome.Failed($"monitor timed out after {ActionTimeout.TotalSeconds:0} s");
+                        }
+                    }
+                    if (check.Ok)
+                        continue;
+                    Trace.ResourceMonitorFailed(log, r.Name, check.Reason);
+                    var stop = await Run(i, start: false).ConfigureAwait(false);
+                    var start = stop.Ok ? await Run(i, start: true).ConfigureAwait(false) : stop;
+                    if (start.Ok)
+                    {
+                        _reasons[i] = $"restarted after its monitor failed ({check.Reason})";
+                        continue;
+                    }
+                    _states[i] = ResourceState.Failed;
+                    _reasons[i] = $"monitor failed ({check.Reason}); restart failed ({start.Reason})";
+                    lost($"{r.Name}: {_reasons[i]}");
+                    return;
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 }

@@ -28,7 +28,7 @@ internal static class StatusJson
             w.WriteString("role_reason", hb.RoleReason);
             w.WriteBoolean("standby_requested", hb.StandbyRequested);
             if (startFailure.Length > 0)
-                w.WriteString("start_failure", startFailure);
+                w.WriteString("resource_failure", startFailure);
             if (unfit.Length > 0)
                 w.WriteString("unfit", unfit);
             w.WriteNumber("uptime_ms", (long)uptime.TotalMilliseconds);

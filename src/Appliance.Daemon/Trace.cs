@@ -65,8 +65,8 @@ internal static partial class Trace
     [LoggerMessage(1401, LogLevel.Error, "resource {Name} failed to start ({Reason}); rolling back")]
     public static partial void ResourceStartFailed(ILogger log, string name, string reason);
 
-    [LoggerMessage(1402, LogLevel.Error, "{Peer} must be fenced before a takeover, and no fence device is configured: NOT taking over (set fencing: off to accept the risk)")]
-    public static partial void NoFenceDevice(ILogger log, string peer);
+    [LoggerMessage(1403, LogLevel.Error, "resource {Name} failed its monitor ({Reason}); restarting it in place")]
+    public static partial void ResourceMonitorFailed(ILogger log, string name, string reason);
 
     [LoggerMessage(1600, LogLevel.Warning, "fencing {Target} in {DelayMs}ms via {Devices}: {Why}")]
     public static partial void FenceStarting(ILogger log, string target, long delayMs, string devices, string why);

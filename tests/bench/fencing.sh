@@ -14,7 +14,18 @@ fence_history_last() {
         "$(grep -o '"verified":[a-z]*' <<<"$j" | cut -d: -f2)"
 }
 
-fence_history_count() { "$BT" query "$1" '{"cmd":"fence-history"}' 2000 | grep -o '"target"' | wc -l; }
+fence_history_count() { local j; j=$("$BT" query "$1" '{"cmd":"fence-history"}' 2000) || j=''; grep -o '"target"' <<<"$j" | wc -l || true; }
+
+# A freshly booted node opens its PDU session with a 2 s handshake: measure only once it is watched.
+fe_wait_pdu_sessions() {
+    local end=$((SECONDS + 30)) sock j
+    for sock in "$CONTROL_alpha" "$CONTROL_beta"; do
+        while j=$("$BT" query "$sock" '{"cmd":"status"}' 2000 || true); grep -o '"kind":"serial-pdu","health":"[^"]*"' <<<"$j" | grep -qv 'session up'; do
+            ((SECONDS < end)) || die "PDU session not up 30 s after boot"
+            sleep 0.1
+        done
+    done
+}
 
 # fe_cut KIND TIMERS LAB_ARGS...: FO_RUNS pulled plugs of the active node with fencing required via
 # KIND (no fence_delay, so the fence starts when the peer is declared dead). Rows in $TMP/fe.tsv:
@@ -24,8 +35,9 @@ fe_cut() {
     shift 2
     log "  fencing via $kind at $timers: $FO_RUNS pulled plugs"
     lab_up --fencing required --fence "$kind" --fence-delay 0ms --fence-delay-random 0ms "$@"
+    fe_wait_pdu_sessions
     for ((i = 1; i <= FO_RUNS; i++)); do
-        if labc ctl alpha status --json 2>/dev/null | grep -q '"role":"active"'; then active=alpha; else active=beta; fi
+        if labc status --json | grep -o '"alpha": {[^}]*}' | grep -q '"holds_vip": true'; then active=alpha; else active=beta; fi
         standby=$([[ $active == alpha ]] && echo beta || echo alpha)
         local sock_standby="CONTROL_$standby" ns_client=$NS_client
         n0=$(fence_history_count "${!sock_standby}")
@@ -51,6 +63,7 @@ fe_cut() {
         labc power on "$active" >/dev/null
         labc ctl "$standby" fence on "$active" >/dev/null || die "fence on $active failed"
         "$BT" wait "$(now_ns)" 30000 20 up "$CONTROL_alpha" "$CONTROL_beta" >/dev/null || die "$active did not come back"
+        fe_wait_pdu_sessions
         sleep 0.5
     done
     lab_down "fencing-$kind-${timers//\//-}"

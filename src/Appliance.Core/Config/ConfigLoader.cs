@@ -142,9 +142,15 @@ public static class ConfigLoader
     private static ResourceConfig? ReadResource(MapReader r, Field<string> name)
     {
         var kind = r.Get(ConfigSchema.ResourceKindOption);
-        if (!kind.Ok || !name.Ok)
+        var monitorInterval = r.Get(ConfigSchema.ResourceMonitorInterval);
+        if (!kind.Ok || !name.Ok || !monitorInterval.Ok)
             return null;
-        if (kind.Value == ResourceKind.Vip)
+        return ReadResourceKind(r, name, kind.Value) is { } resource ? resource with { MonitorInterval = monitorInterval.Value } : null;
+    }
+
+    private static ResourceConfig? ReadResourceKind(MapReader r, Field<string> name, ResourceKind kind)
+    {
+        if (kind == ResourceKind.Vip)
         {
             var address = r.Get(ConfigSchema.VipAddress);
             var iface = r.Get(ConfigSchema.VipInterface);
@@ -156,16 +162,17 @@ public static class ConfigLoader
                 : null;
         }
         var timeout = r.Get(ConfigSchema.ScriptTimeout);
-        string? start = null, stop = null, script = null, agent = null;
+        string? start = null, stop = null, monitor = null, script = null, agent = null;
         ImmutableArray<KeyValuePair<string, string>> parameters = [];
         bool ok = timeout.Ok;
-        if (kind.Value == ResourceKind.Exec)
+        if (kind == ResourceKind.Exec)
         {
             var a = r.Get(ConfigSchema.ExecStart);
             var b = r.Get(ConfigSchema.ExecStop);
-            (start, stop, ok) = (a.Value, b.Value, ok && a.Ok && b.Ok);
+            var m = r.Get(ConfigSchema.ExecMonitor);
+            (start, stop, monitor, ok) = (a.Value, b.Value, m.Value, ok && a.Ok && b.Ok && m.Ok);
         }
-        else if (kind.Value == ResourceKind.Lsb)
+        else if (kind == ResourceKind.Lsb)
         {
             var a = r.Get(ConfigSchema.LsbScript);
             (script, ok) = (a.Value, ok && a.Ok);
@@ -176,7 +183,7 @@ public static class ConfigLoader
             var p = r.Get(ConfigSchema.OcfParams);
             (agent, parameters, ok) = (a.Value, p.Value, ok && a.Ok && p.Ok);
         }
-        return ok ? new ScriptResourceConfig(name.Value!, kind.Value, start, stop, script, agent, parameters, timeout.Value) : null;
+        return ok ? new ScriptResourceConfig(name.Value!, kind, start, stop, script, agent, parameters, timeout.Value) { Monitor = monitor } : null;
     }
 
     /// <summary>

@@ -179,6 +179,13 @@ internal static class ConfigSchema
         new ParamListType(ConfigLimits.MaxOcfParams), [],
         "ocf: instance parameters as `name=value`, passed as OCF_RESKEY_name.");
 
+    public static readonly ScalarOption<string> ExecMonitor = Option.Optional("monitor", new CommandType(),
+        "exec: the command line that checks the started resource; exit 0 is running. Without it an exec resource is not monitored.");
+
+    public static readonly ScalarOption<TimeSpan> ResourceMonitorInterval = Option.Defaulted("monitor_interval",
+        new DurationType(TimeSpan.Zero, TimeSpan.FromHours(1)), TimeSpan.FromSeconds(10),
+        "How often the active node checks the started resource (ocf: monitor, lsb: status, exec: monitor, vip: the address is still there). A failed check restarts it in place once; if that fails the node is unfit and hands over to a healthy peer. 0ms: never.");
+
     public static readonly ScalarOption<TimeSpan> ScriptTimeout = Option.Defaulted("timeout",
         new DurationType(TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)), TimeSpan.FromSeconds(20),
         "exec, lsb, ocf: the longest a start or stop may take; longer is a failure (and the process is killed).");
@@ -203,11 +210,11 @@ internal static class ConfigSchema
 
     public static readonly MapSchema ResourceMap = new("resources[]",
         "Something the active node runs. Started in list order, stopped in reverse order.",
-        [ResourceName, ResourceKindOption],
+        [ResourceName, ResourceKindOption, ResourceMonitorInterval],
         new VariantSpec(ResourceKindOption,
         [
             new VariantCase("vip", "a vip resource", [VipAddress, VipInterface, VipGarpRepeat, VipGarpInterval, VipGarpRefresh]),
-            new VariantCase("exec", "an exec resource", [ExecStart, ExecStop, ScriptTimeout]),
+            new VariantCase("exec", "an exec resource", [ExecStart, ExecStop, ExecMonitor, ScriptTimeout]),
             new VariantCase("lsb", "an lsb resource", [LsbScript, ScriptTimeout]),
             new VariantCase("ocf", "an ocf resource", [OcfAgent, OcfParams, ScriptTimeout]),
         ]),

@@ -70,6 +70,9 @@ public enum ResourceKind { Vip, Exec, Lsb, Ocf }
 public abstract record ResourceConfig(string Name)
 {
     public abstract ResourceKind Kind { get; }
+
+    /// <summary>How often the active node checks that the started resource still runs; zero: never.</summary>
+    public TimeSpan MonitorInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>The virtual IP: added to <paramref name="Interface"/> and announced by gratuitous ARP / unsolicited NA.</summary>
@@ -105,6 +108,9 @@ public sealed record ScriptResourceConfig(
     ImmutableArray<KeyValuePair<string, string>> Params, TimeSpan Timeout) : ResourceConfig(Name)
 {
     public override ResourceKind Kind => ScriptKind;
+
+    /// <summary>exec: the command line that checks it (exit 0: running); null: an exec resource is not monitored.</summary>
+    public string? Monitor { get; init; }
 }
 
 public enum FenceDeviceKind { GpioRelay, SerialPdu, FenceAgent, Manual }

@@ -21,4 +21,10 @@ public interface IResource
     string Kind { get; }
     Task<ResourceOutcome> StartAsync(CancellationToken ct);
     Task<ResourceOutcome> StopAsync(CancellationToken ct);
+
+    /// <summary>How often a started resource is checked (<see cref="MonitorAsync"/>); zero: never.</summary>
+    TimeSpan MonitorInterval { get; }
+
+    /// <summary>Is the started resource still running? Failed means it is not (or cannot tell).</summary>
+    Task<ResourceOutcome> MonitorAsync(CancellationToken ct);
 }

@@ -25,6 +25,13 @@ public sealed class ScriptResource(ScriptResourceConfig config) : IResource
 
     public Task<ResourceOutcome> StopAsync(CancellationToken ct) => Run("stop", ct);
 
+    public TimeSpan MonitorInterval =>
+        config.ScriptKind == ResourceKind.Exec && config.Monitor is null ? TimeSpan.Zero : config.MonitorInterval;
+
+    /// <summary>ocf: monitor (0 running, 7 not running); lsb: status (0 running, 3 not running); exec: its monitor command.</summary>
+    public Task<ResourceOutcome> MonitorAsync(CancellationToken ct) =>
+        Run(config.ScriptKind switch { ResourceKind.Ocf => "monitor", ResourceKind.Lsb => "status", _ => "monitor" }, ct);
+
     private async Task<ResourceOutcome> Run(string action, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -49,7 +56,7 @@ public sealed class ScriptResource(ScriptResourceConfig config) : IResource
             {
                 var psi = new ProcessStartInfo("/bin/sh");
                 psi.ArgumentList.Add("-c");
-                psi.ArgumentList.Add(action == "start" ? config.Start! : config.Stop!);
+                psi.ArgumentList.Add(action switch { "start" => config.Start!, "stop" => config.Stop!, _ => config.Monitor! });
                 psi.Environment["APPLIANCE_RESOURCE"] = config.Name;
                 return psi;
             }
@@ -78,7 +85,9 @@ public sealed class ScriptResource(ScriptResourceConfig config) : IResource
         }
     }
 
-    private string Meaning(int code) => config.ScriptKind != ResourceKind.Ocf ? $"exit {code}" : code switch
+    private string Meaning(int code) => config.ScriptKind != ResourceKind.Ocf
+        ? (config.ScriptKind == ResourceKind.Lsb && code == 3 ? "exit 3 (not running)" : $"exit {code}")
+        : code switch
     {
         1 => "exit 1 (OCF_ERR_GENERIC)",
         2 => "exit 2 (OCF_ERR_ARGS)",

@@ -57,6 +57,13 @@ public sealed class VipResource(VipResourceConfig config) : IResource
         return del;
     }
 
+    public TimeSpan MonitorInterval => config.MonitorInterval;
+
+    /// <summary>The address is still on the interface (someone's `ip addr del` is a failure).</summary>
+    public async Task<ResourceOutcome> MonitorAsync(CancellationToken ct) => await IsPresent(ct).ConfigureAwait(false)
+        ? ResourceOutcome.Done($"{config.Address} on {config.Interface}")
+        : ResourceOutcome.Failed($"{config.Address} is no longer on {config.Interface}");
+
     /// <summary>Whether the interface carries the VIP now (`ip -o addr show dev IF`).</summary>
     private async Task<bool> IsPresent(CancellationToken ct)
     {

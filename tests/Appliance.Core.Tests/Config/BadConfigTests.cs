@@ -58,7 +58,7 @@ public class BadConfigTests
         new("unknown resource kind", [("nodes:\n", "resources:\n  - {name: web, kind: systemd, unit: nginx}\nnodes:\n")],
             [
                 "appliance.yaml:12:23: resources[0].kind: expected vip, exec, lsb or ocf, got 'systemd'",
-                "appliance.yaml:12:32: resources[0].unit: unknown key 'unit'; valid keys are name, kind",
+                "appliance.yaml:12:32: resources[0].unit: unknown key 'unit'; valid keys are name, kind, monitor_interval",
             ]),
         new("ocf agent without provider", [("nodes:\n", "resources:\n  - {name: web, kind: ocf, agent: Dummy}\nnodes:\n")],
             ["appliance.yaml:12:35: resources[0].agent: expected an OCF agent as provider:type, like heartbeat:Dummy, got 'Dummy'"]),

@@ -7,7 +7,7 @@ namespace Appliance.Integration.Tests.Lab;
 
 /// <summary>A lab whose resources add the real Dummy and IPaddr2 agents of Debian's resource-agents, and an exec resource.</summary>
 public sealed class OcfLabFixture() : LabFixture("o",
-    "--resource", "{name: dummy, kind: ocf, agent: heartbeat:Dummy}",
+    "--resource", "{name: dummy, kind: ocf, agent: heartbeat:Dummy, monitor_interval: 300ms}",
     "--resource", "{name: vip2, kind: ocf, agent: \"heartbeat:IPaddr2\", params: [ip=192.168.80.20, cidr_netmask=24, nic=eth0]}",
     "--resource", "{name: stamp, kind: exec, start: \"true\", stop: \"true\"}");
 
@@ -51,5 +51,26 @@ public sealed class OcfResourceTests(OcfLabFixture fixture, ITestOutputHelper ou
         output.WriteLine($"{active} stopped: {string.Join(", ", stops)}; {standby} started: " +
             string.Join(", ", Regex.Matches(L.Log(standby), @"resource start (\w+) \((\w+)\): done in (\d+)ms").TakeLast(4).Select(m => $"{m.Groups[1].Value} ({m.Groups[3].Value} ms)")));
         Assert.Equal(new[] { "stamp", "vip2", "dummy", "vip" }, stops);
+    }
+
+    [RootFact]
+    public void A_resource_that_dies_is_found_by_its_monitor_and_restarted_in_place()
+    {
+        Lab.WaitUntil(() => States("alpha").All(s => s.EndsWith("=started")) || States("beta").All(s => s.EndsWith("=started")),
+            TimeSpan.FromSeconds(10), "one node has every resource started");
+        string active = States("alpha").All(s => s.EndsWith("=started")) ? "alpha" : "beta";
+        // Dummy is "running" while its state file exists (resource-agents' Dummy, HA_RSCTMP=/run/resource-agents).
+        const string state = "/run/resource-agents/Dummy-dummy.state";
+        Assert.True(File.Exists(state), $"{state} missing: is Dummy started?");
+        int before = Regex.Matches(L.Log(active), "resource dummy failed its monitor").Count;
+        var sw = Stopwatch.StartNew();
+        File.Delete(state);
+        Lab.WaitUntil(() => Regex.Matches(L.Log(active), "resource dummy failed its monitor").Count > before && File.Exists(state),
+            TimeSpan.FromSeconds(5), "the monitor finds it dead and the restart brings it back");
+        output.WriteLine($"Dummy killed; found by its monitor and restarted on {active} within {sw.ElapsedMilliseconds} ms");
+        Assert.Contains("OCF_NOT_RUNNING", L.Log(active));
+        Lab.WaitUntil(() => States(active).All(s => s.EndsWith("=started")), TimeSpan.FromSeconds(5), "every resource started again");
+        Assert.Contains("restarted after its monitor failed", L.Status(active)!.Value.GetProperty("resources").ToString());
+        Assert.Equal("active", L.Status(active)!.Value.GetProperty("role").GetString()); // restarted in place, no switchover
     }
 }
