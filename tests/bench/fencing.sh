@@ -28,13 +28,15 @@ fe_wait_pdu_sessions() {
 }
 
 # fe_cut KIND TIMERS LAB_ARGS...: FO_RUNS pulled plugs of the active node with fencing required via
-# KIND (no fence_delay, so the fence starts when the peer is declared dead). Rows in $TMP/fe.tsv:
-# kind timers run dead_to_verified_ms client_failover_ms device
+# KIND (no fence_delay, so the fence starts when the peer is declared dead); KIND "off": fencing
+# off, for comparison. The failover is timed from the instant the lab's power rail cut the power.
+# Rows in $TMP/fe.tsv: kind timers run dead_to_verified_ms client_failover_ms device
 fe_cut() {
     local kind=$1 timers=$2 i active standby n0 t0 res
     shift 2
     log "  fencing via $kind at $timers: $FO_RUNS pulled plugs"
-    lab_up --fencing required --fence "$kind" --fence-delay 0ms --fence-delay-random 0ms "$@"
+    if [[ $kind == off ]]; then lab_up --fencing off "$@"
+    else lab_up --fencing required --fence "$kind" --fence-delay 0ms --fence-delay-random 0ms "$@"; fi
     fe_wait_pdu_sessions
     for ((i = 1; i <= FO_RUNS; i++)); do
         if labc status --json | grep -o '"alpha": {[^}]*}' | grep -q '"holds_vip": true'; then active=alpha; else active=beta; fi
@@ -46,22 +48,26 @@ fe_cut() {
             fc_stop; log "    run $i: first answer '${FC_FIRST}', not $active: skipped"; continue
         fi
         rand_sleep 0.3 0.2
-        t0=$(now_ns)
         labc power off "$active" >/dev/null
+        t0=$(cat "$LAB_DIR/power-$active.at")
         fc_wait
-        local end=$((SECONDS + 20))
-        until (($(fence_history_count "${!sock_standby}") > n0)); do
-            ((SECONDS < end)) || die "$kind run $i: no fence recorded by $standby within 20 s"
-            sleep 0.05
-        done
-        read -r dev ms verified < <(fence_history_last "${!sock_standby}")
+        if [[ $kind == off ]]; then
+            dev=- ms=- verified=false
+        else
+            local end=$((SECONDS + 20))
+            until (($(fence_history_count "${!sock_standby}") > n0)); do
+                ((SECONDS < end)) || die "$kind run $i: no fence recorded by $standby within 20 s"
+                sleep 0.05
+            done
+            read -r dev ms verified < <(fence_history_last "${!sock_standby}")
+        fi
         read -r _last new <<<"$FC_RES"
         res=$(awk -v t0="$t0" -v n="$new" 'BEGIN {if (n == "" || n == "-") print "-"; else printf "%.1f", (n - t0) / 1e6}')
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$timers" "$i" "$([[ $verified == true ]] && echo "$ms" || echo -)" "$res" "$dev" >>"$TMP/fe.tsv"
         log "    run $i: $standby fenced $active via $dev in ${ms} ms (verified $verified); client failover ${res} ms"
         # restore: the fenced node stays off (action off) until `fence on`, and the plug back in
         labc power on "$active" >/dev/null
-        labc ctl "$standby" fence on "$active" >/dev/null || die "fence on $active failed"
+        [[ $kind == off ]] || labc ctl "$standby" fence on "$active" >/dev/null || die "fence on $active failed"
         "$BT" wait "$(now_ns)" 30000 20 up "$CONTROL_alpha" "$CONTROL_beta" >/dev/null || die "$active did not come back"
         fe_wait_pdu_sessions
         sleep 0.5
@@ -97,8 +103,10 @@ section_fencing() {
     command -v stonith >/dev/null || die "cluster-glue (stonith) not installed (scripts/install-deps.sh bench)"
     [[ -x $BIN/appliance-lab ]] || die "no appliance-lab in $BIN (make bin)"
     : >"$TMP/fe.tsv"
+    fe_cut off 200ms/1s
     fe_cut relay 200ms/1s
     fe_cut pdu 200ms/1s
+    fe_cut off 20ms/100ms --keepalive 20ms --deadtime 100ms
     fe_cut relay 20ms/100ms --keepalive 20ms --deadtime 100ms
     fe_stonith
     cp "$TMP/fe.tsv" "$OUT/fencing-samples.tsv"
@@ -108,18 +116,20 @@ section_fencing() {
         echo "A pulled plug of the active node, $FO_RUNS times per case, fencing required, fence_delay 0."
         echo "*dead → verified*: the standby's fence history (from the FencePeer decision right after the peer"
         echo "was declared dead, to the status read that proves it off). *client failover*: from the pulled"
-        echo "plug to the first answer from the other node on the VIP (client connects every ${FC_INTERVAL_MS} ms)."
+        echo "plug (the instant the lab's power rail cut it) to the first answer from the other node on the"
+        echo "VIP (client connects every ${FC_INTERVAL_MS} ms)."
         echo "cluster-glue: \`stonith -t rps10 -T off\` against the same PDU simulator program (the whole command)."
         echo
         echo "| device | timers | runs | dead → verified median | max | client failover median | max |"
         echo "|---|---|---|---|---|---|---|"
         local key kind timers n med max fn fmed fmax
-        for key in "relay 200ms/1s" "pdu 200ms/1s" "relay 20ms/100ms" "stonith -"; do
+        for key in "off 200ms/1s" "relay 200ms/1s" "pdu 200ms/1s" "off 20ms/100ms" "relay 20ms/100ms" "stonith -"; do
             read -r kind timers <<<"$key"
             awk -F'\t' -v k="$kind" -v t="$timers" '$1 == k && $2 == t' "$TMP/fe.tsv" >"$TMP/sel.tsv"
             read -r n med _ max < <(stats "$TMP/sel.tsv" 4)
             read -r fn fmed _ fmax < <(stats "$TMP/sel.tsv" 5)
             case $kind in
+                off) kind="none (fencing off, for comparison)"; n=$fn; med=-; max=- ;;
                 relay) kind="GPIO relay (simulated chip)" ;;
                 pdu) kind="RPS-10 PDU, 9600 baud, session open" ;;
                 stonith) kind="cluster-glue stonith -t rps10 (new session per action)" ;;
