@@ -1,4 +1,5 @@
 using Appliance.Core.Arbiter;
+using Appliance.Core.Fencing;
 using Appliance.Core.Heartbeat;
 using Xunit.Abstractions;
 using Fault = Appliance.Simulation.Tests.HeartbeatSimulation.Fault;
@@ -7,7 +8,8 @@ namespace Appliance.Simulation.Tests;
 
 /// <summary>
 /// Two real Core nodes with the arbiter, simulated resources (start/stop take time, a stop may
-/// fail) and fence devices (a relay that powers the peer off after a delay, or a dead one), under
+/// fail) and fence devices driven by the real fencing controller (a device that works, is slow,
+/// fails, hangs or lies: acknowledges off and switches nothing), under
 /// seeded fault schedules. After every step: never both nodes holding resources; and once the
 /// world has been calm long enough, exactly one healthy node is active.
 /// </summary>
@@ -57,6 +59,8 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
     [InlineData("udp cut only")]
     [InlineData("full partition with both alive")]
     [InlineData("fence device dead")]
+    [InlineData("fence device lies")]
+    [InlineData("fence device slow")]
     [InlineData("both nodes booting at once")]
     [InlineData("flapping link")]
     public void Classic_cases(string name)
@@ -73,8 +77,9 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
         Assert.Equal(NodeRole.Active, RoleOf(0)); // node 0 is preferred
         Assert.Equal(NodeRole.Standby, RoleOf(1));
         // A lone healthy node with a working fence device is active within this bound: detection,
-        // the slowest simulated fence (500 ms) and start (100 ms), and a few keepalives of margin.
-        TimeSpan bound = t.Deadtime + TimeSpan.FromMilliseconds(600) + 5 * t.Keepalive;
+        // fence_delay (a standby fencing an active peer waits it, up to 400 ms more), the fence
+        // itself (off and a verifying status, 50 ms each), the start (100 ms), and a few keepalives.
+        TimeSpan bound = t.Deadtime + HeartbeatSimulation.FenceDelay + TimeSpan.FromMilliseconds(400 + 100 + 100) + 5 * t.Keepalive;
         var cut = HeartbeatSimulation.Healthy with { Name = "cut", Cut = true };
         TimeSpan t0 = sim.Now;
         try
@@ -107,13 +112,25 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
                     Assert.Equal(NodeRole.Active, RoleOf(sim.IsRunning(0) ? 0 : 1));
                     break;
                 case "fence device dead":
-                    sim.FenceWorks[1] = false;
-                    sim.Crash(0);
+                case "fence device lies":
+                    // Hangs: every action times out. Lies: acknowledges off, switches nothing, so
+                    // with the active node alive (frozen here) the status read catches it.
+                    sim.FenceDevice[1] = name.EndsWith("dead") ? HeartbeatSimulation.FenceBehaviour.Hangs : HeartbeatSimulation.FenceBehaviour.Lies;
+                    if (name.EndsWith("dead")) sim.Crash(0); else sim.Freeze(0, TimeSpan.FromSeconds(20));
                     sim.RunUntil(t0 + 3 * bound, Safe);
-                    Assert.Equal(NodeRole.Fencing, RoleOf(1)); // no takeover without a fence, still trying
+                    Assert.Equal(NodeRole.Fencing, RoleOf(1)); // no takeover without a verified fence, still trying
                     Assert.False(sim.Holds(1));
-                    sim.FenceWorks[1] = true;
-                    sim.RunUntil(sim.Now + bound, Safe);
+                    Assert.True(sim.ArbitrationOf(1)!.FenceRoundsFailed >= 1);
+                    sim.FenceDevice[1] = HeartbeatSimulation.FenceBehaviour.Works;
+                    sim.RunUntil(sim.Now + FencingLimits.RoundBackoffMax + bound, Safe);
+                    Assert.Equal(NodeRole.Active, RoleOf(1));
+                    Assert.False(sim.IsRunning(0));
+                    break;
+                case "fence device slow":
+                    // Past its 2 s timeout the controller retries; the late switch still lands.
+                    sim.FenceDevice[1] = HeartbeatSimulation.FenceBehaviour.Slow;
+                    sim.Crash(0);
+                    sim.RunUntil(t0 + bound + TimeSpan.FromSeconds(12), Safe);
                     Assert.Equal(NodeRole.Active, RoleOf(1));
                     break;
                 case "both nodes booting at once":
@@ -151,7 +168,10 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
             StopFailure = probe.Next(4) == 0 ? 0.05 : 0,
         };
         var t = sim.Timers;
-        TimeSpan calmNeeded = t.Initdead + 2 * t.Deadtime + TimeSpan.FromMilliseconds(1500) + 10 * t.Keepalive;
+        // Calm long enough for: initdead, detection, fence_delay, a slow device's retries
+        // (2 x 2 s timeouts + backoff + the next round's wait), start, and margin.
+        TimeSpan calmNeeded = t.Initdead + 2 * t.Deadtime + HeartbeatSimulation.FenceDelay + FencingLimits.RoundBackoffMax
+                              + TimeSpan.FromSeconds(6) + 10 * t.Keepalive;
         TimeSpan calmSince = sim.Now;
         TimeSpan end = sim.Now + Virtual;
         int checks = 0;
@@ -211,7 +231,7 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
             var a = sim.ArbitrationOf(n);
             if (a is null)
                 continue;
-            if (a.Resources == LocalResources.StopFailed || !sim.FenceWorks[n])
+            if (a.Resources == LocalResources.StopFailed || !sim.FenceWorks(n))
                 return false;
             if (a.Healthy && !a.Arbiter.StandbyRequested)
                 anyCandidate = true;
@@ -247,11 +267,11 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
             case < 89: sim.SetHealthy(node, false); break;
             case < 94: sim.SetHealthy(node, true); sim.SetHealthy(1 - node, true); break;
             case < 97:
-                sim.FenceWorks[node] = false;
-                sim.Log($"node {node}'s fence device is dead");
+                sim.FenceDevice[node] = (HeartbeatSimulation.FenceBehaviour)sim.NextInt(1, 5); // slow, fails, hangs or lies
+                sim.Log($"node {node}'s fence device now {sim.FenceDevice[node]}");
                 break;
             default:
-                sim.FenceWorks[0] = sim.FenceWorks[1] = true;
+                sim.FenceDevice[0] = sim.FenceDevice[1] = HeartbeatSimulation.FenceBehaviour.Works;
                 sim.Log("fence devices repaired");
                 break;
         }

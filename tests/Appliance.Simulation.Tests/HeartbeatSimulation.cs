@@ -1,6 +1,7 @@
 using System.Text;
 using Appliance.Core.Arbiter;
 using Appliance.Core.Config;
+using Appliance.Core.Fencing;
 using Appliance.Core.Heartbeat;
 using Appliance.Core.Membership;
 using Appliance.Core.Ports;
@@ -51,8 +52,19 @@ public sealed class HeartbeatSimulation
         public required Arbiter Arbiter { get; init; }
         public LocalResources Resources { get; set; } = LocalResources.Stopped;
         public TimeSpan ResourcesDoneAt { get; set; } = TimeSpan.MaxValue;
-        public TimeSpan FenceDoneAt { get; set; } = TimeSpan.MaxValue;
         public TimeSpan PeerFencedAt { get; set; } = TimeSpan.MinValue;
+
+        /// <summary>The fencing operation under way (the real Core controller), or null.</summary>
+        public FenceController? Fence { get; set; }
+
+        /// <summary>When the controller wants to be stepped again (a wait ends, a device answers).</summary>
+        public TimeSpan FenceWakeAt { get; set; } = TimeSpan.MaxValue;
+
+        /// <summary>The device action in flight: its answer and when it arrives.</summary>
+        public (FenceAction Action, TimeSpan At, bool TimedOut)? InFlight { get; set; }
+
+        public int FenceRoundsFailed { get; set; }
+        public TimeSpan NextRoundAt { get; set; } = TimeSpan.MinValue;
         public OperatorRequest Pending { get; set; }
         public bool Healthy { get; set; } = true;
         public bool StallSeen { get; set; }
@@ -64,8 +76,28 @@ public sealed class HeartbeatSimulation
     /// <summary>Whether nodes run the arbiter (with fencing required) on top of the heartbeat.</summary>
     public bool WithArbiter { get; }
 
-    /// <summary>Per node: does its fence device for the peer work (a dead one never confirms).</summary>
-    public bool[] FenceWorks { get; } = { true, true };
+    /// <summary>How a simulated fence device behaves.</summary>
+    public enum FenceBehaviour
+    {
+        /// <summary>Switches within 5-50 ms and reports truly.</summary>
+        Works,
+        /// <summary>Switches after 0.5-3 s; past the 2 s timeout the controller gives up, though the switch still happens.</summary>
+        Slow,
+        /// <summary>Answers an error at once, switches nothing.</summary>
+        Fails,
+        /// <summary>Never answers: every action times out.</summary>
+        Hangs,
+        /// <summary>Acknowledges off but switches nothing; status tells the truth.</summary>
+        Lies,
+    }
+
+    /// <summary>Per node: its fence device for the peer.</summary>
+    public FenceBehaviour[] FenceDevice { get; } = { FenceBehaviour.Works, FenceBehaviour.Works };
+
+    /// <summary>Whether node <paramref name="n"/>'s fence device will, given time, confirm a fence.</summary>
+    public bool FenceWorks(int n) => FenceDevice[n] is FenceBehaviour.Works or FenceBehaviour.Slow;
+
+    private static readonly FenceLevel SimRelay = new("relay", TimeSpan.FromSeconds(2), 2, FenceFinalAction.Off);
 
     /// <summary>The fixed part of fence_delay for a node that holds nothing; longer than the slowest simulated fence.</summary>
     public static readonly TimeSpan FenceDelay = TimeSpan.FromMilliseconds(800);
@@ -105,13 +137,9 @@ public sealed class HeartbeatSimulation
                 a.Resources = _rnd.NextDouble() < StopFailure ? LocalResources.StopFailed : LocalResources.Stopped;
             Log($"node {node}: resources {a.Resources}");
         }
-        if (a.FenceDoneAt <= Now)
-        {
-            a.FenceDoneAt = TimeSpan.MaxValue;
-            Crash(1 - node); // the relay cuts the peer's power
-            a.PeerFencedAt = Now;
-            Log($"node {node}: fenced the peer");
-        }
+        DriveFence(node, a);
+        if (_arb[node] is null)
+            return; // cannot happen: a node never fences itself
         a.StallSeen |= stalled;
         bool peerFenced = a.PeerFencedAt != TimeSpan.MinValue && (m.LastLife is not { } life || life < a.PeerFencedAt);
         var view = new ArbiterView(Now, m.Peer, m.PeerSummary, m.SelfSeq, m.PeerAckedSelfSeq, a.StallSeen,
@@ -137,15 +165,25 @@ public sealed class HeartbeatSimulation
                 a.ResourcesDoneAt = Now + TimeSpan.FromMilliseconds(_rnd.Next(5, 100));
                 Log($"node {node}: stopping resources ({d.Reason})");
                 break;
-            case ArbiterAction.FencePeer when a.FenceDoneAt == TimeSpan.MaxValue && FenceWorks[node] && _nodes[1 - node] is not null:
+            case ArbiterAction.FencePeer when a.Fence is null && Now >= a.NextRoundAt:
                 // fence_delay: a node that holds nothing waits, so the holder of the resources fences first.
-                var delay = a.Resources == LocalResources.Started ? TimeSpan.Zero : FenceDelay + TimeSpan.FromMilliseconds(_rnd.Next(0, 400));
-                a.FenceDoneAt = Now + delay + TimeSpan.FromMilliseconds(_rnd.Next(20, 500));
-                Log($"node {node}: fencing the peer (after a delay of {delay.TotalMilliseconds:F0} ms)");
+                var delay = a.FenceRoundsFailed > 0 ? TimeSpan.Zero
+                    : FencingLimits.Delay(new ClusterConfig("sim", "/k", false, FencingMode.Required, Timers)
+                        { FenceDelay = FenceDelay, FenceDelayRandom = TimeSpan.FromMilliseconds(400) }, a.Resources == LocalResources.Started, _rnd.NextDouble());
+                a.Fence = new FenceController("peer", [SimRelay], Now, delay);
+                Log($"node {node}: fencing the peer with a {FenceDevice[node]} device (delay {delay.TotalMilliseconds:F0} ms)");
+                DriveFence(node, a);
                 break;
-            case ArbiterAction.FencePeer when _nodes[1 - node] is null && FenceWorks[node]:
-                a.PeerFencedAt = Now; // already off: an off verified by the device counts as fenced
-                Log($"node {node}: the peer is already off (fence verified)");
+            case ArbiterAction.FencePeer:
+                break;
+            default:
+                if (a.Fence is not null)
+                {
+                    Log($"node {node}: fencing stopped ({d.Reason})");
+                    (a.Fence, a.InFlight, a.FenceWakeAt) = (null, null, TimeSpan.MaxValue);
+                }
+                a.FenceRoundsFailed = 0;
+                a.NextRoundAt = TimeSpan.MinValue;
                 break;
         }
         if (d.Role == NodeRole.Active && a.ActiveSince == TimeSpan.MaxValue) a.ActiveSince = Now;
@@ -155,8 +193,117 @@ public sealed class HeartbeatSimulation
         hb.LocalState = new StateSummary(d.Role, a.Arbiter.Health, 0, held, starting, 0);
     }
 
-    private TimeSpan ArbiterWake(int node) =>
-        _arb[node] is { } a ? (a.ResourcesDoneAt < a.FenceDoneAt ? a.ResourcesDoneAt : a.FenceDoneAt) : TimeSpan.MaxValue;
+    private TimeSpan ArbiterWake(int node)
+    {
+        if (_arb[node] is not { } a)
+            return TimeSpan.MaxValue;
+        var next = a.ResourcesDoneAt < a.FenceWakeAt ? a.ResourcesDoneAt : a.FenceWakeAt;
+        return a.Fence is null && a.NextRoundAt > Now && a.NextRoundAt < next ? a.NextRoundAt : next;
+    }
+
+    /// <summary>
+    /// Steps node <paramref name="node"/>'s fencing controller as far as it goes now: delivers a device
+    /// answer that is due, carries out the switch of a device that switches, starts the next device
+    /// action (deciding its answer and when it comes), and on the end of an operation either records
+    /// the verified fence or schedules the next round.
+    /// </summary>
+    private void DriveFence(int node, Arbitration a)
+    {
+        while (a.Fence is { } c)
+        {
+            if (a.InFlight is { } f)
+            {
+                if (f.At > Now)
+                    return;
+                a.InFlight = null;
+                c.Report(Now, f.TimedOut ? FenceResult.Timeout("no answer within the timeout") : Answer(node, f.Action));
+                continue;
+            }
+            var step = c.Next(Now);
+            if (step.Kind == FenceStepKind.Wait)
+            {
+                a.FenceWakeAt = step.Until;
+                return;
+            }
+            if (step.Kind == FenceStepKind.Invoke)
+            {
+                var took = FenceDevice[node] switch
+                {
+                    FenceBehaviour.Works => TimeSpan.FromMilliseconds(_rnd.Next(5, 50)),
+                    FenceBehaviour.Slow => TimeSpan.FromMilliseconds(_rnd.Next(500, 3000)),
+                    FenceBehaviour.Fails => TimeSpan.FromMilliseconds(2),
+                    FenceBehaviour.Hangs => TimeSpan.MaxValue,
+                    _ => TimeSpan.FromMilliseconds(_rnd.Next(5, 50)),
+                };
+                // A slow switch still happens after the caller gave up on it.
+                if (step.Action == FenceAction.Off && FenceDevice[node] == FenceBehaviour.Slow && took > step.Timeout)
+                    _lateSwitches.Add((Now + took, node));
+                bool timedOut = took > step.Timeout;
+                var at = timedOut ? Now + step.Timeout : Now + took;
+                a.InFlight = (step.Action, at, timedOut);
+                a.FenceWakeAt = at;
+                Log($"node {node}: fence {step.Action} via {FenceDevice[node]} device, answer at {at.TotalMilliseconds:0} ms");
+                return;
+            }
+            var report = c.Result!;
+            (a.Fence, a.FenceWakeAt) = (null, TimeSpan.MaxValue);
+            if (report.Verified)
+            {
+                a.PeerFencedAt = Now;
+                a.FenceRoundsFailed = 0;
+                Log($"node {node}: peer fenced, verified ({report.Reason})");
+            }
+            else
+            {
+                a.FenceRoundsFailed++;
+                a.NextRoundAt = Now + FencingLimits.RoundWait(a.FenceRoundsFailed);
+                Log($"node {node}: fencing failed ({report.Reason}); next round at {a.NextRoundAt.TotalMilliseconds:0} ms");
+            }
+        }
+    }
+
+    private readonly List<(TimeSpan At, int Fencer)> _lateSwitches = new();
+
+    /// <summary>Carries out the switches of slow devices whose callers gave up on them.</summary>
+    private void LateSwitches()
+    {
+        for (int i = _lateSwitches.Count - 1; i >= 0; i--)
+        {
+            if (_lateSwitches[i].At > Now)
+                continue;
+            Log($"node {_lateSwitches[i].Fencer}'s slow device switches at last");
+            SwitchOff(1 - _lateSwitches[i].Fencer);
+            _lateSwitches.RemoveAt(i);
+        }
+    }
+
+    /// <summary>The device's answer to <paramref name="action"/>, with the switch carried out if it switches.</summary>
+    private FenceResult Answer(int node, FenceAction action)
+    {
+        var b = FenceDevice[node];
+        int peer = 1 - node;
+        if (b == FenceBehaviour.Fails)
+            return FenceResult.Error("simulated device error");
+        if (b == FenceBehaviour.Hangs)
+            return FenceResult.Timeout("simulated device hangs");
+        return action switch
+        {
+            FenceAction.Off when b == FenceBehaviour.Lies => FenceResult.Done(PowerState.Unknown, "acknowledged (but did not switch)"),
+            FenceAction.Off => SwitchOff(peer),
+            FenceAction.Status => FenceResult.Done(_nodes[peer] is null ? PowerState.Off : PowerState.On),
+            _ => FenceResult.HardError("not simulated"),
+        };
+    }
+
+    private FenceResult SwitchOff(int peer)
+    {
+        if (_nodes[peer] is not null)
+        {
+            Log($"the relay cuts node {peer}'s power");
+            Crash(peer);
+        }
+        return FenceResult.Done(PowerState.Unknown);
+    }
 
     public bool AutoFailback { get; }
 
@@ -235,7 +382,6 @@ public sealed class HeartbeatSimulation
             _arb[node] = new Arbitration
             {
                 Arbiter = new Arbiter(selfPreferred: node == 0, autoFailback: AutoFailback, FencingMode.Required),
-                FenceDoneAt = TimeSpan.MaxValue,
             };
         _startedAt[node] = Now;
         _frozenUntil[node] = TimeSpan.Zero;
@@ -331,6 +477,9 @@ public sealed class HeartbeatSimulation
             }
             if (_wire.TryPeek(out var p, out _) && p.At < next)
                 next = p.At;
+            foreach (var late in _lateSwitches)
+                if (late.At < next)
+                    next = late.At;
             if (next >= until)
             {
                 Now = until;
@@ -345,6 +494,7 @@ public sealed class HeartbeatSimulation
                 if (IsFrozen(q.To)) frozenInbox.Add(q); // the kernel queues it for the frozen process
                 else _due.Add(q);
             }
+            LateSwitches();
             for (int n = 0; n < 2; n++)
                 Wake(n);
             foreach (var q in frozenInbox)
