@@ -60,6 +60,15 @@ internal static class StatusText
             foreach (var m in mons.EnumerateArray())
                 o.Append(CultureInfo.InvariantCulture,
                     $"  monitor {m.GetProperty("name").GetString()} ({m.GetProperty("kind").GetString()}): {m.GetProperty("state").GetString()}, last: {m.GetProperty("last").GetString()}\n");
+        if (s.TryGetProperty("duplicate_vip", out var dup))
+        {
+            foreach (var a in dup.GetProperty("alarms").EnumerateArray())
+                o.Append(CultureInfo.InvariantCulture,
+                    $"  {a.GetProperty("message").GetString()} (first {a.GetProperty("first_seen").GetString()}, last {a.GetProperty("last_seen").GetString()}, {a.GetProperty("count").GetInt64()} claims)\n");
+            foreach (var v in dup.GetProperty("watched").EnumerateArray())
+                if (!v.GetProperty("listening").GetBoolean())
+                    o.Append(CultureInfo.InvariantCulture, $"  duplicate VIP watch on {v.GetProperty("interface").GetString()} NOT RUNNING: {v.GetProperty("detail").GetString()}\n");
+        }
         o.Append(Fencing(s.GetProperty("fencing")));
         var t = s.GetProperty("timers");
         o.Append(CultureInfo.InvariantCulture,

@@ -173,6 +173,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ResourceManager _resources;
     private readonly MonitorRunner _monitors;
     private readonly Fencing.FencingService _fencing;
+    private readonly DuplicateVipWatch _vipWatch;
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly SdNotify _notify = new();
     private volatile string _resourceFailure = "";
@@ -186,6 +187,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _log = log;
         var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
         _resources = new ResourceManager(resources, ReportResources, OnResourceLost, log);
+        _vipWatch = new DuplicateVipWatch(_config.Resources.OfType<VipResourceConfig>(), log);
         _heartbeat = new HeartbeatProxy(options, OnDecision, log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));
@@ -206,6 +208,7 @@ internal sealed class ApplianceDaemon : IDisposable
 
     private void ReportResources(LocalResources state)
     {
+        _vipWatch.SetSelfHolds(state != LocalResources.Stopped); // a failed stop may still hold the VIP
         _heartbeat.SetResources(state);
         if (state == LocalResources.Stopped && _resources.Snapshot().Any(r => r.State == ResourceState.Failed))
         {
@@ -233,6 +236,8 @@ internal sealed class ApplianceDaemon : IDisposable
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log);
         control.Start();
         _monitors.Start();
+        _vipWatch.Start();
+        Task peerRoleLoop = FeedPeerRole(workerGone.Token);
         Trace.Ready(_log, _options.ControlPath);
         _notify.Send("READY=1\nSTATUS=starting: waiting for " + _peer.Name);
 
@@ -248,8 +253,28 @@ internal sealed class ApplianceDaemon : IDisposable
         }
         _notify.Send("STOPPING=1");
         await watchdogLoop.ConfigureAwait(false);
+        await peerRoleLoop.ConfigureAwait(false);
         if (!stop.IsCancellationRequested)
             throw new IOException("the heartbeat worker process ended");
+    }
+
+    /// <summary>The peer holds (or is taking) the resources, by its latest heartbeat.</summary>
+    private static bool PeerActive(HeartbeatStatus hb) =>
+        hb.Peer is PeerState.Up or PeerState.Warn && hb.PeerSummary.Role is NodeRole.Active or NodeRole.Takeover;
+
+    /// <summary>The duplicate-VIP watch learns the peer's role from its heartbeats: read it once a second.</summary>
+    private async Task FeedPeerRole(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            do
+                _vipWatch.SetPeerActive(PeerActive(await _heartbeat.GetStatusAsync().WaitAsync(stop).ConfigureAwait(false)));
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+        }
     }
 
     private async Task PetWatchdog(PeriodicTimer timer, CancellationToken stop)
@@ -277,7 +302,7 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _resources.Snapshot(), _resourceFailure,
-                    _monitors.Snapshot(), _monitors.Why(), System.Diagnostics.Stopwatch.GetElapsedTime(_started), _fencing.Snapshot());
+                    _monitors.Snapshot(), _monitors.Why(), System.Diagnostics.Stopwatch.GetElapsedTime(_started), _fencing.Snapshot(), _vipWatch.Watched, _vipWatch.Alarms);
             }
             case "fence" or "fence-on" or "fence-confirm":
             {
@@ -303,7 +328,7 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 bool force = request.TryGetProperty("force", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.True;
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
-                bool peerActive = hb.Peer is PeerState.Up or PeerState.Warn && hb.PeerSummary.Role is NodeRole.Active or NodeRole.Takeover;
+                bool peerActive = PeerActive(hb);
                 if (peerActive && !force)
                     return ControlServer.Refused($"{_peer.Name} is up and {StatusJson.RoleName(hb.PeerSummary.Role)}; " +
                         "`takeover --force` asks it to release them first (a planned switchover: never both at once)");
@@ -343,6 +368,7 @@ internal sealed class ApplianceDaemon : IDisposable
     public void Dispose()
     {
         _fencing.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
+        _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         _monitors.Dispose();
         _heartbeat.Dispose();
         _notify.Dispose();

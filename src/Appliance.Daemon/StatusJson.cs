@@ -16,7 +16,8 @@ internal static class StatusJson
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Ports.ResourceState State, string Reason)> resources,
         string startFailure,
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
-        string unfit, TimeSpan uptime, Fencing.FencingSnapshot fencing)
+        string unfit, TimeSpan uptime, Fencing.FencingSnapshot fencing,
+        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -120,6 +121,37 @@ internal static class StatusJson
                 w.WriteNull("last");
             w.WriteEndObject();
 
+            w.WriteStartObject("duplicate_vip");
+            w.WriteStartArray("watched");
+            foreach (var v in watchedVips)
+            {
+                w.WriteStartObject();
+                w.WriteString("vip", v.Vip);
+                w.WriteString("interface", v.Interface);
+                w.WriteBoolean("listening", v.Listening);
+                if (v.SelfMac is { } mac) w.WriteString("mac", mac); else w.WriteNull("mac");
+                if (v.PeerMac is { } peerMac) w.WriteString("peer_mac", peerMac); else w.WriteNull("peer_mac");
+                w.WriteBoolean("peer_mac_learned", v.PeerLearned);
+                w.WriteString("detail", v.Detail);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("alarms");
+            foreach (var a in vipAlarms)
+            {
+                w.WriteStartObject();
+                w.WriteString("vip", a.Vip);
+                w.WriteString("interface", a.Interface);
+                w.WriteString("mac", a.Mac);
+                w.WriteString("first_seen", Utc(a.FirstSeen));
+                w.WriteString("last_seen", Utc(a.LastSeen));
+                w.WriteNumber("count", a.Count);
+                w.WriteString("message", a.Message);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+
             var t = config.Cluster.Timers;
             w.WriteStartObject("timers");
             w.WriteNumber("keepalive_ms", (long)t.Keepalive.TotalMilliseconds);
@@ -169,7 +201,7 @@ internal static class StatusJson
         w.WriteBoolean("verified", e.Verified);
         w.WriteString("reason", e.Reason);
         w.WriteNumber("elapsed_ms", e.ElapsedMs);
-        w.WriteString("at", e.At.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteString("at", Utc(e.At));
         w.WriteString("trigger", e.Trigger);
         w.WriteEndObject();
     }
@@ -189,6 +221,9 @@ internal static class StatusJson
         }
         return stream.ToArray();
     }
+
+    private static string Utc(DateTimeOffset t) =>
+        t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 
     public static string RoleName(NodeRole role) => role.ToString().ToLowerInvariant();
 

@@ -5,6 +5,7 @@ using Appliance.Lab;
 return args switch
 {
     ["pdusim", .. var rest] => PduSimulator.Command(rest),
+    ["garp", .. var rest] => RogueClaim.Command(rest),
     ["help" or "--help" or "-h"] => Usage(Console.Out, 0),
     _ => Usage(Console.Error, 2),
 };
@@ -15,6 +16,7 @@ static int Usage(TextWriter to, int exitCode)
     to.WriteLine();
     to.WriteLine("commands:");
     to.WriteLine($"  pdusim   {PduSimulator.Summary}");
+    to.WriteLine($"  garp     {RogueClaim.Summary}");
     to.WriteLine();
     to.WriteLine("appliance-lab <command> --help shows a command's options.");
     return exitCode;

@@ -27,23 +27,25 @@ public static class AnnounceFrames
     /// <summary>Length of a MAC-48 address (IEEE 802).</summary>
     public const int MacBytes = 6;
 
-    private const int EthernetHeaderBytes = 14;
-    private const int ArpBytes = 28;
-    private const int Ipv6HeaderBytes = 40;
-    private const int NaBytes = 24;
-    private const int LinkLayerOptionBytes = 8;
+    // Internal: ArpClaims parses what these build.
+    internal const int EthernetHeaderBytes = 14;
+    internal const int ArpBytes = 28;
+    internal const int Ipv6HeaderBytes = 40;
+    internal const int NaBytes = 24;
+    internal const int LinkLayerOptionBytes = 8;
     private const int IcmpV6Bytes = NaBytes + LinkLayerOptionBytes;
 
-    private const ushort EtherTypeArp = 0x0806; // IEEE 802 numbers (IANA "ieee-802-numbers")
-    private const ushort EtherTypeIpv6 = 0x86DD;
-    private const ushort ArpHardwareEthernet = 1; // RFC 826, IANA "arp-parameters" hardware type
-    private const ushort ArpOpRequest = 1;
-    private const ushort ArpOpReply = 2;
-    private const byte NextHeaderIcmpV6 = 58; // IANA protocol numbers
-    private const byte NdHopLimit = 255; // RFC 4861 §7.1.2: receivers drop NAs with any other hop limit
-    private const byte IcmpV6NeighborAdvertisement = 136; // RFC 4861 §4.4
+    internal const ushort EtherTypeArp = 0x0806; // IEEE 802 numbers (IANA "ieee-802-numbers")
+    internal const ushort EtherTypeIpv4 = 0x0800;
+    internal const ushort EtherTypeIpv6 = 0x86DD;
+    internal const ushort ArpHardwareEthernet = 1; // RFC 826, IANA "arp-parameters" hardware type
+    internal const ushort ArpOpRequest = 1;
+    internal const ushort ArpOpReply = 2;
+    internal const byte NextHeaderIcmpV6 = 58; // IANA protocol numbers
+    internal const byte NdHopLimit = 255; // RFC 4861 §7.1.2: receivers drop NAs with any other hop limit
+    internal const byte IcmpV6NeighborAdvertisement = 136; // RFC 4861 §4.4
     private const uint NaFlagOverride = 0x20000000; // RFC 4861 §4.4: R=0x80000000, S=0x40000000, O=0x20000000
-    private const byte OptionTargetLinkLayerAddress = 2; // RFC 4861 §4.6.1, length in units of 8 octets
+    internal const byte OptionTargetLinkLayerAddress = 2; // RFC 4861 §4.6.1, length in units of 8 octets
 
     /// <summary>
     /// Writes a gratuitous ARP frame for <paramref name="ipv4"/> at <paramref name="mac"/> into
@@ -75,7 +77,7 @@ public static class AnnounceFrames
 
         Span<byte> arp = frame[EthernetHeaderBytes..];
         BinaryPrimitives.WriteUInt16BigEndian(arp[0..], ArpHardwareEthernet);
-        BinaryPrimitives.WriteUInt16BigEndian(arp[2..], 0x0800); // protocol: IPv4
+        BinaryPrimitives.WriteUInt16BigEndian(arp[2..], EtherTypeIpv4); // protocol: IPv4
         arp[4] = MacBytes;
         arp[5] = 4;
         BinaryPrimitives.WriteUInt16BigEndian(arp[6..], reply ? ArpOpReply : ArpOpRequest);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Sockets;
 using Appliance.Core.Net;
 
@@ -13,9 +12,7 @@ namespace Appliance.Linux.Net;
 public sealed class RawFrameSender : IDisposable
 {
     /// <summary>Interface names are at most IFNAMSIZ - 1 = 15 bytes. &lt;linux/if.h&gt;</summary>
-    public const int InterfaceNameBytesMax = 15;
-
-    private const string SysClassNet = "/sys/class/net";
+    public const int InterfaceNameBytesMax = EthernetInterface.NameBytesMax;
 
     private readonly Socket _socket;
     private readonly byte[] _mac;
@@ -48,25 +45,14 @@ public sealed class RawFrameSender : IDisposable
     /// setns(2)'d a thread into another namespace reads that namespace's sysfs through
     /// <see cref="Open(string, string)"/>.
     /// </remarks>
-    public static RawFrameSender Open(string interfaceName) => Open(interfaceName, SysClassNet);
+    public static RawFrameSender Open(string interfaceName) => Open(interfaceName, EthernetInterface.SysClassNet);
 
     /// <summary><see cref="Open(string)"/> reading the interface's attributes under <paramref name="sysClassNet"/>.</summary>
     internal static RawFrameSender Open(string interfaceName, string sysClassNet)
     {
-        ValidateName(interfaceName);
-        string dir = Path.Combine(sysClassNet, interfaceName);
-
-        int type = ReadInt(interfaceName, Path.Combine(dir, "type"));
-        if (type != Interop.Packet.ARPHRD_ETHER)
-            throw new IOException($"{interfaceName}: not an Ethernet interface (hardware type {type} in {dir}/type, want {Interop.Packet.ARPHRD_ETHER})");
-        int ifindex = ReadInt(interfaceName, Path.Combine(dir, "ifindex"));
-        if (ifindex <= 0)
-            throw new IOException($"{interfaceName}: bad ifindex {ifindex} in {dir}/ifindex");
-        string macPath = Path.Combine(dir, "address");
-        string macText = ReadLine(interfaceName, macPath);
+        var link = EthernetInterface.Read(interfaceName, sysClassNet);
         byte[] mac = new byte[AnnounceFrames.MacBytes];
-        if (!AnnounceFrames.TryParseMac(macText, mac))
-            throw new IOException($"{interfaceName}: not a MAC-48 address in {macPath}: '{macText}'");
+        link.Mac.WriteTo(mac);
 
         string step = "socket";
         Socket? socket = null;
@@ -78,8 +64,8 @@ public sealed class RawFrameSender : IDisposable
             // A full device queue must fail a send at once, not stall the caller's timer.
             socket.Blocking = false;
             step = "bind";
-            socket.Bind(new Interop.Packet.LinkLayerEndPoint(ifindex));
-            return new RawFrameSender(interfaceName, ifindex, mac, socket);
+            socket.Bind(new Interop.Packet.LinkLayerEndPoint(link.Index));
+            return new RawFrameSender(interfaceName, link.Index, mac, socket);
         }
         catch (SocketException ex)
         {
@@ -111,40 +97,4 @@ public sealed class RawFrameSender : IDisposable
     public void Dispose() => _socket.Dispose();
 
     public override string ToString() => $"raw frames on {InterfaceName} (ifindex {InterfaceIndex})";
-
-    private static void ValidateName(string interfaceName)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(interfaceName);
-        if (interfaceName.Length > InterfaceNameBytesMax || interfaceName is "." or ".."
-            || interfaceName.AsSpan().IndexOfAny('/', ':') >= 0 || interfaceName.AsSpan().IndexOfAny(" \t\n\0") >= 0)
-            throw new ArgumentException($"not an interface name: '{interfaceName}'", nameof(interfaceName));
-    }
-
-    private static int ReadInt(string interfaceName, string path)
-    {
-        string text = ReadLine(interfaceName, path);
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value))
-            throw new IOException($"{interfaceName}: not a number in {path}: '{text}'");
-        return value;
-    }
-
-    private static string ReadLine(string interfaceName, string path)
-    {
-        try
-        {
-            return File.ReadAllText(path).Trim();
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw Interop.Sys.CreateIoException("read " + path, interfaceName, Interop.Sys.ENOENT, "no such network interface", ex);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw Interop.Sys.CreateIoException("read " + path, interfaceName, Interop.Sys.EACCES, inner: ex);
-        }
-        catch (IOException ex) when (ex is not NativeIoException)
-        {
-            throw new IOException($"{interfaceName}: cannot read {path}: {ex.Message}", ex);
-        }
-    }
 }

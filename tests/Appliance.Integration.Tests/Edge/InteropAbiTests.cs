@@ -7,18 +7,41 @@ namespace Appliance.Integration.Tests.Edge;
 
 /// <summary>
 /// We have no C shim, so the numbers in src/Appliance.Linux/Interop are pinned here: native/termios_abi.c
-/// is compiled with gcc against the installed kernel uapi and libc headers, and every constant of
-/// Interop.Sys and the layout of termios2 and pollfd must match what it prints.
+/// and native/packet_abi.c are compiled with gcc against the installed kernel uapi and libc headers,
+/// and every constant of Interop.Sys and Interop.Packet and the layout of termios2, pollfd,
+/// sock_filter and sock_fprog must match what they print.
 /// </summary>
 public sealed class InteropAbiTests
 {
     private static readonly Lazy<Dictionary<string, ulong>> Native = new(() => NativeAbi.CompileAndRun("termios_abi.c"));
+    private static readonly Lazy<Dictionary<string, ulong>> Packet = new(() => NativeAbi.CompileAndRun("packet_abi.c"));
 
     [Fact]
     public void Every_interop_constant_matches_the_kernel_headers()
     {
         List<string> problems = NativeAbi.ConstantMismatches(Native.Value, "termios_abi.c", typeof(Interop.Sys));
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    [Fact]
+    public void Every_packet_socket_constant_matches_the_kernel_headers()
+    {
+        List<string> problems = NativeAbi.ConstantMismatches(Packet.Value, "packet_abi.c", typeof(Interop.Packet));
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    [Fact]
+    public void Socket_filter_layout_matches_the_kernel()
+    {
+        Dictionary<string, ulong> native = Packet.Value;
+        Assert.Equal(native["sizeof.sock_filter"], (ulong)Unsafe.SizeOf<Interop.Packet.SockFilter>());
+        Assert.Equal(native["offsetof.sock_filter.code"], (ulong)Marshal.OffsetOf<Interop.Packet.SockFilter>(nameof(Interop.Packet.SockFilter.Code)));
+        Assert.Equal(native["offsetof.sock_filter.jt"], (ulong)Marshal.OffsetOf<Interop.Packet.SockFilter>(nameof(Interop.Packet.SockFilter.Jt)));
+        Assert.Equal(native["offsetof.sock_filter.jf"], (ulong)Marshal.OffsetOf<Interop.Packet.SockFilter>(nameof(Interop.Packet.SockFilter.Jf)));
+        Assert.Equal(native["offsetof.sock_filter.k"], (ulong)Marshal.OffsetOf<Interop.Packet.SockFilter>(nameof(Interop.Packet.SockFilter.K)));
+        Assert.Equal(native["sizeof.sock_fprog"], (ulong)Unsafe.SizeOf<Interop.Packet.SockFprog>());
+        Assert.Equal(native["offsetof.sock_fprog.len"], (ulong)Marshal.OffsetOf<Interop.Packet.SockFprog>(nameof(Interop.Packet.SockFprog.Len)));
+        Assert.Equal(native["offsetof.sock_fprog.filter"], (ulong)Marshal.OffsetOf<Interop.Packet.SockFprog>(nameof(Interop.Packet.SockFprog.Filter)));
     }
 
     [Fact]

@@ -75,6 +75,8 @@ internal static class NativeAbi
     {
         int i => unchecked((ulong)(uint)i),
         short s => unchecked((ulong)(ushort)s),
+        ushort us => us,
+        byte b => b,
         uint u => u,
         ulong ul => ul,
         nuint n => n,

@@ -169,6 +169,40 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
     }
 
     [RootFact]
+    public void The_standby_raises_an_alarm_when_another_mac_claims_the_vip()
+    {
+        MakeAlphaActive();
+        // A switchover back and forth: beta sees alpha announce the VIP while alpha is active.
+        L.Must("ctl", "alpha", "standby");
+        WaitServing("beta", TimeSpan.FromSeconds(10));
+        L.Must("ctl", "alpha", "takeover", "--force");
+        WaitServing("alpha", TimeSpan.FromSeconds(10));
+        Thread.Sleep(1500);
+        string alphaMac = MacOf("alpha");
+        Assert.DoesNotContain(L.Status("beta")!.Value.GetProperty("duplicate_vip").GetProperty("alarms").EnumerateArray(),
+            a => a.GetProperty("mac").GetString() == alphaMac); // the active peer's own announcements are no alarm
+
+        // Now a rogue box (the client) claims the VIP.
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", L.Env["NS_client"], Path.Combine(Path.GetDirectoryName(L.Env["APPLIANCED"])!, "appliance-lab"), "garp", "eth0", Vip, "3" })
+            psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            output.WriteLine(p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd());
+            p.WaitForExit();
+            Assert.Equal(0, p.ExitCode);
+        }
+        string clientMac = MacOf("client");
+        Lab.WaitUntil(() => L.Status("beta")!.Value.GetProperty("duplicate_vip").GetProperty("alarms").EnumerateArray()
+            .Any(a => a.GetProperty("mac").GetString() == clientMac), TimeSpan.FromSeconds(5), "beta's duplicate-VIP alarm names the client's MAC");
+        string text = L.Run("ctl", "beta", "status").Out;
+        output.WriteLine(text);
+        Assert.Contains("DUPLICATE VIP", text);
+        Assert.Contains("DUPLICATE VIP", L.Log("beta"));
+        Assert.Equal("alpha", Serving()); // an alarm, not an action: the rogue is the operator's to find
+    }
+
+    [RootFact]
     public void A_failing_monitor_moves_the_vip_and_without_auto_failback_it_stays_moved()
     {
         MakeAlphaActive();

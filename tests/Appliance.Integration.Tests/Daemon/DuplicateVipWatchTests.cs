@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Appliance.Core.Config;
+using Appliance.Core.Net;
+using Appliance.Daemon;
+using Appliance.Integration.Tests.Edge;
+using Appliance.Linux.Net;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Appliance.Integration.Tests.Daemon;
+
+// The helper class, not its namespace (which is what `Edge` names from here).
+using Edge = Appliance.Integration.Tests.Edge.Edge;
+
+/// <summary>
+/// DuplicateVipWatch with a VIP on one end of a veth (its own namespace); GARPs "from" other MACs are
+/// put on the other end: a foreign claim alarms, the active peer's MAC is learned, a second MAC alarms.
+/// </summary>
+public sealed class DuplicateVipWatchTests(ITestOutputHelper output)
+{
+    private const string MacA = "02:a9:1c:00:02:01";
+    private const string MacB = "02:a9:1c:00:02:02";
+    private static readonly IPAddress Vip = IPAddress.Parse("192.0.2.100");
+    private static readonly MacAddress Rogue = new(0x02bad0000011);
+    private static readonly MacAddress Peer = new(0x02bad0000012);
+    private static readonly MacAddress Second = new(0x02bad0000013);
+
+    [RootFact]
+    public async Task The_peer_is_learned_and_every_other_mac_that_claims_the_vip_alarms()
+    {
+        using var veth = VethPair.Create("dv", MacA, MacB, output);
+        using RawFrameSender sender = Edge.InNamespace(veth.NsB, () => RawFrameSender.Open(veth.IfB, veth.SysB));
+        var log = new ListLogger(output);
+        var vip = new VipResourceConfig("vip", new IpPrefix(Vip, 24), veth.IfA);
+        await using var watch = new DuplicateVipWatch([vip], log,
+            name => Edge.InNamespace(veth.NsA, () => ArpListener.Open(name, veth.SysA)), TimeProvider.System);
+        watch.SetSelfHolds(false);
+        watch.SetPeerActive(true);
+        watch.Start();
+        WatchedVip watched = await Until(() => watch.Watched.SingleOrDefault(w => w.Listening));
+        Assert.Equal(MacA, watched.SelfMac);
+        Assert.Null(watched.PeerMac);
+
+        // This node holds nothing: the first MAC that claims the VIP is taken as the peer's; no alarm.
+        SendGarp(sender, Peer, reply: false);
+        watched = await Until(() => watch.Watched.SingleOrDefault(w => w.PeerMac is not null));
+        Assert.Equal((Peer.ToString(), true), (watched.PeerMac, watched.PeerLearned));
+        SendGarp(sender, Peer, reply: true);
+
+        // Another MAC claims it: one alarm, logged once, counting claims.
+        DateTimeOffset before = DateTimeOffset.UtcNow;
+        SendGarp(sender, Rogue, reply: false);
+        SendGarp(sender, Rogue, reply: true);
+        DuplicateVipAlarm alarm = await Until(() => watch.Alarms.SingleOrDefault(a => a.Count == 2));
+        output.WriteLine(alarm.Message);
+        Assert.Equal((Vip.ToString(), veth.IfA, Rogue.ToString()), (alarm.Vip, alarm.Interface, alarm.Mac));
+        Assert.Equal($"DUPLICATE VIP {Vip} on {veth.IfA}: claimed by {Rogue} (not the active peer {Peer}) — two nodes may hold it", alarm.Message);
+        Assert.InRange(alarm.FirstSeen, before.AddSeconds(-1), alarm.LastSeen);
+        Assert.InRange(alarm.LastSeen, alarm.FirstSeen, DateTimeOffset.UtcNow.AddSeconds(1));
+
+        // A second, distinct MAC is its own alarm.
+        SendGarp(sender, Second, reply: true);
+        DuplicateVipAlarm second = await Until(() => watch.Alarms.SingleOrDefault(a => a.Mac == Second.ToString()));
+        output.WriteLine(second.Message);
+        Assert.Contains($"claimed by {Second} (not the active peer {Peer})", second.Message);
+        Assert.Equal([Rogue.ToString(), Second.ToString()], watch.Alarms.Select(a => a.Mac));
+
+        Assert.Equal(2, log.Count(1700)); // once per offending MAC, however often it claims
+        Assert.Contains(log.Entries, e => e.Id == 1700 && e.Level == LogLevel.Critical && e.Message.Contains($"claimed by {Second}"));
+        Assert.Equal(1, log.Count(1702));
+        Assert.Equal(1, log.Count(1704));
+        Assert.Equal(0, log.Count(1703) + log.Count(1705));
+    }
+
+    [Fact]
+    public async Task A_listener_that_cannot_open_is_logged_once_and_retried()
+    {
+        var log = new ListLogger(output);
+        var vip = new VipResourceConfig("vip", new IpPrefix(Vip, 24), "apl-nosuchif");
+        int attempts = 0;
+        var watch = new DuplicateVipWatch([vip], log, name =>
+        {
+            Interlocked.Increment(ref attempts);
+            return ArpListener.Open(name);
+        }, TimeProvider.System);
+        watch.SetPeerActive(false);
+        watch.Start();
+        await Until(() => Volatile.Read(ref attempts) >= 2 ? "retried" : null,
+            DuplicateVipWatch.RetryInterval + Edge.Timeout);
+        WatchedVip watched = Assert.Single(watch.Watched);
+        Assert.False(watched.Listening);
+        Assert.Contains("no such network interface", watched.Detail);
+        Assert.Equal(1, log.Count(1703));
+        Assert.Empty(watch.Alarms);
+
+        // Stopping does not wait out the retry delay.
+        Task disposed = watch.DisposeAsync().AsTask();
+        await disposed.WaitAsync(TimeSpan.FromSeconds(2));
+    }
+
+    private static void SendGarp(RawFrameSender sender, MacAddress mac, bool reply)
+    {
+        Span<byte> bytes = stackalloc byte[AnnounceFrames.MacBytes];
+        mac.WriteTo(bytes);
+        Span<byte> frame = stackalloc byte[AnnounceFrames.ArpFrameBytes];
+        AnnounceFrames.BuildGratuitousArp(bytes, Vip, reply, frame);
+        Assert.True(sender.Send(frame));
+    }
+
+    /// <summary>Polls <paramref name="probe"/> until it returns something, or fails after the timeout.</summary>
+    private static async Task<T> Until<T>(Func<T?> probe, TimeSpan? timeout = null) where T : class
+    {
+        long deadline = Environment.TickCount64 + (long)(timeout ?? Edge.Timeout).TotalMilliseconds;
+        while (true)
+        {
+            if (probe() is { } found)
+                return found;
+            Assert.True(Environment.TickCount64 < deadline, "timed out waiting for the watch");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Keeps every log event (and shows it in the test output).</summary>
+    private sealed class ListLogger(ITestOutputHelper output) : ILogger
+    {
+        public ConcurrentQueue<(int Id, LogLevel Level, string Message)> Entries { get; } = new();
+
+        public int Count(int id) => Entries.Count(e => e.Id == id);
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            string message = formatter(state, exception);
+            Entries.Enqueue((eventId.Id, logLevel, message));
+            try
+            {
+                output.WriteLine($"{eventId.Id} {logLevel}: {message}");
+            }
+            catch (InvalidOperationException)
+            {
+                // the test has ended; a late event has nowhere to go
+            }
+        }
+    }
+}
