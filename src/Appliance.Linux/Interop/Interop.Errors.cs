@@ -7,8 +7,9 @@ internal static partial class Interop
         // errno values: <asm-generic/errno-base.h> (1..34) and <asm-generic/errno.h> (35..).
         /// <summary>No such file or directory. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int ENOENT = 2;
-        /// <summary>Interrupted system call. &lt;asm-generic/errno-base.h&gt;</summary>
+        /// <summary>Operation not permitted (a capability is missing). &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EPERM = 1;
+        /// <summary>Interrupted system call. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EINTR = 4;
         /// <summary>I/O error; a tty whose hardware or pty master went away. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EIO = 5;
@@ -22,12 +23,16 @@ internal static partial class Interop
         internal const int EACCES = 13;
         /// <summary>Device or resource busy (TIOCEXCL held by another opener). &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EBUSY = 16;
-        /// <summary>No such device. &lt;asm-generic/errno-base.h&gt;</summary>
+        /// <summary>File exists: rtnetlink's answer to adding an address that is there. &lt;asm-generic/errno-base.h&gt;</summary>
+        internal const int EEXIST = 17;
+        /// <summary>No such device (also: rtnetlink, an interface that is not there). &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int ENODEV = 19;
         /// <summary>Invalid argument (also: a baud rate the UART cannot produce). &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EINVAL = 22;
         /// <summary>Not a typewriter: the termios ioctls on something that is not a tty. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int ENOTTY = 25;
+        /// <summary>Cannot assign requested address: rtnetlink's answer to removing an address that is not there. &lt;asm-generic/errno.h&gt;</summary>
+        internal const int EADDRNOTAVAIL = 99;
         /// <summary>Connection refused: ICMP port unreachable reported on a connected UDP socket. &lt;asm-generic/errno.h&gt;</summary>
         internal const int ECONNREFUSED = 111;
 
@@ -55,12 +60,20 @@ internal static partial class Interop
             EAGAIN => nameof(EAGAIN),
             EACCES => nameof(EACCES),
             EBUSY => nameof(EBUSY),
+            EEXIST => nameof(EEXIST),
             ENODEV => nameof(ENODEV),
             EINVAL => nameof(EINVAL),
             ENOTTY => nameof(ENOTTY),
+            EADDRNOTAVAIL => nameof(EADDRNOTAVAIL),
             ECONNREFUSED => nameof(ECONNREFUSED),
             _ => null,
         };
+
+        /// <summary>"File exists (EEXIST, errno 17)": strerror(3) text, then the symbolic name when we have one, and the number.</summary>
+        internal static string DescribeErrno(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} ({NameAndNumber(errno)})";
+
+        /// <summary>"EEXIST, errno 17", or "errno 17" for a value without a name here.</summary>
+        internal static string NameAndNumber(int errno) => ErrnoName(errno) is { } name ? $"{name}, errno {errno}" : $"errno {errno}";
     }
 }
 
@@ -97,11 +110,9 @@ namespace Appliance.Linux
 
         private static string Format(string operation, string device, int errno, string? reason)
         {
-            string text = Marshal.GetPInvokeErrorMessage(errno);
-            string name = Interop.Sys.ErrnoName(errno) is { } n ? $"{n}, errno {errno}" : $"errno {errno}";
             return reason is null
-                ? $"{operation} {device}: {text} ({name})"
-                : $"{device}: {reason} ({operation}: {text}, {name})";
+                ? $"{operation} {device}: {Interop.Sys.DescribeErrno(errno)}"
+                : $"{device}: {reason} ({operation}: {Marshal.GetPInvokeErrorMessage(errno)}, {Interop.Sys.NameAndNumber(errno)})";
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using Appliance.Core.Config;
 using Appliance.Core.Net;
@@ -8,8 +7,8 @@ using Appliance.Linux.Net;
 namespace Appliance.Linux.Resources;
 
 /// <summary>
-/// The virtual IP: added to its interface with iproute2's `ip` (rtnetlink directly is later work),
-/// then announced: gratuitous ARP as request and reply (IPv4) or an unsolicited neighbour
+/// The virtual IP: added to its interface over rtnetlink (<see cref="AddressManager"/>), then
+/// announced: gratuitous ARP as request and reply (IPv4) or an unsolicited neighbour
 /// advertisement (IPv6), as raw frames, at once and then on the configured
 /// <see cref="Core.Net.GarpSchedule"/>, so switches and neighbours that missed the first burst learn the new MAC.
 /// </summary>
@@ -20,15 +19,11 @@ public sealed class VipResource(VipResourceConfig config) : IResource
     public string Name => config.Name;
     public string Kind => "vip";
 
-    public async Task<ResourceOutcome> StartAsync(CancellationToken ct)
+    public Task<ResourceOutcome> StartAsync(CancellationToken ct)
     {
-        bool v6 = config.Address.Address.AddressFamily == AddressFamily.InterNetworkV6;
-        // nodad: an IPv6 VIP must answer at once, not after duplicate address detection.
-        var add = v6
-            ? await Ip(ct, "-6", "addr", "add", config.Address.ToString(), "dev", config.Interface, "nodad").ConfigureAwait(false)
-            : await Ip(ct, "-4", "addr", "add", config.Address.ToString(), "dev", config.Interface).ConfigureAwait(false);
-        if (!add.Ok && !await IsPresent(ct).ConfigureAwait(false))
-            return add;
+        AddressOutcome add = Addresses(a => a.Add(config.Address, config.Interface));
+        if (add.Kind != AddressOutcomeKind.Present)
+            return Task.FromResult(ResourceOutcome.Failed(add.Reason));
         string announce;
         try
         {
@@ -44,36 +39,51 @@ public sealed class VipResource(VipResourceConfig config) : IResource
         _repeats?.Cancel();
         _repeats = new CancellationTokenSource();
         _ = RepeatAnnouncements(_repeats.Token);
-        return ResourceOutcome.Done(announce);
+        return Task.FromResult(ResourceOutcome.Done(announce));
     }
 
-    public async Task<ResourceOutcome> StopAsync(CancellationToken ct)
+    public Task<ResourceOutcome> StopAsync(CancellationToken ct)
     {
         _repeats?.Cancel();
-        var del = await Ip(ct, "addr", "del", config.Address.ToString(), "dev", config.Interface).ConfigureAwait(false);
-        // ip's wording for "not there" differs between versions; what counts is that it is gone.
-        if (!del.Ok && !await IsPresent(ct).ConfigureAwait(false))
-            return ResourceOutcome.Done("was not present");
-        return del;
+        AddressOutcome del = Addresses(a => a.Remove(config.Address, config.Interface));
+        return Task.FromResult(del.Kind switch
+        {
+            AddressOutcomeKind.Absent when del.Changed => ResourceOutcome.Done(),
+            // Gone already, or its interface is: either way no address of ours is left to remove.
+            AddressOutcomeKind.Absent or AddressOutcomeKind.NoInterface => ResourceOutcome.Done("was not present"),
+            _ => ResourceOutcome.Failed(del.Reason),
+        });
     }
 
     public TimeSpan MonitorInterval => config.MonitorInterval;
 
     /// <summary>The address is still on the interface (someone's `ip addr del` is a failure).</summary>
-    public async Task<ResourceOutcome> MonitorAsync(CancellationToken ct) => await IsPresent(ct).ConfigureAwait(false)
-        ? ResourceOutcome.Done($"{config.Address} on {config.Interface}")
-        : ResourceOutcome.Failed($"{config.Address} is no longer on {config.Interface}");
-
-    /// <summary>Whether the interface carries the VIP now (`ip -o addr show dev IF`).</summary>
-    private async Task<bool> IsPresent(CancellationToken ct)
+    public Task<ResourceOutcome> MonitorAsync(CancellationToken ct)
     {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-o", "addr", "show", "dev", config.Interface })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new IOException("cannot run ip");
-        string text = await p.StandardOutput.ReadToEndAsync(ct).ConfigureAwait(false);
-        await p.WaitForExitAsync(ct).ConfigureAwait(false);
-        return text.Contains($" {config.Address} ", StringComparison.Ordinal);
+        AddressOutcome now = Addresses(a => a.IsPresent(config.Address, config.Interface));
+        return Task.FromResult(now.Kind switch
+        {
+            AddressOutcomeKind.Present => ResourceOutcome.Done($"{config.Address} on {config.Interface}"),
+            AddressOutcomeKind.Absent => ResourceOutcome.Failed($"{config.Address} is no longer on {config.Interface}"),
+            _ => ResourceOutcome.Failed(now.Reason),
+        });
+    }
+
+    /// <summary>
+    /// Runs one address operation on a socket of its own, opened in the calling thread's network
+    /// namespace as `ip` would be (a few microseconds; nothing stays open between switchovers).
+    /// </summary>
+    private static AddressOutcome Addresses(Func<AddressManager, AddressOutcome> operation)
+    {
+        try
+        {
+            using AddressManager addresses = AddressManager.Open();
+            return operation(addresses);
+        }
+        catch (NativeIoException e)
+        {
+            return new AddressOutcome(AddressOutcomeKind.Error, false, e.Errno, e.Message);
+        }
     }
 
     private int Announce(RawFrameSender sender)
@@ -111,19 +121,5 @@ public sealed class VipResource(VipResourceConfig config) : IResource
         {
             // stopped, or the interface went away: the next start announces again
         }
-    }
-
-    /// <summary>Runs `ip ARGS`; a non-zero exit is a failed outcome carrying ip's own message.</summary>
-    private static async Task<ResourceOutcome> Ip(CancellationToken ct, params string[] args)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new IOException("cannot run ip");
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        await p.StandardOutput.ReadToEndAsync(ct).ConfigureAwait(false);
-        await p.WaitForExitAsync(ct).ConfigureAwait(false);
-        string err = (await stderr.ConfigureAwait(false)).Trim();
-        return p.ExitCode == 0 ? ResourceOutcome.Done() : ResourceOutcome.Failed($"ip {string.Join(' ', args)}: {err}");
     }
 }

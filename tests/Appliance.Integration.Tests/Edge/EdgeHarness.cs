@@ -110,6 +110,17 @@ internal static class Edge
         return stdout;
     }
 
+    /// <summary>Waits up to 10 s until <paramref name="ifName"/> in namespace <paramref name="ns"/> has carrier (LOWER_UP).</summary>
+    public static void WaitLinkUp(string ns, string ifName)
+    {
+        long deadline = Environment.TickCount64 + 10_000;
+        while (!Run("ip", "-n", ns, "link", "show", ifName).Contains("LOWER_UP", StringComparison.Ordinal))
+        {
+            Assert.True(Environment.TickCount64 < deadline, $"{ifName} in {ns} has no carrier after 10 s");
+            Thread.Sleep(20);
+        }
+    }
+
     public static string? FindOnPath(string name)
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))

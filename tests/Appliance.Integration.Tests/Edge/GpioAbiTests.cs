@@ -1,7 +1,3 @@
-using System.Reflection;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-
 namespace Appliance.Integration.Tests.Edge;
 
 /// <summary>
@@ -25,43 +21,16 @@ public sealed class GpioAbiTests
     [Fact]
     public void Every_gpio_struct_matches_the_kernel_layout()
     {
-        var problems = new List<string>();
-        Check<Interop.Gpio.GpioChipInfo>("gpiochip_info", problems);
-        Check<Interop.Gpio.LineAttribute>("gpio_v2_line_attribute", problems);
-        Check<Interop.Gpio.LineConfigAttribute>("gpio_v2_line_config_attribute", problems);
-        Check<Interop.Gpio.LineConfig>("gpio_v2_line_config", problems);
-        Check<Interop.Gpio.LineRequest>("gpio_v2_line_request", problems);
-        Check<Interop.Gpio.LineValues>("gpio_v2_line_values", problems);
-        Check<Interop.Gpio.LineInfo>("gpio_v2_line_info", problems);
+        List<string> problems = new[]
+        {
+            NativeAbi.StructMismatches<Interop.Gpio.GpioChipInfo>(Native.Value, Source, "gpiochip_info"),
+            NativeAbi.StructMismatches<Interop.Gpio.LineAttribute>(Native.Value, Source, "gpio_v2_line_attribute"),
+            NativeAbi.StructMismatches<Interop.Gpio.LineConfigAttribute>(Native.Value, Source, "gpio_v2_line_config_attribute"),
+            NativeAbi.StructMismatches<Interop.Gpio.LineConfig>(Native.Value, Source, "gpio_v2_line_config"),
+            NativeAbi.StructMismatches<Interop.Gpio.LineRequest>(Native.Value, Source, "gpio_v2_line_request"),
+            NativeAbi.StructMismatches<Interop.Gpio.LineValues>(Native.Value, Source, "gpio_v2_line_values"),
+            NativeAbi.StructMismatches<Interop.Gpio.LineInfo>(Native.Value, Source, "gpio_v2_line_info"),
+        }.SelectMany(p => p).ToList();
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
-    }
-
-    private static void Check<T>(string cName, List<string> problems) where T : unmanaged
-    {
-        Dictionary<string, ulong> native = Native.Value;
-        if (!native.TryGetValue($"sizeof.{cName}", out ulong size))
-        {
-            problems.Add($"{cName}: sizeof not printed by {Source}");
-            return;
-        }
-        if ((ulong)Unsafe.SizeOf<T>() != size || (ulong)Marshal.SizeOf<T>() != size)
-            problems.Add($"{cName}: C# size {Unsafe.SizeOf<T>()} (marshalled {Marshal.SizeOf<T>()}), kernel {size}");
-
-        string[] fields = typeof(T).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
-            .Select(f => f.Name).ToArray();
-        foreach (string field in fields)
-        {
-            ulong managed = (ulong)Marshal.OffsetOf<T>(field);
-            if (!native.TryGetValue($"offsetof.{cName}.{field}", out ulong expected))
-                problems.Add($"{cName}.{field}: offset not printed by {Source} (add it there)");
-            else if (managed != expected)
-                problems.Add($"{cName}.{field}: C# offset {managed}, kernel {expected}");
-        }
-        string prefix = $"offsetof.{cName}.";
-        foreach (string key in native.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
-        {
-            if (!fields.Contains(key[prefix.Length..]))
-                problems.Add($"{cName}.{key[prefix.Length..]}: printed by {Source} but missing from {typeof(T).Name}");
-        }
     }
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Appliance.Integration.Tests.Edge;
 
@@ -71,12 +73,44 @@ internal static class NativeAbi
         return problems;
     }
 
+    /// <summary>
+    /// Compares the layout of <typeparamref name="T"/> with C's <c>struct <paramref name="cName"/></c>
+    /// both ways: size (managed and marshalled), and the offset of every field, whose C# names are
+    /// the C names. Returns one line per problem.
+    /// </summary>
+    public static List<string> StructMismatches<T>(IReadOnlyDictionary<string, ulong> native, string sourceName, string cName) where T : unmanaged
+    {
+        var problems = new List<string>();
+        if (!native.TryGetValue($"sizeof.{cName}", out ulong size))
+            return [$"{cName}: sizeof not printed by {sourceName}"];
+        if ((ulong)Unsafe.SizeOf<T>() != size || (ulong)Marshal.SizeOf<T>() != size)
+            problems.Add($"{cName}: C# size {Unsafe.SizeOf<T>()} (marshalled {Marshal.SizeOf<T>()}), kernel {size}");
+
+        string[] fields = typeof(T).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+            .Select(f => f.Name).ToArray();
+        foreach (string field in fields)
+        {
+            ulong managed = (ulong)Marshal.OffsetOf<T>(field);
+            if (!native.TryGetValue($"offsetof.{cName}.{field}", out ulong expected))
+                problems.Add($"{cName}.{field}: offset not printed by {sourceName} (add it there)");
+            else if (managed != expected)
+                problems.Add($"{cName}.{field}: C# offset {managed}, kernel {expected}");
+        }
+        string prefix = $"offsetof.{cName}.";
+        foreach (string key in native.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            if (!fields.Contains(key[prefix.Length..]))
+                problems.Add($"{cName}.{key[prefix.Length..]}: printed by {sourceName} but missing from {typeof(T).Name}");
+        }
+        return problems;
+    }
+
     public static ulong ToUInt64(object value) => value switch
     {
+        byte b => b,
+        ushort us => us,
         int i => unchecked((ulong)(uint)i),
         short s => unchecked((ulong)(ushort)s),
-        ushort us => us,
-        byte b => b,
         uint u => u,
         ulong ul => ul,
         nuint n => n,

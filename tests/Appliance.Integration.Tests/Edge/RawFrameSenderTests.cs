@@ -48,8 +48,8 @@ public sealed class RawFrameSenderTests(ITestOutputHelper output)
             Edge.Run("ip", "-n", nsA, "link", "add", vethA, "address", macA, "type", "veth", "peer", "name", vethB, "netns", nsB);
             Edge.Run("ip", "-n", nsA, "link", "set", vethA, "up");
             Edge.Run("ip", "-n", nsB, "link", "set", vethB, "up");
-            WaitLinkUp(nsA, vethA);
-            WaitLinkUp(nsB, vethB);
+            Edge.WaitLinkUp(nsA, vethA);
+            Edge.WaitLinkUp(nsB, vethB);
 
             // /sys shows the namespace it was mounted from; mount one from inside nsA for Open to read.
             Edge.Run("nsenter", $"--net=/var/run/netns/{nsA}", "mount", "-t", "sysfs", "sysfs", sysA);
@@ -214,16 +214,6 @@ public sealed class RawFrameSenderTests(ITestOutputHelper output)
             at += 16 + captured;
         }
         return frames;
-    }
-
-    private static void WaitLinkUp(string ns, string ifName)
-    {
-        long deadline = Environment.TickCount64 + 10_000;
-        while (!Edge.Run("ip", "-n", ns, "link", "show", ifName).Contains("LOWER_UP", StringComparison.Ordinal))
-        {
-            Assert.True(Environment.TickCount64 < deadline, $"{ifName} in {ns} has no carrier after 10 s");
-            Thread.Sleep(20);
-        }
     }
 
     private void TryRun(string file, params string[] args)
