@@ -54,15 +54,7 @@ public readonly record struct FenceLevel(string Device, TimeSpan Timeout, int At
 public enum FenceStepKind { Wait, Invoke, Finished }
 
 /// <summary>What the host does next: wait until <see cref="Until"/>, run one device action bounded by <see cref="Timeout"/>, or stop.</summary>
-public readonly record struct FenceStep(FenceStepKind Kind, TimeSpan Until, int Level, FenceAction Action, TimeSpan Timeout)
-{
-    public string Describe(IReadOnlyList<FenceLevel> levels) => Kind switch
-    {
-        FenceStepKind.Wait => $"wait until {Until.TotalMilliseconds:F0} ms",
-        FenceStepKind.Invoke => $"{Action.ToString().ToLowerInvariant()} via {levels[Level].Device} (timeout {Timeout.TotalMilliseconds:F0} ms)",
-        _ => "finished",
-    };
-}
+public readonly record struct FenceStep(FenceStepKind Kind, TimeSpan Until, int Level, FenceAction Action, TimeSpan Timeout);
 
 /// <summary>
 /// How one fencing operation ended. <see cref="Verified"/> is the only thing that allows a takeover:
