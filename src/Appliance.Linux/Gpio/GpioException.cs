@@ -30,9 +30,6 @@ public sealed class GpioException : IOException
     /// <summary>What went wrong, for people, without the chip and line.</summary>
     public string Reason { get; }
 
-    private static string Format(string chip, string line, int errno, string reason)
-    {
-        string name = Interop.Sys.ErrnoName(errno) is { } n ? $"{n}, errno {errno}" : $"errno {errno}";
-        return $"GPIO {chip} line {line}: {reason} ({name})";
-    }
+    private static string Format(string chip, string line, int errno, string reason) =>
+        $"GPIO {chip} line {line}: {reason} ({Interop.Sys.NameAndNumber(errno)})";
 }
