@@ -13,5 +13,17 @@ for f in "$dir"/*.trx; do
   failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
   skipped=$((skipped + $(get notExecuted)))
 done
+# The failures again, briefly, right above the summary: CI keeps only the tail of the output.
+if [ "$failed" -gt 0 ] && command -v xmllint >/dev/null; then
+  for f in "$dir"/*.trx; do
+    [ -e "$f" ] || continue
+    sel='//*[local-name()="UnitTestResult"][@outcome="Failed"]'
+    n=$(xmllint --xpath "count($sel)" "$f" 2>/dev/null || echo 0)
+    for ((i = 1; i <= n; i++)); do
+      echo "FAILED $(xmllint --xpath "string(($sel)[$i]/@testName)" "$f")"
+      xmllint --xpath "string(($sel)[$i]//*[local-name()=\"Message\"])" "$f" | head -n 12 | cut -c1-240 | sed 's/^/  | /'
+    done
+  done
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$files" -gt 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -277,7 +277,7 @@ public sealed class PduFencingTests(PduLabFixture fixture, ITestOutputHelper out
         L.Must("pdu", "fault", "liar");
         L.Must("power", "off", active);
         FencingLab.Wait(L, () => FencingLab.History(L, standby).Any(e => e.GetProperty("reason").GetString()!.Contains("acknowledged off but its status reads on")),
-            TimeSpan.FromSeconds(15), "the lie is caught");
+            TimeSpan.FromSeconds(30), "the lie is caught");
         Thread.Sleep(1000);
         Assert.False(L.KernelHoldsVip(standby), "took over on an unverified fence");
         Assert.DoesNotContain(FencingLab.History(L, standby), e => e.GetProperty("verified").GetBoolean() && e.GetProperty("action").GetString() == "off" &&
