@@ -12,9 +12,21 @@ namespace Appliance.Linux.Resources;
 /// advertisement (IPv6), as raw frames, at once and then on the configured
 /// <see cref="Core.Net.GarpSchedule"/>, so switches and neighbours that missed the first burst learn the new MAC.
 /// </summary>
+/// <remarks>
+/// The packet socket that sends the announcements is opened at the first start and kept for the
+/// resource's life (reopened when a send fails, e.g. the interface was recreated). Closing a packet
+/// socket waits for a network RCU grace period (packet_release calls synchronize_net): 8–16 ms
+/// measured here, which, paid inside every start, was most of a planned switchover's gap.
+/// </remarks>
 public sealed class VipResource(VipResourceConfig config) : IResource
 {
+    private readonly string _sysClassNet = EthernetInterface.SysClassNet;
+    private readonly Lock _senderLock = new();
+    private RawFrameSender? _sender;
     private CancellationTokenSource? _repeats;
+
+    /// <summary>As the daemon's, but reading the interface's attributes under <paramref name="sysClassNet"/> (tests in another namespace).</summary>
+    internal VipResource(VipResourceConfig config, string sysClassNet) : this(config) => _sysClassNet = sysClassNet;
 
     public string Name => config.Name;
     public string Kind => "vip";
@@ -27,8 +39,7 @@ public sealed class VipResource(VipResourceConfig config) : IResource
         string announce;
         try
         {
-            using var sender = RawFrameSender.Open(config.Interface);
-            int sent = Announce(sender);
+            int sent = Announce();
             announce = $"{config.Address} on {config.Interface}, announced ({sent} frames)";
         }
         catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException)
@@ -86,6 +97,27 @@ public sealed class VipResource(VipResourceConfig config) : IResource
         }
     }
 
+    /// <summary>
+    /// Sends one announcement burst on the kept socket. When nothing went out, the socket may be
+    /// bound to an interface that is gone: it is replaced (the old one closed in the background, so
+    /// the grace period is not paid here) and the burst sent once more.
+    /// </summary>
+    private int Announce()
+    {
+        lock (_senderLock)
+        {
+            _sender ??= RawFrameSender.Open(config.Interface, _sysClassNet);
+            int sent = Announce(_sender);
+            if (sent > 0)
+                return sent;
+            var stale = _sender;
+            _sender = null;
+            _ = Task.Run(stale.Dispose);
+            _sender = RawFrameSender.Open(config.Interface, _sysClassNet);
+            return Announce(_sender);
+        }
+    }
+
     private int Announce(RawFrameSender sender)
     {
         Span<byte> frame = stackalloc byte[128];
@@ -113,8 +145,7 @@ public sealed class VipResource(VipResourceConfig config) : IResource
             for (int sent = 1; config.Garp.DelayBefore(sent) is { } delay; sent++)
             {
                 await Task.Delay(delay, ct).ConfigureAwait(false);
-                using var sender = RawFrameSender.Open(config.Interface);
-                Announce(sender);
+                Announce();
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)

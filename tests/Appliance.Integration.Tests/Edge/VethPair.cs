@@ -14,6 +14,7 @@ internal sealed class VethPair : IDisposable
     private readonly string _work;
     private readonly List<string> _mounts = [];
     private readonly List<string> _namespaces = [];
+    private string _macA = "", _macB = "";
 
     private VethPair(string tag, ITestOutputHelper output)
     {
@@ -51,13 +52,10 @@ internal sealed class VethPair : IDisposable
                 Edge.Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
                 Edge.Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
             }
-            Edge.Run("ip", "-n", pair.NsA, "link", "add", pair.IfA, "address", macA, "type", "veth",
-                "peer", "name", pair.IfB, "address", macB, "netns", pair.NsB);
-            Edge.Run("ip", "-n", pair.NsA, "link", "set", pair.IfA, "up");
-            Edge.Run("ip", "-n", pair.NsB, "link", "set", pair.IfB, "up");
+            (pair._macA, pair._macB) = (macA, macB);
+            pair.AddLink();
             foreach (var (ns, ifName, sys) in new[] { (pair.NsA, pair.IfA, "sys-a"), (pair.NsB, pair.IfB, "sys-b") })
             {
-                WaitLinkUp(ns, ifName);
                 // /sys shows the namespace it was mounted from; mount one from inside for Open to read.
                 string dir = Path.Combine(pair._work, sys);
                 Directory.CreateDirectory(dir);
@@ -71,6 +69,26 @@ internal sealed class VethPair : IDisposable
             pair.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Deletes the veth pair and makes it again with the same names and MACs (new ifindexes), as a
+    /// driver reload or a hot-plugged NIC would; the sysfs mounts show the new links.
+    /// </summary>
+    public void Recreate()
+    {
+        Edge.Run("ip", "-n", NsA, "link", "del", IfA);
+        AddLink();
+    }
+
+    private void AddLink()
+    {
+        Edge.Run("ip", "-n", NsA, "link", "add", IfA, "address", _macA, "type", "veth",
+            "peer", "name", IfB, "address", _macB, "netns", NsB);
+        Edge.Run("ip", "-n", NsA, "link", "set", IfA, "up");
+        Edge.Run("ip", "-n", NsB, "link", "set", IfB, "up");
+        WaitLinkUp(NsA, IfA);
+        WaitLinkUp(NsB, IfB);
     }
 
     public void Dispose()
