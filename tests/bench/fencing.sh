@@ -117,7 +117,7 @@ section_fencing() {
         echo "*dead → verified*: the standby's fence history (from the FencePeer decision right after the peer"
         echo "was declared dead, to the status read that proves it off). *client failover*: from the pulled"
         echo "plug (the instant the lab's power rail cut it) to the first answer from the other node on the"
-        echo "VIP (client connects every ${FC_INTERVAL_MS} ms)."
+        echo "VIP (client connects every $((FC_INTERVAL_US / 1000)) ms, overlapping)."
         echo "cluster-glue: \`stonith -t rps10 -T off\` against the same PDU simulator program (the whole command)."
         echo
         echo "| device | timers | runs | dead → verified median | max | client failover median | max |"

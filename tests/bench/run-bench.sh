@@ -13,7 +13,7 @@
 # daemons' and heartbeat's logs to out/bench/logs/. Root only (network namespaces).
 # Knobs (for quick trial runs; the defaults are the benchmark):
 #   BENCH_RUNS=20  BENCH_IDLE_SECONDS=60  BENCH_LOAD_SECONDS=60  BENCH_POLL_MS=5
-#   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60
+#   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60  BENCH_FAILOVER_CASES="cut switch false"
 #   BENCH_SECTIONS="detect idle cadence failover fencing"
 set -euo pipefail
 
@@ -32,6 +32,7 @@ LOAD_S=${BENCH_LOAD_SECONDS:-60}
 POLL_MS=${BENCH_POLL_MS:-5}
 FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
 FALSE_S=${BENCH_FALSE_SECONDS:-60}
+FO_CASES=${BENCH_FAILOVER_CASES:-cut switch false}
 SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover fencing}
 LABN="k$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with k (bench labs), unique per run
 HZ=$(getconf CLK_TCK)
