@@ -18,11 +18,16 @@ deps:
 build: deps
 	$(DOTNET) build Appliance.sln -c $(CONFIG) -v quiet -nologo
 
+# Ahead-of-time compiled (ReadyToRun): a failover runs code that a daemon up for months has never
+# run, and the JIT on that cold path cost ~15 ms of a fenced failover (dead -> active 26-31 ms
+# measured without, 5-15 ms with).
+R2R := -r linux-x64 -p:PublishReadyToRun=true
+
 # The daemon and appliancectl, framework-dependent, for the lab and the integration tests.
 bin: deps
-	$(DOTNET) publish src/Appliance.Daemon -c $(CONFIG) -o $(BIN) -v quiet -nologo
-	$(DOTNET) publish src/Appliance.Ctl -c $(CONFIG) -o $(BIN) -v quiet -nologo
-	$(DOTNET) publish src/Appliance.Lab -c $(CONFIG) -o $(BIN) -v quiet -nologo
+	$(DOTNET) publish src/Appliance.Daemon -c $(CONFIG) $(R2R) --self-contained false -o $(BIN) -v quiet -nologo
+	$(DOTNET) publish src/Appliance.Ctl -c $(CONFIG) $(R2R) --self-contained false -o $(BIN) -v quiet -nologo
+	$(DOTNET) publish src/Appliance.Lab -c $(CONFIG) $(R2R) --self-contained false -o $(BIN) -v quiet -nologo
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(BIN)/
 
 test: bin
@@ -52,8 +57,8 @@ sim: deps
 
 # The self-contained, trimmed image payload for the boards.
 publish: deps
-	$(DOTNET) publish src/Appliance.Daemon -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -o out/publish
-	$(DOTNET) publish src/Appliance.Ctl -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -o out/publish
+	$(DOTNET) publish src/Appliance.Daemon -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish
+	$(DOTNET) publish src/Appliance.Ctl -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu out/publish/
 
 clean:
