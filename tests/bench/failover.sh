@@ -150,10 +150,10 @@ fo_cut_ka() {
 }
 
 # --- false failovers under load
-fo_false_ours() {
-    local la lb
-    log "  applianced false failovers: 20ms/100ms, ${FALSE_S}s with stress-ng --cpu 1"
-    lab_up --fencing off --keepalive 20ms --deadtime 100ms
+fo_false_ours() {   # fo_false_ours KEEPALIVE DEADTIME
+    local k=$1 d=$2 la lb
+    log "  applianced false failovers: $k/$d, ${FALSE_S}s with stress-ng --cpu 1"
+    lab_up --fencing off --keepalive "$k" --deadtime "$d"
     sleep 3
     la=$(nlines "$LOG_alpha"); lb=$(nlines "$LOG_beta")
     setsid stress-ng --cpu 1 --timeout "${FALSE_S}s" --quiet </dev/null >"$TMP/stress.log" 2>&1 &
@@ -164,9 +164,9 @@ fo_false_ours() {
     dead=$(( $(count_after "$LOG_alpha" "$la" 'peer beta dead') + $(count_after "$LOG_beta" "$lb" 'peer alpha dead') ))
     act=$(( $(count_after "$LOG_alpha" "$la" 'arbiter: role active, action None: resources started') + $(count_after "$LOG_beta" "$lb" 'arbiter: role active, action None: resources started') ))
     holder=$(ip netns exec "$NS_client" socat -T1 - "TCP:$VIP:7000" 2>/dev/null || echo '?')
-    echo "applianced|keepalive 20ms, deadtime 100ms|$dead \"peer X dead\"|$act \"role … -> active\"|$holder" >>"$TMP/false.txt"
+    echo "applianced|keepalive $k, deadtime $d|$dead \"peer X dead\"|$act \"role … -> active\"|$holder" >>"$TMP/false.txt"
     log "  -> dead declarations $dead, role -> active $act, VIP on $holder at the end"
-    lab_down failover-false
+    lab_down "failover-false-$k-$d"
 }
 
 fo_false_ka() {
@@ -224,6 +224,7 @@ section_failover() {
     if fo_case cut; then
         fo_cut_ours 200ms/1s
         fo_cut_ours 20ms/100ms --keepalive 20ms --deadtime 100ms
+        fo_cut_ours 20ms/50ms --keepalive 20ms --deadtime 50ms
         fo_cut_ka 1
         fo_cut_ka 0.01
     fi
@@ -232,7 +233,8 @@ section_failover() {
         fo_switch_ours 20ms/100ms --keepalive 20ms --deadtime 100ms
     fi
     if fo_case false; then
-        fo_false_ours
+        fo_false_ours 20ms 100ms
+        fo_false_ours 20ms 50ms
         fo_false_ka
     fi
     cp "$TMP/fo.tsv" "$OUT/failover-samples.tsv"
@@ -283,6 +285,7 @@ section_failover() {
         done <<'EOF'
 cut|ours|200ms/1s
 cut|ours|20ms/100ms
+cut|ours|20ms/50ms
 cut|keepalived|advert_int=1
 cut|keepalived|advert_int=0.01
 switch|ours|200ms/1s
@@ -296,7 +299,7 @@ EOF
         echo "| ours | keepalived | ours median | keepalived median | ratio |"
         echo "|---|---|---|---|---|"
         local a b ma mb
-        for pair in "200ms/1s|advert_int=1" "20ms/100ms|advert_int=0.01"; do
+        for pair in "200ms/1s|advert_int=1" "20ms/100ms|advert_int=0.01" "20ms/50ms|advert_int=0.01"; do
             a=${pair%%|*}; b=${pair#*|}
             awk -F'\t' -v t="$a" '$1 == "ours" && $2 == "cut" && $3 == t' "$TMP/fo.tsv" >"$TMP/sel.tsv"
             read -r _ ma _ _ < <(stats "$TMP/sel.tsv" 5)
