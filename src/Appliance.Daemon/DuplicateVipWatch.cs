@@ -10,7 +10,8 @@ internal sealed record DuplicateVipAlarm(
     string Vip, string Interface, string Mac, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, long Count, string Message);
 
 /// <summary>One watched VIP, for status: whether its interface is being listened to, and who may claim it.</summary>
-internal sealed record WatchedVip(string Vip, string Interface, bool Listening, string? SelfMac, string? PeerMac, bool PeerLearned, string Detail);
+internal sealed record WatchedVip(string Vip, string Interface, bool Listening, string? SelfMac, string? PeerMac, bool PeerLearned, string Detail,
+    long ProbesSent = 0);
 
 /// <summary>
 /// Watches ARP and neighbour advertisements for every configured VIP and raises an alarm when a
@@ -23,6 +24,14 @@ internal sealed record WatchedVip(string Vip, string Interface, bool Listening, 
 /// open (no CAP_NET_RAW, interface missing) or fails is logged once and retried every
 /// <see cref="RetryInterval"/>; nothing here throws into the daemon.
 /// </summary>
+/// <remarks>
+/// Listening alone hears what is broadcast (gratuitous ARP, ARP requests). On a switched network the
+/// holder's replies to other hosts are unicast and never reach this port, so a box that holds the
+/// VIP quietly would go unseen. So the watch also asks: every <see cref="ProbeInterval"/> it sends an
+/// ARP probe (RFC 5227: sender IP 0.0.0.0, so nobody's cache changes) for each IPv4 VIP, and whoever
+/// holds it answers this node directly; the answer is a claim like any other. IPv6 VIPs are only
+/// listened to.
+/// </remarks>
 internal sealed class DuplicateVipWatch : IAsyncDisposable
 {
     /// <summary>Wait before reopening a listener that could not open or stopped: an interface may come back.</summary>
@@ -30,6 +39,12 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
 
     /// <summary>How often quiet alarms are looked for; a fraction of the quiet period, so clearing is timely.</summary>
     public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often each IPv4 VIP is probed: one 42-byte broadcast per VIP, well within
+    /// <see cref="DuplicateVipJudge.QuietPeriod"/>, so a quiet holder keeps its alarm up.
+    /// </summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
 
     private sealed class Vip(VipResourceConfig config)
     {
@@ -43,11 +58,14 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
         public Vip[] Vips { get; } = vips;
         public bool Listening { get; set; }
         public string Detail { get; set; } = "not started";
+        public long ProbesSent { get; set; }
     }
 
     private readonly Link[] _links;
     private readonly ILogger _log;
     private readonly Func<string, ArpListener> _open;
+    private readonly Func<string, RawFrameSender> _openSender;
+    private readonly TimeSpan _probeInterval;
     private readonly TimeProvider _time;
     private readonly long _origin;
     private readonly object _gate = new();
@@ -57,18 +75,22 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
     private bool _selfHolds;
 
     public DuplicateVipWatch(IEnumerable<VipResourceConfig> vips, ILogger log)
-        : this(vips, log, ArpListener.Open, TimeProvider.System)
+        : this(vips, log, ArpListener.Open, RawFrameSender.Open, ProbeInterval, TimeProvider.System)
     {
     }
 
     /// <param name="open">Opens the listener of an interface (tests open it inside a network namespace).</param>
-    internal DuplicateVipWatch(IEnumerable<VipResourceConfig> vips, ILogger log, Func<string, ArpListener> open, TimeProvider time)
+    /// <param name="openSender">Opens the sender of an interface's probes, likewise.</param>
+    internal DuplicateVipWatch(IEnumerable<VipResourceConfig> vips, ILogger log, Func<string, ArpListener> open,
+        Func<string, RawFrameSender> openSender, TimeSpan probeInterval, TimeProvider time)
     {
         _links = vips.GroupBy(v => v.Interface, StringComparer.Ordinal)
             .Select(g => new Link(g.Key, g.Select(v => new Vip(v)).ToArray()))
             .ToArray();
         _log = log;
         _open = open;
+        _openSender = openSender;
+        _probeInterval = probeInterval;
         _time = time;
         _origin = time.GetTimestamp();
     }
@@ -130,7 +152,7 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
             lock (_gate)
             {
                 return _links.SelectMany(l => l.Vips.Select(v => new WatchedVip(v.Config.Address.Address.ToString(), l.Name, l.Listening,
-                        v.Judge?.Self.ToString(), v.Judge?.Peer?.ToString(), v.Judge?.PeerLearned ?? false, l.Detail)))
+                        v.Judge?.Self.ToString(), v.Judge?.Peer?.ToString(), v.Judge?.PeerLearned ?? false, l.Detail, l.ProbesSent)))
                     .ToArray();
             }
         }
@@ -152,7 +174,7 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
                 Attach(link, listener);
                 Trace.ArpWatching(_log, link.Name, listener.Mac.ToString(), vips);
                 openFailureLogged = false;
-                await listener.RunAsync(claim => OnClaim(link, claim), ct).ConfigureAwait(false);
+                await ListenAndProbe(link, listener, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -187,6 +209,70 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
             {
                 break;
             }
+        }
+    }
+
+    /// <summary>
+    /// Receives claims until the listener fails or the watch stops, probing the link's IPv4 VIPs
+    /// meanwhile. Probing is best effort: a sender that cannot open costs the probes, not the listening.
+    /// </summary>
+    private async Task ListenAndProbe(Link link, ArpListener listener, CancellationToken ct)
+    {
+        RawFrameSender? sender = null;
+        var ipv4 = link.Vips.Select(v => v.Config.Address.Address)
+            .Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).ToArray();
+        if (ipv4.Length > 0)
+        {
+            try
+            {
+                sender = _openSender(link.Name);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+            {
+                lock (_gate)
+                    link.Detail += $"; not probing: {e.Message}";
+            }
+        }
+        if (sender is not null)
+        {
+            lock (_gate)
+                link.Detail += $"; probing every {_probeInterval.TotalSeconds:0.#} s";
+        }
+        using var probing = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task probes = sender is null ? Task.CompletedTask : ProbeLoop(link, sender, ipv4, probing.Token);
+        try
+        {
+            await listener.RunAsync(claim => OnClaim(link, claim), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            probing.Cancel();
+            await probes.ConfigureAwait(false);
+            sender?.Dispose();
+        }
+    }
+
+    /// <summary>One ARP probe per IPv4 VIP at once, then every probe interval, until cancelled.</summary>
+    private async Task ProbeLoop(Link link, RawFrameSender sender, System.Net.IPAddress[] vips, CancellationToken ct)
+    {
+        byte[] frame = new byte[AnnounceFrames.ArpFrameBytes];
+        using var timer = new PeriodicTimer(_probeInterval, _time);
+        try
+        {
+            do
+            {
+                foreach (var vip in vips)
+                {
+                    int n = AnnounceFrames.BuildArpProbe(sender.Mac, vip, frame);
+                    if (sender.Send(frame.AsSpan(0, n)))
+                        lock (_gate)
+                            link.ProbesSent++;
+                }
+            }
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

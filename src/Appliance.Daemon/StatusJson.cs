@@ -133,6 +133,7 @@ internal static class StatusJson
                 if (v.PeerMac is { } peerMac) w.WriteString("peer_mac", peerMac); else w.WriteNull("peer_mac");
                 w.WriteBoolean("peer_mac_learned", v.PeerLearned);
                 w.WriteString("detail", v.Detail);
+                w.WriteNumber("probes_sent", v.ProbesSent);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -59,7 +59,23 @@ public static class AnnounceFrames
     /// <paramref name="ipv4"/> is not an IPv4 address, or <paramref name="dst"/> is shorter than
     /// <see cref="ArpFrameBytes"/>.
     /// </exception>
-    public static int BuildGratuitousArp(ReadOnlySpan<byte> mac, IPAddress ipv4, bool reply, Span<byte> dst)
+    public static int BuildGratuitousArp(ReadOnlySpan<byte> mac, IPAddress ipv4, bool reply, Span<byte> dst) =>
+        WriteArp(mac, ipv4, reply ? ArpOpReply : ArpOpRequest, senderIsVip: true, targetMacIsOwn: reply, dst);
+
+    /// <summary>
+    /// Writes an ARP probe for <paramref name="ipv4"/> from <paramref name="mac"/> into
+    /// <paramref name="dst"/> and returns its length (<see cref="ArpFrameBytes"/>): RFC 5227 §2.1.1,
+    /// a broadcast request "who-has VIP" with sender IP 0.0.0.0 and target MAC zero. Whoever holds
+    /// the address answers with a reply to <paramref name="mac"/> ("VIP is-at MAC"); neighbours learn
+    /// nothing from it, since its sender IP is unspecified. The duplicate-VIP watch sends it so that a
+    /// holder is heard even on a switched network, where its own replies to others never reach us.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="BuildGratuitousArp"/>.</exception>
+    public static int BuildArpProbe(ReadOnlySpan<byte> mac, IPAddress ipv4, Span<byte> dst) =>
+        WriteArp(mac, ipv4, ArpOpRequest, senderIsVip: false, targetMacIsOwn: false, dst);
+
+    /// <summary>An ARP frame for IPv4 over Ethernet, broadcast from <paramref name="mac"/>, target IP the VIP.</summary>
+    private static int WriteArp(ReadOnlySpan<byte> mac, IPAddress ipv4, ushort op, bool senderIsVip, bool targetMacIsOwn, Span<byte> dst)
     {
         ValidateMac(mac);
         ArgumentNullException.ThrowIfNull(ipv4);
@@ -80,10 +96,13 @@ public static class AnnounceFrames
         BinaryPrimitives.WriteUInt16BigEndian(arp[2..], EtherTypeIpv4); // protocol: IPv4
         arp[4] = MacBytes;
         arp[5] = 4;
-        BinaryPrimitives.WriteUInt16BigEndian(arp[6..], reply ? ArpOpReply : ArpOpRequest);
+        BinaryPrimitives.WriteUInt16BigEndian(arp[6..], op);
         mac.CopyTo(arp[8..14]);
-        ip.CopyTo(arp[14..18]);
-        if (reply)
+        if (senderIsVip)
+            ip.CopyTo(arp[14..18]);
+        else
+            arp[14..18].Clear(); // RFC 5227: a probe's sender IP is 0.0.0.0
+        if (targetMacIsOwn)
             mac.CopyTo(arp[18..24]);
         else
             arp[18..24].Clear();

@@ -23,6 +23,11 @@ public class AnnounceFramesTests
         "ffffffffffff" + "525400123456" + "0806" + "0001" + "0800" + "06" + "04" + "0002" +
         "525400123456" + "c0000264" + "525400123456" + "c0000264";
 
+    // RFC 5227 probe: broadcast request, sender 52:54:00:12:34:56 0.0.0.0, target 00:..:00 192.0.2.100
+    private const string ArpProbeHex =
+        "ffffffffffff" + "525400123456" + "0806" + "0001" + "0800" + "06" + "04" + "0001" +
+        "525400123456" + "00000000" + "000000000000" + "c0000264";
+
     // Ethernet 33:33:00:00:00:01 <- MAC, 86dd | IPv6: 6/0/0, payload 32, next 58, hop 255,
     // src 2001:db8::100, dst ff02::1 | ICMPv6 136/0, checksum 7271, flags O, target, option 2 len 1 MAC
     private const string NaHex =
@@ -57,6 +62,20 @@ public class AnnounceFramesTests
         AnnounceFrames.BuildGratuitousArp(Mac, Vip4, reply: true, frame);
         AnnounceFrames.BuildGratuitousArp(Mac, Vip4, reply: false, frame);
         Assert.Equal(ArpRequestHex, Convert.ToHexStringLower(frame));
+    }
+
+    [Fact]
+    public void Arp_probe_matches_the_golden_vector_and_claims_nothing()
+    {
+        byte[] frame = new byte[AnnounceFrames.ArpFrameBytes];
+        AnnounceFrames.BuildGratuitousArp(Mac, Vip4, reply: true, frame); // stale sender IP and target MAC
+        int n = AnnounceFrames.BuildArpProbe(Mac, Vip4, frame);
+        Assert.Equal(ArpProbeHex, Convert.ToHexStringLower(frame.AsSpan(0, n)));
+        // Sent by the duplicate-VIP watch, it must never read as a claim of the VIP (our own or anyone's).
+        Assert.False(ArpClaims.TryParseClaim(frame, out _));
+        Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildArpProbe(Mac, Vip6, frame));
+        Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildArpProbe(Convert.FromHexString("015400123456"), Vip4, frame));
+        Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildArpProbe(Mac, Vip4, new byte[41]));
     }
 
     [Fact]

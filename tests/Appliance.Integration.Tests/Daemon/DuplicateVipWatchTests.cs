@@ -33,8 +33,7 @@ public sealed class DuplicateVipWatchTests(ITestOutputHelper output)
         using RawFrameSender sender = Edge.InNamespace(veth.NsB, () => RawFrameSender.Open(veth.IfB, veth.SysB));
         var log = new ListLogger(output);
         var vip = new VipResourceConfig("vip", new IpPrefix(Vip, 24), veth.IfA);
-        await using var watch = new DuplicateVipWatch([vip], log,
-            name => Edge.InNamespace(veth.NsA, () => ArpListener.Open(name, veth.SysA)), TimeProvider.System);
+        await using var watch = Watch(veth, vip, log, DuplicateVipWatch.ProbeInterval);
         watch.SetSelfHolds(false);
         watch.SetPeerActive(true);
         watch.Start();
@@ -83,7 +82,7 @@ public sealed class DuplicateVipWatchTests(ITestOutputHelper output)
         {
             Interlocked.Increment(ref attempts);
             return ArpListener.Open(name);
-        }, TimeProvider.System);
+        }, RawFrameSender.Open, DuplicateVipWatch.ProbeInterval, TimeProvider.System);
         watch.SetPeerActive(false);
         watch.Start();
         await Until(() => Volatile.Read(ref attempts) >= 2 ? "retried" : null,
@@ -98,6 +97,41 @@ public sealed class DuplicateVipWatchTests(ITestOutputHelper output)
         Task disposed = watch.DisposeAsync().AsTask();
         await disposed.WaitAsync(TimeSpan.FromSeconds(2));
     }
+
+    [RootFact]
+    public async Task A_holder_that_never_announces_is_found_by_probing()
+    {
+        using var veth = VethPair.Create("dq", MacA, MacB, output);
+        using RawFrameSender sender = Edge.InNamespace(veth.NsB, () => RawFrameSender.Open(veth.IfB, veth.SysB));
+        var log = new ListLogger(output);
+        var vip = new VipResourceConfig("vip", new IpPrefix(Vip, 24), veth.IfA);
+        await using var watch = Watch(veth, vip, log, TimeSpan.FromMilliseconds(200));
+        watch.SetSelfHolds(false);
+        watch.SetPeerActive(true);
+        watch.Start();
+        SendGarp(sender, Peer, reply: false);
+        await Until(() => watch.Watched.SingleOrDefault(w => w.PeerMac is not null));
+
+        // B's kernel takes the VIP without a word (adding an IPv4 address sends no ARP), as a box
+        // configured by hand would. Only our probe makes it answer, to us alone.
+        Edge.Run("ip", "-n", veth.NsB, "addr", "add", $"{Vip}/24", "dev", veth.IfB);
+        DuplicateVipAlarm alarm = await Until(() => watch.Alarms.SingleOrDefault(a => a.Mac == MacB));
+        output.WriteLine(alarm.Message);
+        Assert.Contains($"claimed by {MacB} (not the active peer {Peer})", alarm.Message);
+        WatchedVip watched = Assert.Single(watch.Watched);
+        output.WriteLine($"{watched.Detail}; {watched.ProbesSent} probes sent");
+        Assert.Contains("probing every 0.2 s", watched.Detail);
+        Assert.InRange(watched.ProbesSent, 1, 1000);
+        // Our own probes, seen by our own listener on the way out, claim nothing.
+        Assert.DoesNotContain(watch.Alarms, a => a.Mac == MacA);
+    }
+
+    /// <summary>A watch of <paramref name="vip"/> on the A end of <paramref name="veth"/>, listening and probing inside namespace A.</summary>
+    private static DuplicateVipWatch Watch(VethPair veth, VipResourceConfig vip, ILogger log, TimeSpan probeInterval) =>
+        new([vip], log,
+            name => Edge.InNamespace(veth.NsA, () => ArpListener.Open(name, veth.SysA)),
+            name => Edge.InNamespace(veth.NsA, () => RawFrameSender.Open(name, veth.SysA)),
+            probeInterval, TimeProvider.System);
 
     private static void SendGarp(RawFrameSender sender, MacAddress mac, bool reply)
     {
