@@ -27,7 +27,7 @@ public static class FencingLimits
     /// <summary>Entries kept in the fence history (state directory); older ones are dropped.</summary>
     public const int HistoryMax = 200;
 
-    /// <summary>Steps one operation may take: levels x attempts x (off, status, on) with room; a bug guard.</summary>
+    /// <summary>Device actions one operation may take: levels x attempts x (off, status, on) with room; a bug guard.</summary>
     public const int StepsMax = 1000;
 
     /// <summary>Wait before a round after <paramref name="failedRounds"/> failed ones: 1 s, 2 s, 4 s, then 5 s.</summary>
@@ -128,8 +128,6 @@ public sealed class FenceController
             return new FenceStep(FenceStepKind.Finished, now, 0, default, default);
         if (_awaiting)
             throw new InvalidOperationException("Next called while a device action is outstanding; call Report first");
-        if (++_steps > FencingLimits.StepsMax)
-            throw new InvalidOperationException($"fencing {_target} took more than {FencingLimits.StepsMax} steps: a controller bug");
         if (_phase is Phase.Delay or Phase.Backoff)
         {
             if (now < _until)
@@ -141,6 +139,9 @@ public sealed class FenceController
             }
             _phase = Phase.Off;
         }
+        // Only device actions count: a host may ask again as often as it wakes while a wait runs.
+        if (++_steps > FencingLimits.StepsMax)
+            throw new InvalidOperationException($"fencing {_target} took more than {FencingLimits.StepsMax} device actions: a controller bug");
         var level = _levels[_level];
         var action = _phase switch { Phase.Verify => FenceAction.Status, Phase.PowerOn => FenceAction.On, _ => FenceAction.Off };
         Progress = $"{Verb(action)} {_target} via {level.Device} (level {_level + 1} of {_levels.Length}, attempt {_attempt} of {level.Attempts})";

@@ -127,6 +127,13 @@ internal sealed class FencingService : IAsyncDisposable
             _state = "idle";
             _progress = "";
         }
+        catch (Exception e)
+        {
+            // A bug, not a device: never takes over, and never leaves status claiming progress.
+            _state = "failed";
+            _progress = $"fencing stopped by an internal error: {e.Message} — NOT taking over; restart the daemon";
+            Trace.FenceFailed(_log, _peer.Name, "internal-error", 0, e.Message, e.GetType().Name);
+        }
     }
 
     private async Task<FenceReport> Drive(FenceController c, CancellationToken ct)
@@ -140,7 +147,7 @@ internal sealed class FencingService : IAsyncDisposable
                 case FenceStepKind.Wait:
                     _state = c.Progress.StartsWith("fence_delay", StringComparison.Ordinal) ? "delaying" : "retrying";
                     _progress = c.Progress;
-                    await Task.Delay(step.Until - now, ct).ConfigureAwait(false);
+                    await Task.Delay(WholeMilliseconds(step.Until - now), ct).ConfigureAwait(false);
                     break;
                 case FenceStepKind.Invoke:
                     var device = _devices[c.Levels[step.Level].Device];
@@ -158,6 +165,13 @@ internal sealed class FencingService : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// A wait rounded up to whole milliseconds: Task.Delay truncates, and a wait of less than 1 ms
+    /// would complete at once and spin until the deadline passed.
+    /// </summary>
+    private static TimeSpan WholeMilliseconds(TimeSpan wait) =>
+        wait <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds));
 
     /// <summary>One device action bounded by its timeout; a driver that ignores cancellation is treated as wedged.</summary>
     private static async Task<FenceResult> Invoke(IFenceDevice device, FenceAction action, string target, TimeSpan timeout, CancellationToken ct)

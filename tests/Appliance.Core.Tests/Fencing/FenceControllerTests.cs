@@ -55,6 +55,20 @@ public sealed class FenceControllerTests
     }
 
     [Fact]
+    public void A_host_that_wakes_early_again_and_again_is_told_to_wait_again_not_failed()
+    {
+        // A host whose timer fires a little early (Task.Delay truncates to whole ms) asks again and
+        // again just before the deadline; that once exceeded the steps guard meant for device loops,
+        // threw, and left the fencing stuck in "delaying" (seen in the lab).
+        var c = new FenceController("beta", [Level("relay")], T0, TimeSpan.FromMilliseconds(300));
+        TimeSpan almost = T0 + TimeSpan.FromMilliseconds(299.7);
+        for (int i = 0; i < 10 * FencingLimits.StepsMax; i++)
+            Assert.Equal(FenceStepKind.Wait, c.Next(almost).Kind);
+        var step = c.Next(T0 + TimeSpan.FromMilliseconds(300));
+        Assert.Equal((FenceStepKind.Invoke, FenceAction.Off), (step.Kind, step.Action));
+    }
+
+    [Fact]
     public void The_delay_comes_first()
     {
         var (r, _, end) = Run([Level("relay")], (_, a) => FenceResult.Done(PowerState.Off), delay: TimeSpan.FromMilliseconds(1500));
