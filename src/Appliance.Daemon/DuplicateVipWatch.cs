@@ -28,9 +28,10 @@ internal sealed record WatchedVip(string Vip, string Interface, bool Listening, 
 /// Listening alone hears what is broadcast (gratuitous ARP, ARP requests). On a switched network the
 /// holder's replies to other hosts are unicast and never reach this port, so a box that holds the
 /// VIP quietly would go unseen. So the watch also asks: every <see cref="ProbeInterval"/> it sends an
-/// ARP probe (RFC 5227: sender IP 0.0.0.0, so nobody's cache changes) for each IPv4 VIP, and whoever
-/// holds it answers this node directly; the answer is a claim like any other. IPv6 VIPs are only
-/// listened to.
+/// ARP probe (RFC 5227: sender IP 0.0.0.0, so nobody's cache changes) for each IPv4 VIP and a
+/// duplicate-address-detection neighbour solicitation (RFC 4862, from ::) for each IPv6 one, and
+/// whoever holds it answers (IPv4: to this node; IPv6: to all nodes); the answer is a claim like
+/// any other.
 /// </remarks>
 internal sealed class DuplicateVipWatch : IAsyncDisposable
 {
@@ -41,7 +42,7 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
     public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How often each IPv4 VIP is probed: one 42-byte broadcast per VIP, well within
+    /// How often each VIP is probed: one frame of 42 (ARP) or 78 (NS) bytes per VIP, well within
     /// <see cref="DuplicateVipJudge.QuietPeriod"/>, so a quiet holder keeps its alarm up.
     /// </summary>
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
@@ -213,25 +214,21 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
     }
 
     /// <summary>
-    /// Receives claims until the listener fails or the watch stops, probing the link's IPv4 VIPs
+    /// Receives claims until the listener fails or the watch stops, probing the link's VIPs
     /// meanwhile. Probing is best effort: a sender that cannot open costs the probes, not the listening.
     /// </summary>
     private async Task ListenAndProbe(Link link, ArpListener listener, CancellationToken ct)
     {
         RawFrameSender? sender = null;
-        var ipv4 = link.Vips.Select(v => v.Config.Address.Address)
-            .Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).ToArray();
-        if (ipv4.Length > 0)
+        var vips = link.Vips.Select(v => v.Config.Address.Address).ToArray();
+        try
         {
-            try
-            {
-                sender = _openSender(link.Name);
-            }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
-            {
-                lock (_gate)
-                    link.Detail += $"; not probing: {e.Message}";
-            }
+            sender = _openSender(link.Name);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            lock (_gate)
+                link.Detail += $"; not probing: {e.Message}";
         }
         if (sender is not null)
         {
@@ -239,7 +236,7 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
                 link.Detail += $"; probing every {_probeInterval.TotalSeconds:0.#} s";
         }
         using var probing = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        Task probes = sender is null ? Task.CompletedTask : ProbeLoop(link, sender, ipv4, probing.Token);
+        Task probes = sender is null ? Task.CompletedTask : ProbeLoop(link, sender, vips, probing.Token);
         try
         {
             await listener.RunAsync(claim => OnClaim(link, claim), ct).ConfigureAwait(false);
@@ -252,10 +249,10 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
         }
     }
 
-    /// <summary>One ARP probe per IPv4 VIP at once, then every probe interval, until cancelled.</summary>
+    /// <summary>One probe per VIP (ARP or neighbour solicitation) at once, then every probe interval, until cancelled.</summary>
     private async Task ProbeLoop(Link link, RawFrameSender sender, System.Net.IPAddress[] vips, CancellationToken ct)
     {
-        byte[] frame = new byte[AnnounceFrames.ArpFrameBytes];
+        byte[] frame = new byte[Math.Max(AnnounceFrames.ArpFrameBytes, AnnounceFrames.NeighborSolicitationProbeFrameBytes)];
         using var timer = new PeriodicTimer(_probeInterval, _time);
         try
         {
@@ -263,7 +260,9 @@ internal sealed class DuplicateVipWatch : IAsyncDisposable
             {
                 foreach (var vip in vips)
                 {
-                    int n = AnnounceFrames.BuildArpProbe(sender.Mac, vip, frame);
+                    int n = vip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+                        ? AnnounceFrames.BuildArpProbe(sender.Mac, vip, frame)
+                        : AnnounceFrames.BuildNeighborSolicitationProbe(sender.Mac, vip, frame);
                     if (sender.Send(frame.AsSpan(0, n)))
                         lock (_gate)
                             link.ProbesSent++;

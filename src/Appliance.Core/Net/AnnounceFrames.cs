@@ -24,6 +24,12 @@ public static class AnnounceFrames
     /// </summary>
     public static readonly int NeighborAdvertisementFrameBytes = EthernetHeaderBytes + Ipv6HeaderBytes + NaBytes + LinkLayerOptionBytes;
 
+    /// <summary>
+    /// Length of a neighbour solicitation probe: 14 Ethernet + 40 IPv6 header + 24 ICMPv6 NS
+    /// (RFC 4861 §4.3), without options (a solicitation from :: carries no source link-layer address).
+    /// </summary>
+    public static readonly int NeighborSolicitationProbeFrameBytes = EthernetHeaderBytes + Ipv6HeaderBytes + NsBytes;
+
     /// <summary>Length of a MAC-48 address (IEEE 802).</summary>
     public const int MacBytes = 6;
 
@@ -32,6 +38,8 @@ public static class AnnounceFrames
     internal const int ArpBytes = 28;
     internal const int Ipv6HeaderBytes = 40;
     internal const int NaBytes = 24;
+    private const int NsBytes = 24;
+    private const byte IcmpV6NeighborSolicitation = 135; // RFC 4861 §4.3
     internal const int LinkLayerOptionBytes = 8;
     private const int IcmpV6Bytes = NaBytes + LinkLayerOptionBytes;
 
@@ -164,6 +172,63 @@ public static class AnnounceFrames
         icmp[25] = LinkLayerOptionBytes / 8;
         mac.CopyTo(icmp[26..32]);
 
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], IcmpV6Checksum(ip6[8..24], ip6[24..40], icmp));
+        return length;
+    }
+
+    /// <summary>
+    /// Writes a duplicate-address-detection neighbour solicitation for <paramref name="ipv6"/> from
+    /// <paramref name="mac"/> into <paramref name="dst"/> and returns its length
+    /// (<see cref="NeighborSolicitationProbeFrameBytes"/>): RFC 4862 §5.4.2, from the unspecified
+    /// address :: to the target's solicited-node group ff02::1:ffXX:XXXX (Ethernet 33:33:ff:XX:XX:XX,
+    /// RFC 2464 §7), hop limit 255, target = the address, no options. The IPv6 counterpart of
+    /// <see cref="BuildArpProbe"/>: whoever holds the address answers with a neighbour advertisement to
+    /// all nodes (RFC 4861 §7.2.4), and nobody's cache learns anything from the probe itself.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="mac"/> is not 6 bytes or is a group address, <paramref name="ipv6"/> is not an
+    /// IPv6 address (or is multicast), or <paramref name="dst"/> is too short.
+    /// </exception>
+    public static int BuildNeighborSolicitationProbe(ReadOnlySpan<byte> mac, IPAddress ipv6, Span<byte> dst)
+    {
+        ValidateMac(mac);
+        ArgumentNullException.ThrowIfNull(ipv6);
+        Span<byte> target = stackalloc byte[16];
+        if (!ipv6.TryWriteBytes(target, out int ipBytes) || ipBytes != 16)
+            throw new ArgumentException($"not an IPv6 address: {ipv6}", nameof(ipv6));
+        if (target[0] == 0xFF)
+            throw new ArgumentException($"a multicast address cannot be a neighbour solicitation's target: {ipv6}", nameof(ipv6));
+        int length = NeighborSolicitationProbeFrameBytes;
+        if (dst.Length < length)
+            throw new ArgumentException($"buffer of {dst.Length} bytes is shorter than a neighbour solicitation frame ({length})", nameof(dst));
+
+        Span<byte> frame = dst[..length];
+        frame[0] = 0x33; // 33:33 + the group's low 32 bits: ff + the target's low 24 bits
+        frame[1] = 0x33;
+        frame[2] = 0xFF;
+        target[13..16].CopyTo(frame[3..6]);
+        mac.CopyTo(frame[6..12]);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], EtherTypeIpv6);
+
+        Span<byte> ip6 = frame.Slice(EthernetHeaderBytes, Ipv6HeaderBytes);
+        BinaryPrimitives.WriteUInt32BigEndian(ip6[0..], 0x60000000);
+        BinaryPrimitives.WriteUInt16BigEndian(ip6[4..], NsBytes);
+        ip6[6] = NextHeaderIcmpV6;
+        ip6[7] = NdHopLimit;
+        ip6[8..24].Clear(); // source :: (RFC 4862 §5.4.2)
+        Span<byte> group = ip6[24..40];
+        group.Clear();
+        group[0] = 0xFF;
+        group[1] = 0x02;
+        group[11] = 0x01;
+        group[12] = 0xFF;
+        target[13..16].CopyTo(group[13..16]);
+
+        Span<byte> icmp = frame.Slice(EthernetHeaderBytes + Ipv6HeaderBytes, NsBytes);
+        icmp[0] = IcmpV6NeighborSolicitation;
+        icmp[1] = 0; // code
+        icmp[2..8].Clear(); // checksum (filled below) and 4 reserved bytes
+        target.CopyTo(icmp[8..24]);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], IcmpV6Checksum(ip6[8..24], ip6[24..40], icmp));
         return length;
     }

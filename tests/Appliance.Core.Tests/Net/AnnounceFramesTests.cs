@@ -28,6 +28,13 @@ public class AnnounceFramesTests
         "ffffffffffff" + "525400123456" + "0806" + "0001" + "0800" + "06" + "04" + "0001" +
         "525400123456" + "00000000" + "000000000000" + "c0000264";
 
+    // RFC 4862 DAD probe: Ethernet 33:33:ff:00:01:00 <- MAC, 86dd | IPv6: payload 24, next 58, hop 255,
+    // src ::, dst ff02::1:ff00:100 | ICMPv6 135/0, checksum 4aef (computed apart, in Python), reserved, target
+    private const string NsProbeHex =
+        "3333ff000100" + "525400123456" + "86dd" +
+        "60000000" + "0018" + "3a" + "ff" + "00000000000000000000000000000000" + "ff0200000000000000000001ff000100" +
+        "87" + "00" + "4aef" + "00000000" + "20010db8000000000000000000000100";
+
     // Ethernet 33:33:00:00:00:01 <- MAC, 86dd | IPv6: 6/0/0, payload 32, next 58, hop 255,
     // src 2001:db8::100, dst ff02::1 | ICMPv6 136/0, checksum 7271, flags O, target, option 2 len 1 MAC
     private const string NaHex =
@@ -76,6 +83,23 @@ public class AnnounceFramesTests
         Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildArpProbe(Mac, Vip6, frame));
         Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildArpProbe(Convert.FromHexString("015400123456"), Vip4, frame));
         Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildArpProbe(Mac, Vip4, new byte[41]));
+    }
+
+    [Fact]
+    public void Neighbor_solicitation_probe_matches_the_golden_vector_and_claims_nothing()
+    {
+        byte[] frame = new byte[128];
+        frame.AsSpan().Fill(0xAA);
+        int n = AnnounceFrames.BuildNeighborSolicitationProbe(Mac, Vip6, frame);
+        Assert.Equal(78, n);
+        Assert.Equal(AnnounceFrames.NeighborSolicitationProbeFrameBytes, n);
+        Assert.Equal(NsProbeHex, Convert.ToHexStringLower(frame.AsSpan(0, n)));
+        byte[] f = frame[..n]; // a correct checksum sums to zero over pseudo-header (src ::, dst group) and message
+        Assert.Equal(0, ReferenceChecksum(f[22..38], f[38..54], f[54..]));
+        Assert.False(ArpClaims.TryParseClaim(frame.AsSpan(0, n), out _));
+        Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildNeighborSolicitationProbe(Mac, Vip4, frame));
+        Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildNeighborSolicitationProbe(Mac, IPAddress.Parse("ff02::1"), frame));
+        Assert.Throws<ArgumentException>(() => AnnounceFrames.BuildNeighborSolicitationProbe(Mac, Vip6, new byte[77]));
     }
 
     [Fact]

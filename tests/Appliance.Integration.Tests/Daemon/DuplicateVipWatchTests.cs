@@ -126,6 +126,29 @@ public sealed class DuplicateVipWatchTests(ITestOutputHelper output)
         Assert.DoesNotContain(watch.Alarms, a => a.Mac == MacA);
     }
 
+    [RootFact]
+    public async Task An_ipv6_holder_that_never_announces_answers_a_neighbour_solicitation_probe()
+    {
+        using var veth = VethPair.Create("d6", MacA, MacB, output);
+        IPAddress vip6 = IPAddress.Parse("2001:db8::100");
+        // B's kernel holds the IPv6 VIP (no DAD, so it is usable at once), then is given a second to
+        // finish whatever it says on its own; only a probe makes it speak of the VIP after that.
+        Edge.Run("ip", "netns", "exec", veth.NsB, "sysctl", "-qw", $"net.ipv6.conf.{veth.IfB}.disable_ipv6=0");
+        Edge.Run("ip", "-n", veth.NsB, "addr", "add", $"{vip6}/64", "dev", veth.IfB, "nodad");
+        await Task.Delay(1000);
+
+        var log = new ListLogger(output);
+        var vip = new VipResourceConfig("vip6", new IpPrefix(vip6, 64), veth.IfA);
+        await using var watch = Watch(veth, vip, log, TimeSpan.FromMilliseconds(200));
+        watch.SetSelfHolds(true); // this node holds it: any other holder is a duplicate at once
+        watch.SetPeerActive(false);
+        watch.Start();
+        DuplicateVipAlarm alarm = await Until(() => watch.Alarms.SingleOrDefault(a => a.Mac == MacB));
+        output.WriteLine(alarm.Message);
+        Assert.Equal($"DUPLICATE VIP {vip6} on {veth.IfA}: claimed by {MacB} (this node holds it) — two nodes may hold it", alarm.Message);
+        Assert.InRange(Assert.Single(watch.Watched).ProbesSent, 1, 1000);
+    }
+
     /// <summary>A watch of <paramref name="vip"/> on the A end of <paramref name="veth"/>, listening and probing inside namespace A.</summary>
     private static DuplicateVipWatch Watch(VethPair veth, VipResourceConfig vip, ILogger log, TimeSpan probeInterval) =>
         new([vip], log,
