@@ -23,7 +23,7 @@ build: deps
 # measured without, 5-15 ms with).
 R2R := -r linux-x64 -p:PublishReadyToRun=true
 
-# The daemon and appliancectl, framework-dependent, for the lab and the integration tests.
+# The daemon, appliancectl and appliance-lab, framework-dependent, for the lab and the integration tests.
 bin: deps
 	$(DOTNET) publish src/Appliance.Daemon -c $(CONFIG) $(R2R) --self-contained false -o $(BIN) -v quiet -nologo
 	$(DOTNET) publish src/Appliance.Ctl -c $(CONFIG) $(R2R) --self-contained false -o $(BIN) -v quiet -nologo
