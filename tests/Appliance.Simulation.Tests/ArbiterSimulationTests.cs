@@ -1,6 +1,7 @@
 using Appliance.Core.Arbiter;
 using Appliance.Core.Fencing;
 using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
 using Xunit.Abstractions;
 using Fault = Appliance.Simulation.Tests.HeartbeatSimulation.Fault;
 
@@ -63,16 +64,15 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
     [InlineData("fence device slow")]
     [InlineData("both nodes booting at once")]
     [InlineData("flapping link")]
+    [InlineData("active terminated")]
+    [InlineData("standby terminated")]
+    [InlineData("operator fence during automatic rounds")]
     public void Classic_cases(string name)
     {
         var sim = new HeartbeatSimulation(777, trace: true, withArbiter: true);
         var t = sim.Timers;
-        void Safe()
-        {
-            if (sim.Holds(0) && sim.Holds(1))
-                throw new InvariantException($"{name}: both nodes hold resources at {sim.Now.TotalMilliseconds:0} ms");
-        }
-        NodeRole? RoleOf(int n) => sim.ArbitrationOf(n)?.Arbiter.Role;
+        void Safe() => Invariants(sim);
+        NodeRole? RoleOf(int n) => sim.HostOf(n)?.Role;
         sim.RunUntil(sim.Now + TimeSpan.FromSeconds(3), Safe);
         Assert.Equal(NodeRole.Active, RoleOf(0)); // node 0 is preferred
         Assert.Equal(NodeRole.Standby, RoleOf(1));
@@ -120,7 +120,7 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
                     sim.RunUntil(t0 + 3 * bound, Safe);
                     Assert.Equal(NodeRole.Fencing, RoleOf(1)); // no takeover without a verified fence, still trying
                     Assert.False(sim.Holds(1));
-                    Assert.True(sim.ArbitrationOf(1)!.FenceRoundsFailed >= 1);
+                    Assert.True(sim.HostOf(1)!.Fencing.RoundsFailed >= 1);
                     sim.FenceDevice[1] = HeartbeatSimulation.FenceBehaviour.Works;
                     sim.RunUntil(sim.Now + FencingLimits.RoundBackoffMax + bound, Safe);
                     Assert.Equal(NodeRole.Active, RoleOf(1));
@@ -141,6 +141,38 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
                     sim.RunUntil(sim.Now + t.Initdead + bound, Safe);
                     Assert.Equal(NodeRole.Active, RoleOf(0));
                     Assert.Equal(NodeRole.Standby, RoleOf(1));
+                    break;
+                case "active terminated":
+                    // SIGTERM of the holder: a planned switchover, no fence, and the leaver holds nothing.
+                    sim.Terminate(0);
+                    sim.RunUntil(t0 + TimeSpan.FromMilliseconds(500) + 3 * t.Keepalive, Safe);
+                    Assert.False(sim.IsRunning(0));
+                    Assert.True(sim.IsPowered(0)); // not fenced
+                    Assert.False(sim.Holds(0));
+                    Assert.Equal(NodeRole.Active, RoleOf(1));
+                    Assert.Equal(PeerState.Stopped, sim.MembershipOf(1)!.Peer);
+                    Assert.Null(sim.HostOf(1)!.Fencing.VerifiedAt);
+                    break;
+                case "standby terminated":
+                    sim.Terminate(1);
+                    sim.RunUntil(t0 + 3 * bound, Safe);
+                    Assert.False(sim.IsRunning(1));
+                    Assert.True(sim.IsPowered(1)); // the active node did not cut its power
+                    Assert.Equal(PeerState.Stopped, sim.MembershipOf(0)!.Peer);
+                    Assert.Equal(NodeRole.Active, RoleOf(0));
+                    sim.Boot(1); // restarted: met again, standby
+                    sim.RunUntil(sim.Now + t.Initdead, Safe);
+                    Assert.Equal(PeerState.Up, sim.MembershipOf(0)!.Peer);
+                    Assert.Equal(NodeRole.Standby, RoleOf(1));
+                    break;
+                case "operator fence during automatic rounds":
+                    // The automatic rounds hold the devices: an operator's fence is refused, never run alongside.
+                    sim.FenceDevice[1] = HeartbeatSimulation.FenceBehaviour.Hangs;
+                    sim.Crash(0);
+                    sim.RunUntil(t0 + t.Deadtime + TimeSpan.FromMilliseconds(50), Safe);
+                    sim.RunUntil(sim.Now + HeartbeatSimulation.FenceDelay + TimeSpan.FromMilliseconds(500), Safe);
+                    Assert.True(sim.HostOf(1)!.Fencing.AutoActive);
+                    Assert.NotNull(sim.OperatorFence(1));
                     break;
                 case "flapping link":
                     for (int i = 0; i < 30; i++)
@@ -166,6 +198,8 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
         var sim = new HeartbeatSimulation(seed, trace, withArbiter: true, autoFailback: probe.Next(2) == 0)
         {
             StopFailure = probe.Next(4) == 0 ? 0.05 : 0,
+            StartFailure = probe.Next(4) == 0 ? 0.05 : 0,
+            MonitorFailure = probe.Next(4) == 0 ? 0.1 : 0,
         };
         var t = sim.Timers;
         // Calm long enough for: initdead, detection, fence_delay, a slow device's retries
@@ -179,8 +213,7 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
         {
             void Check()
             {
-                if (sim.Holds(0) && sim.Holds(1))
-                    throw new InvariantException($"both nodes hold resources at {sim.Now.TotalMilliseconds:0} ms");
+                Invariants(sim);
                 bool calm = Calm(sim);
                 if (!calm)
                 {
@@ -190,10 +223,10 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
                 if (sim.Now - calmSince < calmNeeded)
                     return;
                 checks++;
-                int active = Enumerable.Range(0, 2).Count(n => sim.ArbitrationOf(n)?.Arbiter.Role == NodeRole.Active);
+                int active = Enumerable.Range(0, 2).Count(n => sim.HostOf(n)?.Role == NodeRole.Active);
                 if (active != 1)
                     throw new InvariantException($"no liveness: {active} active nodes after a calm stretch since {calmSince.TotalMilliseconds:0} ms " +
-                        $"(roles {sim.ArbitrationOf(0)?.Arbiter.Role}/{sim.ArbitrationOf(1)?.Arbiter.Role})");
+                        $"(roles {sim.HostOf(0)?.Role}/{sim.HostOf(1)?.Role})");
             }
 
             while (sim.Now < end)
@@ -214,6 +247,32 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The safety invariants, after every step: no resource in effect on both nodes at once (a start
+    /// counts from the moment it is issued, a failed stop keeps it in effect until a power cut); a
+    /// node whose stop failed is never treated as clean while it runs (its peer starts nothing); and
+    /// every automatic fence round is going somewhere (a device answer awaited, a wait that ends,
+    /// or the next round scheduled), or it ended with a verified off or a reported failure.
+    /// </summary>
+    internal static void Invariants(HeartbeatSimulation sim)
+    {
+        if (sim.Holds(0) && sim.Holds(1))
+            throw new InvariantException($"both nodes hold resources at {sim.Now.TotalMilliseconds:0} ms");
+        for (int n = 0; n < 2; n++)
+        {
+            var h = sim.HostOf(n);
+            var peer = sim.HostOf(1 - n);
+            // A takeover (nothing held -> starting) while this node announces a failed stop.
+            if (h?.Resources == LocalResources.StopFailed && peer?.Resources is LocalResources.Starting or LocalResources.Started &&
+                sim.Seen[1 - n] is LocalResources.Stopped)
+                throw new InvariantException($"node {1 - n} takes over while node {n}'s stop failed and it was not fenced, at {sim.Now.TotalMilliseconds:0} ms");
+            if (h is not null && h.Fencing.AutoActive && !h.Fencing.DeviceBusy && h.Fencing.NextWake() == TimeSpan.MaxValue)
+                throw new InvariantException($"node {n}'s fencing round is stuck ({h.Fencing.Phase}: {h.Fencing.Progress}) at {sim.Now.TotalMilliseconds:0} ms");
+        }
+        for (int n = 0; n < 2; n++)
+            sim.Seen[n] = sim.HostOf(n)?.Resources;
+    }
+
+    /// <summary>
     /// Calm: links healthy, nobody frozen, at least one node running with a working fence device and
     /// healthy, no stop failure pending. (A dead fence device or a failed stop blocks takeover on purpose.)
     /// </summary>
@@ -228,12 +287,16 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
         {
             if (sim.IsFrozen(n))
                 return false;
-            var a = sim.ArbitrationOf(n);
-            if (a is null)
+            var h = sim.HostOf(n);
+            if (h is null)
+            {
+                if (sim.Holds(n))
+                    return false; // a daemon that exited holding something: its box must be fenced first
                 continue;
-            if (a.Resources == LocalResources.StopFailed || !sim.FenceWorks(n))
+            }
+            if (h.Resources == LocalResources.StopFailed || !sim.FenceWorks(n))
                 return false;
-            if (a.Healthy && !a.Arbiter.StandbyRequested)
+            if (h.Healthy && !h.Snapshot().StandbyRequested)
                 anyCandidate = true;
         }
         return anyCandidate;
@@ -261,9 +324,11 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
             case < 55: sim.Log("phase: lossy links"); sim.SetAll(new Fault("lossy", 0.3, false, 0.05, 0.1, TimeSpan.FromMilliseconds(30))); break;
             case < 60: sim.Log($"phase: one-way cut from {node}"); sim.Faults[node, 0] = sim.Faults[node, 1] = cut; break;
             case < 67: sim.Freeze(node, TimeSpan.FromMilliseconds(sim.NextInt(50, 3000))); break;
-            case < 74: sim.Crash(node); break;
-            case < 80: sim.Request(node, OperatorRequest.Standby); break;
-            case < 84: sim.Request(node, OperatorRequest.Takeover); break;
+            case < 72: sim.Crash(node); break;
+            case < 76: sim.Terminate(node); break;
+            case < 78: sim.OperatorFence(node); break;
+            case < 82: sim.Request(node, OperatorRequest.Standby); break;
+            case < 86: sim.Request(node, OperatorRequest.Takeover); break;
             case < 89: sim.SetHealthy(node, false); break;
             case < 94: sim.SetHealthy(node, true); sim.SetHealthy(1 - node, true); break;
             case < 97:

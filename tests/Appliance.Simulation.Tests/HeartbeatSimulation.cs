@@ -1,9 +1,12 @@
+using System.Collections.Immutable;
+using System.Net;
 using System.Text;
 using Appliance.Core.Arbiter;
 using Appliance.Core.Config;
 using Appliance.Core.Fencing;
 using Appliance.Core.Heartbeat;
 using Appliance.Core.Membership;
+using Appliance.Core.Node;
 using Appliance.Core.Ports;
 using Appliance.Core.Values;
 
@@ -46,34 +49,7 @@ public sealed class HeartbeatSimulation
     private long _order;
     private ulong _bootCounter;
 
-    /// <summary>The arbiter layer of one node: its arbiter, simulated resources and fencing.</summary>
-    public sealed class Arbitration
-    {
-        public required Arbiter Arbiter { get; init; }
-        public LocalResources Resources { get; set; } = LocalResources.Stopped;
-        public TimeSpan ResourcesDoneAt { get; set; } = TimeSpan.MaxValue;
-        public TimeSpan PeerFencedAt { get; set; } = TimeSpan.MinValue;
-
-        /// <summary>The fencing operation under way (the real Core controller), or null.</summary>
-        public FenceController? Fence { get; set; }
-
-        /// <summary>When the controller wants to be stepped again (a wait ends, a device answers).</summary>
-        public TimeSpan FenceWakeAt { get; set; } = TimeSpan.MaxValue;
-
-        /// <summary>The device action in flight: its answer and when it arrives.</summary>
-        public (FenceAction Action, TimeSpan At, bool TimedOut)? InFlight { get; set; }
-
-        public int FenceRoundsFailed { get; set; }
-        public TimeSpan NextRoundAt { get; set; } = TimeSpan.MinValue;
-        public OperatorRequest Pending { get; set; }
-        public bool Healthy { get; set; } = true;
-        public bool StallSeen { get; set; }
-        public TimeSpan ActiveSince { get; set; } = TimeSpan.MaxValue;
-    }
-
-    private readonly Arbitration?[] _arb = new Arbitration?[2];
-
-    /// <summary>Whether nodes run the arbiter (with fencing required) on top of the heartbeat.</summary>
+    /// <summary>Whether nodes run the shipping host logic (<see cref="ClusterNode"/>, fencing required) on top of the heartbeat.</summary>
     public bool WithArbiter { get; }
 
     /// <summary>How a simulated fence device behaves.</summary>
@@ -97,137 +73,143 @@ public sealed class HeartbeatSimulation
     /// <summary>Whether node <paramref name="n"/>'s fence device will, given time, confirm a fence.</summary>
     public bool FenceWorks(int n) => FenceDevice[n] is FenceBehaviour.Works or FenceBehaviour.Slow;
 
-    private static readonly FenceLevel SimRelay = new("relay", TimeSpan.FromSeconds(2), 2, FenceFinalAction.Off);
-
     /// <summary>The fixed part of fence_delay for a node that holds nothing; longer than the slowest simulated fence.</summary>
     public static readonly TimeSpan FenceDelay = TimeSpan.FromMilliseconds(800);
 
     /// <summary>Probability that a resource stop fails (the node must then be fenced).</summary>
     public double StopFailure { get; set; }
 
-    public Arbitration? ArbitrationOf(int node) => _arb[node];
+    /// <summary>Probability that a resource start fails (rolled back; the node is unfit until an operator's takeover).</summary>
+    public double StartFailure { get; set; }
 
-    /// <summary>A node may hold resources: starting, started, stopping, or a stop that failed.</summary>
-    public bool Holds(int node) => _nodes[node] is not null && _arb[node] is { } a && a.Resources != LocalResources.Stopped;
+    /// <summary>Probability that a monitor finds a started resource gone (restarted in place, else handed over).</summary>
+    public double MonitorFailure { get; set; }
+
+    /// <summary>The config both nodes load: two nodes, two links, one relay each, and 1-3 resources.</summary>
+    public ApplianceConfig Config { get; }
+
+    private readonly ClusterNode?[] _host = new ClusterNode?[2];
+
+    /// <summary>The real world: node n's resource i is (or may be) in effect. Set when a start is issued, cleared by a stop that succeeds or a power cut.</summary>
+    private readonly bool[][] _world;
+
+    /// <summary>Node n has power (a process that exited cleanly leaves a powered, idle box).</summary>
+    private readonly bool[] _powered = new bool[2];
+    private readonly int[] _generation = new int[2];
+    private long _requestIds;
+
+    /// <summary>Node <paramref name="node"/>'s host logic while its daemon runs.</summary>
+    public ClusterNode? HostOf(int node) => _host[node];
+
+    /// <summary>Node <paramref name="node"/> may have a resource in effect (started, being started, or a stop that failed).</summary>
+    public bool Holds(int node) => _world[node].Any(h => h);
+
+    /// <summary>Resource <paramref name="i"/> may be in effect on <paramref name="node"/>.</summary>
+    public bool Holds(int node, int i) => _world[node][i];
+
+    public bool IsPowered(int node) => _powered[node];
+
+    /// <summary>Each node's resources at the previous invariant check (the checker's memory).</summary>
+    public LocalResources?[] Seen { get; } = new LocalResources?[2];
 
     public void Request(int node, OperatorRequest r)
     {
-        if (_arb[node] is { } a)
-            a.Pending = r;
         Log($"operator: {r} on node {node}");
+        if (_host[node] is { } h)
+        {
+            h.Request(r);
+            Step(node);
+        }
     }
 
     public void SetHealthy(int node, bool healthy)
     {
-        if (_arb[node] is { } a)
-            a.Healthy = healthy;
         Log($"node {node} local monitor {(healthy ? "passes" : "fails")}");
+        if (_host[node] is { } h)
+        {
+            h.SetHealthy(healthy);
+            Step(node);
+        }
     }
 
-    private void Arbitrate(int node, bool stalled)
+    /// <summary>An operator's `appliancectl fence PEER` on node <paramref name="node"/>; the refusal, if any.</summary>
+    public string? OperatorFence(int node)
     {
-        var hb = _nodes[node]!;
-        var a = _arb[node]!;
-        var m = hb.Membership;
-        if (a.ResourcesDoneAt <= Now)
+        if (_host[node] is not { } h || IsFrozen(node))
+            return "not running";
+        var refusal = h.RequestFence(Now, NodeName(1 - node), ++_requestIds);
+        Log($"operator: fence {NodeName(1 - node)} on node {node}: {refusal ?? "started"}");
+        Execute(node);
+        return refusal;
+    }
+
+    /// <summary>SIGTERM to node <paramref name="node"/>'s daemon: a planned switchover, then it exits.</summary>
+    public void Terminate(int node)
+    {
+        if (_host[node] is not { } h)
+            return;
+        Log($"node {node}: SIGTERM");
+        h.Leave();
+        Step(node);
+    }
+
+    public static string NodeName(int node) => node == 0 ? "alpha" : "beta";
+
+    /// <summary>Steps node <paramref name="node"/>'s host logic outside a wake-up (an input arrived) and carries out its commands.</summary>
+    private void Step(int node)
+    {
+        if (_host[node] is not { } h || _nodes[node] is not { } hb || IsFrozen(node))
+            return;
+        bool stalled = hb.Wake(Now);
+        h.Tick(hb, Now, stalled, hb.Membership.PeerSummary);
+        Execute(node);
+    }
+
+    private sealed record SimEvent(int Node, int Generation, Action Run);
+    private readonly PriorityQueue<SimEvent, (TimeSpan, long)> _events = new();
+
+    private void Schedule(int node, TimeSpan at, Action run) => _events.Enqueue(new SimEvent(node, _generation[node], run), (at, _order++));
+
+    /// <summary>Carries out what node <paramref name="node"/>'s host logic asked for, as the daemon would.</summary>
+    private void Execute(int node)
+    {
+        var h = _host[node]!;
+        var outbox = h.Outbox;
+        while (outbox.Count > 0 && _host[node] == h)
         {
-            a.ResourcesDoneAt = TimeSpan.MaxValue;
-            if (a.Resources == LocalResources.Starting) a.Resources = LocalResources.Started;
-            else if (a.Resources == LocalResources.Stopping)
-                a.Resources = _rnd.NextDouble() < StopFailure ? LocalResources.StopFailed : LocalResources.Stopped;
-            Log($"node {node}: resources {a.Resources}");
+            var commands = outbox.ToArray();
+            outbox.Clear();
+            foreach (var c in commands)
+                if (_host[node] == h) // a Left ends the daemon: nothing after it runs
+                    Carry(node, h, c);
         }
-        DriveFence(node, a);
-        if (_arb[node] is null)
-            return; // cannot happen: a node never fences itself
-        a.StallSeen |= stalled;
-        bool peerFenced = a.PeerFencedAt != TimeSpan.MinValue && (m.LastLife is not { } life || life < a.PeerFencedAt);
-        var view = new ArbiterView(Now, m.Peer, m.PeerSummary, m.SelfSeq, m.PeerAckedSelfSeq, a.StallSeen,
-            a.Healthy, a.Resources, peerFenced, a.Pending);
-        a.Pending = OperatorRequest.None;
-        var before = a.Arbiter.Role;
-        var d = a.Arbiter.Step(view);
-        if (d.Role != before)
+    }
+
+    private void Carry(int node, ClusterNode h, NodeCommand c)
+    {
+        switch (c)
         {
-            Log($"node {node}: role {before} -> {d.Role}: {d.Reason}");
-            if (d.Role == NodeRole.Standby || d.Role == NodeRole.Active)
-                a.StallSeen = false;
-        }
-        switch (d.Action)
-        {
-            case ArbiterAction.StartResources when a.Resources == LocalResources.Stopped:
-                a.Resources = LocalResources.Starting;
-                a.ResourcesDoneAt = Now + TimeSpan.FromMilliseconds(_rnd.Next(5, 100));
-                Log($"node {node}: starting resources ({d.Reason})");
-                break;
-            case ArbiterAction.StopResources when a.Resources is LocalResources.Started or LocalResources.Starting:
-                a.Resources = LocalResources.Stopping;
-                a.ResourcesDoneAt = Now + TimeSpan.FromMilliseconds(_rnd.Next(5, 100));
-                Log($"node {node}: stopping resources ({d.Reason})");
-                break;
-            case ArbiterAction.FencePeer when a.Fence is null && Now >= a.NextRoundAt:
-                // fence_delay: a node that holds nothing waits, so the holder of the resources fences first.
-                var delay = a.FenceRoundsFailed > 0 ? TimeSpan.Zero
-                    : FencingLimits.Delay(new ClusterConfig("sim", "/k", false, FencingMode.Required, Timers)
-                        { FenceDelay = FenceDelay, FenceDelayRandom = TimeSpan.FromMilliseconds(400) }, a.Resources == LocalResources.Started, _rnd.NextDouble());
-                a.Fence = new FenceController("peer", [SimRelay], Now, delay);
-                Log($"node {node}: fencing the peer with a {FenceDevice[node]} device (delay {delay.TotalMilliseconds:F0} ms)");
-                DriveFence(node, a);
-                break;
-            case ArbiterAction.FencePeer:
-                break;
-            default:
-                if (a.Fence is not null)
+            case RunResource r:
+            {
+                if (r.Verb == ResourceVerb.Start)
+                    _world[node][r.Index] = true; // it may take effect at any moment from now
+                var took = TimeSpan.FromMilliseconds(_rnd.Next(5, 100));
+                double p = r.Verb switch { ResourceVerb.Start => StartFailure, ResourceVerb.Stop => StopFailure, _ => MonitorFailure };
+                bool ok = _rnd.NextDouble() >= p;
+                Log($"node {node}: {r.Verb} resource {r.Index} ({(ok ? "will work" : "will fail")})");
+                Schedule(node, Now + took, () =>
                 {
-                    Log($"node {node}: fencing stopped ({d.Reason})");
-                    (a.Fence, a.InFlight, a.FenceWakeAt) = (null, null, TimeSpan.MaxValue);
-                }
-                a.FenceRoundsFailed = 0;
-                a.NextRoundAt = TimeSpan.MinValue;
+                    if (r.Verb == ResourceVerb.Stop && ok)
+                        _world[node][r.Index] = false;
+                    Log($"node {node}: {r.Verb} resource {r.Index} {(ok ? "done" : "FAILED")}");
+                    h.ResourceDone(Now, r.Index, r.Verb, ok ? ResourceOutcome.Done() : ResourceOutcome.Failed("simulated failure"));
+                });
                 break;
-        }
-        if (d.Role == NodeRole.Active && a.ActiveSince == TimeSpan.MaxValue) a.ActiveSince = Now;
-        if (d.Role != NodeRole.Active) a.ActiveSince = TimeSpan.MaxValue;
-        uint held = a.Resources != LocalResources.Stopped ? 1u : 0u;
-        uint starting = a.Resources == LocalResources.Starting ? 1u : 0u;
-        hb.LocalState = new StateSummary(d.Role, a.Arbiter.Health, 0, held, starting, 0);
-    }
-
-    private TimeSpan ArbiterWake(int node)
-    {
-        if (_arb[node] is not { } a)
-            return TimeSpan.MaxValue;
-        var next = a.ResourcesDoneAt < a.FenceWakeAt ? a.ResourcesDoneAt : a.FenceWakeAt;
-        return a.Fence is null && a.NextRoundAt > Now && a.NextRoundAt < next ? a.NextRoundAt : next;
-    }
-
-    /// <summary>
-    /// Steps node <paramref name="node"/>'s fencing controller as far as it goes now: delivers a device
-    /// answer that is due, carries out the switch of a device that switches, starts the next device
-    /// action (deciding its answer and when it comes), and on the end of an operation either records
-    /// the verified fence or schedules the next round.
-    /// </summary>
-    private void DriveFence(int node, Arbitration a)
-    {
-        while (a.Fence is { } c)
-        {
-            if (a.InFlight is { } f)
-            {
-                if (f.At > Now)
-                    return;
-                a.InFlight = null;
-                c.Report(Now, f.TimedOut ? FenceResult.Timeout("no answer within the timeout") : Answer(node, f.Action));
-                continue;
             }
-            var step = c.Next(Now);
-            if (step.Kind == FenceStepKind.Wait)
+            case RunFenceDevice f:
             {
-                a.FenceWakeAt = step.Until;
-                return;
-            }
-            if (step.Kind == FenceStepKind.Invoke)
-            {
-                var took = FenceDevice[node] switch
+                var b = FenceDevice[node];
+                var took = b switch
                 {
                     FenceBehaviour.Works => TimeSpan.FromMilliseconds(_rnd.Next(5, 50)),
                     FenceBehaviour.Slow => TimeSpan.FromMilliseconds(_rnd.Next(500, 3000)),
@@ -235,74 +217,98 @@ public sealed class HeartbeatSimulation
                     FenceBehaviour.Hangs => TimeSpan.MaxValue,
                     _ => TimeSpan.FromMilliseconds(_rnd.Next(5, 50)),
                 };
-                // A slow switch still happens after the caller gave up on it.
-                if (step.Action == FenceAction.Off && FenceDevice[node] == FenceBehaviour.Slow && took > step.Timeout)
+                bool timedOut = took > f.Timeout;
+                var at = timedOut ? Now + f.Timeout : Now + took;
+                // A switch happens when the device gets to it, whether or not its caller still waits.
+                if (f.Action == FenceAction.Off && b is FenceBehaviour.Works or FenceBehaviour.Slow)
                     _lateSwitches.Add((Now + took, node));
-                bool timedOut = took > step.Timeout;
-                var at = timedOut ? Now + step.Timeout : Now + took;
-                a.InFlight = (step.Action, at, timedOut);
-                a.FenceWakeAt = at;
-                Log($"node {node}: fence {step.Action} via {FenceDevice[node]} device, answer at {at.TotalMilliseconds:0} ms");
-                return;
+                _fenceInFlight[node] = (f.Op, at);
+                Log($"node {node}: fence {f.Action} via {b} device, answer at {at.TotalMilliseconds:0} ms");
+                Schedule(node, at, () => AnswerFence(node, h, f, timedOut));
+                break;
             }
-            var report = c.Result!;
-            (a.Fence, a.FenceWakeAt) = (null, TimeSpan.MaxValue);
-            if (report.Verified)
-            {
-                a.PeerFencedAt = Now;
-                a.FenceRoundsFailed = 0;
-                Log($"node {node}: peer fenced, verified ({report.Reason})");
-            }
-            else
-            {
-                a.FenceRoundsFailed++;
-                a.NextRoundAt = Now + FencingLimits.RoundWait(a.FenceRoundsFailed);
-                Log($"node {node}: fencing failed ({report.Reason}); next round at {a.NextRoundAt.TotalMilliseconds:0} ms");
-            }
+            case CancelFenceDevice cancel:
+                Log($"node {node}: fence operation {cancel.Op} cancelled ({cancel.Why})");
+                break;
+            case FenceEnded e:
+                Log($"node {node}: fence of {e.Report.Target} {(e.Report.Verified ? "VERIFIED" : "failed")} ({e.Trigger}): {e.Report.Reason}");
+                break;
+            case Decided d:
+                Log($"node {node}: role {d.Decision.Role}, {d.Decision.Action}: {d.Decision.Reason}");
+                break;
+            case Left left:
+                Log($"node {node}: daemon exits ({(left.Clean ? "clean" : "NOT clean")}: {left.Reason})");
+                StopDaemon(node);
+                break;
+            default:
+                Log($"node {node}: {c}");
+                break;
         }
+    }
+
+    private readonly (long Op, TimeSpan At)?[] _fenceInFlight = new (long, TimeSpan)?[2];
+
+    private void AnswerFence(int node, ClusterNode h, RunFenceDevice f, bool timedOut)
+    {
+        _fenceInFlight[node] = null;
+        var b = FenceDevice[node];
+        int peer = 1 - node;
+        FenceResult result;
+        if (timedOut || b == FenceBehaviour.Hangs)
+            result = FenceResult.Timeout("no answer within the timeout");
+        else if (b == FenceBehaviour.Fails)
+            result = FenceResult.Error("simulated device error");
+        else
+            result = f.Action switch
+            {
+                FenceAction.Off when b == FenceBehaviour.Lies => FenceResult.Done(PowerState.Unknown, "acknowledged (but did not switch)"),
+                FenceAction.Off => FenceResult.Done(PowerState.Unknown),
+                FenceAction.Status => FenceResult.Done(_powered[peer] ? PowerState.On : PowerState.Off),
+                FenceAction.On => PowerOn(peer),
+                _ => FenceResult.HardError("not simulated"),
+            };
+        h.FenceDone(Now, f.Op, result);
+    }
+
+    private FenceResult PowerOn(int peer)
+    {
+        _powered[peer] = true;
+        return FenceResult.Done(PowerState.On);
     }
 
     private readonly List<(TimeSpan At, int Fencer)> _lateSwitches = new();
 
-    /// <summary>Carries out the switches of slow devices whose callers gave up on them.</summary>
+    /// <summary>Carries out the switches of devices that reach them now (a slow one after its caller gave up).</summary>
     private void LateSwitches()
     {
         for (int i = _lateSwitches.Count - 1; i >= 0; i--)
         {
             if (_lateSwitches[i].At > Now)
                 continue;
-            Log($"node {_lateSwitches[i].Fencer}'s slow device switches at last");
-            SwitchOff(1 - _lateSwitches[i].Fencer);
+            var (_, fencer) = _lateSwitches[i];
             _lateSwitches.RemoveAt(i);
+            PowerCut(1 - fencer, $"node {fencer}'s relay cuts node {1 - fencer}'s power");
         }
     }
 
-    /// <summary>The device's answer to <paramref name="action"/>, with the switch carried out if it switches.</summary>
-    private FenceResult Answer(int node, FenceAction action)
+    /// <summary>Power off: the daemon dies and nothing is in effect any more.</summary>
+    private void PowerCut(int node, string why)
     {
-        var b = FenceDevice[node];
-        int peer = 1 - node;
-        if (b == FenceBehaviour.Fails)
-            return FenceResult.Error("simulated device error");
-        if (b == FenceBehaviour.Hangs)
-            return FenceResult.Timeout("simulated device hangs");
-        return action switch
-        {
-            FenceAction.Off when b == FenceBehaviour.Lies => FenceResult.Done(PowerState.Unknown, "acknowledged (but did not switch)"),
-            FenceAction.Off => SwitchOff(peer),
-            FenceAction.Status => FenceResult.Done(_nodes[peer] is null ? PowerState.Off : PowerState.On),
-            _ => FenceResult.HardError("not simulated"),
-        };
+        if (!_powered[node])
+            return;
+        Log(why);
+        _powered[node] = false;
+        Array.Clear(_world[node]);
+        StopDaemon(node);
     }
 
-    private FenceResult SwitchOff(int peer)
+    /// <summary>The daemon is gone (crashed, exited, or its box lost power); what it started stays in effect unless the power went too.</summary>
+    private void StopDaemon(int node)
     {
-        if (_nodes[peer] is not null)
-        {
-            Log($"the relay cuts node {peer}'s power");
-            Crash(peer);
-        }
-        return FenceResult.Done(PowerState.Unknown);
+        _nodes[node] = null;
+        _host[node] = null;
+        _generation[node]++;
+        _fenceInFlight[node] = null;
     }
 
     public bool AutoFailback { get; }
@@ -319,11 +325,28 @@ public sealed class HeartbeatSimulation
         int deadtimeMs = keepaliveMs * _rnd.Next(3, 11);
         Timers = new Timers(TimeSpan.FromMilliseconds(keepaliveMs), TimeSpan.FromMilliseconds((keepaliveMs + deadtimeMs) / 2),
             TimeSpan.FromMilliseconds(deadtimeMs), TimeSpan.FromMilliseconds(Math.Max(deadtimeMs, 2000)));
+        Config = BuildConfig(_rnd.Next(1, 4), autoFailback);
+        _world = [new bool[Config.Resources.Length], new bool[Config.Resources.Length]];
         Faults = new Fault[2, 2];
         SetAll(Healthy);
         Now = TimeSpan.FromSeconds(_rnd.Next(1, 100_000)); // a random origin: no code may assume zero
         Boot(0);
         Boot(1);
+    }
+
+    private ApplianceConfig BuildConfig(int resources, bool autoFailback)
+    {
+        var cluster = new ClusterConfig("sim", "/k", autoFailback, FencingMode.Required, Timers)
+            { FenceDelay = FenceDelay, FenceDelayRandom = TimeSpan.FromMilliseconds(400) };
+        ImmutableArray<LinkConfig> links = [new SerialLinkConfig("serial0", "/dev/null", 115200), new UdpLinkConfig("lan0", IPAddress.Loopback, IPAddress.Loopback, null, 694)];
+        var relay = (string name) => new GpioRelayFenceConfig(name, FenceFinalAction.Off, TimeSpan.FromSeconds(2), 2, "/dev/gpiochip0", "17", false);
+        return new ApplianceConfig("sim.yaml", cluster,
+            [new NodeConfig("alpha", 100, links, ["relay-alpha"]), new NodeConfig("beta", 90, links, ["relay-beta"])])
+        {
+            FenceDevices = [relay("relay-alpha"), relay("relay-beta")],
+            Resources = [.. Enumerable.Range(0, resources).Select(i => (ResourceConfig)new ScriptResourceConfig($"r{i}", ResourceKind.Exec, "true", "true", null, null, [], TimeSpan.FromSeconds(1))
+                { MonitorInterval = TimeSpan.FromMilliseconds(_rnd.Next(0, 3) * 500), Monitor = "true" })],
+        };
     }
 
     public int Seed { get; }
@@ -377,23 +400,27 @@ public sealed class HeartbeatSimulation
         var hb = new HeartbeatNode(codec, m, self, Timers, 2) { LocalState = new StateSummary(NodeRole.Standby, HealthFlags.None, 0, 0, 0, 0) };
         hb.SetLink(0, new SimLink(this, node, 0));
         hb.SetLink(1, new SimLink(this, node, 1));
+        _generation[node]++;
         _nodes[node] = hb;
+        _powered[node] = true;
         if (WithArbiter)
-            _arb[node] = new Arbitration
-            {
-                Arbiter = new Arbiter(selfPreferred: node == 0, autoFailback: AutoFailback, FencingMode.Required),
-            };
+        {
+            _host[node] = new ClusterNode(Config, node, _rnd.NextDouble);
+            hb.LocalState = _host[node]!.Summary;
+        }
         _startedAt[node] = Now;
         _frozenUntil[node] = TimeSpan.Zero;
         Log($"node {node} boots as {boot}");
         Wake(node);
     }
 
+    /// <summary>Power cut (a crash of the whole box): nothing held any more.</summary>
     public void Crash(int node)
     {
-        _nodes[node] = null;
-        _arb[node] = null; // power off: nothing held any more
-        Log($"node {node} crashes");
+        if (_powered[node])
+            PowerCut(node, $"node {node} crashes");
+        else
+            StopDaemon(node);
     }
 
     public void Freeze(int node, TimeSpan duration)
@@ -447,14 +474,16 @@ public sealed class HeartbeatSimulation
         if (hb is null || IsFrozen(node))
             return;
         bool stalled = hb.Wake(Now);
+        var peerBefore = hb.Membership.PeerSummary;
         hb.Receive(0);
         hb.Receive(1);
-        if (WithArbiter)
+        if (_host[node] is { } h)
         {
-            hb.Membership.Evaluate(Now);
-            Arbitrate(node, stalled);
+            h.Tick(hb, Now, stalled, peerBefore);
+            Execute(node);
         }
-        hb.Evaluate();
+        else
+            hb.Evaluate();
         while (hb.Membership.TryDequeueEvent(out var e))
             Log($"node {node} (peer boot {hb.Membership.PeerBoot}): {e.Kind}{(e.LinkIndex >= 0 ? $" link {e.LinkIndex}" : "")}{(e.Silence > TimeSpan.Zero ? $" after {e.Silence.TotalMilliseconds:0} ms" : "")}");
     }
@@ -472,7 +501,7 @@ public sealed class HeartbeatSimulation
                     continue;
                 TimeSpan w = IsFrozen(n) ? _frozenUntil[n] : hb.NextWake();
                 if (w < next) next = w;
-                TimeSpan aw = ArbiterWake(n);
+                TimeSpan aw = _host[n]?.NextWake() ?? TimeSpan.MaxValue;
                 if (!IsFrozen(n) && aw < next) next = aw;
             }
             if (_wire.TryPeek(out var p, out _) && p.At < next)
@@ -480,6 +509,8 @@ public sealed class HeartbeatSimulation
             foreach (var late in _lateSwitches)
                 if (late.At < next)
                     next = late.At;
+            if (_events.TryPeek(out _, out var ev) && ev.Item1 < next)
+                next = ev.Item1;
             if (next >= until)
             {
                 Now = until;
@@ -495,12 +526,33 @@ public sealed class HeartbeatSimulation
                 else _due.Add(q);
             }
             LateSwitches();
+            RunDueEvents();
             for (int n = 0; n < 2; n++)
                 Wake(n);
             foreach (var q in frozenInbox)
                 _wire.Enqueue(q with { At = _frozenUntil[q.To] }, (_frozenUntil[q.To], q.Order));
             check();
         }
+    }
+
+    /// <summary>Delivers the reports that are due (a frozen daemon gets them when it thaws; a dead one never).</summary>
+    private void RunDueEvents()
+    {
+        var deferred = new List<(SimEvent, TimeSpan, long)>();
+        while (_events.TryPeek(out var e, out var key) && key.Item1 <= Now)
+        {
+            _events.Dequeue();
+            if (e.Generation != _generation[e.Node] || _host[e.Node] is null)
+                continue;
+            if (IsFrozen(e.Node))
+            {
+                deferred.Add((e, _frozenUntil[e.Node], key.Item2));
+                continue;
+            }
+            e.Run();
+        }
+        foreach (var (e, at, order) in deferred)
+            _events.Enqueue(e, (at, order));
     }
 
     public int NextInt(int min, int max) => _rnd.Next(min, max);

@@ -33,7 +33,8 @@ public readonly record struct ArbiterView(
     bool LocalHealthy,
     LocalResources Resources,
     bool PeerFenced,
-    OperatorRequest Request);
+    OperatorRequest Request,
+    bool Leaving = false);
 
 /// <summary>One step's outcome: the role to announce, an action, and why (for the log).</summary>
 public readonly record struct ArbiterDecision(NodeRole Role, ArbiterAction Action, string Reason);
@@ -86,7 +87,7 @@ public sealed class Arbiter
         Health = (v.LocalHealthy ? HealthFlags.None : HealthFlags.MonitorFailing)
                | (v.Resources == LocalResources.StopFailed ? HealthFlags.StopFailed : HealthFlags.None)
                | (v.Stalled ? HealthFlags.Stalled : HealthFlags.None)
-               | (_standbyRequested ? HealthFlags.Declines : HealthFlags.None)
+               | (_standbyRequested || v.Leaving ? HealthFlags.Declines : HealthFlags.None)
                | (_takeoverRequested ? HealthFlags.WantsResources : HealthFlags.None);
 
         if (v.Resources == LocalResources.StopFailed)
@@ -94,6 +95,12 @@ public sealed class Arbiter
 
         if (v.Stalled && Holding(v.Resources))
             return Become(NodeRole.Releasing, ArbiterAction.StopResources, "stall guard: the peer may have taken over while this node was not running");
+
+        // SIGTERM (DESIGN.md section 3): a planned switchover, then nothing more in this boot.
+        if (v.Leaving)
+            return Holding(v.Resources)
+                ? Become(NodeRole.Releasing, ArbiterAction.StopResources, "shutting down: releasing the resources to the peer")
+                : Become(NodeRole.Standby, ArbiterAction.None, "shutting down");
 
         bool peerAlive = v.Peer is PeerState.Up or PeerState.Warn;
         var p = v.PeerSummary;
@@ -103,7 +110,7 @@ public sealed class Arbiter
         // An operator's standby moves the resources once: done when the peer holds them (with
         // auto_failback it lasts, or the preferred node would take them straight back), or moot when
         // the peer is dead, since then this node is all there is.
-        if (_standbyRequested && (v.Peer == PeerState.Dead || (peerHolds && !_autoFailback)) && !Holding(v.Resources))
+        if (_standbyRequested && (v.Peer is PeerState.Dead or PeerState.Stopped || (peerHolds && !_autoFailback)) && !Holding(v.Resources))
             _standbyRequested = false;
         bool peerEligible = peerAlive && (p.Health & (HealthFlags.MonitorFailing | HealthFlags.StopFailed | HealthFlags.Declines)) == 0 &&
                             p.Role != NodeRole.Failed;
@@ -113,7 +120,7 @@ public sealed class Arbiter
             case NodeRole.Starting:
                 if (v.Peer == PeerState.Unknown)
                     return Stay(ArbiterAction.None, "waiting for the peer (initdead)");
-                return Become(NodeRole.Standby, ArbiterAction.None, peerAlive ? "peer met" : "peer not heard within initdead");
+                return Become(NodeRole.Standby, ArbiterAction.None, peerAlive ? "peer met" : v.Peer == PeerState.Stopped ? "the peer has shut down" : "peer not heard within initdead");
 
             case NodeRole.Active:
                 if (_standbyRequested)
@@ -144,6 +151,8 @@ public sealed class Arbiter
                     return Become(NodeRole.Active, ArbiterAction.None, "resources started");
                 if (v.Resources == LocalResources.Starting)
                     return Stay(ArbiterAction.None, "starting resources");
+                if (!v.LocalHealthy && v.Resources == LocalResources.Stopped)
+                    return Become(NodeRole.Standby, ArbiterAction.None, "unfit (a monitor or a resource failed): not taking over");
                 return Proceed(v, peerAlive, peerHolds, peerEligible);
 
             default: // Standby, Failed (after the failed stop was cleared)
@@ -194,6 +203,9 @@ public sealed class Arbiter
                 return Stay(ArbiterAction.None, "takeover announced; waiting for the peer to see it");
             return Start(v, "the peer saw our takeover and holds nothing");
         }
+        // It said it was leaving with nothing held, and never takes anything again in that boot.
+        if (v.Peer == PeerState.Stopped)
+            return Start(v, "the peer shut down cleanly and holds nothing");
         // The peer is dead (or silent since its last life): only a fence, or fencing off, allows a start.
         if (v.PeerFenced)
             return Start(v, "the peer is fenced");

@@ -31,6 +31,11 @@ public enum HealthFlags : byte
     Declines = 8,
     /// <summary>An operator asked this node to take over: the active peer releases to it (planned switchover).</summary>
     WantsResources = 16,
+    /// <summary>
+    /// This node is shutting down cleanly (SIGTERM) and holds nothing; it never takes resources again
+    /// in this boot. The peer shows it as <c>stopped</c> and takes over without fencing it.
+    /// </summary>
+    Leaving = 32,
 }
 
 /// <summary>The sender's state summary carried in every frame.</summary>

@@ -7,7 +7,11 @@ namespace Appliance.Core.Membership;
 public enum LinkState { Down, Up }
 
 /// <summary>The peer as judged by this node (DESIGN.md sections 4 and 6).</summary>
-public enum PeerState { Unknown, Up, Warn, Dead }
+/// <remarks>
+/// <see cref="Stopped"/>: the peer's latest sign of life said it is leaving and holds nothing (a clean
+/// shutdown); it is not alive, but unlike <see cref="Dead"/> it needs no fence.
+/// </remarks>
+public enum PeerState { Unknown, Up, Warn, Dead, Stopped }
 
 /// <summary>What one received frame meant.</summary>
 public enum FrameVerdict
@@ -22,7 +26,7 @@ public enum FrameVerdict
     Misdirected,
 }
 
-public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall }
+public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall, PeerStopped }
 
 /// <summary>A change of judgement, for the log and (later) the arbiter.</summary>
 public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan At, int LinkIndex, TimeSpan Silence);
@@ -120,6 +124,9 @@ public sealed class Membership
     public StateSummary PeerSummary { get; private set; }
 
     public TimeSpan? LastLife => _everHeard ? _lastLife : null;
+
+    /// <summary>The peer's latest sign of life said it is shutting down cleanly, holding nothing.</summary>
+    private bool PeerLeaving => (PeerSummary.Health & HealthFlags.Leaving) != 0 && PeerSummary.ResourcesHeld == 0 && PeerSummary.ResourcesStarting == 0;
 
     public LinkState LinkStateOf(int link) => _linkState[link];
 
@@ -222,10 +229,11 @@ public sealed class Membership
             _linkState[link] = LinkState.Up;
             Emit(new MembershipEvent(MembershipEventKind.LinkUp, now, link, TimeSpan.Zero));
         }
-        if (Peer != PeerState.Up)
+        var judged = PeerLeaving ? PeerState.Stopped : PeerState.Up;
+        if (Peer != judged)
         {
-            Peer = PeerState.Up;
-            Emit(new MembershipEvent(MembershipEventKind.PeerUp, now, -1, TimeSpan.Zero));
+            Peer = judged;
+            Emit(new MembershipEvent(judged == PeerState.Up ? MembershipEventKind.PeerUp : MembershipEventKind.PeerStopped, now, -1, TimeSpan.Zero));
         }
         return FrameVerdict.Life;
     }
@@ -243,7 +251,9 @@ public sealed class Membership
         }
 
         PeerState next;
-        if (!_everHeard)
+        if (_everHeard && PeerLeaving)
+            next = PeerState.Stopped; // it said goodbye: its silence is not a death (only a new sign of life changes this)
+        else if (!_everHeard)
             next = now - _started >= _timers.Initdead && now - _judgeFrom >= _timers.Deadtime ? PeerState.Dead : PeerState.Unknown;
         else
         {
@@ -261,6 +271,7 @@ public sealed class Membership
             {
                 PeerState.Dead => MembershipEventKind.PeerDead,
                 PeerState.Warn => MembershipEventKind.PeerWarn,
+                PeerState.Stopped => MembershipEventKind.PeerStopped,
                 _ => MembershipEventKind.PeerUp,
             };
             if (next != PeerState.Unknown)
