@@ -36,6 +36,14 @@ public sealed class ContractNeedsRootAttribute(string why) : Attribute
     public string Why { get; } = why;
 }
 
+/// <summary>On a derived contract class: the implementation needs a program that may not be installed; every clause skips, saying so, without it.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class ContractNeedsFileAttribute(string path, string install) : Attribute
+{
+    public string Path { get; } = path;
+    public string Install { get; } = install;
+}
+
 public sealed class ContractFactDiscoverer(IMessageSink diagnosticMessageSink) : IXunitTestCaseDiscoverer
 {
     public IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions discoveryOptions, ITestMethod testMethod, IAttributeInfo factAttribute)
@@ -55,6 +63,12 @@ public sealed class ContractFactDiscoverer(IMessageSink diagnosticMessageSink) :
         {
             if (!Environment.IsPrivilegedProcess)
                 return $"needs root ({root.GetConstructorArguments().Cast<string>().Single()}); CI runs it as root";
+        }
+        foreach (IAttributeInfo needs in type.GetCustomAttributes(typeof(ContractNeedsFileAttribute)))
+        {
+            object[] args = needs.GetConstructorArguments().ToArray();
+            if (!File.Exists((string)args[0]))
+                return $"{args[0]} not installed ({args[1]}); CI has it";
         }
         foreach (IAttributeInfo skip in type.GetCustomAttributes(typeof(ContractSkipAttribute)))
         {
