@@ -62,13 +62,6 @@ lock() {
     flock 9
 }
 
-# Namespaces of this lab that exist now.
-lab_namespaces() {
-    ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NS_PREFIX}(alpha|beta|client|sw)$" || true
-}
-
-ns_exists() { [[ -e /run/netns/$1 ]]; }
-
 is_up() { [[ -e $DIR/$MARKER ]] && ns_exists "$(ns_of alpha)"; }
 
 require_up() { is_up || die "lab '$LAB_NAME' is not up (run '$PROG up')"; }
@@ -126,30 +119,11 @@ daemon_state() {
     esac
 }
 
-holds_vip() {
-    local ns
-    ns=$(ns_of "$1")
-    ns_exists "$ns" || { echo false; return; }
-    local addrs
-    addrs=$(ip -n "$ns" -o addr show 2>/dev/null || true)   # no 'ip | grep -q': SIGPIPE + pipefail
-    if [[ $addrs == *" inet $VIP/"* ]]; then echo true; else echo false; fi
-}
-
 serial_state() {
     local pid
     pid=$(socat_pid)
     [[ -n $pid ]] || { echo down; return; }
     case "$(proc_state "$pid")" in T|t) echo cut ;; *) echo up ;; esac
-}
-
-udp_state() {
-    local n
-    for n in "${NODES[@]}"; do
-        if ip netns exec "$(ns_of "$n")" nft list table inet "$NFT_TABLE" >/dev/null 2>&1; then
-            echo cut; return
-        fi
-    done
-    echo up
 }
 
 # Stop the processes in PIDS (already verified as ours): SIGCONT (maybe frozen), SIGTERM,
