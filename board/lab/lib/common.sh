@@ -90,42 +90,6 @@ now_us() { REPLY=${EPOCHREALTIME/[.,]/}; }
 
 read_pid() { if [[ -s $1 ]]; then cat "$1" 2>/dev/null || true; fi; }
 
-daemon_pattern() { echo " --control $(sock_of "$1")"; }
-socat_pattern() { echo "link=$DIR/tty-alpha"; }
-
-# PID of NODE's daemon if it is ours and alive, else nothing.
-daemon_pid() {
-    local pid
-    pid=$(read_pid "$DIR/$1.pid")
-    if pid_matches "$pid" "$(daemon_pattern "$1")"; then echo "$pid"; fi
-}
-
-socat_pid() {
-    local pid
-    pid=$(read_pid "$DIR/socat.pid")
-    if pid_matches "$pid" "$(socat_pattern)"; then echo "$pid"; fi
-}
-
-# running | frozen | stopped
-daemon_state() {
-    local pid st
-    pid=$(daemon_pid "$1")
-    [[ -n $pid ]] || { echo stopped; return; }
-    st=$(proc_state "$pid")
-    case "$st" in
-        T|t) echo frozen ;;
-        Z|X|'') echo stopped ;;
-        *) echo running ;;
-    esac
-}
-
-serial_state() {
-    local pid
-    pid=$(socat_pid)
-    [[ -n $pid ]] || { echo down; return; }
-    case "$(proc_state "$pid")" in T|t) echo cut ;; *) echo up ;; esac
-}
-
 # Stop the processes in PIDS (already verified as ours): SIGCONT (maybe frozen), SIGTERM,
 # wait up to 3 s, then SIGKILL.
 stop_pids() {
