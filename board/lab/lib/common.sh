@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the settings here are used by the other parts
 # board/lab/lib/common.sh: sourced by board/lab/lab (never run on its own). Holds the lab's
 # settings and constants (LAB_NAME, the state dir, the binaries, addresses, ports, the node table),
 # the helpers every part uses (messages and exit codes, node and socket names, the lock, process

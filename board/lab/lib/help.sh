@@ -37,12 +37,12 @@ Verbs:
   help                 this text
 
 Options of up (durations: 20ms, 1s, 1.5s):
-  --keepalive D        default $(fmt_ms $DEF_KEEPALIVE); if only --deadtime is given: min($(fmt_ms $DEF_KEEPALIVE), deadtime/5)
-  --warntime D         default $(fmt_ms $DEF_WARNTIME); derived: 3 x keepalive if that is < deadtime,
+  --keepalive D        default $(fmt_ms "$DEF_KEEPALIVE"); if only --deadtime is given: min($(fmt_ms "$DEF_KEEPALIVE"), deadtime/5)
+  --warntime D         default $(fmt_ms "$DEF_WARNTIME"); derived: 3 x keepalive if that is < deadtime,
                        else (keepalive + deadtime) / 2
-  --deadtime D         default $(fmt_ms $DEF_DEADTIME); derived: 5 x keepalive (raised to warntime + 2 x
+  --deadtime D         default $(fmt_ms "$DEF_DEADTIME"); derived: 5 x keepalive (raised to warntime + 2 x
                        keepalive if --warntime is larger)
-  --initdead D         default $(fmt_ms $DEF_INITDEAD); derived: max(10 x deadtime, 2s)
+  --initdead D         default $(fmt_ms "$DEF_INITDEAD"); derived: max(10 x deadtime, 2s)
   --fencing off|required       default off
   --fence relay,pdu,manual     the devices in each node's fence list, in order; default relay,pdu
                                when fencing is required (relay: line RELAY_NODE of the peer's

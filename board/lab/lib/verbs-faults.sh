@@ -42,6 +42,7 @@ cmd_signal() {
     # Freeze the whole box, not one process: every process in the node's namespace (the daemon,
     # its heartbeat worker, any service it runs). The daemon itself first on STOP, last on CONT.
     pids=$(ip netns pids "$(ns_of "$1")" 2>/dev/null | grep -vx "$pid" || true)
+    # shellcheck disable=SC2086 # $pids is a list of PIDs
     if [[ $sig == STOP ]]; then
         kill "-$sig" "$pid"
         [[ -z $pids ]] || kill "-$sig" $pids 2>/dev/null || true
@@ -75,7 +76,7 @@ cmd_power() {
 
 # pdu fault silent|slow|garbage|liar|none: both PDU simulators read $DIR/pdu.fault.
 cmd_pdu() {
-    (($# == 2)) && [[ $1 == fault ]] || usage_error "usage: $PROG pdu fault silent|slow|garbage|liar|none"
+    [[ $# == 2 && ${1:-} == fault ]] || usage_error "usage: $PROG pdu fault silent|slow|garbage|liar|none"
     case $2 in silent|slow|garbage|liar|none) ;; *) usage_error "pdu fault: silent|slow|garbage|liar|none, not '$2'" ;; esac
     require_up
     echo "$2" >"$DIR/pdu.fault"
