@@ -3,7 +3,8 @@
 # settings and constants (LAB_NAME, the state dir, the binaries, addresses, ports, the node table),
 # the helpers every part uses (messages and exit codes, node and socket names, the lock, process
 # checks, spawning detached processes, durations). Only definitions: no `set`, no side effects
-# beyond validating LAB_NAME (exit 2) and defining the read-only settings.
+# beyond validating LAB_NAME (exit 2) and defining the read-only settings. Uses PROG, SELF and
+# REPO, which board/lab/lab sets before sourcing the parts.
 
 # ---------------------------------------------------------------- settings and constants
 
@@ -41,6 +42,7 @@ readonly ADDR PRIO PEER OUTLET
 
 # Timer defaults (milliseconds) when no timer option is given.
 readonly DEF_KEEPALIVE=200 DEF_WARNTIME=600 DEF_DEADTIME=1000 DEF_INITDEAD=10000
+
 # ---------------------------------------------------------------- helpers
 
 die() { echo "$PROG: $*" >&2; exit 1; }
@@ -56,6 +58,7 @@ check_node() {
     esac
 }
 
+# Serialize up, down and restart of this lab: flock on fd 9, held until the process exits.
 lock() {
     mkdir -p "$(dirname "$LOCK")"
     exec 9>"$LOCK"
