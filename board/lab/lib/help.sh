@@ -1,0 +1,63 @@
+# shellcheck shell=bash
+# board/lab/lib/help.sh: sourced by board/lab/lab. The text of `lab help`: every verb, the options
+# of up, their defaults and how missing timers are derived. Part of the stable interface: a new
+# verb gets a line here (and in board/lab/README.md).
+
+cmd_help() {
+    cat <<EOF
+usage: $PROG VERB [ARGS...]      (instance: LAB_NAME=$LAB_NAME, state dir: $DIR)
+
+Verbs:
+  up [options]         build namespaces, bridge, serial cable; start both daemons; wait (15 s)
+                       for both control sockets. Exit 1 if already up (nothing is changed).
+  down                 stop everything this lab started, delete namespaces apl-$LAB_NAME-*,
+                       remove the state dir. Idempotent; works after a crash.
+  status [--json]      table per node: power, daemon (running|stopped|frozen), holds_vip, role,
+                       peer state. --json: {"nodes": {"alpha": {"power", "daemon", "holds_vip"},
+                       ...}, "serial": "up|cut|down", "udp": "up|cut"}
+  env                  shell assignments: LAB_NAME LAB_DIR NODES VIP PORT NS_* CONTROL_* TTY_* ...
+  ctl NODE ARGS...     appliancectl --control <NODE's socket> ARGS... (exit code passed through)
+  cut serial|udp|all   serial: SIGSTOP the cable (socat); udp: drop udp dport $HB_PORT on input
+                       in alpha and beta (nft table inet $NFT_TABLE). Idempotent.
+  heal serial|udp|all  undo cut. Idempotent.
+  freeze NODE          SIGSTOP the whole node        thaw NODE   SIGCONT it
+  restart NODE         stop the daemon (TERM, 3 s, KILL) and start it again: a new boot
+  power off|on NODE    pull or plug in NODE's power cord. NODE is powered while its plug is in,
+                       the relay on its peer's GPIO chip is released and its PDU outlet is on; the
+                       rail kills everything on a node that loses power and boots it when it returns
+  pdu fault silent|slow|garbage|liar|none   make both PDU simulators misbehave (liar: acknowledges,
+                       does not switch)
+  relay break|fix NODE hold (release) the GPIO line of the relay that fences NODE: requests fail
+  service stop|start NODE  stop or start the node's service on port 7000 (the lab's tcp monitor watches it)
+  noise NODE SECONDS   random bytes (~10 kB/s, about a 115200-baud line) written into NODE's end
+                       of the serial cable, among NODE's frames: the PEER receives the noise
+  client CMD...        run CMD in the client namespace (192.168.80.100)
+  logs NODE [-f]       print (or follow) the daemon's log
+  watch                live view of both nodes' 'appliancectl status' every 0.5 s, until Ctrl-C
+  help                 this text
+
+Options of up (durations: 20ms, 1s, 1.5s):
+  --keepalive D        default $(fmt_ms "$DEF_KEEPALIVE"); if only --deadtime is given: min($(fmt_ms "$DEF_KEEPALIVE"), deadtime/5)
+  --warntime D         default $(fmt_ms "$DEF_WARNTIME"); derived: 3 x keepalive if that is < deadtime,
+                       else (keepalive + deadtime) / 2
+  --deadtime D         default $(fmt_ms "$DEF_DEADTIME"); derived: 5 x keepalive (raised to warntime + 2 x
+                       keepalive if --warntime is larger)
+  --initdead D         default $(fmt_ms "$DEF_INITDEAD"); derived: max(10 x deadtime, 2s)
+  --fencing off|required       default off
+  --fence relay,pdu,manual     the devices in each node's fence list, in order; default relay,pdu
+                               when fencing is required (relay: line RELAY_NODE of the peer's
+                               simulated chip; pdu: RPS-10 simulator on the peer's serial port)
+  --fence-delay D              cluster.fence_delay (default 1s; 0ms allowed)
+  --fence-delay-random D       cluster.fence_delay_random (default 500ms)
+  --auto-failback true|false   default false
+  --resource '{...}'   add a resource after the VIP (repeatable), e.g. '{name: d, kind: ocf, agent: heartbeat:Dummy}'
+  --config-extra FILE  append FILE verbatim to the generated appliance.yaml (further sections)
+  With no timer option the defaults are exactly ${DEF_KEEPALIVE}ms/${DEF_WARNTIME}ms/1s/10s. Checked:
+  keepalive < warntime < deadtime, deadtime > 2 x keepalive, initdead >= deadtime (else exit 2).
+  Example: up --keepalive 20ms --deadtime 100ms  ->  20ms/60ms/100ms/2s.
+
+Environment: LAB_NAME ([a-z0-9]{1,8}, default lab), LAB_DIR (default /run/appliance-lab/\$LAB_NAME),
+  APPLIANCE_BIN (default <repo>/out/bin), APPLIANCED / APPLIANCECTL (override one binary).
+Exit codes: 0 ok, 1 failed, 2 bad usage.
+EOF
+}
