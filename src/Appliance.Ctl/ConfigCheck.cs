@@ -6,7 +6,9 @@ namespace Appliance.Ctl;
 /// <summary>
 /// <c>appliancectl config check FILE</c>: loads and validates a config without a daemon, and reads
 /// the key file it names. Exit 0 and a one-line summary on stdout when all is well; exit 2 and
-/// every error, one per line as <c>file:line:column: path: message</c>, on stderr otherwise.
+/// every error, one per line as <c>file:line:column: path: message</c>, on stderr otherwise. The
+/// file itself is read by <see cref="ConfigFile"/>, as the daemon reads it: its refusals exit 2,
+/// its warnings ("warning: ...") go to stderr and do not change the exit code.
 /// </summary>
 public static class ConfigCheck
 {
@@ -45,34 +47,14 @@ public static class ConfigCheck
         return ExitOk;
     }
 
-    /// <summary>The file's text, or null after saying on <paramref name="stderr"/> why not.</summary>
+    /// <summary>The file's text, or null after saying on <paramref name="stderr"/> why not; warnings go there too (the daemon prints the same).</summary>
     private static string? Read(string path, TextWriter stderr)
     {
-        try
-        {
-            if (Directory.Exists(path))
-            {
-                stderr.WriteLine($"{path}: is a directory, not a config file");
-                return null;
-            }
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                stderr.WriteLine($"{path}: no such file");
-                return null;
-            }
-            // Bytes bound characters from above, so this is the loader's limit, checked before reading.
-            if (info.Length > ConfigLimits.MaxConfigChars)
-            {
-                stderr.WriteLine($"{path}: is {info.Length} bytes; a config is at most {ConfigLimits.MaxConfigChars}");
-                return null;
-            }
-            return File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            stderr.WriteLine($"{path}: cannot read: {ex.Message}");
-            return null;
-        }
+        var file = ConfigFile.Read(path);
+        foreach (string warning in file.Warnings)
+            stderr.WriteLine($"warning: {warning}");
+        if (file.Error is not null)
+            stderr.WriteLine(file.Error);
+        return file.Text;
     }
 }

@@ -41,14 +41,13 @@ internal static class Program
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         var log = loggerFactory.CreateLogger("applianced");
 
-        string text;
-        try
+        // The same rules as `appliancectl config check` (ConfigFile): refusals stop us, warnings are said.
+        var configFile = ConfigFile.Read(options.ConfigPath);
+        foreach (string warning in configFile.Warnings)
+            Console.Error.WriteLine($"applianced: warning: {warning}");
+        if (configFile.Text is not { } text)
         {
-            text = File.ReadAllText(options.ConfigPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"applianced: cannot read config {options.ConfigPath}: {e.Message}");
+            Console.Error.WriteLine($"applianced: cannot use config {configFile.Error}");
             return 2;
         }
         var loaded = ConfigLoader.Load(options.ConfigPath, text);

@@ -1,5 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace Appliance.Linux;
@@ -20,10 +22,25 @@ internal readonly record struct ChildResult(ChildOutcome Outcome, int ExitCode, 
 
 /// <summary>
 /// Runs scripts and agents for the edge (resources, monitors, fence agents): one attempt, bounded by
-/// the caller's token, never throwing for an operating failure. The program runs in its own process
-/// group (through setsid), so a cancellation kills everything it started, including children that
-/// left its process tree (double fork) but not its group; children that made their own session
-/// (pexpect's telnet and ssh) are caught by the tree walk first.
+/// the caller's token, never throwing for an operating failure.
+/// <para>
+/// Environment: an allow-list, not ours. The daemon runs under systemd, and a child that inherited
+/// NOTIFY_SOCKET, WATCHDOG_PID/USEC, LISTEN_FDS or INVOCATION_ID could speak for the daemon to
+/// systemd (sd_notify READY/WATCHDOG=1 from a script keeps a hung daemon alive), and DOTNET_*
+/// settings are the runtime's. A child gets <see cref="DefaultPath"/>, LANG=C, TZ if we have one,
+/// the variables its caller set (names starting OCF_ or APPLIANCE_: the OCF RA API, our resource
+/// name), and <see cref="RunTokenVariable"/>.
+/// </para>
+/// <para>
+/// Killing at the timeout: the program runs as leader of a new session and process group (through
+/// setsid), but a descendant can leave both (setsid, as pexpect's telnet and ssh do) and, once its
+/// parent exits, the process tree too. So every run carries a random token in its environment,
+/// which descendants inherit through fork and exec whatever their session, group or parent; the
+/// kill signals the group, then every process whose /proc/PID/environ holds the token, and repeats
+/// until a pass finds none (what forked meanwhile is caught by the next pass). Simpler than a
+/// cgroup per child, and unlike PR_SET_CHILD_SUBREAPER it leaves no orphans for the daemon to
+/// reap. Only a descendant that clears its environment (env -i) escapes; that is a deliberate act.
+/// </para>
 /// </summary>
 internal static class ChildProcess
 {
@@ -37,6 +54,21 @@ internal static class ChildProcess
     private static readonly TimeSpan ReapWaitMax = TimeSpan.FromSeconds(5);
 
     private const int ReadChunkChars = 4096;
+
+    /// <summary>PATH of every child: Debian's default for root, whatever ours is.</summary>
+    public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /// <summary>Names a caller may set on the ProcessStartInfo; everything else inherited is dropped.</summary>
+    private static readonly string[] CallerPrefixes = ["OCF_", "APPLIANCE_"];
+
+    /// <summary>Taken from our own environment when set.</summary>
+    private static readonly string[] PassedThrough = ["TZ"];
+
+    /// <summary>Marks every process of one run (see the class remarks); a fresh random value per run.</summary>
+    public const string RunTokenVariable = "APPLIANCE_CHILD_TOKEN";
+
+    /// <summary>Passes of the token kill: each pass kills what the previous one saw; more than a few means a fork bomb.</summary>
+    private const int KillPassesMax = 20;
 
     private static readonly UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
 
@@ -53,6 +85,7 @@ internal static class ChildProcess
             return new(ChildOutcome.NotStarted, -1, "", "", why);
         psi.ArgumentList.Insert(0, file);
         psi.FileName = SetsidPath;
+        string token = SetCleanEnvironment(psi);
         psi.UseShellExecute = false;
         psi.RedirectStandardInput = psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         // A byte-order mark would become part of the first option name an agent reads.
@@ -78,7 +111,7 @@ internal static class ChildProcess
             }
             catch (OperationCanceledException)
             {
-                await KillAsync(p).ConfigureAwait(false);
+                await KillAsync(p, token).ConfigureAwait(false);
                 return new(ChildOutcome.Killed, -1, "", "", "killed");
             }
         }
@@ -89,7 +122,7 @@ internal static class ChildProcess
     {
         if (!file.Contains('/'))
         {
-            return (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            return DefaultPath.Split(':', StringSplitOptions.RemoveEmptyEntries)
                 .Any(dir => CannotExecute(Path.Combine(dir, file)) is null) ? null : "not found on PATH";
         }
         if (Directory.Exists(file))
@@ -134,21 +167,36 @@ internal static class ChildProcess
         return tail.ToString();
     }
 
-    private static async Task KillAsync(Process p)
+    /// <summary>Replaces the inherited environment by the allow-list (class remarks); returns the run's token.</summary>
+    private static string SetCleanEnvironment(ProcessStartInfo psi)
     {
-        try
+        var callerSet = psi.Environment
+            .Where(kv => kv.Value is not null && CallerPrefixes.Any(prefix => kv.Key.StartsWith(prefix, StringComparison.Ordinal)))
+            .ToList();
+        psi.Environment.Clear();
+        psi.Environment["PATH"] = DefaultPath;
+        psi.Environment["LANG"] = "C";
+        foreach (string name in PassedThrough)
         {
-            // First the tree (it stops the program, collects its descendants, kills them all),
-            // while children in sessions of their own are still its descendants...
-            p.Kill(entireProcessTree: true);
+            if (Environment.GetEnvironmentVariable(name) is { } value)
+                psi.Environment[name] = value;
         }
-        catch (Exception e) when (e is InvalidOperationException or Win32Exception or AggregateException)
-        {
-            // It exited meanwhile, or a descendant did: the group kill below still applies.
-        }
-        // ...then its process group (setsid made its pid the group id): what double-forked away
-        // from the tree earlier. ESRCH when nothing is left.
+        foreach (var (name, value) in callerSet)
+            psi.Environment[name] = value;
+        string token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        psi.Environment[RunTokenVariable] = token;
+        return token;
+    }
+
+    private static async Task KillAsync(Process p, string token)
+    {
+        // The group first (setsid made the program's pid its id: what double-forked but stayed in
+        // it), then by token whatever left group and tree, pass after pass until none is left.
         _ = Interop.Sys.Kill(-p.Id, Interop.Sys.SIGKILL);
+        byte[] marker = Encoding.ASCII.GetBytes($"{RunTokenVariable}={token}\0");
+        for (int pass = 0; pass < KillPassesMax && KillCarrying(marker) > 0; pass++)
+        {
+        }
         using var reap = new CancellationTokenSource(ReapWaitMax);
         try
         {
@@ -158,5 +206,38 @@ internal static class ChildProcess
         {
             // Stuck in the kernel; nothing more a signal can do.
         }
+    }
+
+    /// <summary>SIGKILLs every process whose environment holds <paramref name="marker"/>; returns how many it signalled.</summary>
+    private static int KillCarrying(byte[] marker)
+    {
+        int self = Environment.ProcessId, killed = 0;
+        IEnumerable<string> entries;
+        try
+        {
+            entries = Directory.EnumerateDirectories("/proc");
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+        foreach (string dir in entries)
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || pid == self)
+                continue;
+            byte[] environ;
+            try
+            {
+                // Gone, a zombie (empty) or another user's process we may not read (not ours then).
+                environ = File.ReadAllBytes(Path.Combine(dir, "environ"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            if (environ.AsSpan().IndexOf(marker) >= 0 && Interop.Sys.Kill(pid, Interop.Sys.SIGKILL) == 0)
+                killed++;
+        }
+        return killed;
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
@@ -23,9 +22,12 @@ public sealed record KeyFileResult(byte[]? Key, string? Error)
 /// nodes.
 /// </para>
 /// <para>
-/// Refused: a missing file, anything but a regular file, a mode that gives the group or others any
-/// access (it must be 0600 or 0400), fewer than <see cref="MinKeyBytes"/> or more than
-/// <see cref="MaxKeyBytes"/> bytes.
+/// Refused (never merely warned about: a key others can read or change lets them forge frames):
+/// a missing file, anything but a regular file (a symlink is followed to one; FIFOs and devices
+/// are refused without blocking), a file owned by anyone but root (or the user running us), a mode
+/// that gives the group or others any access (it must be 0600 or 0400), fewer than
+/// <see cref="MinKeyBytes"/> or more than <see cref="MaxKeyBytes"/> bytes, and a weak key whose
+/// bytes are all the same (all zero: a placeholder, not a secret).
 /// </para>
 /// </summary>
 public static class KeyFile
@@ -52,46 +54,54 @@ public static class KeyFile
         ArgumentNullException.ThrowIfNull(path);
         if (OperatingSystem.IsWindows()) // the key's protection is its Unix file mode
             throw new PlatformNotSupportedException("key files rely on Unix file modes");
+        SafeFileHandle handle;
         try
         {
-            if (Directory.Exists(path))
-                return KeyFileResult.Failure($"{path}: is a directory; the key file must be a regular file");
-            var info = new FileInfo(path);
-            if (!info.Exists)
-                return KeyFileResult.Failure($"{path}: the key file does not exist");
-
-            var mode = File.GetUnixFileMode(path);
-            if ((mode & GroupOrOther) != 0)
-                return ModeError(path, mode);
-
-            // stat reports size 0 for FIFOs, sockets and devices, so this also refuses them before
-            // open(2), which would block on a FIFO with no writer.
-            if (info.Length < MinKeyBytes)
-                return KeyFileResult.Failure(
-                    $"{path}: holds {info.Length} bytes; the key file must be a regular file of at least {MinKeyBytes} bytes of key material");
-            if (info.Length > MaxKeyBytes)
-                return KeyFileResult.Failure($"{path}: holds {info.Length} bytes; a key file holds at most {MaxKeyBytes}");
-
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            // Checked again on what was opened: the path may have been replaced since the stat.
-            mode = File.GetUnixFileMode(handle);
-            if ((mode & GroupOrOther) != 0)
-                return ModeError(path, mode);
-            var key = ReadAtMost(handle, MaxKeyBytes + 1);
-            if (key.Length < MinKeyBytes)
-                return KeyFileResult.Failure(
-                    $"{path}: holds {key.Length} bytes; the key file must be a regular file of at least {MinKeyBytes} bytes of key material");
-            if (key.Length > MaxKeyBytes)
-                return KeyFileResult.Failure($"{path}: holds more than {MaxKeyBytes} bytes; a key file holds at most {MaxKeyBytes}");
-            return KeyFileResult.Success(key);
+            // O_NONBLOCK: a FIFO at the path does not block open(2); its type is refused below.
+            handle = UntrustedFile.OpenForReading(path, followLinks: true);
         }
-        catch (UnauthorizedAccessException)
+        catch (NativeIoException e) when (e.Errno == Interop.Sys.ENOENT)
+        {
+            return KeyFileResult.Failure($"{path}: the key file does not exist");
+        }
+        catch (NativeIoException e) when (e.Errno == Interop.Sys.EACCES)
         {
             return KeyFileResult.Failure($"{path}: cannot read the key file: permission denied");
         }
-        catch (Exception ex) when (ex is IOException or ArgumentException or NotSupportedException)
+        catch (NativeIoException e)
         {
-            return KeyFileResult.Failure($"{path}: cannot read the key file: {ex.Message}");
+            return KeyFileResult.Failure($"{path}: cannot read the key file: {e.Message}");
+        }
+        using (handle)
+        {
+            try
+            {
+                // Every check on what was opened, not on the path: it may be replaced meanwhile.
+                FileFacts facts = UntrustedFile.Stat(handle, path);
+                if (facts.Type == Interop.Fs.S_IFDIR)
+                    return KeyFileResult.Failure($"{path}: is a directory; the key file must be a regular file");
+                if (!facts.IsRegular)
+                    return KeyFileResult.Failure($"{path}: is {facts.TypeName}; the key file must be a regular file");
+                if (facts.OwnerUid != 0 && facts.OwnerUid != UntrustedFile.EffectiveUid)
+                    return KeyFileResult.Failure(
+                        $"{path}: is owned by uid {facts.OwnerUid}, who could change the key; it must be owned by root (chown root {path})");
+                if ((facts.Mode & GroupOrOther) != 0)
+                    return ModeError(path, facts.Mode);
+                var key = UntrustedFile.ReadAtMost(handle, MaxKeyBytes + 1);
+                if (key.Length < MinKeyBytes)
+                    return KeyFileResult.Failure(
+                        $"{path}: holds {key.Length} bytes; the key file must be a regular file of at least {MinKeyBytes} bytes of key material");
+                if (key.Length > MaxKeyBytes)
+                    return KeyFileResult.Failure($"{path}: holds more than {MaxKeyBytes} bytes; a key file holds at most {MaxKeyBytes}");
+                if (key.AsSpan().IndexOfAnyExcept(key[0]) < 0)
+                    return KeyFileResult.Failure(
+                        $"{path}: every byte of the key is 0x{key[0]:x2}; that is no secret (head -c 32 /dev/urandom > {path})");
+                return KeyFileResult.Success(key);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+            {
+                return KeyFileResult.Failure($"{path}: cannot read the key file: {ex.Message}");
+            }
         }
     }
 
@@ -140,20 +150,6 @@ public static class KeyFile
         string octal = Convert.ToString((int)mode & 0xFFF, 8).PadLeft(4, '0');
         return KeyFileResult.Failure(
             $"{path}: mode {octal} gives the group or others access to the key; it must be 0600 or 0400 (chmod 600 {path})");
-    }
-
-    private static byte[] ReadAtMost(SafeFileHandle handle, int limit)
-    {
-        var buffer = new byte[limit];
-        int total = 0;
-        while (total < limit)
-        {
-            int n = RandomAccess.Read(handle, buffer.AsSpan(total), total);
-            if (n == 0)
-                break;
-            total += n;
-        }
-        return buffer[..total];
     }
 
     private static void TryDelete(string path)

@@ -31,6 +31,8 @@ internal static partial class Interop
         internal const int EINVAL = 22;
         /// <summary>Not a typewriter: the termios ioctls on something that is not a tty. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int ENOTTY = 25;
+        /// <summary>Too many symbolic links: with O_NOFOLLOW, the last component is a symlink. &lt;asm-generic/errno.h&gt;</summary>
+        internal const int ELOOP = 40;
         /// <summary>Cannot assign requested address: rtnetlink's answer to removing an address that is not there. &lt;asm-generic/errno.h&gt;</summary>
         internal const int EADDRNOTAVAIL = 99;
         /// <summary>Connection refused: ICMP port unreachable reported on a connected UDP socket. &lt;asm-generic/errno.h&gt;</summary>
@@ -64,6 +66,7 @@ internal static partial class Interop
             ENODEV => nameof(ENODEV),
             EINVAL => nameof(EINVAL),
             ENOTTY => nameof(ENOTTY),
+            ELOOP => nameof(ELOOP),
             EADDRNOTAVAIL => nameof(EADDRNOTAVAIL),
             ECONNREFUSED => nameof(ECONNREFUSED),
             _ => null,

@@ -12,8 +12,9 @@ namespace Appliance.Linux.Links;
 /// <see cref="Open"/>).
 /// </summary>
 /// <remarks>
-/// <para>Unicast binds <c>Local:Port</c> and connects to <c>Peer:Port</c>, so the kernel drops
-/// datagrams from anyone else. A connected UDP socket also receives ICMP port-unreachable as a
+/// <para>Unicast binds <c>Local:Port</c> exclusively (no SO_REUSEADDR: nobody else can bind it
+/// while we hold it) and connects to <c>Peer:Port</c>, so the kernel drops datagrams from anyone
+/// else before we spend an HMAC on them. A connected UDP socket also receives ICMP port-unreachable as a
 /// pending ECONNREFUSED when the peer's daemon is down; that is the normal state of a peer that is
 /// booting and is ignored, never reported as a lost device.</para>
 /// <para>Multicast binds <c>Group:Port</c>, joins the group on the interface that has
@@ -79,10 +80,15 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink
         try
         {
             socket.Blocking = false;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             SocketAddress? groupAddress = null;
             if (config.Group is { } group)
             {
+                // Multicast only: every socket bound to a group:port gets its own copy of each
+                // datagram, so sharing the port steals nothing (and frames are authenticated);
+                // SO_REUSEADDR is what lets other receivers of the group on this host coexist.
+                // Unicast must not set it: on Linux a second UDP socket with SO_REUSEADDR, of any
+                // user, could bind the same Local:Port and take the peer's heartbeats from us.
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 step = "bind";
                 socket.Bind(new IPEndPoint(group, config.Port));
                 step = "join";

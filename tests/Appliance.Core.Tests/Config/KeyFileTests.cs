@@ -16,6 +16,9 @@ public sealed class KeyFileTests : IDisposable
         return path;
     }
 
+    /// <summary>Key material that is not one byte repeated.</summary>
+    private static byte[] Strong(int length) => Enumerable.Range(0, length).Select(i => (byte)(i * 7 + 1)).ToArray();
+
     private const UnixFileMode Mode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode Mode0644 = Mode0600 | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
@@ -35,14 +38,14 @@ public sealed class KeyFileTests : IDisposable
     [Fact]
     public void ReadOnlyKey_0400_IsAccepted()
     {
-        var path = Write("authkey", new byte[32], UnixFileMode.UserRead);
+        var path = Write("authkey", Strong(32), UnixFileMode.UserRead);
         Assert.True(KeyFile.Load(path).Ok);
     }
 
     [Fact]
     public void Mode0644_IsRefused()
     {
-        var path = Write("authkey", new byte[32], Mode0644);
+        var path = Write("authkey", Strong(32), Mode0644);
 
         var result = KeyFile.Load(path);
 
@@ -56,14 +59,14 @@ public sealed class KeyFileTests : IDisposable
     [InlineData(UnixFileMode.GroupExecute)]
     public void AnyGroupOrOtherBit_IsRefused(UnixFileMode extra)
     {
-        var path = Write("authkey", new byte[32], Mode0600 | extra);
+        var path = Write("authkey", Strong(32), Mode0600 | extra);
         Assert.Contains("gives the group or others access", KeyFile.Load(path).Error);
     }
 
     [Fact]
     public void ShortKey_IsRefused()
     {
-        var path = Write("authkey", new byte[31], Mode0600);
+        var path = Write("authkey", Strong(31), Mode0600);
 
         var result = KeyFile.Load(path);
 
@@ -74,8 +77,8 @@ public sealed class KeyFileTests : IDisposable
     [Fact]
     public void HugeKey_IsRefused()
     {
-        var path = Write("authkey", new byte[KeyFile.MaxKeyBytes + 1], Mode0600);
-        Assert.Equal($"{path}: holds {KeyFile.MaxKeyBytes + 1} bytes; a key file holds at most {KeyFile.MaxKeyBytes}", KeyFile.Load(path).Error);
+        var path = Write("authkey", Strong(KeyFile.MaxKeyBytes + 1), Mode0600);
+        Assert.Equal($"{path}: holds more than {KeyFile.MaxKeyBytes} bytes; a key file holds at most {KeyFile.MaxKeyBytes}", KeyFile.Load(path).Error);
     }
 
     [Fact]
@@ -109,13 +112,53 @@ public sealed class KeyFileTests : IDisposable
     [Fact]
     public void Generate_KeepsAnExistingKey_UnlessToldToOverwrite()
     {
-        var path = Write("authkey", new byte[32], Mode0600);
+        var path = Write("authkey", Strong(32), Mode0600);
 
         Assert.Equal($"{path}: already exists; not replacing a key", KeyFile.Generate(path).Error);
-        Assert.Equal(new byte[32], File.ReadAllBytes(path));
+        Assert.Equal(Strong(32), File.ReadAllBytes(path));
 
         var replaced = KeyFile.Generate(path, overwrite: true);
         Assert.True(replaced.Ok, replaced.Error);
         Assert.Equal(replaced.Key, File.ReadAllBytes(path));
+    }
+
+    [Theory]
+    [InlineData(0x00, 32)]
+    [InlineData(0x00, 64)]
+    [InlineData(0xFF, 32)]
+    public void WeakKey_OneByteRepeated_IsRefused(byte value, int length)
+    {
+        var path = Write("authkey", Enumerable.Repeat(value, length).ToArray(), Mode0600);
+        var result = KeyFile.Load(path);
+        Assert.Null(result.Key);
+        Assert.Equal($"{path}: every byte of the key is 0x{value:x2}; that is no secret (head -c 32 /dev/urandom > {path})", result.Error);
+    }
+
+    [Fact]
+    public async Task Fifo_IsRefused_WithoutBlocking()
+    {
+        var path = Path.Combine(_dir, "authkey");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", ["-m", "600", path]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        var load = Task.Run(() => KeyFile.Load(path));
+        bool finished = await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(5))) == load;
+        if (!finished)
+        {
+            using var writer = new FileStream(path, FileMode.Open, FileAccess.Write); // let the stuck reader go
+        }
+        Assert.True(finished, "KeyFile.Load blocked on a FIFO");
+        Assert.Equal($"{path}: is a FIFO; the key file must be a regular file", (await load).Error);
+    }
+
+    [Fact]
+    public void Symlink_ToAGoodKey_IsFollowed()
+    {
+        var target = Write("real", Strong(32), Mode0600);
+        var link = Path.Combine(_dir, "authkey");
+        File.CreateSymbolicLink(link, target);
+        Assert.Equal(Strong(32), KeyFile.Load(link).Key);
     }
 }

@@ -42,6 +42,7 @@ public sealed class CtlTests : IDisposable
                   - {name: serial0, kind: serial, device: /dev/ttyS1}
                   - {name: lan1, kind: udp, local: 192.168.80.2, peer: 192.168.80.1}
             """);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return path;
     }
 
@@ -70,6 +71,21 @@ public sealed class CtlTests : IDisposable
         var r = Ctl("config", "check", WriteConfig("0644", "1s"));
         Assert.Equal(2, r.Exit);
         Assert.Contains("authkey", r.Err);
+    }
+
+    [Fact]
+    public void Config_check_warns_about_a_config_others_can_read_and_refuses_one_they_can_write()
+    {
+        string path = WriteConfig("0600", "1s");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var r = Ctl("config", "check", path);
+        Assert.Equal(0, r.Exit);
+        Assert.Contains($"warning: {path}: mode 0644 lets every local user read it", r.Err);
+
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherWrite);
+        r = Ctl("config", "check", path);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("chmod go-w", r.Err);
     }
 
     [Fact]

@@ -69,6 +69,30 @@ public sealed class UdpHeartbeatLinkTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Unicast_port_cannot_be_shared_while_the_link_is_open()
+    {
+        (UdpHeartbeatLink a, UdpHeartbeatLink b) = OpenUnicastPair();
+        using (a)
+        using (b)
+        {
+            int port = ((IPEndPoint)a.LocalEndPoint!).Port;
+            // What any local user can try: SO_REUSEADDR on its own socket, then the daemon's address
+            // (or the wildcard) and port. Linux lets UDP sockets share a port when all set it.
+            foreach (IPAddress address in new[] { Alpha, IPAddress.Any })
+            {
+                using var thief = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                thief.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                SocketException ex = Assert.Throws<SocketException>(() => thief.Bind(new IPEndPoint(address, port)));
+                Assert.Equal(SocketError.AddressAlreadyInUse, ex.SocketErrorCode);
+            }
+
+            Span<byte> payload = stackalloc byte[256];
+            Assert.Equal(LinkSendResult.Sent, b.Send(payload[..Edge.MakePayload(0, payload)]));
+            Assert.True(Edge.PumpUntil(a, new CountingReceiver(), 1)); // still ours
+        }
+    }
+
+    [Fact]
     public void Connection_refused_from_a_down_peer_is_ignored()
     {
         int port = FreePort();
