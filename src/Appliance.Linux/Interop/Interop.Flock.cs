@@ -14,6 +14,9 @@ internal static partial class Interop
         /// <summary>open(2): create the file if missing (needs a mode). &lt;asm-generic/fcntl.h&gt; 00000100</summary>
         internal const int O_CREAT = 0x40;
 
+        /// <summary>open(2): fail (ELOOP) if the final component is a symlink. &lt;asm-generic/fcntl.h&gt; 00400000</summary>
+        internal const int O_NOFOLLOW = 0x20000;
+
         // ---- flock(2) operations: <asm-generic/fcntl.h> (via <sys/file.h>) ----
         /// <summary>Shared lock. &lt;asm-generic/fcntl.h&gt;</summary>
         internal const int LOCK_SH = 1;
