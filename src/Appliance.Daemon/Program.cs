@@ -64,6 +64,15 @@ internal static class Program
             return 2;
         }
         int selfIndex = config.Nodes.IndexOf(selfNode);
+        // One daemon per node: taken before anything starts (worker, control socket, resources), held
+        // until Main returns. The heartbeat worker is this daemon's child and takes none.
+        string? lockError = null;
+        using var instance = options.HeartbeatWorker ? null : InstanceLock.TryAcquire(options.StateDir, selfNode.Name, out lockError);
+        if (lockError is not null)
+        {
+            Console.Error.WriteLine($"applianced: {lockError}");
+            return 1;
+        }
         var key = KeyFile.Load(config.Cluster.KeyFile);
         if (key.Key is null)
         {

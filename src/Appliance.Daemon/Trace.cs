@@ -94,4 +94,10 @@ internal static partial class Trace
 
     [LoggerMessage(1300, LogLevel.Warning, "control: bad request: {Reason}")]
     public static partial void BadRequest(ILogger log, string reason);
+
+    [LoggerMessage(1301, LogLevel.Error, "control: {Command} failed inside the daemon ({Type}: {Reason}); answered with an error")]
+    public static partial void ControlHandlerFailed(ILogger log, string command, string type, string reason, Exception exception);
+
+    [LoggerMessage(1302, LogLevel.Warning, "control: all {Max} connections are in use; new clients wait until one ends")]
+    public static partial void ControlBusy(ILogger log, int max);
 }

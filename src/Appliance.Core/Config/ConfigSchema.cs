@@ -320,8 +320,8 @@ internal static class ConfigSchema
         "fence-agent: the agent, like `fence_ipmilan` (in /usr/sbin) or an absolute path.");
 
     public static readonly ScalarOption<ImmutableArray<KeyValuePair<string, string>>> AgentParams = Option.Defaulted("params",
-        new ParamListType(ConfigLimits.MaxFenceAgentParams), [],
-        "fence-agent: options passed on the agent's stdin as `name=value`, like `ipaddr=10.0.0.5`.");
+        new ParamListType(ConfigLimits.MaxFenceAgentParams, Core.Fencing.FenceAgentProtocol.ParameterError), [],
+        $"fence-agent: options passed on the agent's stdin as `name=value`, like `ipaddr=10.0.0.5`; one line each, at most {Core.Fencing.FenceAgentProtocol.LineCharsMax} characters. `action`, `plug`, `nodename` (and the aliases `option`, `port`) are set by the fencer for each request and cannot be given here.");
 
     public static readonly ScalarOption<ImmutableArray<KeyValuePair<string, string>>> AgentPlugs = Option.Defaulted("plugs",
         new NodeMapType<string>(new PlugType(), "plug names"), [],

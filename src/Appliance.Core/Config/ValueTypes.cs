@@ -520,7 +520,11 @@ internal sealed class OcfAgentType : ScalarType<string>
 }
 
 /// <summary>Agent parameters as a list of <c>name=value</c> (OCF_RESKEY_name=value).</summary>
-internal sealed class ParamListType(int max) : ValueType<ImmutableArray<KeyValuePair<string, string>>>
+/// <param name="check">
+/// What the consumer of the parameters refuses, as the reason or null; the edge calls the same
+/// function when it builds the device, so a config that passes here cannot fail there.
+/// </param>
+internal sealed class ParamListType(int max, Func<string, string, string?>? check = null) : ValueType<ImmutableArray<KeyValuePair<string, string>>>
 {
     public override string Expected => "a list of name=value parameters";
     public override string Doc => $"list of `name=value`, at most {max}";
@@ -560,7 +564,14 @@ internal sealed class ParamListType(int max) : ValueType<ImmutableArray<KeyValue
                 ok = false;
                 continue;
             }
-            builder.Add(new(key, sc.Value[(eq + 1)..]));
+            string itemValue = sc.Value[(eq + 1)..];
+            if (check?.Invoke(key, itemValue) is { } problem)
+            {
+                diag.Add(sc.Start, itemPath, problem);
+                ok = false;
+                continue;
+            }
+            builder.Add(new(key, itemValue));
         }
         value = builder.ToImmutable();
         return ok;

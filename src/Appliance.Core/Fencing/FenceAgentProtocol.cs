@@ -243,7 +243,8 @@ public static class FenceAgentProtocol
     /// The stdin text a cluster sends an agent: action, plug (when the device has plugs), nodename, then
     /// the device's parameters. The format cannot carry line breaks and the request names are the
     /// fencer's, so either in a parameter is a configuration error (ArgumentException), to be caught
-    /// when the device is configured, not when it fences.
+    /// when the device is configured, not when it fences: the config validation calls
+    /// <see cref="ParameterError"/>, the very check made here.
     /// </summary>
     public static string Request(FenceAction action, string? plug, string nodename, IEnumerable<KeyValuePair<string, string>> parameters)
     {
@@ -254,21 +255,43 @@ public static class FenceAgentProtocol
         Line(text, NodeName, nodename);
         foreach (var (name, value) in parameters)
         {
-            if (Canonical(name) is "action" or "plug" or NodeName)
-                throw new ArgumentException($"fence agent parameter '{name}' is set by the fencer, not the configuration", nameof(parameters));
+            if (ParameterError(name, value) is { } error)
+                throw new ArgumentException(error, nameof(parameters));
             Line(text, name, value);
         }
         return text.ToString();
     }
 
-    private static void Line(StringBuilder text, string name, string value)
+    /// <summary>
+    /// Why a configured device parameter cannot be sent in a <see cref="Request"/>, or null when it
+    /// can: a name the fencer sets itself (<c>action</c>, <c>plug</c>, <c>nodename</c>, or their
+    /// aliases <c>option</c> and <c>port</c>), a name or value the one-line format cannot carry, or a
+    /// line longer than <see cref="LineCharsMax"/> (an agent ignores it).
+    /// </summary>
+    public static string? ParameterError(string name, string value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(value);
+        if (Canonical(name) is "action" or "plug" or NodeName)
+            return $"fence agent parameter '{name}' is set by the fencer, not the configuration";
+        return LineError(name, value);
+    }
+
+    private static string? LineError(string name, string value)
     {
         if (name.Length == 0 || name.AsSpan().IndexOfAny("=\r\n#") >= 0 || name != name.Trim())
-            throw new ArgumentException($"'{name}' is not a fence agent option name");
+            return $"'{name}' is not a fence agent option name";
         if (value.AsSpan().IndexOfAny('\r', '\n') >= 0)
-            throw new ArgumentException($"fence agent option {name}: a value cannot contain a line break");
+            return $"fence agent option {name}: a value cannot contain a line break";
         if (name.Length + 1 + value.Length > LineCharsMax)
-            throw new ArgumentException($"fence agent option {name}: longer than {LineCharsMax} characters");
+            return $"fence agent option {name}: longer than {LineCharsMax} characters";
+        return null;
+    }
+
+    private static void Line(StringBuilder text, string name, string value)
+    {
+        if (LineError(name, value) is { } error)
+            throw new ArgumentException(error);
         text.Append(name).Append('=').Append(value).Append('\n');
     }
 

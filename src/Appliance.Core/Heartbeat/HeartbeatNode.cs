@@ -42,7 +42,10 @@ public sealed class HeartbeatNode
 
     public Membership.Membership Membership { get; }
 
-    /// <summary>Counters per link slot; they survive a reopen of the link's device.</summary>
+    /// <summary>
+    /// Counters per link slot; they survive a reopen of the link's device. The node is the one owner
+    /// of the frame counts in them (see <see cref="Ports.LinkCounters"/>); links add only framing errors.
+    /// </summary>
     public LinkCounters[] LinkCounters { get; }
 
     /// <summary>What this node tells the peer about itself; set by the owner of the node's state.</summary>

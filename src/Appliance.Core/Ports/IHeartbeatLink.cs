@@ -22,18 +22,33 @@ public enum LinkSendResult
 /// Counters of one link, updated by the heartbeat thread and read by the control socket.
 /// Plain longs written by one thread and read with <see cref="Volatile"/>; no locks.
 /// </summary>
+/// <remarks>
+/// Each counter has exactly one owner, the layer that sees the event, so no frame is counted twice
+/// (the host passes the node's counters to the link it opens, so both write into one object):
+/// <list type="bullet">
+/// <item><see cref="Heartbeat.HeartbeatNode"/> owns the frame counts: <see cref="TxFrames"/> and
+/// <see cref="TxDropped"/> from every <see cref="IHeartbeatLink.Send"/> result (and a tick whose slot
+/// has no open link), <see cref="RxFrames"/> for every frame a link hands it, and
+/// <see cref="RxRejected"/> and <see cref="RxStale"/> from decoding and membership.</item>
+/// <item>The link adapter owns only what never reaches the node: <see cref="RxBadFraming"/> and
+/// <see cref="RxNoiseBytes"/>. A link never counts frames it sends or delivers.</item>
+/// </list>
+/// </remarks>
 public sealed class LinkCounters
 {
+    /// <summary>Owner: the node. Frames a link accepted (<see cref="LinkSendResult.Sent"/>).</summary>
     public long TxFrames;
+    /// <summary>Owner: the node. Frames not sent: the link said WouldBlock or Error, or the slot had no open link.</summary>
     public long TxDropped;
+    /// <summary>Owner: the node. Whole frames a link delivered (before decoding).</summary>
     public long RxFrames;
-    /// <summary>Frames that passed framing but failed decoding or authentication (wrong key, wrong cluster, malformed).</summary>
+    /// <summary>Owner: the node. Frames that passed framing but failed decoding or authentication (wrong key, wrong cluster, malformed).</summary>
     public long RxRejected;
-    /// <summary>Authentic frames that proved nothing: replayed, old boot, duplicate, unacknowledged.</summary>
+    /// <summary>Owner: the node. Authentic frames that proved nothing: replayed, old boot, duplicate, unacknowledged.</summary>
     public long RxStale;
-    /// <summary>Serial only: frames dropped by the framing layer (bad CRC, bad COBS, oversize).</summary>
+    /// <summary>Owner: the link (serial only). Frames dropped by the framing layer (bad CRC, bad COBS, oversize).</summary>
     public long RxBadFraming;
-    /// <summary>Serial only: bytes discarded while resynchronising.</summary>
+    /// <summary>Owner: the link (serial only). Bytes discarded while resynchronising.</summary>
     public long RxNoiseBytes;
 
     public LinkCountersSnapshot Snapshot() => new(
@@ -57,9 +72,13 @@ public interface IHeartbeatLink : IDisposable
     /// <summary>The file descriptor the heartbeat thread polls for input.</summary>
     int PollFd { get; }
 
+    /// <summary>
+    /// The counters this link writes (framing-level only, see <see cref="LinkCounters"/>); the host
+    /// passes the node's slot counters at open so they survive a reopen.
+    /// </summary>
     LinkCounters Counters { get; }
 
-    /// <summary>Sends one heartbeat frame (a serial link adds its own framing). Never throws.</summary>
+    /// <summary>Sends one heartbeat frame (a serial link adds its own framing). Never throws; does not count (the caller counts the result).</summary>
     LinkSendResult Send(ReadOnlySpan<byte> frame);
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Appliance.Core.Fencing;
+using Appliance.Linux;
 
 namespace Appliance.Daemon.Fencing;
 
@@ -9,36 +10,61 @@ internal sealed record FenceHistoryEntry(
 
 /// <summary>
 /// The fence history (target, device, action, outcome, reason, time), kept across restarts as JSON
-/// lines in the state directory and bounded to <see cref="FencingLimits.HistoryMax"/> entries. A line
-/// that cannot be read (a torn write at power loss) is skipped, not fatal.
+/// lines in the state directory and bounded to <see cref="FencingLimits.HistoryMax"/> entries.
 /// </summary>
+/// <remarks>
+/// <para>Each <see cref="Add"/> rewrites the whole (bounded, small) file durably: temporary file,
+/// fsync, rename, fsync of the directory (<see cref="DurableFile"/>), so after a power cut the file is
+/// the old history or the new one, whole. Appending instead could leave a torn last line that the
+/// next append glued to a good entry, losing both.</para>
+/// <para>A line that cannot be read (a torn write of an older version, a bad disk block) is skipped
+/// when loading, never fatal, and gone at the next write.</para>
+/// <para>Fencing must go on when its record cannot be kept (read-only or full disk, a state directory
+/// that is not a directory): <see cref="Add"/> never throws; it returns why it could not write and
+/// keeps the entry in memory (status still shows it; the next successful write includes it).</para>
+/// </remarks>
 internal sealed class FenceHistory
 {
     private readonly string _path;
     private readonly object _gate = new();
     private readonly List<FenceHistoryEntry> _entries = [];
+    private string? _lastError;
 
     public FenceHistory(string stateDir)
     {
         _path = System.IO.Path.Combine(stateDir, "fence-history.jsonl");
-        if (!File.Exists(_path))
-            return;
-        foreach (var line in File.ReadLines(_path))
+        try
         {
-            try
+            if (!File.Exists(_path))
+                return;
+            foreach (var line in File.ReadLines(_path))
             {
-                if (JsonSerializer.Deserialize(line, HistoryJson.Default.FenceHistoryEntry) is { } e)
-                    _entries.Add(e);
+                try
+                {
+                    if (JsonSerializer.Deserialize(line, HistoryJson.Default.FenceHistoryEntry) is { } e)
+                        _entries.Add(e);
+                }
+                catch (JsonException)
+                {
+                    // a torn or damaged line: skipped, and dropped at the next write
+                }
             }
-            catch (JsonException)
-            {
-            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _lastError = $"cannot read {_path}: {e.Message}";
         }
         if (_entries.Count > FencingLimits.HistoryMax)
             _entries.RemoveRange(0, _entries.Count - FencingLimits.HistoryMax);
     }
 
     public string Path => _path;
+
+    /// <summary>Why the last read or write of the file failed; null once a write has succeeded (for status).</summary>
+    public string? LastError
+    {
+        get { lock (_gate) return _lastError; }
+    }
 
     public IReadOnlyList<FenceHistoryEntry> Entries
     {
@@ -50,24 +76,33 @@ internal sealed class FenceHistory
         get { lock (_gate) return _entries.Count == 0 ? null : _entries[^1]; }
     }
 
-    public void Add(FenceHistoryEntry entry)
+    /// <summary>
+    /// Records <paramref name="entry"/> and writes the history durably. Never throws: returns null when
+    /// the file was written, else why not (also in <see cref="LastError"/>); the entry is kept in memory.
+    /// </summary>
+    public string? Add(FenceHistoryEntry entry)
     {
         lock (_gate)
         {
             _entries.Add(entry);
             if (_entries.Count > FencingLimits.HistoryMax)
-            {
-                // Rewrite the file bounded; rename is atomic, so a power cut leaves the old or the new one.
                 _entries.RemoveRange(0, _entries.Count - FencingLimits.HistoryMax);
-                string tmp = _path + ".tmp";
-                File.WriteAllLines(tmp, _entries.Select(e => JsonSerializer.Serialize(e, HistoryJson.Default.FenceHistoryEntry)));
-                File.Move(tmp, _path, overwrite: true);
-                return;
+            try
+            {
+                var text = new MemoryStream();
+                foreach (var e in _entries)
+                {
+                    JsonSerializer.Serialize(text, e, HistoryJson.Default.FenceHistoryEntry);
+                    text.WriteByte((byte)'\n');
+                }
+                DurableFile.Replace(_path, text.GetBuffer().AsSpan(0, (int)text.Length));
+                _lastError = null;
             }
-            using var f = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read);
-            f.Write(JsonSerializer.SerializeToUtf8Bytes(entry, HistoryJson.Default.FenceHistoryEntry));
-            f.WriteByte((byte)'\n');
-            f.Flush(flushToDisk: true);
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
+            {
+                _lastError = $"cannot write {_path}: {e.Message}";
+            }
+            return _lastError;
         }
     }
 }

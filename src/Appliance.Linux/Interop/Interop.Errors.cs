@@ -27,6 +27,8 @@ internal static partial class Interop
         internal const int EEXIST = 17;
         /// <summary>No such device (also: rtnetlink, an interface that is not there). &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int ENODEV = 19;
+        /// <summary>Not a directory: a component of a path is a file (a state dir that is a file). &lt;asm-generic/errno-base.h&gt;</summary>
+        internal const int ENOTDIR = 20;
         /// <summary>Invalid argument (also: a baud rate the UART cannot produce). &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EINVAL = 22;
         /// <summary>Not a typewriter: the termios ioctls on something that is not a tty. &lt;asm-generic/errno-base.h&gt;</summary>
@@ -35,6 +37,8 @@ internal static partial class Interop
         internal const int ELOOP = 40;
         /// <summary>Cannot assign requested address: rtnetlink's answer to removing an address that is not there. &lt;asm-generic/errno.h&gt;</summary>
         internal const int EADDRNOTAVAIL = 99;
+        /// <summary>Too many symlinks: open(2) with O_NOFOLLOW on a symlink. &lt;asm-generic/errno.h&gt;</summary>
+        internal const int ELOOP = 40;
         /// <summary>Connection refused: ICMP port unreachable reported on a connected UDP socket. &lt;asm-generic/errno.h&gt;</summary>
         internal const int ECONNREFUSED = 111;
 
@@ -64,6 +68,8 @@ internal static partial class Interop
             EBUSY => nameof(EBUSY),
             EEXIST => nameof(EEXIST),
             ENODEV => nameof(ENODEV),
+            ENOTDIR => nameof(ENOTDIR),
+            ELOOP => nameof(ELOOP),
             EINVAL => nameof(EINVAL),
             ENOTTY => nameof(ENOTTY),
             ELOOP => nameof(ELOOP),

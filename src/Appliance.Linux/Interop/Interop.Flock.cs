@@ -14,6 +14,15 @@ internal static partial class Interop
         /// <summary>open(2): create the file if missing (needs a mode). &lt;asm-generic/fcntl.h&gt; 00000100</summary>
         internal const int O_CREAT = 0x40;
 
+        /// <summary>open(2): read only. &lt;asm-generic/fcntl.h&gt; 00000000</summary>
+        internal const int O_RDONLY = 0x0;
+
+        /// <summary>open(2): fail (ENOTDIR) unless the path is a directory (to fsync it). &lt;asm-generic/fcntl.h&gt; 00200000</summary>
+        internal const int O_DIRECTORY = 0x10000;
+
+        /// <summary>open(2): fail (ELOOP) if the final component is a symlink. &lt;asm-generic/fcntl.h&gt; 00400000</summary>
+        internal const int O_NOFOLLOW = 0x20000;
+
         // ---- flock(2) operations: <asm-generic/fcntl.h> (via <sys/file.h>) ----
         /// <summary>Shared lock. &lt;asm-generic/fcntl.h&gt;</summary>
         internal const int LOCK_SH = 1;
@@ -38,5 +47,9 @@ internal static partial class Interop
         /// </summary>
         [LibraryImport(Libraries.Libc, EntryPoint = "flock", SetLastError = true)]
         internal static partial int Flock(SafeHandle fd, int operation);
+
+        /// <summary>fsync(2): the file's data and metadata (for a directory: its entries) reach the disk. 0 or -1 (errno).</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "fsync", SetLastError = true)]
+        internal static partial int Fsync(SafeHandle fd);
     }
 }

@@ -47,6 +47,7 @@ public sealed class SerialHeartbeatLink : IHeartbeatLink
     /// <summary>The tty's fd: POLLIN means bytes to drain, POLLHUP/POLLERR that the device is gone.</summary>
     public int PollFd => _port.Fd;
 
+    /// <summary>Written only for what the node never sees: RxBadFraming and RxNoiseBytes (see <see cref="LinkCounters"/>).</summary>
     public LinkCounters Counters { get; }
 
     /// <summary>The device path, for logs.</summary>
@@ -70,16 +71,13 @@ public sealed class SerialHeartbeatLink : IHeartbeatLink
 
     /// <summary>
     /// Encodes <paramref name="frame"/> and writes it in one write(2). A full output queue or a
-    /// partial write drops the frame (counted in TxDropped; the receiver resyncs at the next 0x00
-    /// and counts the torn piece as bad framing). Never throws.
+    /// partial write drops the frame (the caller counts the result in TxDropped; the receiver
+    /// resyncs at the next 0x00 and counts the torn piece as bad framing). Never throws.
     /// </summary>
     public LinkSendResult Send(ReadOnlySpan<byte> frame)
     {
         if (frame.Length > SerialFraming.MaxPayloadBytes)
-        {
-            Interlocked.Increment(ref Counters.TxDropped);
             return LinkSendResult.Error;
-        }
 
         int length = SerialFraming.Encode(frame, _txBuffer);
         int written;
@@ -93,17 +91,13 @@ public sealed class SerialHeartbeatLink : IHeartbeatLink
         }
 
         if (written == length)
-        {
-            Interlocked.Increment(ref Counters.TxFrames);
             return LinkSendResult.Sent;
-        }
-        Interlocked.Increment(ref Counters.TxDropped);
         return written == SerialPort.DeviceGone ? LinkSendResult.Error : LinkSendResult.WouldBlock;
     }
 
     /// <summary>
     /// Reads until the tty has nothing more (or <see cref="MaxDrainBytes"/>), hands each frame with
-    /// a good CRC to <paramref name="receiver"/> (counted in RxFrames), counts every bad frame in
+    /// a good CRC to <paramref name="receiver"/> (which counts them in RxFrames), counts every bad frame in
     /// RxBadFraming and the bytes thrown away in RxNoiseBytes. Returns false when the device is gone.
     /// </summary>
     public bool Drain(IFrameReceiver receiver)
@@ -155,7 +149,6 @@ public sealed class SerialHeartbeatLink : IHeartbeatLink
                 case null:
                     break;
                 case DeframeEvent.Frame:
-                    Interlocked.Increment(ref Counters.RxFrames);
                     receiver.OnFrame(_deframer.Frame);
                     break;
                 default:

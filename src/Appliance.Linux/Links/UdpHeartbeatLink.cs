@@ -54,6 +54,7 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink
 
     public int PollFd { get; }
 
+    /// <summary>Unused by UDP (no framing layer); kept so a reopen continues the node's counters.</summary>
     public LinkCounters Counters { get; }
 
     /// <summary>True for a multicast link.</summary>
@@ -119,18 +120,14 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink
     /// <summary>
     /// Sends <paramref name="frame"/> as one datagram. A full socket buffer is
     /// <see cref="LinkSendResult.WouldBlock"/>; anything the kernel refuses (ENETUNREACH, EPERM from a
-    /// firewall, no address) is <see cref="LinkSendResult.Error"/>; both are counted in TxDropped.
-    /// Never throws.
+    /// firewall, no address) is <see cref="LinkSendResult.Error"/>. The caller counts the result (see
+    /// <see cref="LinkCounters"/>). Never throws.
     /// </summary>
     public LinkSendResult Send(ReadOnlySpan<byte> frame)
     {
         SocketError error = _groupAddress is null ? SendConnected(frame) : SendToGroup(frame);
         if (error == SocketError.Success)
-        {
-            Interlocked.Increment(ref Counters.TxFrames);
             return LinkSendResult.Sent;
-        }
-        Interlocked.Increment(ref Counters.TxDropped);
         return error is SocketError.WouldBlock or SocketError.NoBufferSpaceAvailable
             ? LinkSendResult.WouldBlock
             : LinkSendResult.Error;
@@ -138,7 +135,7 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink
 
     /// <summary>
     /// Receives every waiting datagram (at most <see cref="MaxDatagramsPerDrain"/>) and hands each to
-    /// <paramref name="receiver"/> (counted in RxFrames). Pending ICMP errors (ECONNREFUSED while the
+    /// <paramref name="receiver"/> (which counts them). Pending ICMP errors (ECONNREFUSED while the
     /// peer daemon is down, unreachable hosts) are consumed and ignored. Returns false only when the
     /// socket itself is broken.
     /// </summary>
@@ -151,7 +148,6 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink
             switch (error)
             {
                 case SocketError.Success:
-                    Interlocked.Increment(ref Counters.RxFrames);
                     receiver.OnFrame(_rxBuffer.AsSpan(0, n));
                     break;
                 case SocketError.WouldBlock:

@@ -29,6 +29,9 @@ public class BadConfigTests
 
     private const string F = ConfigSamples.File;
 
+    /// <summary>The last fence device of the base; cases append devices after it.</summary>
+    private const string Pdu = "outlets: {alpha: 1, beta: 2}}";
+
     public static readonly Case[] Cases =
     [
         new("syntax error", [("name: edge", "name: edge: x")],
@@ -168,6 +171,20 @@ public class BadConfigTests
             ["appliance.yaml:28:48: fence_devices[1].chip: expected a GPIO chip: /dev/gpiochipN, gpiochipN or sim:/directory, got 'gpio0'"]),
         new("duplicate fence device", [("{name: relay-beta, kind: gpio-relay", "{name: relay-alpha, kind: gpio-relay")],
             ["appliance.yaml:28:12: fence_devices[1].name: fence device name 'relay-alpha' is already used by fence_devices[0]"]),
+        // What the daemon refuses when it builds a fence-agent device (FenceAgentProtocol.ParameterError)
+        // must fail here, not at every start (a crash loop under Restart=always).
+        new("fence agent parameter with a line break", [(Pdu, Pdu + "\n  - {name: ipmi, kind: fence-agent, agent: fence_ipmilan, params: [ipaddr=10.0.0.5, \"passwd=a\\nlogin=root\"]}")],
+            ["appliance.yaml:30:85: fence_devices[3].params[1]: fence agent option passwd: a value cannot contain a line break"]),
+        new("fence agent parameter the fencer sets", [(Pdu, Pdu + "\n  - {name: ipmi, kind: fence-agent, agent: fence_ipmilan, params: [plug=3]}")],
+            ["appliance.yaml:30:68: fence_devices[3].params[0]: fence agent parameter 'plug' is set by the fencer, not the configuration"]),
+        new("fence agent parameters action, nodename and the alias port", [(Pdu, Pdu + "\n  - {name: ipmi, kind: fence-agent, agent: fence_ipmilan, params: [action=off, ipaddr=10.0.0.5, nodename=beta, port=3]}")],
+            [
+                "appliance.yaml:30:68: fence_devices[3].params[0]: fence agent parameter 'action' is set by the fencer, not the configuration",
+                "appliance.yaml:30:97: fence_devices[3].params[2]: fence agent parameter 'nodename' is set by the fencer, not the configuration",
+                "appliance.yaml:30:112: fence_devices[3].params[3]: fence agent parameter 'port' is set by the fencer, not the configuration",
+            ]),
+        new("fence agent parameter longer than an agent reads", [(Pdu, Pdu + "\n  - {name: ipmi, kind: fence-agent, agent: fence_ipmilan, params: [ipaddr=" + new string('x', 4090) + "]}")],
+            ["appliance.yaml:30:68: fence_devices[3].params[0]: fence agent option ipaddr: longer than 4096 characters"]),
         new("two documents", [],
             ["appliance.yaml:30:1: expected a single YAML document, found a second one here"], Text: ConfigSamples.Base + "---\nmore: 1\n"),
         new("missing sections", [],

@@ -1,6 +1,6 @@
 /*
  * Prints the ABI facts that src/Appliance.Linux/Interop/Interop.GpioUapi.cs (Interop.Gpio) and
- * Interop.Flock.cs (Interop.Files) hard-code, as "NAME VALUE" lines (decimal, unsigned), taken
+ * Interop.Flock.cs and Interop.Stat.cs (Interop.Files) hard-code, as "NAME VALUE" lines (decimal, unsigned), taken
  * from the installed <linux/gpio.h> (linux-libc-dev) and libc headers. Compiled and run by
  * Edge/GpioAbiTests.cs, which compares every constant of those two classes and the size and
  * every field offset of the GPIO structs with this output. Keep the names identical to the C#.
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <linux/gpio.h>
 
 #define C(x) printf("%s %llu\n", #x, (unsigned long long)(x))
@@ -57,6 +58,10 @@ int main(void)
     C(GPIO_V2_LINE_ATTR_ID_FLAGS); C(GPIO_V2_LINE_ATTR_ID_OUTPUT_VALUES); C(GPIO_V2_LINE_ATTR_ID_DEBOUNCE);
 
     /* Interop.Files: open(2) <asm-generic/fcntl.h>, flock(2) <asm-generic/fcntl.h> via <sys/file.h> */
-    C(O_CREAT); C(LOCK_SH); C(LOCK_EX); C(LOCK_NB); C(LOCK_UN);
+    C(O_CREAT); C(O_RDONLY); C(O_DIRECTORY); C(O_NOFOLLOW); C(LOCK_SH); C(LOCK_EX); C(LOCK_NB); C(LOCK_UN);
+    /* Interop.Files: statx(2) <linux/fcntl.h>, <linux/stat.h> */
+    C(AT_SYMLINK_NOFOLLOW); C(AT_EMPTY_PATH); C(STATX_TYPE);
+    C(S_IFMT); C(S_IFSOCK); C(S_IFLNK); C(S_IFREG); C(S_IFDIR);
+    SIZE(statx); OFF(statx, stx_mask); OFF(statx, stx_mode);
     return 0;
 }

@@ -56,7 +56,7 @@ int main(void)
     C(IPPROTO_IP); C(IPPROTO_IPV6); C(IP_MULTICAST_IF); C(IP_MULTICAST_ALL); C(IPV6_MULTICAST_ALL);
     /* errno <asm-generic/errno-base.h>, <asm-generic/errno.h> */
     C(ENOENT); C(EINTR); C(EIO); C(ENXIO); C(EBADF); C(EAGAIN); C(EACCES); C(EBUSY); C(ENODEV);
-    C(EEXIST); C(EINVAL); C(ENOTTY); C(ELOOP); C(EADDRNOTAVAIL); C(ECONNREFUSED);
+    C(EEXIST); C(EINVAL); C(ENOTTY); C(EADDRNOTAVAIL); C(ECONNREFUSED); C(ENOTDIR); C(ELOOP);
     /* kill(2) <asm-generic/signal.h> */
     C(SIGKILL);
     return 0;

@@ -1,0 +1,101 @@
+using Appliance.Core.Config;
+using Appliance.Core.Heartbeat;
+using Appliance.Core.Ports;
+using Appliance.Core.Values;
+using M = Appliance.Core.Membership.Membership;
+
+namespace Appliance.Core.Tests.Heartbeat;
+
+/// <summary>
+/// The node's side of <see cref="LinkCounters"/>: it alone counts frames sent, dropped and received,
+/// once each. The fake link counts nothing (as the real adapters now do); Edge/UdpHeartbeatLinkTests
+/// runs the same count over a real UDP link.
+/// </summary>
+public class HeartbeatNodeCountersTests
+{
+    private static readonly Timers T = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(600),
+        TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+
+    private static readonly byte[] Key = Enumerable.Repeat((byte)7, 32).ToArray();
+
+    private readonly TimeSpan _start = TimeSpan.FromSeconds(Random.Shared.Next(1, 1_000_000));
+
+    /// <summary>A link in memory: what is sent is kept, what is queued is delivered on Drain.</summary>
+    private sealed class FakeLink : IHeartbeatLink
+    {
+        public List<byte[]> Sent { get; } = [];
+        public Queue<byte[]> Inbox { get; } = new();
+        public LinkSendResult Next { get; set; } = LinkSendResult.Sent;
+        public string Name => "lan0";
+        public LinkKind Kind => LinkKind.Udp;
+        public int PollFd => -1;
+        public LinkCounters Counters { get; } = new();
+
+        public LinkSendResult Send(ReadOnlySpan<byte> frame)
+        {
+            if (Next == LinkSendResult.Sent)
+                Sent.Add(frame.ToArray());
+            return Next;
+        }
+
+        public bool Drain(IFrameReceiver receiver)
+        {
+            while (Inbox.TryDequeue(out var f))
+                receiver.OnFrame(f);
+            return true;
+        }
+
+        public void Dispose() { }
+    }
+
+    private HeartbeatNode Node(byte self, byte peer) =>
+        new(new HeartbeatCodec(Key, "edge"), new M(T, new NodeId(self), new NodeId(peer), new BootId(0xA0UL + self), 2, _start), new NodeId(self), T, 2)
+        {
+            LocalState = new StateSummary(NodeRole.Standby, HealthFlags.None, 0, 0, 0, 0),
+        };
+
+    [Fact]
+    public void Each_frame_is_counted_once_at_the_sender_and_once_at_the_receiver()
+    {
+        HeartbeatNode alpha = Node(1, 2), beta = Node(2, 1);
+        var toBeta = new FakeLink();
+        var atBeta = new FakeLink();
+        alpha.SetLink(0, toBeta);
+        beta.SetLink(0, atBeta);
+        // Slot 1 of alpha stays empty: every tick is a drop there.
+
+        const int n = 25;
+        TimeSpan now = _start;
+        for (int i = 0; i < n; i++)
+        {
+            alpha.Wake(now);
+            alpha.Evaluate();
+            now += T.Keepalive;
+        }
+        Assert.Equal(n, toBeta.Sent.Count);
+        foreach (var f in toBeta.Sent)
+            atBeta.Inbox.Enqueue(f);
+        atBeta.Inbox.Enqueue([1, 2, 3]); // garbage: counted received, then rejected
+        beta.Wake(now);
+        Assert.True(beta.Receive(0));
+
+        LinkCountersSnapshot tx = alpha.LinkCounters[0].Snapshot(), empty = alpha.LinkCounters[1].Snapshot(), rx = beta.LinkCounters[0].Snapshot();
+        Assert.Equal((n, 0L), (tx.TxFrames, tx.TxDropped));
+        Assert.Equal((0L, n), (empty.TxFrames, empty.TxDropped));
+        Assert.Equal(n + 1, rx.RxFrames);
+        Assert.Equal(1, rx.RxRejected);
+    }
+
+    [Fact]
+    public void A_send_the_link_refuses_is_one_drop()
+    {
+        HeartbeatNode alpha = Node(1, 2);
+        var link = new FakeLink { Next = LinkSendResult.WouldBlock };
+        alpha.SetLink(0, link);
+        alpha.SetLink(1, new FakeLink { Next = LinkSendResult.Error });
+        alpha.Wake(_start);
+        alpha.Evaluate();
+        Assert.Equal((0L, 1L), (alpha.LinkCounters[0].TxFrames, alpha.LinkCounters[0].TxDropped));
+        Assert.Equal((0L, 1L), (alpha.LinkCounters[1].TxFrames, alpha.LinkCounters[1].TxDropped));
+    }
+}
