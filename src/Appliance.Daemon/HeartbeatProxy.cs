@@ -4,7 +4,10 @@ using System.Text;
 using System.Text.Json;
 using Appliance.Core.Arbiter;
 using Appliance.Core.Heartbeat;
+using Appliance.Core.Fencing;
 using Appliance.Core.Membership;
+using Appliance.Core.Node;
+using Appliance.Core.Ports;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Daemon;
@@ -17,17 +20,18 @@ internal sealed class HeartbeatProxy : IDisposable
 {
     private readonly Process _worker;
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
-    private readonly Action<ArbiterDecision, long> _onDecision;
+    private readonly Action<NodeCommand> _onCommand;
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<(bool Ok, string Message)>> _operator = new();
     private readonly ILogger _log;
     private readonly CancellationTokenSource _exited = new();
     private readonly object _writeGate = new();
     private long _nextId;
     private volatile bool _disposing;
 
-    /// <param name="onDecision">Each new arbiter decision, with the peer-life token to echo in <see cref="PeerFenced"/>.</param>
-    public HeartbeatProxy(DaemonOptions options, Action<ArbiterDecision, long> onDecision, ILogger log)
+    /// <param name="onCommand">Each command of the node (which runs in the worker), in order, on the reader thread; it must not block.</param>
+    public HeartbeatProxy(DaemonOptions options, Action<NodeCommand> onCommand, ILogger log)
     {
-        _onDecision = onDecision;
+        _onCommand = onCommand;
         _log = log;
         string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this executable's path");
         var psi = new ProcessStartInfo(self)
@@ -61,14 +65,49 @@ internal sealed class HeartbeatProxy : IDisposable
 
     public Task ResetCadenceAsync() => Request("reset-cadence");
 
-    /// <summary>Tells the arbiter where the resources are.</summary>
-    public void SetResources(LocalResources state) => Command("resources", w => w.WriteNumber("state", (int)state));
-
-    /// <summary>Tells the arbiter whether this node is fit to hold resources.</summary>
+    /// <summary>Tells the node whether the local monitors pass.</summary>
     public void SetHealthy(bool healthy) => Command("health", w => w.WriteBoolean("healthy", healthy));
 
-    /// <summary>The peer was verified off after it was last heard (the token of the FencePeer decision).</summary>
-    public void PeerFenced(long peerLife) => Command("fenced", w => w.WriteNumber("peer_life", peerLife));
+    /// <summary>SIGTERM: the node releases everything to the peer and says goodbye, then emits <see cref="Left"/>.</summary>
+    public void Leave() => Command("leave", _ => { });
+
+    /// <summary>The outcome of a <see cref="RunResource"/>.</summary>
+    public void ResourceDone(int index, ResourceVerb verb, ResourceOutcome outcome) => Command("resource-done", w =>
+    {
+        w.WriteNumber("index", index);
+        w.WriteNumber("verb", (int)verb);
+        w.WriteBoolean("ok", outcome.Ok);
+        w.WriteString("reason", outcome.Reason);
+    });
+
+    /// <summary>The result of a <see cref="RunFenceDevice"/>.</summary>
+    public void FenceDone(long op, FenceResult result) => Command("fence-done", w =>
+    {
+        w.WriteNumber("op", op);
+        w.WriteNumber("outcome", (int)result.Outcome);
+        w.WriteNumber("power", (int)result.Power);
+        w.WriteString("reason", result.Reason);
+    });
+
+    /// <summary>`fence NODE` or `fence on NODE`: runs in the node; the answer comes when the operation ends.</summary>
+    public Task<(bool Ok, string Message)> OperatorFenceAsync(string target, bool powerOn)
+    {
+        long id = Interlocked.Increment(ref _nextId);
+        var tcs = new TaskCompletionSource<(bool, string)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _operator[id] = tcs;
+        if (_exited.IsCancellationRequested)
+            tcs.TrySetResult((false, "the heartbeat worker has ended"));
+        else
+            Write(w =>
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", id);
+                w.WriteString("cmd", powerOn ? "fence-on" : "fence");
+                w.WriteString("target", target);
+                w.WriteEndObject();
+            });
+        return tcs.Task;
+    }
 
     /// <summary>An operator's standby or takeover.</summary>
     public Task RequestAsync(OperatorRequest r) => Request("request", w => w.WriteNumber("request", (int)r));
@@ -130,10 +169,16 @@ internal sealed class HeartbeatProxy : IDisposable
             {
                 using var doc = JsonDocument.Parse(line);
                 var root = doc.RootElement;
-                if (root.TryGetProperty("decision", out var d))
+                if (root.TryGetProperty("command", out var c))
                 {
-                    var (decision, life) = HeartbeatWire.ReadDecision(d);
-                    _onDecision(decision, life);
+                    var command = NodeWire.ReadCommand(c);
+                    if (command is OperatorReply reply)
+                    {
+                        if (_operator.TryRemove(reply.RequestId, out var waiting))
+                            waiting.TrySetResult((reply.Ok, reply.Message));
+                    }
+                    else
+                        _onCommand(command);
                 }
                 else if (root.TryGetProperty("id", out var id) && _pending.TryRemove(id.GetInt64(), out var tcs))
                     tcs.TrySetResult(root.Clone());
@@ -149,6 +194,8 @@ internal sealed class HeartbeatProxy : IDisposable
         _exited.Cancel();
         foreach (var p in _pending.Values)
             p.TrySetException(new IOException("the heartbeat worker has ended"));
+        foreach (var o in _operator.Values)
+            o.TrySetResult((false, "the heartbeat worker has ended"));
     }
 
     public void Dispose()

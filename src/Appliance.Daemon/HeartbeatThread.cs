@@ -32,7 +32,8 @@ internal sealed record HeartbeatStatus(
     TimeSpan GcPause,
     NodeRole Role,
     string RoleReason,
-    bool StandbyRequested);
+    bool StandbyRequested,
+    Appliance.Core.Node.NodeView? Node = null);
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -63,8 +64,18 @@ internal sealed class HeartbeatThread : IDisposable
     private volatile bool _stopping;
     private bool _realtime;
 
-    /// <summary>The arbiter, when this heartbeat decides roles (always in the daemon; tests may leave it out).</summary>
-    public ArbiterHost? Arbiter { get; set; }
+    /// <summary>The node's host logic, when this heartbeat decides roles (always in the daemon; tests may leave it out).</summary>
+    public Appliance.Core.Node.ClusterNode? Node { get; set; }
+
+    /// <summary>
+    /// Called on the heartbeat thread when the node emitted commands, which are in
+    /// <see cref="Commands"/>. It must only hand them on (wake a writer thread): no I/O, no locks
+    /// shared with other threads' work, on this real-time thread.
+    /// </summary>
+    public Action? CommandsReady { get; set; }
+
+    /// <summary>The node's commands, in order, for the thread that carries them out.</summary>
+    public ConcurrentQueue<Appliance.Core.Node.NodeCommand> Commands { get; } = new();
     private long _lastLoopTimestamp;
     private long _worstGapMicros;
 
@@ -161,8 +172,11 @@ internal sealed class HeartbeatThread : IDisposable
         bool stalled = _node.Wake(now);
         for (int i = 0; i < _linkConfigs.Count; i++)
             TryOpen(i, now);
-        Arbiter?.Step(_node, now, stalled);
-        _node.Evaluate();
+        if (Node is { } first)
+            first.Tick(_node, now, stalled, _node.Membership.PeerSummary);
+        else
+            _node.Evaluate();
+        HandOnCommands();
         DrainEvents();
         _lastLoopTimestamp = Stopwatch.GetTimestamp();
 
@@ -173,6 +187,8 @@ internal sealed class HeartbeatThread : IDisposable
             for (int i = 0; i < _reopenAt.Length; i++)
                 if (_node.LinkAt(i) is null && _reopenAt[i] < wake)
                     wake = _reopenAt[i];
+            if (Node?.NextWake() is { } nodeWake && nodeWake < wake)
+                wake = nodeWake;
             int timeoutMs = wake <= now ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling((wake - now).TotalMilliseconds));
 
             _poller.Clear();
@@ -202,14 +218,9 @@ internal sealed class HeartbeatThread : IDisposable
                 if (!_node.Receive(i))
                     LoseLink(i, now);
             }
-            // Stall guard and frames first, then the arbiter, then the keepalive that announces its decision.
-            // A changed decision here, or a peer whose role or holdings just changed (it waits for our
-            // acknowledgement of its takeover), is answered at once rather than at the next keepalive.
-            var peerAfter = _node.Membership.PeerSummary;
-            bool peerChanged = peerAfter.Role != peerBefore.Role || peerAfter.ResourcesHeld != peerBefore.ResourcesHeld ||
-                               peerAfter.Health != peerBefore.Health;
-            if (Arbiter?.Step(_node, now, stalled) == true || (peerChanged && Arbiter is not null))
-                _node.SendNow();
+            // Stall guard and frames first, then the node's decision, then the keepalive that announces it.
+            if (Node is { } node)
+                node.Tick(_node, now, stalled, peerBefore);
             else
                 _node.Evaluate();
 
@@ -223,13 +234,24 @@ internal sealed class HeartbeatThread : IDisposable
                 request();
                 requests = true;
             }
-            // A request may change the arbiter's inputs (resources done, operator standby): decide now.
-            if (requests && Arbiter?.Step(_node, now, stalled: false) == true)
-                _node.SendNow();
+            // A request may change the node's inputs (a resource done, a device answer, an operator): decide now.
+            if (requests && Node is { } n2)
+                n2.Tick(_node, now, stalled: false, _node.Membership.PeerSummary);
+            HandOnCommands();
             DrainEvents();
         }
         for (int i = 0; i < _linkConfigs.Count; i++)
             _node.SetLink(i, null)?.Dispose();
+    }
+
+    private void HandOnCommands()
+    {
+        if (Node is not { } node || node.Outbox.Count == 0)
+            return;
+        foreach (var c in node.Outbox)
+            Commands.Enqueue(c);
+        node.Outbox.Clear();
+        CommandsReady?.Invoke();
     }
 
     private void TryOpen(int i, TimeSpan now)
@@ -275,6 +297,7 @@ internal sealed class HeartbeatThread : IDisposable
                 case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs); break;
                 case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
                 case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
+                case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
                 case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
             }
             _onEvent(e);
@@ -296,7 +319,7 @@ internal sealed class HeartbeatThread : IDisposable
         return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
             m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap, _realtime,
             GC.CollectionCount(0), GC.GetTotalPauseDuration(),
-            Arbiter?.Role ?? _node.LocalState.Role, Arbiter?.Last.Reason ?? "", Arbiter?.StandbyRequested ?? false);
+            Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", Node?.Snapshot().StandbyRequested ?? false, Node?.Snapshot());
     }
 
     public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";

@@ -10,30 +10,13 @@ namespace Appliance.Daemon;
 /// <summary>
 /// The line-JSON messages between applianced and its heartbeat worker process (one JSON object per
 /// line on the worker's stdin and stdout). Parent to worker: {"id":n,"cmd":"status"},
-/// {"id":n,"cmd":"reset-cadence"}, {"id":n,"cmd":"request","request":r}, {"cmd":"resources","state":s},
-/// {"cmd":"health","healthy":b}, {"cmd":"fenced","peer_life":t}. Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true},
-/// {"decision":{"role":r,"action":a,"reason":t,"peer_life":t}}.
+/// {"id":n,"cmd":"reset-cadence"}, {"id":n,"cmd":"request","request":r}, {"cmd":"health","healthy":b},
+/// {"cmd":"leave"}, {"cmd":"resource-done",...}, {"cmd":"fence-done",...}, {"id":n,"cmd":"fence"|"fence-on","target":t}.
+/// Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true}, and the node's commands {"command":{...}} (<see cref="NodeWire"/>).
 /// Times are microseconds.
 /// </summary>
 internal static class HeartbeatWire
 {
-    /// <summary>A decision with the peer-life token (<see cref="ArbiterHost.LifeToken"/>) that a later "fenced" must echo.</summary>
-    public static void WriteDecision(Utf8JsonWriter w, Appliance.Core.Arbiter.ArbiterDecision d, long peerLife)
-    {
-        w.WriteStartObject();
-        w.WriteStartObject("decision");
-        w.WriteNumber("role", (int)d.Role);
-        w.WriteNumber("action", (int)d.Action);
-        w.WriteString("reason", d.Reason);
-        w.WriteNumber("peer_life", peerLife);
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    public static (Appliance.Core.Arbiter.ArbiterDecision Decision, long PeerLife) ReadDecision(JsonElement e) => (new(
-        (NodeRole)e.GetProperty("role").GetInt32(), (Appliance.Core.Arbiter.ArbiterAction)e.GetProperty("action").GetInt32(),
-        e.GetProperty("reason").GetString()!), e.GetProperty("peer_life").GetInt64());
-
     public static void WriteStatus(Utf8JsonWriter w, HeartbeatStatus s)
     {
         w.WriteStartObject();
@@ -76,6 +59,11 @@ internal static class HeartbeatWire
         w.WriteNumber("role", (int)s.Role);
         w.WriteString("role_reason", s.RoleReason);
         w.WriteBoolean("standby_requested", s.StandbyRequested);
+        if (s.Node is { } node)
+        {
+            w.WritePropertyName("node");
+            NodeWire.WriteView(w, node);
+        }
         w.WriteEndObject();
     }
 
@@ -107,7 +95,8 @@ internal static class HeartbeatWire
             FromUs(e.GetProperty("gc_pause_us").GetInt64()),
             (NodeRole)e.GetProperty("role").GetInt32(),
             e.GetProperty("role_reason").GetString()!,
-            e.GetProperty("standby_requested").GetBoolean());
+            e.GetProperty("standby_requested").GetBoolean(),
+            e.TryGetProperty("node", out var node) ? NodeWire.ReadView(node) : null);
     }
 
     private static long Us(TimeSpan t) => (long)t.TotalMicroseconds;

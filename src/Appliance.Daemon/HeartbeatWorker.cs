@@ -1,4 +1,9 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text.Json;
+using Appliance.Core.Fencing;
+using Appliance.Core.Node;
+using Appliance.Core.Ports;
 using Appliance.Core.Arbiter;
 using Appliance.Core.Values;
 using Microsoft.Extensions.Logging;
@@ -24,31 +29,24 @@ internal static class HeartbeatWorker
 
     public static int Run(NodeSetup setup, ILogger log)
     {
+        // Everything the worker says goes out through one writer thread: the real-time heartbeat
+        // thread only queues the node's commands and wakes it, so a slow reader of the pipe (a busy
+        // daemon) can never hold up a keepalive, and no lock is held across a write.
         var output = Console.OpenStandardOutput();
-        var gate = new object();
-        void Send(Action<Utf8JsonWriter> write)
-        {
-            lock (gate)
-            {
-                using (var w = new Utf8JsonWriter(output))
-                    write(w);
-                output.WriteByte((byte)'\n');
-                output.Flush();
-            }
-        }
-
-        // Membership changes are logged by the heartbeat thread and acted on by its arbiter; the
-        // daemon learns the outcome as decisions.
+        var replies = new ConcurrentQueue<Action<Utf8JsonWriter>>();
+        var wake = new SemaphoreSlim(0);
         using var hb = HeartbeatThread.Create(setup, TimeProvider.System, log, _ => { });
-        var config = setup.Config;
-        var peer = config.PeerOf(setup.Self.Name);
-        int peerIndex = config.Nodes.IndexOf(peer);
-        bool preferred = Arbiter.IsPreferred(setup.Self, peer, new NodeId((byte)(setup.SelfIndex + 1)), new NodeId((byte)(peerIndex + 1)));
-        uint mask = config.Resources.Length == 0 ? 0 : (uint)((1UL << config.Resources.Length) - 1);
-        hb.Arbiter = new ArbiterHost(new Arbiter(preferred, config.Cluster.AutoFailback, config.Cluster.Fencing), mask,
-            (d, life) => Send(w => HeartbeatWire.WriteDecision(w, d, life)));
+        hb.Node = new ClusterNode(setup.Config, setup.SelfIndex, Random.Shared.NextDouble);
+        hb.CommandsReady = () => wake.Release();
+        void Reply(Action<Utf8JsonWriter> write)
+        {
+            replies.Enqueue(write);
+            wake.Release();
+        }
+        var writer = new Thread(() => WriteLoop(output, hb, replies, wake, log)) { Name = "worker-writer", IsBackground = true };
+        writer.Start();
         hb.Start();
-        void SendOk(long id) => Send(w =>
+        void SendOk(long id) => Reply(w =>
         {
             w.WriteStartObject();
             w.WriteNumber("id", id);
@@ -68,7 +66,7 @@ internal static class HeartbeatWorker
             {
                 case "status":
                     var status = hb.GetStatusAsync().GetAwaiter().GetResult();
-                    Send(w =>
+                    Reply(w =>
                     {
                         w.WriteStartObject();
                         w.WriteNumber("id", id);
@@ -81,25 +79,76 @@ internal static class HeartbeatWorker
                     hb.ResetCadenceAsync().GetAwaiter().GetResult();
                     SendOk(id);
                     break;
-                case "resources":
-                    var resources = (LocalResources)request.GetProperty("state").GetInt32();
-                    hb.InvokeAsync(_ => { hb.Arbiter!.SetResources(resources); return true; });
-                    break;
                 case "health":
                     bool healthy = request.GetProperty("healthy").GetBoolean();
-                    hb.InvokeAsync(_ => { hb.Arbiter!.SetHealthy(healthy); return true; });
-                    break;
-                case "fenced":
-                    long life = request.GetProperty("peer_life").GetInt64();
-                    hb.InvokeAsync(_ => { hb.Arbiter!.PeerFenced(life); return true; });
+                    hb.InvokeAsync(_ => { hb.Node!.SetHealthy(healthy); return true; });
                     break;
                 case "request":
                     var r = (OperatorRequest)request.GetProperty("request").GetInt32();
-                    hb.InvokeAsync(_ => { hb.Arbiter!.Request(r); return true; });
+                    hb.InvokeAsync(_ => { hb.Node!.Request(r); return true; }).GetAwaiter().GetResult();
                     SendOk(id);
+                    break;
+                case "leave":
+                    hb.InvokeAsync(_ => { hb.Node!.Leave(); return true; });
+                    break;
+                case "resource-done":
+                    int index = request.GetProperty("index").GetInt32();
+                    var verb = (ResourceVerb)request.GetProperty("verb").GetInt32();
+                    var outcome = new ResourceOutcome(request.GetProperty("ok").GetBoolean(), request.GetProperty("reason").GetString()!);
+                    hb.InvokeAsync(_ => { hb.Node!.ResourceDone(hb.Now(), index, verb, outcome); return true; });
+                    break;
+                case "fence-done":
+                    long op = request.GetProperty("op").GetInt64();
+                    var result = new FenceResult((FenceOutcome)request.GetProperty("outcome").GetInt32(),
+                        (PowerState)request.GetProperty("power").GetInt32(), request.GetProperty("reason").GetString()!);
+                    hb.InvokeAsync(_ => { hb.Node!.FenceDone(hb.Now(), op, result); return true; });
+                    break;
+                case "fence" or "fence-on":
+                    string target = request.GetProperty("target").GetString()!;
+                    bool on = request.GetProperty("cmd").GetString() == "fence-on";
+                    // The answer comes as a "reply" command, now (refused) or when the operation ends.
+                    hb.InvokeAsync(_ =>
+                    {
+                        var node = hb.Node!;
+                        var refused = on ? node.RequestPowerOn(hb.Now(), target, id) : node.RequestFence(hb.Now(), target, id);
+                        if (refused is not null)
+                            node.Outbox.Add(new OperatorReply(id, false, refused));
+                        return true;
+                    });
                     break;
             }
         }
         return 0; // stdin closed: the daemon is gone, and so is its heartbeat
+    }
+
+    private static void WriteLoop(Stream output, HeartbeatThread hb, ConcurrentQueue<Action<Utf8JsonWriter>> replies, SemaphoreSlim wake, ILogger log)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        try
+        {
+            while (true)
+            {
+                wake.Wait();
+                while (hb.Commands.TryDequeue(out var c))
+                    Write(w => NodeWire.WriteCommand(w, c));
+                while (replies.TryDequeue(out var r))
+                    Write(r);
+            }
+        }
+        catch (IOException e)
+        {
+            Trace.BackgroundFailed(log, "worker output", e.Message); // the daemon is gone; stdin's end follows
+        }
+
+        void Write(Action<Utf8JsonWriter> body)
+        {
+            buffer.ResetWrittenCount();
+            using (var w = new Utf8JsonWriter(buffer))
+                body(w);
+            buffer.GetSpan(1)[0] = (byte)'\n';
+            buffer.Advance(1);
+            output.Write(buffer.WrittenSpan);
+            output.Flush();
+        }
     }
 }

@@ -87,11 +87,17 @@ internal static class Program
         using var daemon = new ApplianceDaemon(setup, options, log);
         using var stop = new CancellationTokenSource();
         string reason = "";
+        int signals = 0;
+        // SIGTERM (systemctl stop/restart, an upgrade) is a planned switchover (DESIGN.md section 3):
+        // the first one releases everything to the peer and says goodbye; a second one exits at once.
         void OnSignal(PosixSignalContext ctx)
         {
             ctx.Cancel = true;
             reason = ctx.Signal.ToString();
-            stop.Cancel();
+            if (Interlocked.Increment(ref signals) == 1)
+                daemon.Leave(reason);
+            else
+                stop.Cancel();
         }
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -166,9 +172,9 @@ internal sealed record NodeSetup(ApplianceConfig Config, int SelfIndex, byte[] K
 }
 
 /// <summary>
-/// Wires Core to the edge for one board: the heartbeat (in its worker process), control socket,
-/// sd_notify, and the node's role (until the arbiter arrives: starting until the peer is judged,
-/// then standby).
+/// Wires Core to the edge for one board: the heartbeat worker (where the node's host logic runs),
+/// the executor of its commands, local monitors, the duplicate-VIP watch, the control socket and
+/// sd_notify.
 /// </summary>
 internal sealed class ApplianceDaemon : IDisposable
 {
@@ -178,92 +184,121 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly DaemonOptions _options;
     private readonly ILogger _log;
     private readonly HeartbeatProxy _heartbeat;
-    private readonly ResourceManager _resources;
+    private readonly NodeExecutor _executor;
     private readonly MonitorRunner _monitors;
-    private readonly Fencing.FencingService _fencing;
     private readonly DuplicateVipWatch _vipWatch;
-    private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
+    private readonly TimeProvider _time;
+    private readonly long _started;
     private readonly SdNotify _notify = new();
-    private volatile string _resourceFailure = "";
+    private readonly CancellationTokenSource _leave = new();
+    private string _leaveSignal = "";
 
-    public ApplianceDaemon(NodeSetup setup, DaemonOptions options, ILogger log)
+    public ApplianceDaemon(NodeSetup setup, DaemonOptions options, ILogger log, TimeProvider? time = null)
     {
         _config = setup.Config;
         _self = setup.Self;
         _peer = _config.PeerOf(_self.Name);
         _options = options;
         _log = log;
+        _time = time ?? TimeProvider.System;
+        _started = _time.GetTimestamp();
         var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
-        _resources = new ResourceManager(resources, ReportResources, OnResourceLost, log);
         _vipWatch = new DuplicateVipWatch(_config.Resources.OfType<VipResourceConfig>(), log);
-        _heartbeat = new HeartbeatProxy(options, OnDecision, log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));
-        _fencing = new Fencing.FencingService(_config, _self, devices, new Fencing.FenceHistory(options.StateDir),
-            life => _heartbeat.PeerFenced(life), log);
+        HeartbeatProxy? proxy = null;
+        _executor = new NodeExecutor(resources, devices, new Fencing.FenceHistory(options.StateDir),
+            (i, verb, outcome) => proxy!.ResourceDone(i, verb, outcome),
+            (op, result) => proxy!.FenceDone(op, result),
+            OnDecision,
+            holds => _vipWatch.SetSelfHolds(holds), // a failed stop may still hold the VIP
+            log, _time);
+        _heartbeat = proxy = new HeartbeatProxy(options, _executor.OnCommand, log);
         _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log);
     }
 
-    /// <summary>The node is fit to hold resources while every monitor is up and no start has failed.</summary>
-    private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp && _resourceFailure.Length == 0);
+    /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
+    private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp);
 
-    /// <summary>A started resource failed its monitor and its restart in place: unfit, hand over to a healthy peer.</summary>
-    private void OnResourceLost(string reason)
-    {
-        _resourceFailure = reason;
-        UpdateHealth();
-    }
-
-    private void ReportResources(LocalResources state)
-    {
-        _vipWatch.SetSelfHolds(state != LocalResources.Stopped); // a failed stop may still hold the VIP
-        _heartbeat.SetResources(state);
-        if (state == LocalResources.Stopped && _resources.Snapshot().Any(r => r.State == ResourceState.Failed))
-        {
-            // A start failed and was rolled back: this node is unfit until an operator says takeover.
-            _resourceFailure = string.Join("; ", _resources.Snapshot().Where(r => r.State == ResourceState.Failed).Select(r => $"{r.Name}: {r.Reason}"));
-            UpdateHealth();
-        }
-    }
-
-    private void OnDecision(ArbiterDecision d, long peerLife)
+    private void OnDecision(ArbiterDecision d)
     {
         Trace.Role(_log, StatusJson.RoleName(d.Role), d.Action.ToString(), d.Reason);
         _notify.Send($"STATUS={StatusJson.RoleName(d.Role)}: {d.Reason}");
-        _fencing.OnDecision(d, peerLife, selfHolds: _resources.Aggregate == LocalResources.Started);
-        _resources.Want(d.Action);
     }
+
+    /// <summary>The first SIGTERM: hand over and say goodbye; <see cref="RunAsync"/> returns once the node has left.</summary>
+    public void Leave(string signal)
+    {
+        _leaveSignal = signal;
+        _heartbeat.Leave();
+        _leave.Cancel();
+    }
+
+    /// <summary>
+    /// Longest a clean shutdown may take: every resource's stop, plus a few deadtimes for the peer to
+    /// acknowledge the goodbye. Past it the daemon exits anyway (a stop that hangs must not keep a
+    /// box that no longer heartbeats from being fenced and replaced).
+    /// </summary>
+    public TimeSpan ShutdownTimeout => _config.Resources.Aggregate(TimeSpan.Zero,
+        (sum, r) => sum + Core.Node.ResourceSpec.From(r).Timeout + NodeExecutor.ResourceCancelGrace) + 3 * _config.Cluster.Timers.Deadtime;
 
     public async Task RunAsync(CancellationToken stop)
     {
         Directory.CreateDirectory(_options.StateDir);
         using var workerGone = CancellationTokenSource.CreateLinkedTokenSource(stop, _heartbeat.Exited);
-        await _resources.CleanUpAsync().ConfigureAwait(false);
         // Ready means heartbeating: wait for the worker's first answer before opening the control socket.
         await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log);
         control.Start();
         _monitors.Start();
         _vipWatch.Start();
-        Task peerRoleLoop = FeedPeerRole(workerGone.Token);
+        using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
+        Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
         _notify.Send("READY=1\nSTATUS=starting: waiting for " + _peer.Name);
 
         using var watchdog = _notify.WatchdogInterval is { } interval ? new PeriodicTimer(interval) : null;
-        Task watchdogLoop = watchdog is null ? Task.CompletedTask : PetWatchdog(watchdog, workerGone.Token);
+        Task watchdogLoop = watchdog is null ? Task.CompletedTask : PetWatchdog(watchdog, loops.Token);
         try
         {
-            // Everything happens in callbacks (decisions, control requests, monitors); this waits for the end.
-            await Task.Delay(Timeout.Infinite, workerGone.Token).ConfigureAwait(false);
+            // Everything happens in callbacks (commands, control requests, monitors); this waits for the end.
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token, _leave.Token);
+            await Task.Delay(Timeout.InfiniteTimeSpan, _time, waiting.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (workerGone.IsCancellationRequested)
+        catch (OperationCanceledException) when (workerGone.IsCancellationRequested || _leave.IsCancellationRequested)
         {
         }
-        _notify.Send("STOPPING=1");
+        if (_leave.IsCancellationRequested && !workerGone.IsCancellationRequested)
+            await LeaveAsync(workerGone.Token).ConfigureAwait(false);
+        else
+            _notify.Send("STOPPING=1");
+        loops.Cancel();
         await watchdogLoop.ConfigureAwait(false);
         await peerRoleLoop.ConfigureAwait(false);
-        if (!stop.IsCancellationRequested)
+        if (!stop.IsCancellationRequested && !_leave.IsCancellationRequested)
             throw new IOException("the heartbeat worker process ended");
+    }
+
+    private async Task LeaveAsync(CancellationToken stop)
+    {
+        Trace.Leaving(_log, _leaveSignal);
+        _notify.Send("STOPPING=1\nSTATUS=shutting down: handing over to " + _peer.Name);
+        try
+        {
+            var left = await _executor.Left.WaitAsync(ShutdownTimeout, _time, stop).ConfigureAwait(false);
+            if (left.Clean)
+                Trace.Left(_log, left.Reason);
+            else
+                Trace.ShutdownForced(_log, left.Reason);
+        }
+        catch (TimeoutException)
+        {
+            Trace.ShutdownForced(_log, $"the clean shutdown took longer than {ShutdownTimeout.TotalSeconds:0} s");
+        }
+        catch (OperationCanceledException)
+        {
+            Trace.ShutdownForced(_log, "a second signal");
+        }
     }
 
     /// <summary>The peer holds (or is taking) the resources, by its latest heartbeat.</summary>
@@ -273,15 +308,19 @@ internal sealed class ApplianceDaemon : IDisposable
     /// <summary>The duplicate-VIP watch learns the peer's role from its heartbeats: read it once a second.</summary>
     private async Task FeedPeerRole(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
         try
         {
             do
                 _vipWatch.SetPeerActive(PeerActive(await _heartbeat.GetStatusAsync().WaitAsync(stop).ConfigureAwait(false)));
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false));
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
+        catch (OperationCanceledException)
         {
+        }
+        catch (IOException e)
+        {
+            Trace.BackgroundFailed(_log, "peer role feed", e.Message);
         }
     }
 
@@ -293,7 +332,7 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 // Pet only if the heartbeat worker answers too: a wedged heartbeat must lead to a reboot.
                 var status = _heartbeat.GetStatusAsync();
-                if (await Task.WhenAny(status, Task.Delay(timer.Period, stop)).ConfigureAwait(false) == status)
+                if (await Task.WhenAny(status, Task.Delay(timer.Period, _time, stop)).ConfigureAwait(false) == status)
                     _notify.Send("WATCHDOG=1");
             }
         }
@@ -309,8 +348,8 @@ internal sealed class ApplianceDaemon : IDisposable
             case "status":
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
-                return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _resources.Snapshot(), _resourceFailure,
-                    _monitors.Snapshot(), _monitors.Why(), System.Diagnostics.Stopwatch.GetElapsedTime(_started), _fencing.Snapshot(), _vipWatch.Watched, _vipWatch.Alarms);
+                return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _monitors.Snapshot(), _monitors.Why(),
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms);
             }
             case "fence" or "fence-on" or "fence-confirm":
             {
@@ -319,19 +358,22 @@ internal sealed class ApplianceDaemon : IDisposable
                     return ControlServer.Error($"unknown node '{target}' (nodes: {string.Join(", ", _config.Nodes.Select(n => n.Name))})");
                 var (ok, message) = cmd switch
                 {
-                    "fence" => await _fencing.FenceNowAsync(target, CancellationToken.None).ConfigureAwait(false),
-                    "fence-on" => await _fencing.PowerOnAsync(target, CancellationToken.None).ConfigureAwait(false),
-                    _ => _fencing.Confirm(target),
+                    "fence" => await _heartbeat.OperatorFenceAsync(target, powerOn: false).ConfigureAwait(false),
+                    "fence-on" => await _heartbeat.OperatorFenceAsync(target, powerOn: true).ConfigureAwait(false),
+                    _ => _executor.Confirm(target, _self.Name),
                 };
                 return ok ? ControlServer.Ok(message) : ControlServer.Refused(message);
             }
             case "fence-history":
-                return StatusJson.WriteFenceHistory(_fencing.History.Entries);
+                return StatusJson.WriteFenceHistory(_executor.History.Entries);
             case "standby":
+            {
                 await _heartbeat.RequestAsync(OperatorRequest.Standby).ConfigureAwait(false);
-                return ControlServer.Ok(_resources.Aggregate == LocalResources.Stopped
+                var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
+                return ControlServer.Ok(hb.Node?.Resources == LocalResources.Stopped
                     ? "standby: this node holds nothing and will not take resources until `takeover`"
                     : "standby: releasing the resources to the peer");
+            }
             case "takeover":
             {
                 bool force = request.TryGetProperty("force", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.True;
@@ -340,8 +382,6 @@ internal sealed class ApplianceDaemon : IDisposable
                 if (peerActive && !force)
                     return ControlServer.Refused($"{_peer.Name} is up and {StatusJson.RoleName(hb.PeerSummary.Role)}; " +
                         "`takeover --force` asks it to release them first (a planned switchover: never both at once)");
-                _resourceFailure = "";
-                UpdateHealth();
                 await _heartbeat.RequestAsync(OperatorRequest.Takeover).ConfigureAwait(false);
                 return ControlServer.Ok(peerActive ? "takeover: asked the peer to release; this node takes over once it has"
                     : "takeover: this node takes the resources once the peer is known to hold none");
@@ -349,16 +389,22 @@ internal sealed class ApplianceDaemon : IDisposable
             case "reset-cadence":
                 await _heartbeat.ResetCadenceAsync().ConfigureAwait(false);
                 return "{\"ok\":true}"u8.ToArray();
-            case "churn":
+            case "churn" when BenchAids:
                 // Benchmark aid: allocate garbage on the thread pool for a while, to show the heartbeat
                 // worker keeps its cadence while this process's own heap is churned and collected.
                 int seconds = request.TryGetProperty("seconds", out var sec) && sec.TryGetInt32(out int v) ? Math.Clamp(v, 1, 600) : 10;
                 _ = Task.Run(() => Churn(TimeSpan.FromSeconds(seconds)));
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, reset-cadence, churn)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, reset-cadence)");
         }
     }
+
+    /// <summary>
+    /// The benchmark-only commands (`churn`) exist only when the daemon was started with
+    /// APPLIANCE_BENCH=1 in its environment (the benchmarks do); a production daemon does not have them.
+    /// </summary>
+    private static readonly bool BenchAids = Environment.GetEnvironmentVariable("APPLIANCE_BENCH") == "1";
 
     private static void Churn(TimeSpan duration)
     {
@@ -375,7 +421,7 @@ internal sealed class ApplianceDaemon : IDisposable
 
     public void Dispose()
     {
-        _fencing.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
+        _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         _monitors.Dispose();
         _heartbeat.Dispose();

@@ -13,12 +13,24 @@ namespace Appliance.Daemon;
 internal static class StatusJson
 {
     public static byte[] Write(string node, string peerName, ApplianceConfig config, HeartbeatStatus hb,
-        IReadOnlyList<(string Name, string Kind, Appliance.Core.Ports.ResourceState State, string Reason)> resources,
-        string startFailure,
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
-        string unfit, TimeSpan uptime, Fencing.FencingSnapshot fencing,
-        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms)
+        string unfit, TimeSpan uptime, NodeExecutor executor,
+        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms) =>
+        Write(node, peerName, config, hb, monitors, unfit, uptime,
+            [.. executor.Devices.Values.Select(d => (d.Name, d.Kind, NodeExecutor.Health(d)))], executor.History.Last, executor.HistoryError,
+            watchedVips, vipAlarms, System.Globalization.CultureInfo.InvariantCulture, includeRuntime: true);
+
+    /// <summary>The document itself, from plain values (golden tests call this with fixed ones).</summary>
+    public static byte[] Write(string node, string peerName, ApplianceConfig config, HeartbeatStatus hb,
+        IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
+        string unfit, TimeSpan uptime, IReadOnlyList<(string Name, string Kind, string Health)> devices,
+        Fencing.FenceHistoryEntry? lastFence, string historyError,
+        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms, IFormatProvider _, bool includeRuntime)
     {
+        var view = hb.Node;
+        var resources = view?.ResourceList ?? [];
+        string startFailure = view?.ResourceFailure ?? "";
+        var fencing = view?.Fencing ?? new Appliance.Core.Node.FencingView(Appliance.Core.Node.FencingPhase.Idle, null, "", 0, null);
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
@@ -38,7 +50,7 @@ internal static class StatusJson
             w.WriteStartObject("peer");
             w.WriteString("name", peerName);
             // DESIGN.md section 6: a dead peer verified off reads "fenced".
-            w.WriteString("state", hb.Peer == PeerState.Dead && fencing.State == "done" && fencing.Target == peerName ? "fenced" : PeerStateName(hb.Peer));
+            w.WriteString("state", view?.PeerFenced == true ? "fenced" : PeerStateName(hb.Peer));
             w.WriteString("role", hb.Peer is PeerState.Up or PeerState.Warn ? RoleName(hb.PeerSummary.Role) : "unknown");
             if (hb.PeerSilence is { } s)
                 w.WriteNumber("last_heard_ms", (long)s.TotalMilliseconds);
@@ -78,7 +90,7 @@ internal static class StatusJson
                 w.WriteString("name", r.Name);
                 w.WriteString("kind", r.Kind);
                 w.WriteString("state", r.State.ToString().ToLowerInvariant());
-                w.WriteString("detail", r.Reason);
+                w.WriteString("detail", r.Detail);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -97,13 +109,15 @@ internal static class StatusJson
 
             w.WriteStartObject("fencing");
             w.WriteString("mode", config.Cluster.Fencing == FencingMode.Off ? "off" : "required");
-            w.WriteString("state", fencing.State);
+            w.WriteString("state", Appliance.Core.Node.FencingView.PhaseName(fencing.Phase));
             if (fencing.Target is { } target)
                 w.WriteString("target", target);
             w.WriteString("progress", fencing.Progress);
             w.WriteNumber("rounds_failed", fencing.RoundsFailed);
+            if (historyError.Length > 0)
+                w.WriteString("history_error", historyError);
             w.WriteStartArray("devices");
-            foreach (var (name, kind, health) in fencing.Devices)
+            foreach (var (name, kind, health) in devices)
             {
                 w.WriteStartObject();
                 w.WriteString("name", name);
@@ -112,7 +126,7 @@ internal static class StatusJson
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            if (fencing.Last is { } last)
+            if (lastFence is { } last)
             {
                 w.WritePropertyName("last");
                 WriteFenceEntry(w, last);
@@ -177,6 +191,17 @@ internal static class StatusJson
             w.WriteEndObject();
 
             // The collector pauses every managed thread, the heartbeat's included: show what it costs.
+            if (includeRuntime)
+                WriteRuntime(w);
+
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
+    }
+
+    private static void WriteRuntime(Utf8JsonWriter w)
+    {
+        {
             w.WriteStartObject("runtime");
             w.WriteNumber("gc_gen0", GC.CollectionCount(0));
             w.WriteNumber("gc_gen1", GC.CollectionCount(1));
@@ -184,10 +209,7 @@ internal static class StatusJson
             w.WriteNumber("gc_pause_total_ms", (long)GC.GetTotalPauseDuration().TotalMilliseconds);
             w.WriteNumber("heap_bytes", GC.GetTotalMemory(forceFullCollection: false));
             w.WriteEndObject();
-
-            w.WriteEndObject();
         }
-        return stream.ToArray();
     }
 
     /// <summary>One history entry; <c>target</c> and <c>result</c> are the DESIGN.md section 6 fields.</summary>

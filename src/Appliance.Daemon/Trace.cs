@@ -35,6 +35,21 @@ internal static partial class Trace
     [LoggerMessage(1105, LogLevel.Warning, "peer {Peer} restarted (new boot); its old boot's frames are now refused")]
     public static partial void PeerRebooted(ILogger log, string peer);
 
+    [LoggerMessage(1108, LogLevel.Warning, "peer {Peer} stopped cleanly: it said it was leaving and holds nothing, so it is not fenced")]
+    public static partial void PeerStopped(ILogger log, string peer);
+
+    [LoggerMessage(1010, LogLevel.Warning, "shutting down ({Signal}): a planned switchover; stopping the resources and handing over to the peer (again to exit at once)")]
+    public static partial void Leaving(ILogger log, string signal);
+
+    [LoggerMessage(1011, LogLevel.Information, "left the pair: {Reason}")]
+    public static partial void Left(ILogger log, string reason);
+
+    [LoggerMessage(1012, LogLevel.Critical, "shutdown: {Reason}; exiting now")]
+    public static partial void ShutdownForced(ILogger log, string reason);
+
+    [LoggerMessage(1013, LogLevel.Error, "background task {Task} failed: {Reason}")]
+    public static partial void BackgroundFailed(ILogger log, string task, string reason);
+
     [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead, stepping down")]
     public static partial void Stall(ILogger log, long gapMs, long deadtimeMs);
 

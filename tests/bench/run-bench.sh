@@ -16,6 +16,8 @@
 #   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60  BENCH_FAILOVER_CASES="cut switch false"
 #   BENCH_SECTIONS="detect idle cadence failover fencing"
 set -euo pipefail
+# The daemons the lab starts here offer the benchmark-only `churn` command (a production daemon does not).
+export APPLIANCE_BENCH=1
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 HERE=$(dirname "$SELF")

@@ -319,10 +319,9 @@ public sealed class FencingRounds
         if (_poweredOn.Count > 0)
             outbox.Add(new PowerRestored(_target, string.Join("+", _poweredOn), ok,
                 $"powered on by an operator via {done}" + (ok ? "" : "; failed: " + string.Join("; ", _powerOnFailures))));
+        // The verified off stays: the peer counts as fenced until it is heard again (it boots, waits
+        // initdead, and is met), or an active node would fence it again the moment it is powered on.
         Phase = ok ? FencingPhase.Done : FencingPhase.Failed;
-        // Powered on: the earlier verified off no longer describes the peer.
-        if (_poweredOn.Count > 0)
-            VerifiedAt = null;
         Progress = ok
             ? _poweredOn.Count == 0 ? $"no device can power {_target} on: do it by hand" : $"{_target} powered on via {done}"
             : "power on failed: " + string.Join("; ", _powerOnFailures) + (_poweredOn.Count == 0 ? "" : $" (done via {done})");

@@ -37,8 +37,6 @@ internal static partial class Interop
         internal const int ELOOP = 40;
         /// <summary>Cannot assign requested address: rtnetlink's answer to removing an address that is not there. &lt;asm-generic/errno.h&gt;</summary>
         internal const int EADDRNOTAVAIL = 99;
-        /// <summary>Too many symlinks: open(2) with O_NOFOLLOW on a symlink. &lt;asm-generic/errno.h&gt;</summary>
-        internal const int ELOOP = 40;
         /// <summary>Connection refused: ICMP port unreachable reported on a connected UDP socket. &lt;asm-generic/errno.h&gt;</summary>
         internal const int ECONNREFUSED = 111;
 
@@ -72,7 +70,6 @@ internal static partial class Interop
             ELOOP => nameof(ELOOP),
             EINVAL => nameof(EINVAL),
             ENOTTY => nameof(ENOTTY),
-            ELOOP => nameof(ELOOP),
             EADDRNOTAVAIL => nameof(EADDRNOTAVAIL),
             ECONNREFUSED => nameof(ECONNREFUSED),
             _ => null,
