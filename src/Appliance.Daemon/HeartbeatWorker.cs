@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Appliance.Core.Fencing;
 using Appliance.Core.Node;
@@ -32,6 +33,11 @@ internal static class HeartbeatWorker
         // Everything the worker says goes out through one writer thread: the real-time heartbeat
         // thread only queues the node's commands and wakes it, so a slow reader of the pipe (a busy
         // daemon) can never hold up a keepalive, and no lock is held across a write.
+        // A SIGTERM or SIGINT meant for the node (systemd without KillMode=mixed, a Ctrl-C on a
+        // terminal reaches the whole process group) must not end the heartbeat in the middle of the
+        // daemon's planned switchover: the worker ends when the daemon closes its stdin.
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => ctx.Cancel = true);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
         var output = Console.OpenStandardOutput();
         var replies = new ConcurrentQueue<Action<Utf8JsonWriter>>();
         var wake = new SemaphoreSlim(0);

@@ -192,3 +192,31 @@ cmd_restart() {
     wait_sockets "$n" || die "restart of $n failed"
     echo "applianced on $n restarted: pid $(daemon_pid "$n")"
 }
+
+# stop NODE: what `systemctl stop` does: SIGTERM, then wait for the daemon to exit (a planned
+# switchover: it hands its resources to the peer and says goodbye), KILL after 3 s.
+cmd_stop() {
+    check_node "${1:-}"
+    (($# == 1)) || usage_error "too many arguments"
+    require_up
+    lock
+    local n=$1 pid
+    pid=$(daemon_pid "$n")
+    [[ -n $pid ]] || die "applianced on $n is not running"
+    stop_pids "$pid"
+    echo "applianced on $n stopped"
+}
+
+# start NODE: start a stopped daemon again (a new boot).
+cmd_start() {
+    check_node "${1:-}"
+    (($# == 1)) || usage_error "too many arguments"
+    require_up
+    lock
+    local n=$1
+    [[ -z $(daemon_pid "$n") ]] || die "applianced on $n is already running"
+    rm -f "$(sock_of "$n")"
+    start_daemon "$n" || die "start of $n failed"
+    wait_sockets "$n" || die "start of $n failed"
+    echo "applianced on $n started: pid $(daemon_pid "$n")"
+}

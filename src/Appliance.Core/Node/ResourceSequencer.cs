@@ -244,7 +244,6 @@ public sealed class ResourceSequencer
                 // Roll back: stop this one too (a start that timed out may have done half its work), then the ones before it.
                 StopFrom(i);
                 _rollback = true;
-                _states[i] = ResourceState.Failed;
                 return;
             case ResourceVerb.Stop when outcome.Ok:
                 if (_phase == Phase.RestartStop)
@@ -253,7 +252,9 @@ public sealed class ResourceSequencer
                     return;
                 }
                 // A resource whose start failed keeps "failed" in status, with why.
-                if (!(_rollback && _states[i] == ResourceState.Failed && _details[i].StartsWith("start failed", StringComparison.Ordinal)))
+                if (_rollback && _details[i].StartsWith("start failed", StringComparison.Ordinal))
+                    _states[i] = ResourceState.Failed;
+                else
                 {
                     _states[i] = ResourceState.Stopped;
                     _details[i] = outcome.Reason;
