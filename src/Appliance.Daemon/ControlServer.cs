@@ -195,6 +195,10 @@ internal sealed class ControlServer : IAsyncDisposable
         {
             // client went away or was too slow; nothing to clean up beyond the socket
         }
+        catch (Exception e)
+        {
+            Trace.BackgroundFailed(_log, "control connection", e.ToString()); // a bug: logged, never silent
+        }
         finally
         {
             client.Dispose();

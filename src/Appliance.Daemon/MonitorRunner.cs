@@ -1,5 +1,6 @@
 using Appliance.Core.Config;
 using Appliance.Core.Monitors;
+using Appliance.Core.Ports;
 using Appliance.Linux.Monitors;
 using Microsoft.Extensions.Logging;
 
@@ -7,10 +8,14 @@ namespace Appliance.Daemon;
 
 /// <summary>
 /// Runs every configured monitor on its interval (one loop each, off the heartbeat), judges the
-/// results with rise/fall, and reports when the node's fitness (all monitors up) changes.
+/// results with rise/fall, and reports when the node's fitness (all monitors up) changes. A probe
+/// that throws (a bug, not a failing service) is logged and counts as a failed probe; the loop goes on.
 /// </summary>
-internal sealed class MonitorRunner(IReadOnlyList<MonitorConfig> monitors, Action<bool> onFitnessChanged, ILogger log) : IDisposable
+internal sealed class MonitorRunner(IReadOnlyList<MonitorConfig> monitors, Action<bool> onFitnessChanged, ILogger log,
+    TimeProvider? time = null, Func<MonitorConfig, CancellationToken, Task<ResourceOutcome>>? probe = null) : IDisposable
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Func<MonitorConfig, CancellationToken, Task<ResourceOutcome>> _probe = probe ?? Probe.RunAsync;
     private readonly MonitorJudge[] _judges = monitors.Select(m => new MonitorJudge(m.Rise, m.Fall)).ToArray();
     private readonly string[] _last = monitors.Select(_ => "not probed yet").ToArray();
     private readonly CancellationTokenSource _stop = new();
@@ -48,12 +53,21 @@ internal sealed class MonitorRunner(IReadOnlyList<MonitorConfig> monitors, Actio
     private async Task Loop(int i)
     {
         var m = monitors[i];
-        using var timer = new PeriodicTimer(m.Interval);
+        using var timer = new PeriodicTimer(m.Interval, _time);
         try
         {
             do
             {
-                var outcome = await Probe.RunAsync(m, _stop.Token).ConfigureAwait(false);
+                ResourceOutcome outcome;
+                try
+                {
+                    outcome = await _probe(m, _stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
+                {
+                    Trace.BackgroundFailed(log, $"monitor {m.Name}", e.ToString());
+                    outcome = ResourceOutcome.Failed($"the probe failed: {e.GetType().Name}: {e.Message}");
+                }
                 bool changed;
                 lock (_gate)
                 {

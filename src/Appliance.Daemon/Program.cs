@@ -43,8 +43,9 @@ internal static class Program
 
         // The same rules as `appliancectl config check` (ConfigFile): refusals stop us, warnings are said.
         var configFile = ConfigFile.Read(options.ConfigPath);
-        foreach (string warning in configFile.Warnings)
-            Console.Error.WriteLine($"applianced: warning: {warning}");
+        if (!options.HeartbeatWorker) // the worker reads the same file: said once is enough
+            foreach (string warning in configFile.Warnings)
+                Console.Error.WriteLine($"applianced: warning: {warning}");
         if (configFile.Text is not { } text)
         {
             Console.Error.WriteLine($"applianced: cannot use config {configFile.Error}");
@@ -214,7 +215,7 @@ internal sealed class ApplianceDaemon : IDisposable
             holds => _vipWatch.SetSelfHolds(holds), // a failed stop may still hold the VIP
             log, _time);
         _heartbeat = proxy = new HeartbeatProxy(options, _executor.OnCommand, log);
-        _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log);
+        _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log, _time);
     }
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
@@ -393,7 +394,8 @@ internal sealed class ApplianceDaemon : IDisposable
                 // Benchmark aid: allocate garbage on the thread pool for a while, to show the heartbeat
                 // worker keeps its cadence while this process's own heap is churned and collected.
                 int seconds = request.TryGetProperty("seconds", out var sec) && sec.TryGetInt32(out int v) ? Math.Clamp(v, 1, 600) : 10;
-                _ = Task.Run(() => Churn(TimeSpan.FromSeconds(seconds)));
+                _ = Task.Run(() => Churn(TimeSpan.FromSeconds(seconds))).ContinueWith(
+                    t => Trace.BackgroundFailed(_log, "churn", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
                 return "{\"ok\":true}"u8.ToArray();
             default:
                 return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, reset-cadence)");
