@@ -68,7 +68,7 @@ public sealed class InstanceLock : IDisposable
         if (kind is not (PathKind.Missing or PathKind.RegularFile))
             throw NotARegularFile(path, kind);
 
-        int fd = Interop.Files.Open(path, Interop.Sys.O_RDWR | Interop.Files.O_CREAT | Interop.Files.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, LockFileMode);
+        int fd = Interop.Files.Open(path, Interop.Sys.O_RDWR | Interop.Files.O_CREAT | Interop.Fs.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, LockFileMode);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -80,7 +80,7 @@ public sealed class InstanceLock : IDisposable
         try
         {
             // After open too: what we opened is what we lock (the path may have changed in between).
-            if (Interop.Files.StatxFd(handle, "", Interop.Files.AT_EMPTY_PATH, Interop.Files.STATX_TYPE, out var st) != 0)
+            if (Interop.Fs.StatxFd(handle, "", Interop.Fs.AT_EMPTY_PATH, Interop.Fs.STATX_TYPE, out var st) != 0)
                 throw Interop.Sys.CreateIoExceptionForLastError("statx", path);
             if (PathKinds.KindOf(st.stx_mode) != PathKind.RegularFile)
                 throw NotARegularFile(path, PathKinds.KindOf(st.stx_mode));

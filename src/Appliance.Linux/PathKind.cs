@@ -16,7 +16,7 @@ public static class PathKinds
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path); // absolute: statx ignores dirfd then
-        if (Interop.Files.StatxPath(-1, full, Interop.Files.AT_SYMLINK_NOFOLLOW, Interop.Files.STATX_TYPE, out var st) != 0)
+        if (Interop.Fs.StatxPath(-1, full, Interop.Fs.AT_SYMLINK_NOFOLLOW, Interop.Fs.STATX_TYPE, out var st) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             if (errno is Interop.Sys.ENOENT or Interop.Sys.ENOTDIR)
@@ -26,12 +26,12 @@ public static class PathKinds
         return KindOf(st.stx_mode);
     }
 
-    internal static PathKind KindOf(uint mode) => (mode & Interop.Files.S_IFMT) switch
+    internal static PathKind KindOf(uint mode) => (mode & Interop.Fs.S_IFMT) switch
     {
-        Interop.Files.S_IFREG => PathKind.RegularFile,
-        Interop.Files.S_IFDIR => PathKind.Directory,
-        Interop.Files.S_IFLNK => PathKind.Symlink,
-        Interop.Files.S_IFSOCK => PathKind.Socket,
+        Interop.Fs.S_IFREG => PathKind.RegularFile,
+        Interop.Fs.S_IFDIR => PathKind.Directory,
+        Interop.Fs.S_IFLNK => PathKind.Symlink,
+        Interop.Fs.S_IFSOCK => PathKind.Socket,
         _ => PathKind.Other,
     };
 }

@@ -36,7 +36,7 @@ internal static class UntrustedFile
     /// <summary>Opens <paramref name="path"/> read-only without blocking; throws <see cref="NativeIoException"/> (ELOOP: a symlink with <paramref name="followLinks"/> false).</summary>
     public static SafeFileHandle OpenForReading(string path, bool followLinks)
     {
-        int flags = Interop.Fs.O_RDONLY | Interop.Sys.O_NONBLOCK | Interop.Sys.O_NOCTTY | Interop.Sys.O_CLOEXEC;
+        int flags = Interop.Files.O_RDONLY | Interop.Sys.O_NONBLOCK | Interop.Sys.O_NOCTTY | Interop.Sys.O_CLOEXEC;
         if (!followLinks)
             flags |= Interop.Fs.O_NOFOLLOW;
         int fd = Interop.Fs.Open(path, flags, 0);

@@ -22,7 +22,7 @@ Verbs:
   heal serial|udp|all  undo cut. Idempotent.
   freeze NODE          SIGSTOP the whole node        thaw NODE   SIGCONT it
   restart NODE         stop the daemon (TERM, 3 s, KILL) and start it again: a new boot
-  stop NODE            what `systemctl stop` does: SIGTERM (a planned switchover: the daemon hands
+  stop NODE            what 'systemctl stop' does: SIGTERM (a planned switchover: the daemon hands
                        its resources to the peer and says goodbye, the peer shows it stopped and does
                        not fence it), KILL after 3 s        start NODE   start it again: a new boot
   power off|on NODE    pull or plug in NODE's power cord. NODE is powered while its plug is in,

@@ -187,10 +187,15 @@ cmd_restart() {
     local n=$1 pid
     pid=$(daemon_pid "$n")
     [[ -n $pid ]] && stop_pids "$pid"
-    rm -f "$(sock_of "$n")"
-    start_daemon "$n" || die "restart of $n failed"
-    wait_sockets "$n" || die "restart of $n failed"
+    boot_daemon "$n" restart
     echo "applianced on $n restarted: pid $(daemon_pid "$n")"
+}
+
+# Starts NODE's daemon afresh and waits for its socket (VERB names the verb in the error).
+boot_daemon() {
+    rm -f "$(sock_of "$1")"
+    start_daemon "$1" || die "$2 of $1 failed"
+    wait_sockets "$1" || die "$2 of $1 failed"
 }
 
 # stop NODE: what `systemctl stop` does: SIGTERM, then wait for the daemon to exit (a planned
@@ -215,8 +220,6 @@ cmd_start() {
     lock
     local n=$1
     [[ -z $(daemon_pid "$n") ]] || die "applianced on $n is already running"
-    rm -f "$(sock_of "$n")"
-    start_daemon "$n" || die "start of $n failed"
-    wait_sockets "$n" || die "start of $n failed"
+    boot_daemon "$n" start
     echo "applianced on $n started: pid $(daemon_pid "$n")"
 }

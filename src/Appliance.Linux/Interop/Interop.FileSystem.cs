@@ -11,8 +11,6 @@ internal static partial class Interop
     internal static partial class Fs
     {
         // ---- open(2) flags not in Sys/Files: <asm-generic/fcntl.h> ----
-        /// <summary>Open for reading only. &lt;asm-generic/fcntl.h&gt; 00000000</summary>
-        internal const int O_RDONLY = 0x0;
         /// <summary>Open for writing only. &lt;asm-generic/fcntl.h&gt; 00000001</summary>
         internal const int O_WRONLY = 0x1;
         /// <summary>With O_CREAT: fail with EEXIST if the name exists, even as a (dangling) symlink. &lt;asm-generic/fcntl.h&gt; 00000200</summary>
@@ -30,6 +28,8 @@ internal static partial class Interop
         // ---- statx(2): <linux/stat.h> (the same on every architecture) ----
         /// <summary>statx on the descriptor itself, pathname "". &lt;linux/fcntl.h&gt;</summary>
         internal const int AT_EMPTY_PATH = 0x1000;
+        /// <summary>statx flag: do not follow a final symlink (report the link itself). &lt;linux/fcntl.h&gt;</summary>
+        internal const int AT_SYMLINK_NOFOLLOW = 0x100;
         /// <summary>Want stx_mode &amp; S_IFMT. &lt;linux/stat.h&gt;</summary>
         internal const uint STATX_TYPE = 0x1;
         /// <summary>Want stx_mode &amp; ~S_IFMT. &lt;linux/stat.h&gt;</summary>
@@ -71,9 +71,13 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static partial int Open(string path, int flags, uint mode);
 
-        /// <summary>statx(2) (glibc 2.28+). 0 or -1 (errno).</summary>
+        /// <summary>statx(2) (glibc 2.28+) of an open fd (<see cref="AT_EMPTY_PATH"/>, path ""). 0 or -1 (errno).</summary>
         [LibraryImport(Libraries.Libc, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static partial int StatxFd(SafeHandle dirfd, string pathname, int flags, uint mask, out Statx statxbuf);
+
+        /// <summary>statx(2) of an absolute <paramref name="path"/> (<paramref name="dirfd"/> is then ignored). 0 or -1 (errno).</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        internal static partial int StatxPath(int dirfd, string path, int flags, uint mask, out Statx buffer);
 
         /// <summary>link(2): a new name for an existing file; EEXIST if <paramref name="newPath"/> exists (a symlink there is not followed). 0 or -1.</summary>
         [LibraryImport(Libraries.Libc, EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

@@ -20,8 +20,7 @@ internal static partial class Interop
         /// <summary>open(2): fail (ENOTDIR) unless the path is a directory (to fsync it). &lt;asm-generic/fcntl.h&gt; 00200000</summary>
         internal const int O_DIRECTORY = 0x10000;
 
-        /// <summary>open(2): fail (ELOOP) if the final component is a symlink. &lt;asm-generic/fcntl.h&gt; 00400000</summary>
-        internal const int O_NOFOLLOW = 0x20000;
+        // O_NOFOLLOW differs between architectures: it is Fs.O_NOFOLLOW.
 
         // ---- flock(2) operations: <asm-generic/fcntl.h> (via <sys/file.h>) ----
         /// <summary>Shared lock. &lt;asm-generic/fcntl.h&gt;</summary>

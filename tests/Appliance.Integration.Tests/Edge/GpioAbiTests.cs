@@ -30,7 +30,6 @@ public sealed class GpioAbiTests
             NativeAbi.StructMismatches<Interop.Gpio.LineRequest>(Native.Value, Source, "gpio_v2_line_request"),
             NativeAbi.StructMismatches<Interop.Gpio.LineValues>(Native.Value, Source, "gpio_v2_line_values"),
             NativeAbi.StructMismatches<Interop.Gpio.LineInfo>(Native.Value, Source, "gpio_v2_line_info"),
-            NativeAbi.StructMismatches<Interop.Files.Statx>(Native.Value, Source, "statx"),
         }.SelectMany(p => p).ToList();
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
     }
