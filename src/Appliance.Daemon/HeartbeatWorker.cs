@@ -7,6 +7,7 @@ using Appliance.Core.Node;
 using Appliance.Core.Ports;
 using Appliance.Core.Arbiter;
 using Appliance.Core.Values;
+using Appliance.Linux;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Daemon;
@@ -31,8 +32,9 @@ internal static class HeartbeatWorker
     public static int Run(NodeSetup setup, ILogger log)
     {
         // Everything the worker says goes out through one writer thread: the real-time heartbeat
-        // thread only queues the node's commands and wakes it, so a slow reader of the pipe (a busy
-        // daemon) can never hold up a keepalive, and no lock is held across a write.
+        // thread only queues the node's commands (a lock-free queue) and wakes the writer through an
+        // eventfd (a syscall, no user-space lock it could wait on behind a preempted ordinary
+        // thread), so a slow reader of the pipe (a busy daemon) can never hold up a keepalive.
         // A SIGTERM or SIGINT meant for the node (systemd without KillMode=mixed, a Ctrl-C on a
         // terminal reaches the whole process group) must not end the heartbeat in the middle of the
         // daemon's planned switchover: the worker ends when the daemon closes its stdin.
@@ -40,14 +42,14 @@ internal static class HeartbeatWorker
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
         var output = Console.OpenStandardOutput();
         var replies = new ConcurrentQueue<Action<Utf8JsonWriter>>();
-        var wake = new SemaphoreSlim(0);
+        using var wake = new Poller(0);
         using var hb = HeartbeatThread.Create(setup, TimeProvider.System, log, _ => { });
         hb.Node = new ClusterNode(setup.Config, setup.SelfIndex, Random.Shared.NextDouble);
-        hb.CommandsReady = () => wake.Release();
+        hb.CommandsReady = wake.Wake;
         void Reply(Action<Utf8JsonWriter> write)
         {
             replies.Enqueue(write);
-            wake.Release();
+            wake.Wake();
         }
         var writer = new Thread(() => WriteLoop(output, hb, replies, wake, log)) { Name = "worker-writer", IsBackground = true };
         writer.Start();
@@ -127,14 +129,15 @@ internal static class HeartbeatWorker
         return 0; // stdin closed: the daemon is gone, and so is its heartbeat
     }
 
-    private static void WriteLoop(Stream output, HeartbeatThread hb, ConcurrentQueue<Action<Utf8JsonWriter>> replies, SemaphoreSlim wake, ILogger log)
+    private static void WriteLoop(Stream output, HeartbeatThread hb, ConcurrentQueue<Action<Utf8JsonWriter>> replies, Poller wake, ILogger log)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
         try
         {
             while (true)
             {
-                wake.Wait();
+                wake.Clear();
+                wake.Wait(Timeout.Infinite);
                 while (hb.Commands.TryDequeue(out var c))
                     Write(w => NodeWire.WriteCommand(w, c));
                 while (replies.TryDequeue(out var r))
