@@ -105,6 +105,31 @@ fo_switch_ours() {
     lab_down "failover-switch-${timers//\//-}"
 }
 
+# --- ours: SIGTERM of the active daemon (what systemctl stop/restart and an upgrade send), fencing
+# required: a planned switchover, nobody fenced. Then start it again and take the VIP back.
+fo_term_ours() {
+    local timers=$1; shift
+    local i who t0 power
+    log "  applianced SIGTERM of the active daemon at $timers, fencing required: $FO_RUNS runs"
+    lab_up --fencing required "$@"
+    for ((i = 1; i <= FO_RUNS; i++)); do
+        sleep 0.3
+        fc_start "$NS_client" "$VIP" beta 15000; who=$FC_FIRST
+        if [[ $who != alpha ]]; then fc_stop; die "SIGTERM run $i: first answer '${who}', not alpha"; fi
+        sleep 0.1
+        t0=$(now_ns)
+        labc stop alpha >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; fc_stop; die "lab stop alpha failed"; }
+        fc_wait
+        fo_row ours term "$timers" "$i" "$t0" "$FC_RES"
+        power=$(cat "$LAB_DIR/power-alpha")
+        [[ $power == on ]] || die "SIGTERM run $i: beta fenced alpha (power $power): a clean stop must not be fenced"
+        labc start alpha >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; die "lab start alpha failed"; }
+        "$BT" wait "$(now_ns)" 15000 20 up "$CONTROL_alpha" "$CONTROL_beta" >/dev/null || die "SIGTERM run $i: alpha not met again within 15 s"
+        labc ctl alpha takeover --force >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; die "ctl alpha takeover --force failed"; }
+    done
+    lab_down "failover-term-${timers//\//-}"
+}
+
 # --- keepalived
 ka_up() {   # ka_up ADVERT -> KA_DIR, waits for alpha MASTER / beta BACKUP (15 s)
     KA_DIR=$(mktemp -d "$TMP/ka.XXXX")
@@ -231,6 +256,8 @@ section_failover() {
     if fo_case switch; then
         fo_switch_ours 200ms/1s
         fo_switch_ours 20ms/100ms --keepalive 20ms --deadtime 100ms
+        fo_term_ours 200ms/1s
+        fo_term_ours 20ms/100ms --keepalive 20ms --deadtime 100ms
     fi
     if fo_case false; then
         fo_false_ours 20ms 100ms
@@ -264,6 +291,8 @@ section_failover() {
         echo "- **Planned switchover** (ours only): \`lab ctl alpha standby\`; gap = last answer from alpha → first"
         echo "  from beta, and from the command's start. Then \`lab ctl alpha takeover --force\` moves it back"
         echo "  (\"back\" rows, same measurement towards alpha)."
+        echo "- **SIGTERM** (ours only, fencing required): \`lab stop alpha\` (SIGTERM, as \`systemctl stop\`);"
+        echo "  same gap measurement; every run checks that alpha kept its power (it was not fenced)."
         echo "- **keepalived**: Debian \`keepalived\` $(keepalived_version), run by tests/bench/kapair in the same shape of"
         echo "  namespaces (bridge, alpha/beta/client, socat service answering the node name) as"
         echo "  \`keepalived -n -l -D -f conf -p pid -r vrrp.pid\`; one VRRPv3 instance, VIP /24 on eth0,"
@@ -292,6 +321,8 @@ switch|ours|200ms/1s
 back|ours|200ms/1s
 switch|ours|20ms/100ms
 back|ours|20ms/100ms
+term|ours|200ms/1s
+term|ours|20ms/100ms
 EOF
         echo
         echo "Ratios ours / keepalived (medians, power cut, kill → first answer from beta):"

@@ -121,6 +121,30 @@ public class ArbiterTests
     }
 
     [Fact]
+    public void An_operators_standby_holds_until_the_peer_has_started_not_merely_announced()
+    {
+        // The switchover benchmark at 20 ms caught the preferred node racing its peer for the
+        // resources it had just handed over: the peer's announced takeover ended the standby.
+        var a = new A(true, false, FencingMode.Required);
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default, fenced: true));
+        a.Step(View(PeerState.Up, PeerStandby, res: LocalResources.Started));
+        a.Step(View(PeerState.Up, PeerStandby, res: LocalResources.Started, request: OperatorRequest.Standby));
+        a.Step(View(PeerState.Up, PeerStandby, res: LocalResources.Stopped));
+        var announcing = new StateSummary(NodeRole.Takeover, HealthFlags.None, 0, 0, 0, 0);
+        for (int i = 0; i < 3; i++)
+        {
+            var d = a.Step(View(PeerState.Up, announcing, selfSeq: 40, acked: 40));
+            Assert.Equal((NodeRole.Standby, ArbiterAction.None), (d.Role, d.Action));
+            Assert.True(a.Health.HasFlag(HealthFlags.Declines), "still declining while the peer has only announced");
+        }
+        var starting = new StateSummary(NodeRole.Takeover, HealthFlags.None, 0, 1, 1, 0);
+        a.Step(View(PeerState.Up, starting, selfSeq: 41, acked: 41));
+        Assert.False(a.StandbyRequested); // done: the peer has them
+        Assert.Equal(NodeRole.Standby, a.Step(View(PeerState.Up, PeerActive, selfSeq: 42, acked: 42)).Role);
+    }
+
+    [Fact]
     public void A_failed_stop_is_announced_and_nothing_else_happens()
     {
         var a = new A(true, false, FencingMode.Required);
