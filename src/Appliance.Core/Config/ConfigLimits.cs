@@ -58,6 +58,32 @@ public static class ConfigLimits
     /// </summary>
     public const int AckWindowKeepalives = 1000;
 
+    /// <summary>Virtual services of the director; each is a chain and a dispatch element.</summary>
+    public const int MaxDirectorServices = 256;
+
+    /// <summary>
+    /// Real servers of one service. Issue 9 measures applies up to 5000 servers; a scheduler map
+    /// holds at most <see cref="Director.SchedulerSlots.SlotsMax"/> slots whatever the weights.
+    /// </summary>
+    public const int MaxRealServersPerService = 4096;
+
+    /// <summary>
+    /// Real and sorry servers over all services. Their ids live in 16 bits of the conntrack mark
+    /// (<see cref="Director.RealServerId"/>); keeping the space at most a quarter full keeps hash
+    /// collisions (and so id moves on config changes) rare.
+    /// </summary>
+    public const int MaxDirectorServers = 16384;
+
+    /// <summary>Largest real-server weight (issue 9: weights 0..256; 0 = drain).</summary>
+    public const int MaxRealServerWeight = 256;
+
+    /// <summary>Shortest and longest persistence timeout: below a second it is no affinity, beyond a day a stuck client.</summary>
+    public static readonly TimeSpan MinPersistenceTimeout = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxPersistenceTimeout = TimeSpan.FromHours(24);
+
+    /// <summary>Inside VIPs: at most one per address family.</summary>
+    public const int MaxInsideVips = 2;
+
     /// <summary>Largest config text; a two-node config is a few kilobytes.</summary>
     public const int MaxConfigChars = 1024 * 1024;
 

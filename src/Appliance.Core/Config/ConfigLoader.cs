@@ -47,12 +47,19 @@ public static class ConfigLoader
         var fenceDevices = ReadFenceDevices(fenceList, diag);
         var resources = ReadResources(top.List(ConfigSchema.Resources), diag);
         var monitors = ReadMonitors(top.List(ConfigSchema.Monitors), diag);
+        bool directorOk = true;
+        DirectorConfig? director = null;
+        if (top.Has(ConfigSchema.Director))
+        {
+            director = top.Section(ConfigSchema.Director) is { } d ? DirectorLoader.Read(d, resources, diag) : null;
+            directorOk = director is not null;
+        }
         bool fenceRefsOk = nodes is null || fenceDevices is null || CheckFenceReferences(nodeList, nodes.Value, fenceDevices.Value, fenceList, diag);
         return diag.ToResult(cluster is not null && nodes is not null && fenceDevices is not null && fenceRefsOk &&
-                             resources is not null && monitors is not null
+                             resources is not null && monitors is not null && directorOk
             ? new ApplianceConfig(sourcePath, cluster, nodes.Value)
             {
-                FenceDevices = fenceDevices.Value, Resources = resources.Value, Monitors = monitors.Value,
+                FenceDevices = fenceDevices.Value, Resources = resources.Value, Monitors = monitors.Value, Director = director,
             }
             : null);
     }
@@ -191,7 +198,7 @@ public static class ConfigLoader
     /// <paramref name="readItem"/>, which reports its own errors and returns null for a bad item.
     /// Null when anything in the list was wrong.
     /// </summary>
-    private static ImmutableArray<T>? ReadNamedList<T>(ListRead list, ScalarOption<string> nameOption, string noun, Diagnostics diag,
+    internal static ImmutableArray<T>? ReadNamedList<T>(ListRead list, ScalarOption<string> nameOption, string noun, Diagnostics diag,
         Func<MapReader, Field<string>, T?> readItem) where T : class
     {
         var result = ImmutableArray.CreateBuilder<T>();

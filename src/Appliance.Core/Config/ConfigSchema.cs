@@ -344,6 +344,170 @@ internal static class ConfigSchema
             new("a serial-pdu in a node's fence list has an outlet for that node"),
         ]);
 
+    // ---- director ---------------------------------------------------------------------------
+
+    public static readonly ScalarOption<int> PersistenceGranularity = Option.Optional("granularity", new IntRangeType(1, 128),
+        "Prefix length of the client address that sticks: clients of one prefix go to one real server. 1 to 32 for an IPv4 service, 1 to 128 for IPv6. Default 32 for IPv4 (one client address) and 64 for IPv6 (one client network: privacy addresses change).");
+
+    public static readonly ScalarOption<TimeSpan> PersistenceTimeout = Option.Required("timeout",
+        new DurationType(ConfigLimits.MinPersistenceTimeout, ConfigLimits.MaxPersistenceTimeout),
+        "How long a client prefix stays on its real server after its last new connection.");
+
+    public static readonly MapSchema PersistenceMap = new("director.services[].persistence",
+        "Client affinity, like keepalived's persistence_timeout and persistence_granularity. Kept in the kernel (a dynamic map written by the packet path); not synced to the peer, so a failover starts fresh affinity (established connections survive anyway).",
+        [PersistenceTimeout, PersistenceGranularity],
+        rules: [new("granularity is at most 32 for an IPv4 service")]);
+
+    public static readonly ScalarOption<int> QuorumMinWeight = Option.Defaulted("min_weight",
+        new IntRangeType(0, ConfigLimits.MaxRealServersPerService * ConfigLimits.MaxRealServerWeight), QuorumConfig.Default.MinWeight,
+        "Live weight (the sum of the weights of the real servers that are up and not draining) below which the service has no quorum and the sorry server takes new clients.");
+
+    public static readonly ScalarOption<int> QuorumHysteresis = Option.Defaulted("hysteresis",
+        new IntRangeType(0, ConfigLimits.MaxRealServersPerService * ConfigLimits.MaxRealServerWeight), QuorumConfig.Default.Hysteresis,
+        "Damps flapping: quorum is lost below min_weight - hysteresis and comes back at min_weight + hysteresis.");
+
+    public static readonly MapSchema QuorumMap = new("director.services[].quorum",
+        "keepalived's quorum and hysteresis. Whatever the quorum, the sorry server takes new clients when no real server can.",
+        [QuorumMinWeight, QuorumHysteresis]);
+
+    public static readonly ScalarOption<DirectorCheckKind> CheckKindOption = Option.Required("kind",
+        new EnumType<DirectorCheckKind>(("tcp", DirectorCheckKind.Tcp), ("http", DirectorCheckKind.Http), ("exec", DirectorCheckKind.Exec), ("none", DirectorCheckKind.None)),
+        "`tcp`: a connection to the real server succeeds. `http`: a GET answers `expect`. `exec`: a command exits 0. `none`: always up (the operator drains by hand).");
+
+    public static readonly ScalarOption<TimeSpan> CheckInterval = Option.Defaulted("interval",
+        new DurationType(TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)), DirectorCheckConfig.Default.Interval,
+        "Time between two checks of one real server.");
+
+    public static readonly ScalarOption<TimeSpan> CheckTimeout = Option.Defaulted("timeout",
+        new DurationType(TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)), DirectorCheckConfig.Default.Timeout,
+        "A hard deadline on the whole check (connect, request and answer); must be less than interval.");
+
+    public static readonly ScalarOption<int> CheckRise = Option.Defaulted("rise", new IntRangeType(1, 100), DirectorCheckConfig.Default.Rise,
+        "Passes in a row that bring a down real server up.");
+
+    public static readonly ScalarOption<int> CheckFall = Option.Defaulted("fall", new IntRangeType(1, 100), DirectorCheckConfig.Default.Fall,
+        "Failures in a row that take an up real server out of scheduling.");
+
+    public static readonly ScalarOption<string> CheckPath = Option.Defaulted("path", new UrlPathType(), "/",
+        "http: the path to GET from the real server's address and port.");
+
+    public static readonly ScalarOption<int> CheckExpect = Option.Defaulted("expect", new IntRangeType(100, 599), 200,
+        "http: the status code that passes.");
+
+    public static readonly ScalarOption<string> CheckHost = Option.Optional("host", new HostHeaderType(),
+        "http: the Host header; default the real server's address.");
+
+    public static readonly ScalarOption<string> CheckCommand = Option.Required("command", new CommandType(),
+        "exec: the command line (run with /bin/sh -c, with the real server in $REAL_ADDRESS and $REAL_PORT); exit status 0 passes.");
+
+    public static readonly MapSchema CheckMap = new("director.services[].check",
+        "How each real server of the service is checked. Left out: `tcp` with the defaults below.",
+        [CheckKindOption, CheckInterval, CheckTimeout, CheckRise, CheckFall],
+        new VariantSpec(CheckKindOption,
+        [
+            new VariantCase("tcp", "a tcp check", []),
+            new VariantCase("http", "an http check", [CheckPath, CheckExpect, CheckHost]),
+            new VariantCase("exec", "an exec check", [CheckCommand]),
+            new VariantCase("none", "a none check", []),
+        ]),
+        rules: [new("timeout must be less than interval")]);
+
+    public static readonly ScalarOption<IPEndPoint> RealServerAddress = Option.Required("address", new ServerEndpointType(),
+        "The real server's address and port, like `10.0.0.11:8080` or `[fd00::11]:8080`; the service's address family.");
+
+    public static readonly ScalarOption<int> RealServerWeight = Option.Defaulted("weight", new IntRangeType(0, ConfigLimits.MaxRealServerWeight), 1,
+        "Share of new clients relative to the other real servers (wrr, sh, random; rr ignores it). 0: drain, no new clients.");
+
+    public static readonly ScalarOption<int> RealServerCapacity = Option.Optional("capacity", new IntRangeType(1, 10_000_000),
+        "Connections the real server can carry; with it the director warns when losing the busiest real server would overload the rest.");
+
+    public static readonly ScalarOption<RealServerAdminState> RealServerState = Option.Defaulted("state",
+        new EnumType<RealServerAdminState>(("up", RealServerAdminState.Up), ("drain", RealServerAdminState.Drain)), RealServerAdminState.Up,
+        "`drain`: no new clients; established connections and persisted clients stay. `appliancectl drain` does the same at run time.");
+
+    public static readonly MapSchema RealServerMap = new("director.services[].real_servers[]",
+        "A real server of the service.",
+        [RealServerAddress, RealServerWeight, RealServerCapacity, RealServerState],
+        rules: [new("addresses are unique within a service"), new("the address family is the service's")]);
+
+    public static readonly ScalarOption<string> ServiceName = Option.Required("name", NameType,
+        "Name of the service, shown in status and used by `appliancectl drain SERVICE SERVER`.");
+
+    public static readonly ScalarOption<ServiceListen> ServiceListenOption = Option.Required("listen", new ListenType(),
+        "The virtual service: the address of a `vip` resource, a port and tcp or udp, like `203.0.113.10:80/tcp` or `[2001:db8::10]:53/udp`.");
+
+    public static readonly ScalarOption<DirectorScheduler> ServiceScheduler = Option.Defaulted("scheduler",
+        new EnumType<DirectorScheduler>(("rr", DirectorScheduler.Rr), ("wrr", DirectorScheduler.Wrr), ("sh", DirectorScheduler.Sh), ("random", DirectorScheduler.Random)),
+        DirectorScheduler.Wrr,
+        "`rr`: round robin. `wrr`: smooth weighted round robin (interleaved, not in blocks). `sh`: weighted source hash, seeded from the cluster name, so both nodes and every reload send a client to the same server. `random`: weighted random.");
+
+    public static readonly ScalarOption<DirectorForwarding> ServiceForwarding = Option.Defaulted("forwarding",
+        new EnumType<DirectorForwarding>(("nat", DirectorForwarding.Nat), ("snat", DirectorForwarding.Snat)), DirectorForwarding.Nat,
+        "`nat`: destination NAT; the real servers are on the inside VIP's subnet and route through it, and see the client's address. `snat`: also source NAT to the inside VIP; the real servers need no route back but see the inside VIP.");
+
+    public static readonly SectionOption ServicePersistence = new("persistence", Presence.Optional, PersistenceMap,
+        "Client affinity; see `director.services[].persistence`. Left out: none.");
+
+    public static readonly SectionOption ServiceQuorum = new("quorum", Presence.Defaulted, QuorumMap,
+        "See `director.services[].quorum`.");
+
+    public static readonly SectionOption ServiceCheck = new("check", Presence.Defaulted, CheckMap,
+        "See `director.services[].check`.");
+
+    public static readonly ListOption RealServers = new("real_servers", Presence.Required, RealServerMap,
+        1, ConfigLimits.MaxRealServersPerService, "real server", "real servers",
+        "The real servers; see `director.services[].real_servers[]`.");
+
+    public static readonly ScalarOption<IPEndPoint> SorryServer = Option.Optional("sorry_server", new ServerEndpointType(),
+        "Takes new clients when no real server can (all down or draining, or no quorum); the service's address family.");
+
+    public static readonly MapSchema ServiceMap = new("director.services[]",
+        "A virtual service, like keepalived's virtual_server.",
+        [ServiceName, ServiceListenOption, ServiceScheduler, ServiceForwarding, ServicePersistence, ServiceQuorum, ServiceCheck, RealServers, SorryServer],
+        rules:
+        [
+            new("service names are unique, and so are listen addresses"),
+            new("the listen address is the address of a `vip` resource"),
+            new("nat and snat need an inside VIP (`director.inside_vips`) of the service's address family"),
+            new("nat: every real and sorry server is on the inside VIP's subnet"),
+        ]);
+
+    public static readonly ScalarOption<string> SyncInterface = Option.Required("interface", new InterfaceNameType(),
+        "The interface of the dedicated sync link between the two directors, like `eth2`.");
+
+    public static readonly ScalarOption<IPAddress> SyncLocal = Option.Required("local", new IpAddressType(AddressRole.Unicast),
+        "This node's address on the sync link.");
+
+    public static readonly ScalarOption<IPAddress> SyncPeer = Option.Required("peer", new IpAddressType(AddressRole.Unicast),
+        "The peer's address on the sync link; the same address family as local.");
+
+    public static readonly ScalarOption<int> SyncPort = Option.Defaulted("port", new IntRangeType(1, 65535), 3780,
+        "UDP port of conntrackd's FTFW sync.");
+
+    public static readonly MapSchema SyncMap = new("director.sync",
+        "Connection sync (conntrackd FTFW), so established connections survive a failover.",
+        [SyncInterface, SyncLocal, SyncPeer, SyncPort]);
+
+    public static readonly ScalarOption<ImmutableArray<string>> InsideVips = Option.Defaulted("inside_vips",
+        new NameListType(NameType, ConfigLimits.MaxInsideVips, "vip resource names"), [],
+        "The `vip` resources on the real servers' side, at most one per address family: the real servers' default gateway (nat) and the source address of balanced packets (snat). They move with the outside VIPs.");
+
+    public static readonly SectionOption DirectorSync = new("sync", Presence.Optional, SyncMap,
+        "See `director.sync`. Left out: no connection sync; a failover resets balanced connections.");
+
+    public static readonly ListOption DirectorServices = new("services", Presence.Required, ServiceMap,
+        1, ConfigLimits.MaxDirectorServices, "service", "services",
+        "The virtual services; see `director.services[]`.");
+
+    public static readonly MapSchema DirectorMap = new("director",
+        "The NAT director: virtual services balanced to real servers in the kernel (nftables, `table inet appliance`, loaded on both nodes).",
+        [InsideVips, DirectorSync, DirectorServices],
+        rules:
+        [
+            new("every name in inside_vips is a `vip` resource, at most one per address family"),
+            new($"at most {ConfigLimits.MaxDirectorServers} real and sorry servers over all services"),
+        ]);
+
     // ---- top level -------------------------------------------------------------------------
 
     public static readonly SectionOption Cluster = new("cluster", Presence.Required, ClusterMap,
@@ -365,10 +529,13 @@ internal static class ConfigSchema
         0, ConfigLimits.MaxFenceDevices, "fence device", "fence devices",
         "STONITH devices; see `fence_devices[]`.");
 
+    public static readonly SectionOption Director = new("director", Presence.Optional, DirectorMap,
+        "The NAT director; see `director`. Left out: no virtual services.");
+
     public static readonly MapSchema Root = new("(top level)",
         "The config file, `/etc/appliance/appliance.yaml` by default.",
-        [Cluster, Nodes, FenceDevices, Resources, Monitors],
-        expected: "a map with the keys cluster, nodes, fence_devices, resources and monitors");
+        [Cluster, Nodes, FenceDevices, Resources, Monitors, Director],
+        expected: "a map with the keys cluster, nodes, fence_devices, resources, monitors and director");
 }
 
 /// <summary>A timer sanity rule: its text (for the reference and the error) and its test.</summary>

@@ -178,6 +178,9 @@ public sealed record ApplianceConfig(string SourcePath, ClusterConfig Cluster, I
     /// <summary>Local checks that make a half-dead node step down.</summary>
     public ImmutableArray<MonitorConfig> Monitors { get; init; } = ImmutableArray<MonitorConfig>.Empty;
 
+    /// <summary>The NAT director's virtual services; null when the config has no <c>director</c> section.</summary>
+    public DirectorConfig? Director { get; init; }
+
     public NodeConfig? FindNode(string name) => Nodes.FirstOrDefault(n => n.Name == name);
 
     /// <summary>The other node of the pair.</summary>

@@ -82,7 +82,12 @@ internal sealed class SectionOption(string name, Presence presence, MapSchema sc
     public MapSchema Schema { get; } = schema;
     public override string Expected => "a map";
     public override string TypeDoc => "map";
-    public override string DefaultDoc => Presence == Presence.Required ? RequiredDoc : "all defaults";
+    public override string DefaultDoc => Presence switch
+    {
+        Presence.Required => RequiredDoc,
+        Presence.Defaulted => "all defaults",
+        _ => "none",
+    };
 }
 
 /// <summary>A key whose value is a list of maps (<c>nodes</c>, <c>links</c>), with bounds on its length.</summary>

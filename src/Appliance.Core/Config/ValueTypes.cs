@@ -702,3 +702,115 @@ internal sealed class NodeMapType<T>(ScalarType<T> valueType, string valuesNoun)
         return ok;
     }
 }
+
+/// <summary>
+/// An address and port of a director's server (real or sorry): <c>10.0.0.11:8080</c>,
+/// <c>[fd00::11]:8080</c>. IPv6 must be bracketed: <c>fd00::11:8080</c> is itself an IPv6 address.
+/// </summary>
+internal sealed class ServerEndpointType : ScalarType<IPEndPoint>
+{
+    public override string Expected => "an address and port, like 10.0.0.11:8080 or [fd00::11]:8080";
+    public override string Doc => "`ip:port` or `[ipv6]:port`";
+
+    public override string Format(IPEndPoint value) => value.ToString();
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out IPEndPoint value, out string error)
+    {
+        value = null;
+        error = "";
+        if (!AddressAndPort.TryParse(s.Value, out var address, out int port))
+            return NotThis(s, out error);
+        if (IpAddressType.IsMulticast(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
+        {
+            error = $"{name} ({s.Value}) must be the address of one host";
+            return false;
+        }
+        value = new IPEndPoint(address, port);
+        return true;
+    }
+}
+
+/// <summary>A virtual service's listen address: <c>203.0.113.10:80/tcp</c>, <c>[2001:db8::10]:53/udp</c>.</summary>
+internal sealed class ListenType : ScalarType<ServiceListen>
+{
+    public override string Expected => "address:port/protocol, like 203.0.113.10:80/tcp or [2001:db8::10]:53/udp";
+    public override string Doc => "`ip:port/tcp\\|udp` or `[ipv6]:port/tcp\\|udp`";
+
+    public override string Format(ServiceListen value) => value.ToString();
+
+    protected override bool TryParse(YScalar s, string name, out ServiceListen value, out string error)
+    {
+        value = default;
+        error = "";
+        int slash = s.Value.LastIndexOf('/');
+        if (slash < 0 || !AddressAndPort.TryParse(s.Value[..slash], out var address, out int port))
+            return NotThis(s, out error);
+        L4Protocol protocol;
+        switch (s.Value[(slash + 1)..])
+        {
+            case "tcp": protocol = L4Protocol.Tcp; break;
+            case "udp": protocol = L4Protocol.Udp; break;
+            default:
+                error = $"{name} ({s.Value}): the protocol must be tcp or udp";
+                return false;
+        }
+        value = new ServiceListen(address, port, protocol);
+        return true;
+    }
+}
+
+/// <summary><c>a.b.c.d:port</c> or <c>[ipv6]:port</c>, port 1 to 65535, addresses as <see cref="IpAddressType.TryParseStrict"/> reads them.</summary>
+internal static class AddressAndPort
+{
+    public static bool TryParse(string text, [MaybeNullWhen(false)] out IPAddress address, out int port)
+    {
+        address = null;
+        port = 0;
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0)
+            return false;
+        string host = text[..colon];
+        if (host.StartsWith('['))
+        {
+            if (!host.EndsWith(']') || !IpAddressType.TryParseStrict(host[1..^1], out address) || address.AddressFamily != AddressFamily.InterNetworkV6)
+                return false;
+        }
+        else if (host.Contains(':') || !IpAddressType.TryParseStrict(host, out address))
+        {
+            return false;
+        }
+        return int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
+    }
+}
+
+/// <summary>An absolute URL path for an HTTP check: printable ASCII, no spaces, starting with '/'.</summary>
+internal sealed class UrlPathType : ScalarType<string>
+{
+    private const int MaxLength = 1024;
+    public override string Expected => "a URL path starting with /, like /health";
+    public override string Doc => "URL path";
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        return (value.StartsWith('/') && value.Length <= MaxLength && value.All(c => c > ' ' && c < 0x7f)) || NotThis(s, out error);
+    }
+}
+
+/// <summary>An HTTP Host header value: a host name or address, optionally with a port.</summary>
+internal sealed class HostHeaderType : ScalarType<string>
+{
+    private const int MaxLength = 255;
+    public override string Expected => "a host name, like www.example.com";
+    public override string Doc => "host name";
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        return (value.Length is > 0 and <= MaxLength && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or ':' or '[' or ']')) || NotThis(s, out error);
+    }
+}

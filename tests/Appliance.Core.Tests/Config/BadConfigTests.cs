@@ -10,13 +10,13 @@ namespace Appliance.Core.Tests.Config;
 public class BadConfigTests
 {
     /// <summary>A bad config: <see cref="Edits"/> applied to the base (each old text must occur exactly once).</summary>
-    public sealed record Case(string Name, (string Old, string New)[] Edits, string[] Expected, string? Text = null)
+    public sealed record Case(string Name, (string Old, string New)[] Edits, string[] Expected, string? Text = null, string? On = null)
     {
         public string Yaml()
         {
             if (Text is not null)
                 return Text;
-            var yaml = ConfigSamples.Base;
+            var yaml = On ?? ConfigSamples.Base;
             foreach (var (old, @new) in Edits)
             {
                 int at = yaml.IndexOf(old, StringComparison.Ordinal);
@@ -28,6 +28,7 @@ public class BadConfigTests
     }
 
     private const string F = ConfigSamples.File;
+    private const string D = ConfigSamples.WithDirector;
 
     /// <summary>The last fence device of the base; cases append devices after it.</summary>
     private const string Pdu = "outlets: {alpha: 1, beta: 2}}";
@@ -46,8 +47,8 @@ public class BadConfigTests
             ["appliance.yaml:7:5: cluster.timers.keepalve: unknown key 'keepalve'; did you mean 'keepalive'?"]),
         new("unknown key without suggestion", [("auto_failback: false", "colour: blue")],
             ["appliance.yaml:4:3: cluster.colour: unknown key 'colour'; valid keys are name, key_file, auto_failback, fencing, fence_delay, fence_delay_random, timers"]),
-        new("unknown top-level key", [("nodes:\n", "director: []\nnodes:\n")],
-            ["appliance.yaml:11:1: director: unknown key 'director'; valid keys are cluster, nodes, fence_devices, resources, monitors"]),
+        new("unknown top-level key", [("nodes:\n", "directors: []\nnodes:\n")],
+            ["appliance.yaml:11:1: directors: unknown key 'directors'; did you mean 'director'?"]),
         new("vip prefix too long", [("nodes:\n", "resources:\n  - {name: vip, kind: vip, address: 10.0.0.1/33, interface: eth0}\nnodes:\n")],
             ["appliance.yaml:12:37: resources[0].address: address (10.0.0.1/33): the prefix length must be 1 to 32"]),
         new("vip without prefix", [("nodes:\n", "resources:\n  - {name: vip, kind: vip, address: 10.0.0.1, interface: eth0}\nnodes:\n")],
@@ -154,11 +155,11 @@ public class BadConfigTests
         new("address families differ", [("peer: 192.168.80.2, port: 694", "peer: \"fd00::2\", port: 694")],
             ["appliance.yaml:16:60: nodes[0].links[1].peer: peer (fd00::2) and local (192.168.80.1) must be of the same address family"]),
         new("empty file", [],
-            ["appliance.yaml:1:1: the file is empty; expected a map with the keys cluster, nodes, fence_devices, resources and monitors"], Text: ""),
+            ["appliance.yaml:1:1: the file is empty; expected a map with the keys cluster, nodes, fence_devices, resources, monitors and director"], Text: ""),
         new("only comments", [],
-            ["appliance.yaml:1:1: the file is empty; expected a map with the keys cluster, nodes, fence_devices, resources and monitors"], Text: "# nothing yet\n"),
+            ["appliance.yaml:1:1: the file is empty; expected a map with the keys cluster, nodes, fence_devices, resources, monitors and director"], Text: "# nothing yet\n"),
         new("not a map", [],
-            ["appliance.yaml:1:1: expected a map with the keys cluster, nodes, fence_devices, resources and monitors, got a list"], Text: "- cluster\n- nodes\n"),
+            ["appliance.yaml:1:1: expected a map with the keys cluster, nodes, fence_devices, resources, monitors and director, got a list"], Text: "- cluster\n- nodes\n"),
         new("fence list names an unknown device", [("fence: [relay-beta, pdu]", "fence: [relay-bet, pdu]")],
             ["appliance.yaml:25:12: nodes[1].fence: fence device 'relay-bet' is not defined; did you mean 'relay-beta'?"]),
         new("pdu without an outlet for the node it fences", [("outlets: {alpha: 1, beta: 2}", "outlets: {alpha: 1}")],
@@ -200,6 +201,47 @@ public class BadConfigTests
                 "appliance.yaml:1:1: nodes: required key is missing; expected a list of exactly 2 nodes",
                 "appliance.yaml:1:3: expected a key name, got a list",
             ], Text: "? [a, b]\n: c\n"),
+        // ---- director (issue 9): edits of ConfigSamples.WithDirector ----
+        new("director: listen is not a vip's address", [("listen: 203.0.113.10:80/tcp", "listen: 203.0.113.99:80/tcp")],
+            ["appliance.yaml:40:15: director.services[0].listen: listen address 203.0.113.99 is not the address of a vip resource (vip resources: vip-web 203.0.113.10/24, vip-web6 2001:db8::10/64, gw-inside 10.0.0.254/24, gw-inside6 fd00:77::254/64); the director balances only addresses the pair floats"], On: D),
+        new("director: nat without an inside VIP of the family", [("inside_vips: [gw-inside, gw-inside6]", "inside_vips: [gw-inside6]")],
+            ["appliance.yaml:42:19: director.services[0].forwarding: forwarding nat needs an IPv4 inside VIP: add a vip resource on the real servers' side and name it in director.inside_vips"], On: D),
+        new("director: inside_vips names no vip resource", [("inside_vips: [gw-inside, gw-inside6]", "inside_vips: [gw-insde, gw-inside6]")],
+            ["appliance.yaml:36:16: director.inside_vips: vip resource 'gw-insde' is not defined; did you mean 'gw-inside'?"], On: D),
+        new("director: two inside VIPs of one family", [("inside_vips: [gw-inside, gw-inside6]", "inside_vips: [gw-inside, vip-web]")],
+            ["appliance.yaml:36:16: director.inside_vips: 'gw-inside' and 'vip-web' are both IPv4; name at most one inside VIP per address family"], On: D),
+        new("director: nat real server off the inside subnet", [("address: 10.0.0.11:8080", "address: 10.0.1.11:8080")],
+            ["appliance.yaml:47:21: director.services[0].real_servers[0].address: real server 10.0.1.11 is not on the inside VIP's subnet (gw-inside 10.0.0.254/24); in nat mode it must route back through that VIP (or use forwarding: snat)"], On: D),
+        new("director: weight above 256", [("weight: 2, capacity: 500", "weight: 257, capacity: 500")],
+            ["appliance.yaml:47:45: director.services[0].real_servers[0].weight: weight (257) must be from 0 to 256"], On: D),
+        new("director: persistence timeout beyond a day", [("timeout: 300s, granularity: 24", "timeout: 1500m, granularity: 24")],
+            ["appliance.yaml:43:30: director.services[0].persistence.timeout: timeout (1500m) must be at most 1440m"], On: D),
+        new("director: persistence timeout below a second", [("timeout: 300s, granularity: 24", "timeout: 500ms, granularity: 24")],
+            ["appliance.yaml:43:30: director.services[0].persistence.timeout: timeout (500ms) must be at least 1s"], On: D),
+        new("director: granularity above 32 for IPv4", [("timeout: 300s, granularity: 24", "timeout: 300s, granularity: 64")],
+            ["appliance.yaml:43:49: director.services[0].persistence.granularity: granularity (64) must be at most 32 for an IPv4 service"], On: D),
+        new("director: duplicate service name", [("- name: dns6", "- name: web")],
+            ["appliance.yaml:50:13: director.services[1].name: service name 'web' is already used by director.services[0]"], On: D),
+        new("director: duplicate listen", [("listen: \"[2001:db8::10]:53/udp\"", "listen: 203.0.113.10:80/tcp"), ("real_servers: [{address: \"[2001:db8:1::11]:53\"}, {address: \"[2001:db8:1::12]:53\", weight: 3}]", "real_servers: [{address: 10.0.0.13:53}]")],
+            ["appliance.yaml:51:15: director.services[1].listen: listen 203.0.113.10:80/tcp is already used by service 'web'"], On: D),
+        new("director: sorry server of the other family", [("sorry_server: 10.0.0.250:80", "sorry_server: \"[fd00:77::250]:80\"")],
+            ["appliance.yaml:49:21: director.services[0].sorry_server: sorry server [fd00:77::250]:80 is IPv6 but the service listens on IPv4; the director does not translate between families"], On: D),
+        new("director: real server of the other family", [("{address: \"[2001:db8:1::12]:53\", weight: 3}", "{address: 10.0.0.12:53}")],
+            ["appliance.yaml:54:66: director.services[1].real_servers[1].address: real server 10.0.0.12:53 is IPv4 but the service listens on IPv6; the director does not translate between families"], On: D),
+        new("director: duplicate real server", [("address: 10.0.0.12:8080", "address: 10.0.0.11:8080")],
+            ["appliance.yaml:48:21: director.services[0].real_servers[1].address: real server 10.0.0.11:8080 is already listed at director.services[0].real_servers[0]"], On: D),
+        new("director: bad protocol", [("listen: 203.0.113.10:80/tcp", "listen: 203.0.113.10:80/sctp")],
+            ["appliance.yaml:40:15: director.services[0].listen: listen (203.0.113.10:80/sctp): the protocol must be tcp or udp"], On: D),
+        new("director: unbracketed IPv6 real server", [("address: \"[2001:db8:1::11]:53\"", "address: \"2001:db8:1::11:53\"")],
+            ["appliance.yaml:54:32: director.services[1].real_servers[0].address: expected an address and port, like 10.0.0.11:8080 or [fd00::11]:8080, got the quoted string '2001:db8:1::11:53'"], On: D),
+        new("director: bad scheduler", [("scheduler: wrr", "scheduler: lc")],
+            ["appliance.yaml:41:18: director.services[0].scheduler: expected rr, wrr, sh or random, got 'lc'"], On: D),
+        new("director: check timeout not below interval", [("interval: 2s, timeout: 1s", "interval: 2s, timeout: 2s")],
+            ["appliance.yaml:45:78: director.services[0].check.timeout: timeout (2s) must be less than interval (2s)"], On: D),
+        new("director: no real servers", [("real_servers: [{address: \"[2001:db8:1::11]:53\"}, {address: \"[2001:db8:1::12]:53\", weight: 3}]", "real_servers: []")],
+            ["appliance.yaml:54:21: director.services[1].real_servers: expected 1 to 4096 real servers, got 0"], On: D),
+        new("director: sync peer of another family", [("peer: 10.99.0.2}", "peer: \"fd00:99::2\"}")],
+            ["appliance.yaml:37:51: director.sync.peer: peer (fd00:99::2) and local (10.99.0.1) must be of the same address family"], On: D),
         new("null value", [("name: edge", "name:")],
             ["appliance.yaml:2:8: cluster.name: expected a name of 1 to 32 characters a-z, 0-9 or '-', got nothing"]),
     ];
@@ -232,6 +274,13 @@ public class BadConfigTests
     public void TheBase_IsValid()
     {
         var result = ConfigLoader.Load(F, ConfigSamples.Base);
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+    }
+
+    [Fact]
+    public void TheDirectorBase_IsValid()
+    {
+        var result = ConfigLoader.Load(F, ConfigSamples.WithDirector);
         Assert.True(result.Ok, string.Join("\n", result.Errors));
     }
 }

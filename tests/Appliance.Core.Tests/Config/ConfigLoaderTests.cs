@@ -15,6 +15,34 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void Director_ParsesIntoTheModel()
+    {
+        var config = LoadOk(ConfigSamples.WithDirector);
+        var d = config.Director!;
+        Assert.Equal(["gw-inside", "gw-inside6"], d.InsideVips.Select(v => v.Resource));
+        Assert.Equal(new ConntrackSyncConfig("eth2", IPAddress.Parse("10.99.0.1"), IPAddress.Parse("10.99.0.2"), 3780), d.Sync);
+        var web = d.Services[0];
+        Assert.Equal(new ServiceListen(IPAddress.Parse("203.0.113.10"), 80, L4Protocol.Tcp), web.Listen);
+        Assert.Equal((DirectorScheduler.Wrr, DirectorForwarding.Nat), (web.Scheduler, web.Forwarding));
+        Assert.Equal(new PersistenceConfig(TimeSpan.FromSeconds(300), 24), web.Persistence);
+        Assert.Equal(new DirectorCheckConfig(DirectorCheckKind.Http, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3, "/health", 200, null, null), web.Check);
+        RealServerConfig[] servers =
+        [
+            new(IPEndPoint.Parse("10.0.0.11:8080"), 2, 500, RealServerAdminState.Up),
+            new(IPEndPoint.Parse("10.0.0.12:8080"), 1, null, RealServerAdminState.Drain),
+        ];
+        Assert.True(servers.SequenceEqual(web.RealServers), string.Join(", ", web.RealServers));
+        Assert.Equal(IPEndPoint.Parse("10.0.0.250:80"), web.SorryServer);
+        var dns = d.Services[1];
+        Assert.Equal("[2001:db8::10]:53/udp", dns.Listen.ToString());
+        Assert.Null(dns.Persistence);
+        Assert.Equal(QuorumConfig.Default, dns.Quorum);
+        Assert.Equal(DirectorCheckConfig.Default, dns.Check);
+        Assert.Equal(3, dns.RealServers[1].Weight);
+        Assert.Null(LoadOk(ConfigSamples.Base).Director);
+    }
+
+    [Fact]
     public void DesignExample_ParsesIntoTheModel()
     {
         var config = LoadOk(ConfigSamples.DesignExample);

@@ -65,4 +65,37 @@ internal static class ConfigSamples
           - {name: pdu, kind: serial-pdu, protocol: rps10, device: /dev/ttyUSB0, outlets: {alpha: 1, beta: 2}}
 
         """;
+
+    /// <summary>
+    /// <see cref="Base"/> with VIPs and a director (DESIGN.md section 6 shape): the base the director's
+    /// bad-config cases edit. Line numbers matter to the golden messages.
+    /// </summary>
+    public const string WithDirector = Base + """
+        resources:
+          - {name: vip-web, kind: vip, address: 203.0.113.10/24, interface: eth0}
+          - {name: vip-web6, kind: vip, address: 2001:db8::10/64, interface: eth0}
+          - {name: gw-inside, kind: vip, address: 10.0.0.254/24, interface: eth1}
+          - {name: gw-inside6, kind: vip, address: fd00:77::254/64, interface: eth1}
+        director:
+          inside_vips: [gw-inside, gw-inside6]
+          sync: {interface: eth2, local: 10.99.0.1, peer: 10.99.0.2}
+          services:
+            - name: web
+              listen: 203.0.113.10:80/tcp
+              scheduler: wrr
+              forwarding: nat
+              persistence: {timeout: 300s, granularity: 24}
+              quorum: {min_weight: 1, hysteresis: 0}
+              check: {kind: http, path: /health, expect: 200, interval: 2s, timeout: 1s, rise: 2, fall: 3}
+              real_servers:
+                - {address: 10.0.0.11:8080, weight: 2, capacity: 500}
+                - {address: 10.0.0.12:8080, state: drain}
+              sorry_server: 10.0.0.250:80
+            - name: dns6
+              listen: "[2001:db8::10]:53/udp"
+              scheduler: sh
+              forwarding: snat
+              real_servers: [{address: "[2001:db8:1::11]:53"}, {address: "[2001:db8:1::12]:53", weight: 3}]
+
+        """;
 }
