@@ -73,5 +73,14 @@ internal static partial class Interop
         /// </summary>
         [LibraryImport(Libraries.Nftables, EntryPoint = "nft_run_cmd_from_buffer")]
         internal static unsafe partial int RunCmdFromBuffer(SafeHandle ctx, byte* buffer);
+
+        /// <summary>
+        /// nft_run_cmd_from_filename(3): as <see cref="RunCmdFromBuffer"/> (one batch, atomic) for
+        /// the commands in a file (nft -f). Used for transactions because its error messages carry
+        /// "FILE:LINE:COLUMN" and quote the failing line; for a buffer, 1.0.6 prints no location and
+        /// quotes the buffer's first line whatever line failed. 0 on success, -1 on any error.
+        /// </summary>
+        [LibraryImport(Libraries.Nftables, EntryPoint = "nft_run_cmd_from_filename", StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int RunCmdFromFilename(SafeHandle ctx, string filename);
     }
 }

@@ -57,7 +57,8 @@ public sealed class NftCommandApplier : INftApplier
                 => NftResult.Fail($"{NftPath} printed more than {ChildProcess.OutputCharsMax} characters; the fallback keeps only that much", NftBackend.Command, elapsed),
             _ when r.ExitCode == 0 => new NftResult(success, r.Stderr.TrimEnd('\n'), r.Stdout, NftBackend.Command, elapsed),
             // nft exits 1 for a refused command; 2 (no memory) and 3 (no netlink) are not verdicts on the text.
-            _ when r.ExitCode == 1 => new NftResult(NftOutcome.Rejected, r.Stderr.TrimEnd('\n'), r.Stdout, NftBackend.Command, elapsed),
+            _ when r.ExitCode == 1 => new NftResult(NftOutcome.Rejected,
+                r.Stderr.TrimEnd('\n').Replace("/dev/stdin:", NftLibraryApplier.TransactionName + ":", StringComparison.Ordinal), r.Stdout, NftBackend.Command, elapsed),
             _ => NftResult.Fail($"{NftPath} exited {r.ExitCode}: {r.Stderr.TrimEnd('\n')}", NftBackend.Command, elapsed),
         };
     }

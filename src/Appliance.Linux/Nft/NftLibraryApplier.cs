@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace Appliance.Linux.Nft;
 
@@ -39,9 +40,7 @@ public sealed class NftLibraryApplier : INftApplier
             Interop.Nftables.SetDryRun(_ctx, checkOnly);
             try
             {
-                var (rc, output, error, elapsed) = Run(text);
-                var outcome = rc == 0 ? (checkOnly ? NftOutcome.Checked : NftOutcome.Applied) : NftOutcome.Rejected;
-                return new NftResult(outcome, error, output, NftBackend.Library, elapsed);
+                return RunTransaction(text, checkOnly);
             }
             finally
             {
@@ -49,6 +48,31 @@ public sealed class NftLibraryApplier : INftApplier
             }
         }
     }
+
+    /// <summary>
+    /// Hands the text to libnftables as a file, an anonymous one in memory (memfd) read back
+    /// through /proc/self/fd: errors then name "transaction:LINE:COLUMN" and quote the right line
+    /// (see <see cref="Interop.Nftables.RunCmdFromFilename"/>). Costs one memfd and one write.
+    /// </summary>
+    private NftResult RunTransaction(string text, bool checkOnly)
+    {
+        long start = Stopwatch.GetTimestamp();
+        int fd = Interop.Fs.MemfdCreate(TransactionName, Interop.Fs.MFD_CLOEXEC);
+        if (fd < 0)
+            return NftResult.Fail(Interop.Sys.CreateIoExceptionForLastError("memfd_create", TransactionName).Message, NftBackend.Library);
+        using var file = new SafeFileHandle(fd, ownsHandle: true);
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        RandomAccess.Write(file, bytes, 0);
+        string path = $"/proc/self/fd/{fd}";
+        int rc = Interop.Nftables.RunCmdFromFilename(_ctx, path);
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        var (output, error) = TakeBuffers();
+        var outcome = rc == 0 ? (checkOnly ? NftOutcome.Checked : NftOutcome.Applied) : NftOutcome.Rejected;
+        return new NftResult(outcome, error.Replace(path + ":", TransactionName + ":", StringComparison.Ordinal), output, NftBackend.Library, elapsed);
+    }
+
+    /// <summary>How error messages name the text of a transaction ("transaction:3:38-44: Error: ...").</summary>
+    public const string TransactionName = "transaction";
 
     public NftResult List(NftTable table, bool stateless = false) => Read($"list table {table}", stateless);
 
@@ -73,6 +97,7 @@ public sealed class NftLibraryApplier : INftApplier
         }
     }
 
+    /// <summary>A one-line read command (list): from a buffer, whose first line is the only one.</summary>
     private unsafe (int Rc, string Output, string Error, TimeSpan Elapsed) Run(string text)
     {
         int max = Encoding.UTF8.GetMaxByteCount(text.Length) + 1;
@@ -86,15 +111,21 @@ public sealed class NftLibraryApplier : INftApplier
             fixed (byte* p = buffer)
                 rc = Interop.Nftables.RunCmdFromBuffer(_ctx, p);
             var elapsed = Stopwatch.GetElapsedTime(start);
-            // Both buffers are read after every run: each read rewinds, so nothing carries over to the next.
-            string output = Marshal.PtrToStringUTF8(Interop.Nftables.GetOutputBuffer(_ctx)) ?? "";
-            string error = Marshal.PtrToStringUTF8(Interop.Nftables.GetErrorBuffer(_ctx)) ?? "";
-            return (rc, output, error.TrimEnd('\n'), elapsed);
+            var (output, error) = TakeBuffers();
+            return (rc, output, error, elapsed);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Both buffers, read after every run: each read rewinds, so nothing carries over to the next.</summary>
+    private (string Output, string Error) TakeBuffers()
+    {
+        string output = Marshal.PtrToStringUTF8(Interop.Nftables.GetOutputBuffer(_ctx)) ?? "";
+        string error = Marshal.PtrToStringUTF8(Interop.Nftables.GetErrorBuffer(_ctx)) ?? "";
+        return (output, error.TrimEnd('\n'));
     }
 
     /// <summary>
