@@ -414,10 +414,11 @@ internal sealed class NftProxy : IDisposable
                 killedBecause = _killedBecause;
             }
             string reason = killedBecause is null ? $"worker {how}" : $"worker killed: {killedBecause}";
-            _hello.TrySetResult(reason);
-            pending?.TrySetResult(NftResult.Fail(reason));
+            // The log line first: a caller that reacts to the failure finds it already said.
             if (!_disposing && killedBecause is null)
                 Trace.NftWorkerDied(_log, Pid, how, pending is null ? "no request was in flight" : "the request in flight failed");
+            _hello.TrySetResult(reason);
+            pending?.TrySetResult(NftResult.Fail(reason));
         }
 
         /// <summary>"crashed (signal 11)" or "exited (code 3)": .NET reports a death by signal N as exit code 128+N.</summary>

@@ -61,8 +61,14 @@ public sealed class NftLibraryApplier : INftApplier
         if (fd < 0)
             return NftResult.Fail(Interop.Sys.CreateIoExceptionForLastError("memfd_create", TransactionName).Message, NftBackend.Library);
         using var file = new SafeFileHandle(fd, ownsHandle: true);
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
-        RandomAccess.Write(file, bytes, 0);
+        try
+        {
+            RandomAccess.Write(file, Encoding.UTF8.GetBytes(text), 0);
+        }
+        catch (IOException e)
+        {
+            return NftResult.Fail($"cannot write the transaction to its memfd: {e.Message}", NftBackend.Library);
+        }
         string path = $"/proc/self/fd/{fd}";
         int rc = Interop.Nftables.RunCmdFromFilename(_ctx, path);
         var elapsed = Stopwatch.GetElapsedTime(start);
