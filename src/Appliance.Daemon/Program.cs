@@ -22,6 +22,10 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        // The nft worker (started by NftProxy) needs no config: it only applies nft text.
+        if (args is [NftWorker.Flag])
+            return NftWorker.Run();
+
         var options = DaemonOptions.Parse(args, out string? usageError);
         if (options is null)
         {

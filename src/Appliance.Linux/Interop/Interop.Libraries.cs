@@ -15,6 +15,13 @@ internal static partial class Interop
     {
         /// <summary>The C library (glibc or musl); the runtime resolves the name "libc" to it (libc.so.6 on glibc).</summary>
         internal const string Libc = "libc";
+
+        /// <summary>
+        /// libnftables (Debian: libnftables1), the library behind nft(8). Loaded on first use, so a
+        /// board without it only loses the director's in-process applier (see Nft/NftApplier).
+        /// The soname, not "libnftables": only the -dev package installs the unversioned link.
+        /// </summary>
+        internal const string Nftables = "libnftables.so.1";
     }
 
     /// <summary>Entry points and constants of the C library and the kernel uapi.</summary>

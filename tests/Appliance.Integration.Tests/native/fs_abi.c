@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 
 #define C(x) printf("%s %llu\n", #x, (unsigned long long)(x))
 #define SIZE(t) printf("sizeof.%s %zu\n", #t, sizeof(struct t))
@@ -24,6 +25,8 @@ int main(void)
     printf("value.O_NOFOLLOW %llu\n", (unsigned long long)O_NOFOLLOW);
     /* statx(2) <linux/fcntl.h>, <linux/stat.h> */
     C(AT_EMPTY_PATH); C(AT_SYMLINK_NOFOLLOW); C(STATX_TYPE); C(STATX_MODE); C(STATX_UID);
+    /* memfd_create(2) <linux/memfd.h> */
+    C(MFD_CLOEXEC);
     C(S_IFMT); C(S_IFSOCK); C(S_IFLNK); C(S_IFREG); C(S_IFBLK); C(S_IFDIR); C(S_IFCHR); C(S_IFIFO);
     return 0;
 }

@@ -58,6 +58,6 @@ int main(void)
     C(ENOENT); C(EINTR); C(EIO); C(ENXIO); C(EBADF); C(EAGAIN); C(EACCES); C(EBUSY); C(ENODEV);
     C(EEXIST); C(EINVAL); C(ENOTTY); C(EADDRNOTAVAIL); C(ECONNREFUSED); C(ENOTDIR); C(ELOOP);
     /* kill(2) <asm-generic/signal.h> */
-    C(SIGKILL);
+    C(SIGKILL); C(SIGSEGV);
     return 0;
 }

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Daemon;
+
+/// <summary>Log events of the nft worker and its proxy (<see cref="NftWorker"/>, <see cref="NftProxy"/>): ids 1800-1809.</summary>
+internal static partial class Trace
+{
+    [LoggerMessage(1800, LogLevel.Information, "nft worker started (pid {Pid}, {Backend}) in {Ms}ms")]
+    public static partial void NftWorkerStarted(ILogger log, int pid, string backend, long ms);
+
+    [LoggerMessage(1801, LogLevel.Error, "nft worker (pid {Pid}) {How}; {InFlight}; a new worker starts with the next request")]
+    public static partial void NftWorkerDied(ILogger log, int pid, string how, string inFlight);
+
+    [LoggerMessage(1802, LogLevel.Information, "nft transaction of {Bytes} bytes {Outcome} in {Ms}ms ({Backend}, {RoundTripMs}ms round trip)")]
+    public static partial void NftApplied(ILogger log, int bytes, string outcome, double ms, string backend, double roundTripMs);
+
+    [LoggerMessage(1803, LogLevel.Warning, "nft transaction of {Bytes} bytes rejected; the previous ruleset stays in force: {Error}")]
+    public static partial void NftRejected(ILogger log, int bytes, string error);
+
+    [LoggerMessage(1804, LogLevel.Error, "nft {Operation} failed: {Reason}")]
+    public static partial void NftFailed(ILogger log, string operation, string reason);
+
+    [LoggerMessage(1805, LogLevel.Warning, "nft worker (pid {Pid}) says: {Line}")]
+    public static partial void NftWorkerSaid(ILogger log, int pid, string line);
+
+    [LoggerMessage(1806, LogLevel.Warning, "nft worker cannot use libnftables ({Reason}); transactions go through `nft -f -`, a process each (slower)")]
+    public static partial void NftFallback(ILogger log, string reason);
+
+    [LoggerMessage(1807, LogLevel.Error, "nft worker (pid {Pid}) killed: {Reason}")]
+    public static partial void NftWorkerKilled(ILogger log, int pid, string reason);
+}
