@@ -23,6 +23,10 @@ internal static class Program
         "  fence on NODE         power a fenced peer on again (an `off` fence stays off until then)\n" +
         "  fence confirm NODE    manual fencing: you have cut NODE's power by hand\n" +
         "  fence history [--json]  every fencing operation: target, device, outcome, reason, time\n" +
+        "  services [--json]     the director's services and real servers: state, weight, counters\n" +
+        "  drain SERVICE SERVER  no new clients for SERVER (ip:port); established ones stay\n" +
+        "  undrain SERVICE SERVER  take new clients again\n" +
+        "  weight SERVICE SERVER N  set SERVER's weight (0..256; 0 drains)\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
         "  config reference      print every configuration option (markdown)\n" +
         "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
@@ -72,6 +76,14 @@ internal static class Program
                 return FenceHistory(control, rest.Length == 3);
             case "fence":
                 return BadUsage("usage: appliancectl fence NODE | fence on NODE | fence confirm NODE | fence history [--json]");
+            case "services" when rest.Length == 1 || rest[1..] is ["--json"]:
+                return Services(control, rest.Length == 2);
+            case "drain" or "undrain" when rest.Length == 3:
+                return Action(control, DirectorRequest(rest[0], rest[1], rest[2], null));
+            case "weight" when rest.Length == 4 && int.TryParse(rest[3], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int weight):
+                return Action(control, DirectorRequest("weight", rest[1], rest[2], weight));
+            case "services" or "drain" or "undrain" or "weight":
+                return BadUsage("usage: appliancectl services [--json] | drain SERVICE SERVER | undrain SERVICE SERVER | weight SERVICE SERVER N");
             case "fence-agent" when rest.Length >= 2:
                 // The fence_appliance_gpio / fence_appliance_pdu wrappers (board/fence/) land here.
                 return FenceAgentCommand.RunOnConsole(rest[1], rest[2..],
@@ -129,6 +141,44 @@ internal static class Program
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>{"cmd":CMD,"service":S,"server":R[,"weight":N]}, escaped by the writer.</summary>
+    private static string DirectorRequest(string cmd, string service, string server, int? weight)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("cmd", cmd);
+            w.WriteString("service", service);
+            w.WriteString("server", server);
+            if (weight is { } n)
+                w.WriteNumber("weight", n);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>`services [--json]`: the director's services and real servers, as JSON or a table.</summary>
+    private static int Services(string control, bool json)
+    {
+        if (!TryRequest(control, "{\"cmd\":\"services\"}", out string response))
+            return 1;
+        using var doc = JsonDocument.Parse(response);
+        var root = doc.RootElement;
+        if (root.TryGetProperty("error", out var err) || (root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.False))
+        {
+            Console.Error.WriteLine($"appliancectl: {(err.ValueKind == JsonValueKind.String ? err.GetString() : root.GetProperty("refused").GetString())}");
+            return 1;
+        }
+        if (json)
+        {
+            Console.Out.WriteLine(response);
+            return 0;
+        }
+        Console.Out.Write(StatusText.Services(root));
+        return 0;
     }
 
     private static int FenceHistory(string control, bool json)

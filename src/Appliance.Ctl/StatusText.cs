@@ -120,6 +120,38 @@ internal static class StatusText
         return o.ToString();
     }
 
+    /// <summary>`appliancectl services`: one block per service, a row per real server.</summary>
+    public static string Services(JsonElement s)
+    {
+        var o = new StringBuilder();
+        o.Append(CultureInfo.InvariantCulture, $"director: generation {s.GetProperty("generation").GetInt64()}{(s.GetProperty("loaded").GetBoolean() ? "" : ", table NOT loaded")}\n");
+        if (s.TryGetProperty("error", out var error))
+            o.Append(CultureInfo.InvariantCulture, $"  ERROR: {error.GetString()}\n");
+        foreach (var svc in s.GetProperty("services").EnumerateArray())
+        {
+            o.Append(CultureInfo.InvariantCulture, $"service {svc.GetProperty("name").GetString()}  {svc.GetProperty("listen").GetString()}  " +
+                $"{svc.GetProperty("scheduler").GetString()}, {svc.GetProperty("forwarding").GetString()}" +
+                $"{(svc.GetProperty("sorry_active").GetBoolean() ? "  SORRY SERVER ACTIVE" : "")}{(svc.GetProperty("quorum").GetBoolean() ? "" : "  NO QUORUM")}\n");
+            var rows = new List<string[]> { new[] { "SERVER", "STATE", "WEIGHT", "PACKETS", "BYTES", "CHECK" } };
+            foreach (var r in svc.GetProperty("servers").EnumerateArray())
+                rows.Add(new[] { r.GetProperty("address").GetString()! + (r.GetProperty("sorry").GetBoolean() ? " (sorry)" : ""),
+                    r.GetProperty("state").GetString()!, Num(r, "weight"), Num(r, "packets"), Num(r, "bytes"),
+                    r.GetProperty("check").GetProperty("result").GetString()! });
+            int[] width = new int[6];
+            foreach (var r in rows)
+                for (int i = 0; i < 6; i++)
+                    width[i] = Math.Max(width[i], r[i].Length);
+            foreach (var r in rows)
+            {
+                o.Append("  ");
+                for (int i = 0; i < 5; i++)
+                    o.Append(r[i].PadRight(width[i] + 2));
+                o.Append(r[5]).Append('\n');
+            }
+        }
+        return o.ToString();
+    }
+
     private static string Num(JsonElement c, string name) => c.GetProperty(name).GetInt64().ToString(CultureInfo.InvariantCulture);
 
     private static string Ms(JsonElement t, string name) => Duration(t.GetProperty(name).GetInt64());

@@ -192,6 +192,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly NodeExecutor _executor;
     private readonly MonitorRunner _monitors;
     private readonly DuplicateVipWatch _vipWatch;
+    private readonly DirectorService? _director;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -220,6 +221,8 @@ internal sealed class ApplianceDaemon : IDisposable
             log, _time);
         _heartbeat = proxy = new HeartbeatProxy(options, _executor.OnCommand, log);
         _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log, _time);
+        if (_config.Director is { } director)
+            _director = new DirectorService(director, _config.Cluster.Name, log, _time);
     }
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
@@ -257,6 +260,7 @@ internal sealed class ApplianceDaemon : IDisposable
         control.Start();
         _monitors.Start();
         _vipWatch.Start();
+        _director?.Start(); // on both nodes, whatever the role: the table is there before any takeover
         using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
         Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
@@ -371,6 +375,21 @@ internal sealed class ApplianceDaemon : IDisposable
             }
             case "fence-history":
                 return StatusJson.WriteFenceHistory(_executor.History.Entries);
+            case "services":
+                return _director is null ? ControlServer.Refused("no director: the config has no `director:` section")
+                    : await _director.WriteServicesAsync().ConfigureAwait(false);
+            case "drain" or "undrain" or "weight":
+            {
+                if (_director is null)
+                    return ControlServer.Refused("no director: the config has no `director:` section");
+                string Field(string name) => request.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString()! : "";
+                int? weight = cmd == "weight" && request.TryGetProperty("weight", out var wv) && wv.TryGetInt32(out int n) ? n : null;
+                if (cmd == "weight" && weight is null)
+                    return ControlServer.Error("weight needs an integer weight");
+                var state = cmd switch { "drain" => Core.Director.ServerState.Drain, "undrain" => Core.Director.ServerState.Up, _ => (Core.Director.ServerState?)null };
+                var (ok, message) = await _director.SetAsync(Field("service"), Field("server"), state, weight).ConfigureAwait(false);
+                return ok ? ControlServer.Ok(message) : ControlServer.Refused(message);
+            }
             case "standby":
             {
                 await _heartbeat.RequestAsync(OperatorRequest.Standby).ConfigureAwait(false);
@@ -402,7 +421,7 @@ internal sealed class ApplianceDaemon : IDisposable
                     t => Trace.BackgroundFailed(_log, "churn", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, reset-cadence)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, reset-cadence)");
         }
     }
 
@@ -428,6 +447,7 @@ internal sealed class ApplianceDaemon : IDisposable
     public void Dispose()
     {
         _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
+        _director?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         _monitors.Dispose();
         _heartbeat.Dispose();

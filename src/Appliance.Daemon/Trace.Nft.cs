@@ -28,4 +28,13 @@ internal static partial class Trace
 
     [LoggerMessage(1807, LogLevel.Error, "nft worker (pid {Pid}) killed: {Reason}")]
     public static partial void NftWorkerKilled(ILogger log, int pid, string reason);
+
+    [LoggerMessage(1810, LogLevel.Information, "director: table inet appliance loaded: {Services} services, {Servers} real servers, in {Ms}ms")]
+    public static partial void DirectorLoaded(ILogger log, int services, int servers, long ms);
+
+    [LoggerMessage(1811, LogLevel.Warning, "director: {Service} {Server} now {What}; applied in {Ms}ms")]
+    public static partial void DirectorChanged(ILogger log, string service, string server, string what, long ms);
+
+    [LoggerMessage(1812, LogLevel.Error, "director: {What} failed, the previous ruleset stays in force: {Reason}")]
+    public static partial void DirectorApplyFailed(ILogger log, string what, string reason);
 }

@@ -1,0 +1,242 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Text.Json;
+using Appliance.Core.Config;
+using Appliance.Core.Director;
+using Appliance.Linux.Nft;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Daemon;
+
+/// <summary>
+/// Keeps the director's ruleset (`table inet appliance`) loaded in this node's kernel, on both nodes
+/// whatever their role (DESIGN.md section 5: deleting it while serving resets every balanced
+/// connection, and a standby must have it before it takes over). The whole table is loaded once at
+/// start; after that every change (an operator's drain, undrain or weight) is one transaction that
+/// rewrites only what changed. A failed apply leaves the previous ruleset in force and says why.
+/// libnftables runs in its own worker process (<see cref="NftProxy"/>), so a crash in it cannot take
+/// this daemon or its heartbeat down. One transaction at a time. Health checks (issue 9 part 3) are
+/// not built yet: every real server is as the config and the operator say.
+/// </summary>
+internal sealed class DirectorService : IAsyncDisposable
+{
+    /// <summary>How often a table that could not be loaded is tried again.</summary>
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
+
+    private readonly DirectorConfig _config;
+    private readonly string _cluster;
+    private readonly NftProxy _nft;
+    private readonly ILogger _log;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private ImmutableDictionary<(string Service, IPEndPoint Server), RealServerStatus> _overrides =
+        ImmutableDictionary<(string, IPEndPoint), RealServerStatus>.Empty;
+    private DirectorPlan? _applied;
+    private long _generation;
+    private volatile string _error = "";
+    private Task _loader = Task.CompletedTask;
+
+    public DirectorService(DirectorConfig config, string clusterName, ILogger log, TimeProvider time, NftProxy? nft = null)
+    {
+        _config = config;
+        _cluster = clusterName;
+        _log = log;
+        _time = time;
+        _nft = nft ?? new NftProxy(log);
+    }
+
+    /// <summary>Transactions applied on this node since start (0: the table is not loaded yet).</summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
+    /// <summary>Why the last load or change failed ("" when it did not).</summary>
+    public string Error => _error;
+
+    /// <summary>Loads the whole table in the background, and again every <see cref="RetryInterval"/> until it is in.</summary>
+    public void Start() => _loader = LoadUntilLoaded(_stop.Token);
+
+    private async Task LoadUntilLoaded(CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                if (await LoadAsync(ct).ConfigureAwait(false))
+                    return;
+                await Task.Delay(RetryInterval, _time, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            Trace.BackgroundFailed(_log, "director load", e.ToString());
+        }
+    }
+
+    /// <summary>The whole table, in one transaction; true when the kernel has it.</summary>
+    public async Task<bool> LoadAsync(CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var plan = Plan();
+            var result = await _nft.ApplyAsync(NftRuleset.FullLoad(plan), ct: ct).ConfigureAwait(false);
+            if (!result.Ok)
+            {
+                _error = $"loading table {NftRuleset.Table}: {result.Message}";
+                Trace.DirectorApplyFailed(_log, "load", result.Message);
+                return false;
+            }
+            _applied = plan;
+            _error = "";
+            Interlocked.Increment(ref _generation);
+            Trace.DirectorLoaded(_log, plan.Services.Length, plan.AllServers.Count(), (long)result.Elapsed.TotalMilliseconds);
+            return true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private DirectorPlan Plan()
+    {
+        var health = HealthView.AsConfigured;
+        foreach (var ((service, server), status) in _overrides)
+            health = health.With(service, server, status);
+        return DirectorPlanner.Plan(_config, _cluster, health, _applied);
+    }
+
+    /// <summary>
+    /// `appliancectl drain|undrain SERVICE SERVER` and `weight SERVICE SERVER N`: one transaction that
+    /// changes only that service. Refused (nothing changes) when the table is not loaded, the names are
+    /// unknown, or the kernel rejects the change.
+    /// </summary>
+    public async Task<(bool Ok, string Message)> SetAsync(string service, string server, ServerState? state, int? weight, CancellationToken ct = default)
+    {
+        var svc = _config.Services.FirstOrDefault(s => s.Name == service);
+        if (svc is null)
+            return (false, $"unknown service '{service}' (services: {string.Join(", ", _config.Services.Select(s => s.Name))})");
+        var rs = svc.RealServers.FirstOrDefault(r => Same(r.Address, server));
+        if (rs is null)
+            return (false, $"service {service} has no real server '{server}' (real servers: {string.Join(", ", svc.RealServers.Select(r => Show(r.Address)))})");
+        if (weight is < 0 or > ConfigLimits.MaxRealServerWeight)
+            return (false, $"weight {weight} is out of range (0 to {ConfigLimits.MaxRealServerWeight})");
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_applied is not { } old)
+                return (false, $"the director's table is not loaded yet: {(_error.Length > 0 ? _error : "loading")}");
+            var current = old.Find(service)!.Servers.First(s => s.Address.Equals(rs.Address));
+            var next = new RealServerStatus(state ?? current.State, weight ?? current.Weight);
+            var before = _overrides;
+            _overrides = _overrides.SetItem((service, rs.Address), next);
+            var plan = Plan();
+            string text = NftRuleset.Change(old, plan);
+            if (text.Length == 0)
+                return (true, $"{service} {Show(rs.Address)}: already {Describe(next)}");
+            var result = await _nft.ApplyAsync(text, ct: ct).ConfigureAwait(false);
+            if (!result.Ok)
+            {
+                _overrides = before; // the kernel kept the old ruleset, and so do we
+                Trace.DirectorApplyFailed(_log, $"{service} {Show(rs.Address)}", result.Message);
+                return (false, $"the kernel refused the change, the previous ruleset stays: {result.Message}");
+            }
+            _applied = plan;
+            Interlocked.Increment(ref _generation);
+            Trace.DirectorChanged(_log, service, Show(rs.Address), Describe(next), (long)result.Elapsed.TotalMilliseconds);
+            return (true, $"{service} {Show(rs.Address)}: {Describe(next)} (applied in {result.Elapsed.TotalMilliseconds:F1} ms)");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static string Describe(RealServerStatus s) => $"{s.State.ToString().ToLowerInvariant()}, weight {s.Weight}";
+
+    private static bool Same(IPEndPoint address, string text) =>
+        IPEndPoint.TryParse(text, out var parsed) && parsed.Address.Equals(address.Address) && parsed.Port == address.Port;
+
+    private static string Show(IPEndPoint e) => e.ToString();
+
+    /// <summary>`appliancectl services --json`: per service and real server, state, weight, check, counters; the generation.</summary>
+    public async Task<byte[]> WriteServicesAsync(CancellationToken ct = default)
+    {
+        var plan = _applied;
+        IReadOnlyDictionary<string, NftCounter> counters = new Dictionary<string, NftCounter>();
+        if (plan is not null)
+        {
+            var listing = await _nft.ListCountersAsync(NftTable.Appliance, ct).ConfigureAwait(false);
+            if (listing.Ok)
+                counters = NftCounters.Parse(listing.Output);
+        }
+        plan ??= Plan();
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("ok", true);
+            w.WriteNumber("generation", Generation);
+            w.WriteBoolean("loaded", _applied is not null);
+            if (_error.Length > 0)
+                w.WriteString("error", _error);
+            w.WriteStartArray("services");
+            foreach (var s in plan.Services)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", s.Name);
+                w.WriteString("listen", s.Config.Listen.ToString());
+                w.WriteString("scheduler", s.Config.Scheduler.ToString().ToLowerInvariant());
+                w.WriteString("forwarding", s.Config.Forwarding.ToString().ToLowerInvariant());
+                w.WriteBoolean("quorum", s.QuorumHeld);
+                w.WriteBoolean("sorry_active", s.SorryActive);
+                w.WriteStartArray("servers");
+                foreach (var server in s.Servers)
+                    WriteServer(w, server, counters, sorry: false);
+                if (s.Sorry is { } sorry)
+                    WriteServer(w, sorry, counters, sorry: true);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
+    }
+
+    private static void WriteServer(Utf8JsonWriter w, PlannedServer s, IReadOnlyDictionary<string, NftCounter> counters, bool sorry)
+    {
+        w.WriteStartObject();
+        w.WriteString("address", s.Address.ToString());
+        w.WriteString("id", s.Id.MarkHex);
+        w.WriteString("state", s.State.ToString().ToLowerInvariant());
+        w.WriteNumber("weight", s.Weight);
+        w.WriteBoolean("sorry", sorry);
+        w.WriteStartObject("check");
+        w.WriteString("result", "none");
+        w.WriteString("reason", "health checks are not built yet: the state is the config's and the operator's");
+        w.WriteEndObject();
+        var c = counters.TryGetValue(s.Id.CounterName, out var found) ? found : default;
+        w.WriteNumber("packets", c.Packets);
+        w.WriteNumber("bytes", c.Bytes);
+        w.WriteEndObject();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // The table stays loaded: deleting it would reset every balanced connection (a restart or
+        // an upgrade of this daemon must not), and the next start reloads it in one transaction.
+        _stop.Cancel();
+        try
+        {
+            await _loader.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _nft.Dispose();
+    }
+}
