@@ -307,6 +307,7 @@ internal sealed class HeartbeatThread : IDisposable
     private HeartbeatStatus Snapshot()
     {
         TimeSpan now = Now();
+        var view = Node?.Snapshot();
         var m = _node.Membership;
         var links = new LinkStatus[_linkConfigs.Count];
         for (int i = 0; i < links.Length; i++)
@@ -319,7 +320,7 @@ internal sealed class HeartbeatThread : IDisposable
         return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
             m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap, _realtime,
             GC.CollectionCount(0), GC.GetTotalPauseDuration(),
-            Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", Node?.Snapshot().StandbyRequested ?? false, Node?.Snapshot());
+            Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", view?.StandbyRequested ?? false, view);
     }
 
     public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";

@@ -40,7 +40,6 @@ internal sealed class NodeExecutor : IAsyncDisposable
     private readonly Task _historyWriter;
     private readonly bool[] _held;
     private volatile string _historyError = "";
-    private int _running;
 
     public NodeExecutor(IReadOnlyList<IResource> resources, IReadOnlyDictionary<string, IFenceDevice> devices, FenceHistory history,
         Action<int, ResourceVerb, ResourceOutcome> resourceDone, Action<long, FenceResult> fenceDone,
@@ -69,9 +68,6 @@ internal sealed class NodeExecutor : IAsyncDisposable
 
     public IReadOnlyDictionary<string, IFenceDevice> Devices => _devices;
 
-    /// <summary>Actions under way (for tests).</summary>
-    public int Running => Volatile.Read(ref _running);
-
     /// <summary>One command; returns at once (work runs on the pool). Never throws: a bug is logged.</summary>
     public void OnCommand(NodeCommand command)
     {
@@ -90,9 +86,9 @@ internal sealed class NodeExecutor : IAsyncDisposable
                     Background(RunFenceAsync(f), $"fence {f.Action} via {f.Device}");
                     break;
                 case CancelFenceDevice c:
-                    if (_fenceOps.TryGetValue(c.Op, out var cts))
-                        cts.Cancel();
-                    Trace.FenceCancelled(_log, "the peer", c.Why);
+                    if (_fenceOps.TryGetValue(c.Op, out var running))
+                        running.Cancel();
+                    Trace.FenceCancelled(_log, c.Target, c.Why);
                     break;
                 case FenceStarted s:
                     Trace.FenceStarting(_log, s.Target, (long)s.Delay.TotalMilliseconds, string.Join(", ", _devices.Keys),
@@ -134,10 +130,8 @@ internal sealed class NodeExecutor : IAsyncDisposable
     /// <summary>Runs <paramref name="work"/> without awaiting it, and logs it if it fails (it should not: every path reports).</summary>
     private void Background(Task work, string what)
     {
-        Interlocked.Increment(ref _running);
         work.ContinueWith(t =>
         {
-            Interlocked.Decrement(ref _running);
             if (t.Exception is { } e)
                 Trace.BackgroundFailed(_log, what, e.GetBaseException().ToString());
         }, TaskScheduler.Default);

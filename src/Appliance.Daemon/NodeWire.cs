@@ -41,6 +41,7 @@ internal static class NodeWire
             case CancelFenceDevice x:
                 w.WriteString("type", "cancel-fence");
                 w.WriteNumber("op", x.Op);
+                w.WriteString("target", x.Target);
                 w.WriteString("why", x.Why);
                 break;
             case FenceStarted s:
@@ -107,7 +108,7 @@ internal static class NodeWire
             "run-resource" => new RunResource(e.GetProperty("index").GetInt32(), (ResourceVerb)e.GetProperty("verb").GetInt32(), Us("timeout_us")),
             "run-fence" => new RunFenceDevice(e.GetProperty("op").GetInt64(), S("device"), (FenceAction)e.GetProperty("action").GetInt32(),
                 S("target"), Us("timeout_us"), e.GetProperty("manual").GetBoolean()),
-            "cancel-fence" => new CancelFenceDevice(e.GetProperty("op").GetInt64(), S("why")),
+            "cancel-fence" => new CancelFenceDevice(e.GetProperty("op").GetInt64(), S("target"), S("why")),
             "fence-started" => new FenceStarted(S("target"), Us("delay_us"), (FenceTrigger)e.GetProperty("trigger").GetInt32(), S("why")),
             "fence-ended" => new FenceEnded(new FenceReport(S("target"), e.GetProperty("verified").GetBoolean(), S("device"),
                 (FenceFinalAction)e.GetProperty("action").GetInt32(), (FenceOutcome)e.GetProperty("outcome").GetInt32(), S("reason"),

@@ -81,9 +81,6 @@ public sealed class ClusterNode
     /// <summary>Commands to carry out, in order; the host takes them all after each call.</summary>
     public List<NodeCommand> Outbox => _outbox;
 
-    /// <summary>The node finished its clean shutdown (a <see cref="Left"/> was emitted).</summary>
-    public bool HasLeft => _left;
-
     public bool Leaving => _leaving;
 
     public ResourceSequencer Sequencer => _resources;

@@ -190,8 +190,7 @@ public sealed class FencingRounds
 
     private void Cancel(string why, List<NodeCommand> outbox)
     {
-        if (DeviceBusy)
-            outbox.Add(new CancelFenceDevice(_outstandingOp, why));
+        outbox.Add(new CancelFenceDevice(_opId, _target, why));
         _op = null;
         _waitUntil = TimeSpan.MaxValue;
     }

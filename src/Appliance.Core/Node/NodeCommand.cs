@@ -24,8 +24,11 @@ public sealed record RunResource(int Index, ResourceVerb Verb, TimeSpan Timeout)
 /// </summary>
 public sealed record RunFenceDevice(long Op, string Device, FenceAction Action, string Target, TimeSpan Timeout, bool Manual) : NodeCommand;
 
-/// <summary>The operation <paramref name="Op"/> is over: cancel its device action if one still runs (its report is still expected).</summary>
-public sealed record CancelFenceDevice(long Op, string Why) : NodeCommand;
+/// <summary>
+/// The operation <paramref name="Op"/> against <paramref name="Target"/> was called off: cancel its
+/// device action if one still runs (its report is still expected), and say so.
+/// </summary>
+public sealed record CancelFenceDevice(long Op, string Target, string Why) : NodeCommand;
 
 /// <summary>A fence round started (for the log).</summary>
 public sealed record FenceStarted(string Target, TimeSpan Delay, FenceTrigger Trigger, string Why) : NodeCommand;

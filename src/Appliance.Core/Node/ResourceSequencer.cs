@@ -73,12 +73,8 @@ public sealed class ResourceSequencer
     /// <summary>Why this node is unfit to hold resources ("" when fit): a start that failed, or a resource lost after its restart.</summary>
     public string Failure { get; private set; } = "";
 
-    public int Count => _specs.Length;
-
     /// <summary>An action is outstanding.</summary>
     public bool Busy => _inFlight >= 0;
-
-    public ResourceSpec Spec(int i) => _specs[i];
 
     public IReadOnlyList<ResourceView> Snapshot() =>
         _specs.Select((s, i) => new ResourceView(s.Name, s.Kind, _states[i], _details[i])).ToArray();

@@ -159,7 +159,7 @@ public sealed class NodeExecutorTests : IDisposable
         }));
         exec.OnCommand(new RunFenceDevice(4, "relay-beta", FenceAction.Off, "beta", TimeSpan.FromSeconds(30), false));
         Thread.Sleep(50);
-        exec.OnCommand(new CancelFenceDevice(4, "the peer is heard again"));
+        exec.OnCommand(new CancelFenceDevice(4, "beta", "the peer is heard again"));
         var (op, result) = Take(_fenceDone, "the cancelled off");
         Assert.Equal(4, op);
         Assert.Equal(FenceOutcome.Timeout, result.Outcome);
