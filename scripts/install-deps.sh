@@ -5,7 +5,8 @@ set -euo pipefail
 # cluster-glue: the real `stonith -t rps10` client our PDU simulator is checked against; fence-agents:
 # fence_dummy for the fence-agent device; libxml2-utils: xmllint for our agents' metadata; util-linux: flock;
 # libnftables1: the director's applier; libnftables-dev: its header, which Edge/NftAbiTests compiles against.
-base=(socat iproute2 nftables libnftables1 libnftables-dev procps gcc libc6-dev linux-libc-dev resource-agents cluster-glue fence-agents libxml2-utils util-linux)
+# conntrackd, conntrack: the director's connection sync (director.sync) and its tests.
+base=(socat iproute2 nftables libnftables1 libnftables-dev conntrackd conntrack procps gcc libc6-dev linux-libc-dev resource-agents cluster-glue fence-agents libxml2-utils util-linux)
 case "${1:-test}" in
   test|run) pkgs=("${base[@]}" tcpdump) ;;
   bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat) ;;

@@ -193,6 +193,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly MonitorRunner _monitors;
     private readonly DuplicateVipWatch _vipWatch;
     private readonly DirectorService? _director;
+    private readonly ConntrackdSupervisor? _conntrackd;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -208,7 +209,10 @@ internal sealed class ApplianceDaemon : IDisposable
         _log = log;
         _time = time ?? TimeProvider.System;
         _started = _time.GetTimestamp();
-        var resources = _config.Resources.Select(ResourceFactory.Create).ToArray();
+        // Connection sync runs on both nodes all the time; its commit is the node's first resource.
+        if (_config.Director?.Sync is { } sync)
+            _conntrackd = new ConntrackdSupervisor(sync, options.StateDir, log, _time);
+        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd?.ConfigPath)).ToArray();
         _vipWatch = new DuplicateVipWatch(_config.Resources.OfType<VipResourceConfig>(), log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));
@@ -261,6 +265,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _monitors.Start();
         _vipWatch.Start();
         _director?.Start(); // on both nodes, whatever the role: the table is there before any takeover
+        _conntrackd?.Start();
         using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
         Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
@@ -448,6 +453,7 @@ internal sealed class ApplianceDaemon : IDisposable
     {
         _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _director?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
+        _conntrackd?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(6));
         _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         _monitors.Dispose();
         _heartbeat.Dispose();

@@ -37,4 +37,13 @@ internal static partial class Trace
 
     [LoggerMessage(1812, LogLevel.Error, "director: {What} failed, the previous ruleset stays in force: {Reason}")]
     public static partial void DirectorApplyFailed(ILogger log, string what, string reason);
+
+    [LoggerMessage(1813, LogLevel.Information, "conntrackd started (pid {Pid}, config {Config})")]
+    public static partial void ConntrackdStarted(ILogger log, int pid, string config);
+
+    [LoggerMessage(1814, LogLevel.Error, "{What}; starting it again in {BackoffMs}ms (connections do not survive a failover meanwhile)")]
+    public static partial void ConntrackdEnded(ILogger log, string what, long backoffMs);
+
+    [LoggerMessage(1815, LogLevel.Warning, "conntrackd says: {Line}")]
+    public static partial void ConntrackdSays(ILogger log, string line);
 }

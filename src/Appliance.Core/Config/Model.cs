@@ -64,7 +64,8 @@ public readonly record struct IpPrefix(IPAddress Address, int Length)
     public override string ToString() => $"{Address}/{Length}";
 }
 
-public enum ResourceKind { Vip, Exec, Lsb, Ocf }
+/// <remarks><see cref="ConntrackSync"/> is not written in a config: the node adds it when <c>director.sync</c> is set.</remarks>
+public enum ResourceKind { Vip, Exec, Lsb, Ocf, ConntrackSync }
 
 /// <summary>Something the active node runs; started in list order, stopped in reverse.</summary>
 public abstract record ResourceConfig(string Name)

@@ -61,8 +61,9 @@ public sealed class ClusterNode
         _peer = peer.Name;
         bool preferred = Arbiter.Arbiter.IsPreferred(self, peer, new NodeId((byte)(selfIndex + 1)), new NodeId((byte)(peerIndex + 1)));
         _arbiter = new Arbiter.Arbiter(preferred, config.Cluster.AutoFailback, config.Cluster.Fencing);
-        _resources = new ResourceSequencer([.. config.Resources.Select(ResourceSpec.From)]);
-        _mask = config.Resources.Length == 0 ? 0 : (uint)((1UL << Math.Min(32, config.Resources.Length)) - 1);
+        var resources = Director.NodeResources.Of(config);
+        _resources = new ResourceSequencer([.. resources.Select(ResourceSpec.From)]);
+        _mask = resources.Length == 0 ? 0 : (uint)((1UL << Math.Min(32, resources.Length)) - 1);
         var devices = config.FenceLevels(peer);
         _fencing = new FencingRounds(config.Cluster, peer.Name, [.. devices.Select(FenceLevel.From)],
             devices.OfType<ManualFenceConfig>().Select(d => d.Name), random01);

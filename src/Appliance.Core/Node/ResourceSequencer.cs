@@ -13,14 +13,19 @@ public readonly record struct ResourceSpec(string Name, string Kind, TimeSpan Ti
     /// </summary>
     public static readonly TimeSpan VipTimeout = TimeSpan.FromSeconds(5);
 
-    public static ResourceSpec From(ResourceConfig r) => new(r.Name, KindName(r.Kind),
-        r is ScriptResourceConfig s ? s.Timeout : VipTimeout, r.MonitorInterval);
+    public static ResourceSpec From(ResourceConfig r) => new(r.Name, KindName(r.Kind), r switch
+    {
+        ScriptResourceConfig s => s.Timeout,
+        Director.ConntrackSyncResourceConfig => Director.ConntrackSyncResourceConfig.CommitTimeout,
+        _ => VipTimeout,
+    }, r.MonitorInterval);
 
     public static string KindName(ResourceKind k) => k switch
     {
         ResourceKind.Vip => "vip",
         ResourceKind.Exec => "exec",
         ResourceKind.Lsb => "lsb",
+        ResourceKind.ConntrackSync => "conntrack",
         _ => "ocf",
     };
 }

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Net;
+using Appliance.Core.Config;
+using Appliance.Daemon;
+using Appliance.Integration.Tests.Edge;
+using Appliance.Linux.Resources;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Integration.Tests.Daemon;
+
+/// <summary>
+/// The real conntrackd (Debian's conntrack-tools) with the config the daemon generates, in a network
+/// namespace of its own: the supervisor starts it and starts it again when it dies; the takeover's
+/// commit, the monitor and the release run against it.
+/// </summary>
+public sealed class ConntrackSyncTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("apl-ctd-").FullName;
+    private readonly string _ns = "apl-ctd-" + Guid.NewGuid().ToString("N")[..8];
+
+    public void Dispose()
+    {
+        try
+        {
+            if (File.Exists("/run/netns/" + _ns))
+                Edge.Edge.Run("ip", "netns", "delete", _ns);
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+        }
+    }
+
+    [RootFact]
+    public async Task The_supervised_conntrackd_commits_answers_and_is_restarted_when_it_dies()
+    {
+        Assert.True(File.Exists(ConntrackdSupervisor.Program), $"{ConntrackdSupervisor.Program} is missing: scripts/install-deps.sh installs conntrackd");
+        Edge.Edge.Run("ip", "netns", "add", _ns);
+        foreach (var cmd in new[] { "link set lo up", "link add sync0 type veth peer name sync1", "addr add 10.99.0.1/24 dev sync0",
+                     "addr add 10.99.0.2/24 dev sync1", "link set sync0 up", "link set sync1 up" })
+            Edge.Edge.Run("ip", ["-n", _ns, .. cmd.Split(' ')]);
+        var sync = new ConntrackSyncConfig("sync0", IPAddress.Parse("10.99.0.1"), IPAddress.Parse("10.99.0.2"), 3780);
+
+        // conntrackd runs in the namespace (in a daemon the whole process is in the node's namespace).
+        string[] conntrackd = ["/usr/sbin/ip", "netns", "exec", _ns, ConntrackdSupervisor.Program];
+        var supervisor = new ConntrackdSupervisor(sync, _dir, NullLogger.Instance, TimeProvider.System, conntrackd);
+        supervisor.Start();
+        try
+        {
+            Assert.True(SpinWait.SpinUntil(() => supervisor.Pid is not null && File.Exists(Path.Combine(_dir, "conntrackd.ctl")), TimeSpan.FromSeconds(10)),
+                "conntrackd did not start: " + Log());
+            int first = supervisor.Pid!.Value;
+            Assert.Equal(Edge.Edge.Run("ip", "netns", "exec", _ns, "readlink", "/proc/self/ns/net").Trim(), Edge.Edge.Run("readlink", $"/proc/{first}/ns/net").Trim());
+
+            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath);
+            var commit = await resource.StartAsync(CancellationToken.None);
+            Assert.True(commit.Ok, "commit: " + commit.Reason + Log());
+            var monitor = await resource.MonitorAsync(CancellationToken.None);
+            Assert.True(monitor.Ok, "monitor: " + monitor.Reason);
+            Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
+
+            Process.GetProcessById(first).Kill(); // conntrackd dies: it is started again (1 s backoff)
+            Assert.True(SpinWait.SpinUntil(() => supervisor.Pid is { } p && p != first, TimeSpan.FromSeconds(10)), "conntrackd was not restarted");
+            Assert.True(SpinWait.SpinUntil(() => resource.MonitorAsync(CancellationToken.None).GetAwaiter().GetResult().Ok, TimeSpan.FromSeconds(10)),
+                "the restarted conntrackd does not answer" + Log());
+        }
+        finally
+        {
+            int? last = supervisor.Pid;
+            await supervisor.DisposeAsync();
+            if (last is { } pid)
+                Assert.False(File.Exists($"/proc/{pid}/status") && !File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ"), "conntrackd outlived its supervisor");
+        }
+    }
+
+    private string Log() => File.Exists(Path.Combine(_dir, "conntrackd.log")) ? "\n" + File.ReadAllText(Path.Combine(_dir, "conntrackd.log")) : "";
+}
