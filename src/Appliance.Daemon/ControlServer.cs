@@ -46,6 +46,7 @@ internal sealed class ControlServer : IAsyncDisposable
     private readonly ILogger _log;
     private readonly Socket _listener;
     private readonly TimeSpan _requestTimeout;
+    private readonly TimeProvider _time;
     private readonly CancellationTokenSource _cts = new();
     private readonly SemaphoreSlim _slots = new(MaxConnections);
     private int _open;
@@ -56,8 +57,10 @@ internal sealed class ControlServer : IAsyncDisposable
     /// socket nobody listens on); throws <see cref="IOException"/> naming the path when a live daemon
     /// answers there or the path is anything but a socket (a file, a directory, a symlink).
     /// </summary>
-    public ControlServer(string path, Func<string, JsonElement, Task<byte[]>> handle, ILogger log, TimeSpan? requestTimeout = null)
+    public ControlServer(string path, Func<string, JsonElement, Task<byte[]>> handle, ILogger log, TimeSpan? requestTimeout = null,
+        TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _path = path;
         _handle = handle;
         _log = log;
@@ -184,8 +187,7 @@ internal sealed class ControlServer : IAsyncDisposable
                 default:
                     return; // closed without a request: nothing to answer
             }
-            using var sending = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            sending.CancelAfter(ReplyTimeout);
+            using var sending = Deadline(ReplyTimeout, ct);
             await client.SendAsync(response, SocketFlags.None, sending.Token).ConfigureAwait(false);
             await client.SendAsync("\n"u8.ToArray(), SocketFlags.None, sending.Token).ConfigureAwait(false);
             if (status == ReadStatus.TooLong)
@@ -218,8 +220,7 @@ internal sealed class ControlServer : IAsyncDisposable
     private async Task DiscardRest(Socket client, CancellationToken ct)
     {
         client.Shutdown(SocketShutdown.Send);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(_requestTimeout);
+        using var deadline = Deadline(_requestTimeout, ct);
         var sink = new byte[4096];
         for (int total = 0; total < DiscardBytesMax;)
         {
@@ -259,11 +260,33 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private enum ReadStatus { Line, TooLong, TimedOut, Closed }
 
+    /// <summary>A token cancelled by <paramref name="ct"/> or after <paramref name="after"/> on the daemon's clock.</summary>
+    private DeadlineScope Deadline(TimeSpan after, CancellationToken ct) => new(after, _time, ct);
+
+    private sealed class DeadlineScope : IDisposable
+    {
+        private readonly CancellationTokenSource _timed;
+        private readonly CancellationTokenSource _both;
+
+        public DeadlineScope(TimeSpan after, TimeProvider time, CancellationToken ct)
+        {
+            _timed = new CancellationTokenSource(after, time);
+            _both = CancellationTokenSource.CreateLinkedTokenSource(ct, _timed.Token);
+        }
+
+        public CancellationToken Token => _both.Token;
+
+        public void Dispose()
+        {
+            _both.Dispose();
+            _timed.Dispose();
+        }
+    }
+
     /// <summary>Reads one request line under this connection's own deadline.</summary>
     private async Task<(byte[]? Line, ReadStatus Status)> ReadRequest(Socket client, CancellationToken ct)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(_requestTimeout);
+        using var deadline = Deadline(_requestTimeout, ct);
         var buffer = new byte[MaxRequestBytes];
         int length = 0;
         try

@@ -260,7 +260,7 @@ internal sealed class ApplianceDaemon : IDisposable
         using var workerGone = CancellationTokenSource.CreateLinkedTokenSource(stop, _heartbeat.Exited);
         // Ready means heartbeating: wait for the worker's first answer before opening the control socket.
         await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
-        await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log);
+        await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log, time: _time);
         control.Start();
         _monitors.Start();
         _vipWatch.Start();
