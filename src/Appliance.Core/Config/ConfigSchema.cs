@@ -476,10 +476,10 @@ internal static class ConfigSchema
         "The interface of the dedicated sync link between the two directors, like `eth2`.");
 
     public static readonly ScalarOption<IPAddress> SyncLocal = Option.Required("local", new IpAddressType(AddressRole.Unicast),
-        "This node's address on the sync link.");
+        "The first node's (`nodes[0]`) address on the sync link; the config is one file for both nodes, so the second node uses `peer` as its own and this as its peer's.");
 
     public static readonly ScalarOption<IPAddress> SyncPeer = Option.Required("peer", new IpAddressType(AddressRole.Unicast),
-        "The peer's address on the sync link; the same address family as local.");
+        "The second node's (`nodes[1]`) address on the sync link; the same address family as local.");
 
     public static readonly ScalarOption<int> SyncPort = Option.Defaulted("port", new IntRangeType(1, 65535), 3780,
         "UDP port of conntrackd's FTFW sync.");

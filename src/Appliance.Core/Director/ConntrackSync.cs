@@ -28,6 +28,13 @@ public sealed record ConntrackSyncResourceConfig(ConntrackSyncConfig Sync) : Res
 public static class NodeResources
 {
     /// <summary>
+    /// <c>director.sync</c> as node <paramref name="selfIndex"/> sees it: the config is one file for both
+    /// nodes, with <c>local</c> the first node's address and <c>peer</c> the second's.
+    /// </summary>
+    public static ConntrackSyncConfig ForNode(ConntrackSyncConfig sync, int selfIndex) =>
+        selfIndex == 0 ? sync : sync with { Local = sync.Peer, Peer = sync.Local };
+
+    /// <summary>
     /// What the node starts, in order: the conntrack commit first when <c>director.sync</c> is set
     /// (connections are in the kernel before the VIPs bring their packets), then the configured resources.
     /// </summary>

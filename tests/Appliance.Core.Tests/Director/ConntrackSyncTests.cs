@@ -29,6 +29,15 @@ public class ConntrackSyncTests
     }
 
     [Fact]
+    public void The_second_node_swaps_local_and_peer_of_the_one_config_file()
+    {
+        Assert.Equal(Sync, NodeResources.ForNode(Sync, 0));
+        var beta = NodeResources.ForNode(Sync, 1);
+        Assert.Equal((IPAddress.Parse("10.99.0.2"), IPAddress.Parse("10.99.0.1")), (beta.Local, beta.Peer));
+        Assert.Contains("IPv4_Destination_Address 10.99.0.1", ConntrackdConfig.Render(beta, "/var/lib/appliance"));
+    }
+
+    [Fact]
     public void A_state_directory_conntrackd_cannot_parse_is_refused()
     {
         Assert.Throws<ArgumentException>(() => ConntrackdConfig.Render(Sync, "/var/lib/my appliance"));
