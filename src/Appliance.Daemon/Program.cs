@@ -262,6 +262,8 @@ internal sealed class ApplianceDaemon : IDisposable
         await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log, time: _time);
         control.Start();
+        await using var metrics = _config.MetricsListen is { } listen ? new MetricsServer(listen, RenderMetricsAsync, _log) : null;
+        metrics?.Start();
         _monitors.Start();
         _vipWatch.Start();
         _director?.Start(); // on both nodes, whatever the role: the table is there before any takeover
@@ -313,6 +315,14 @@ internal sealed class ApplianceDaemon : IDisposable
         {
             Trace.ShutdownForced(_log, "a second signal");
         }
+    }
+
+    /// <summary>The metrics page: the same documents as `status --json` and `services --json`.</summary>
+    private async Task<string> RenderMetricsAsync()
+    {
+        using var status = System.Text.Json.JsonDocument.Parse(await HandleAsync("status", default).ConfigureAwait(false));
+        using var services = _director is null ? null : System.Text.Json.JsonDocument.Parse(await _director.WriteServicesAsync().ConfigureAwait(false));
+        return MetricsText.Render(status.RootElement, services?.RootElement);
     }
 
     /// <summary>The peer holds (or is taking) the resources, by its latest heartbeat.</summary>

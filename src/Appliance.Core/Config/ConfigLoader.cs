@@ -54,12 +54,20 @@ public static class ConfigLoader
             director = top.Section(ConfigSchema.Director) is { } d ? DirectorLoader.Read(d, resources, diag) : null;
             directorOk = director is not null;
         }
+        IPEndPoint? metrics = null;
+        bool metricsOk = true;
+        if (top.Has(ConfigSchema.Metrics))
+        {
+            metrics = top.Section(ConfigSchema.Metrics) is { } m && m.Get(ConfigSchema.MetricsListen) is { Ok: true } listen ? listen.Value : null;
+            metricsOk = metrics is not null;
+        }
         bool fenceRefsOk = nodes is null || fenceDevices is null || CheckFenceReferences(nodeList, nodes.Value, fenceDevices.Value, fenceList, diag);
         return diag.ToResult(cluster is not null && nodes is not null && fenceDevices is not null && fenceRefsOk &&
-                             resources is not null && monitors is not null && directorOk
+                             resources is not null && monitors is not null && directorOk && metricsOk
             ? new ApplianceConfig(sourcePath, cluster, nodes.Value)
             {
                 FenceDevices = fenceDevices.Value, Resources = resources.Value, Monitors = monitors.Value, Director = director,
+                MetricsListen = metrics,
             }
             : null);
     }

@@ -532,10 +532,20 @@ internal static class ConfigSchema
     public static readonly SectionOption Director = new("director", Presence.Optional, DirectorMap,
         "The NAT director; see `director`. Left out: no virtual services.");
 
+    public static readonly ScalarOption<System.Net.IPEndPoint> MetricsListen = Option.Required("listen", new EndpointType(),
+        "Where the Prometheus text endpoint listens (`GET /metrics`), like `127.0.0.1:9469`; plain HTTP, no authentication: keep it on a management address.");
+
+    public static readonly MapSchema MetricsMap = new("metrics",
+        "A Prometheus text endpoint with the heartbeat, fencing, resource and director figures of this node, served off the heartbeat's path.",
+        [MetricsListen]);
+
+    public static readonly SectionOption Metrics = new("metrics", Presence.Optional, MetricsMap,
+        "See `metrics`. Left out: no metrics endpoint.");
+
     public static readonly MapSchema Root = new("(top level)",
         "The config file, `/etc/appliance/appliance.yaml` by default.",
-        [Cluster, Nodes, FenceDevices, Resources, Monitors, Director],
-        expected: "a map with the keys cluster, nodes, fence_devices, resources, monitors and director");
+        [Cluster, Nodes, FenceDevices, Resources, Monitors, Director, Metrics],
+        expected: "a map with the keys cluster, nodes, fence_devices, resources, monitors, director and metrics");
 }
 
 /// <summary>A timer sanity rule: its text (for the reference and the error) and its test.</summary>

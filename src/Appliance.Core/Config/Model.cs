@@ -182,6 +182,9 @@ public sealed record ApplianceConfig(string SourcePath, ClusterConfig Cluster, I
     /// <summary>The NAT director's virtual services; null when the config has no <c>director</c> section.</summary>
     public DirectorConfig? Director { get; init; }
 
+    /// <summary>Where the Prometheus text endpoint listens; null: none.</summary>
+    public System.Net.IPEndPoint? MetricsListen { get; init; }
+
     public NodeConfig? FindNode(string name) => Nodes.FirstOrDefault(n => n.Name == name);
 
     /// <summary>The other node of the pair.</summary>

@@ -86,6 +86,7 @@ public sealed class DirectorDaemonTests(ITestOutputHelper output) : IDisposable
                   real_servers:
                     - {address: 10.77.0.11:8080}
                     - {address: 10.77.0.12:8080}
+            metrics: {listen: 127.0.0.1:9469}
             """);
         File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
@@ -141,6 +142,22 @@ public sealed class DirectorDaemonTests(ITestOutputHelper output) : IDisposable
             Assert.Equal("up", Services().GetProperty("services")[0].GetProperty("servers")[0].GetProperty("state").GetString());
             Assert.Contains(id11, Scheduler());
             Assert.Contains("SERVER", Ctl("services").Out);
+
+            // The Prometheus endpoint (on the namespace's own loopback) says the same.
+            var ask = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true };
+            foreach (var a in new[] { "netns", "exec", _ns, "socat", "-T2", "-", "TCP:127.0.0.1:9469" })
+                ask.ArgumentList.Add(a);
+            string page;
+            using (var socat = Process.Start(ask)!)
+            {
+                socat.StandardInput.Write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+                socat.StandardInput.Flush();
+                page = socat.StandardOutput.ReadToEnd();
+                socat.WaitForExit();
+            }
+            Assert.StartsWith("HTTP/1.1 200 OK", page);
+            Assert.Contains("appliance_director_server_up{node=\"alpha\",service=\"web\",server=\"10.77.0.11:8080\"} 1", page);
+            Assert.Contains("appliance_director_generation{node=\"alpha\"} 3", page);
 
             Assert.Equal(otherBefore, InNs("nft", "list", "table", "ip", "other").Out);
         }

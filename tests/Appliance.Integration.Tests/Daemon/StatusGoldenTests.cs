@@ -49,7 +49,7 @@ public sealed class StatusGoldenTests
           - {name: web, kind: exec, start: "systemctl start nginx", stop: "systemctl stop nginx", timeout: 30s}
         """;
 
-    private static byte[] Document()
+    internal static byte[] Document()
     {
         var loaded = ConfigLoader.Load("/etc/appliance/appliance.yaml", Config);
         var config = loaded.Config ?? throw new InvalidOperationException(string.Join("\n", loaded.Errors));
