@@ -8,6 +8,7 @@ return args switch
     ["garp", .. var rest] => RogueClaim.Command(rest),
     ["serve", .. var rest] when rest.Contains("--hold") => RealServer.Command(rest),
     ["serve", .. var rest] => NameService.Command(rest),
+    ["client", .. var rest] => LabClient.Command(rest),
     ["help" or "--help" or "-h"] => Usage(Console.Out, 0),
     _ => Usage(Console.Error, 2),
 };
@@ -21,6 +22,7 @@ static int Usage(TextWriter to, int exitCode)
     to.WriteLine($"  garp     {RogueClaim.Summary}");
     to.WriteLine($"  serve    {NameService.Summary}");
     to.WriteLine("           serve NAME PORT --hold [--health HPORT --health-file FILE]: a real server (greets, echoes, switchable health)");
+    to.WriteLine($"  client   {LabClient.Summary}");
     to.WriteLine();
     to.WriteLine("appliance-lab <command> --help shows a command's options.");
     return exitCode;
