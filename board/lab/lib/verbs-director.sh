@@ -10,6 +10,7 @@
 #   500, 200, a 200 trickled a byte a second, the connection closed at once.
 cmd_rs() {
     (($# == 2)) || usage_error "usage: $PROG rs stop|start|fail|heal|slow|close NAME"
+    case $1 in stop|start|fail|heal|slow|close) ;; *) usage_error "usage: $PROG rs stop|start|fail|heal|slow|close NAME" ;; esac
     check_rs "$2"
     require_up
     local n=$2
@@ -26,7 +27,6 @@ cmd_rs() {
             [[ $word == heal ]] && word=ok
             echo "$word" >"$DIR/$n.health.tmp" && mv -f "$DIR/$n.health.tmp" "$DIR/$n.health"
             echo "$n health: $word" ;;
-        *) usage_error "usage: $PROG rs stop|start|fail|heal|slow|close NAME" ;;
     esac
 }
 
