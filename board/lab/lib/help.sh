@@ -45,7 +45,8 @@ Verbs:
   rs fail|heal|slow|close NAME   its health endpoint (:$HEALTH_PORT, any path) answers 500 | 200 |
                        a 200 trickled 1 byte/s | closes at once (file \$DIR/NAME.health)
   logs NODE [-f]       print (or follow) the daemon's log
-  watch                live view of both nodes' 'appliancectl status' every 0.5 s, until Ctrl-C
+  watch                live view of both nodes' 'appliancectl status' (and the active node's
+                       'appliancectl services') every 0.5 s, until Ctrl-C
   help                 this text
 
 Options of up (durations: 20ms, 1s, 1.5s):

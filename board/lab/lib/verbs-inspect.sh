@@ -85,7 +85,8 @@ cmd_logs() {
     cat "$DIR/$n.log"
 }
 
-# watch: redraw both nodes' appliancectl status every 0.5 s until Ctrl-C (used by make run).
+# watch: redraw both nodes' appliancectl status (and the active node's services) every 0.5 s until
+# Ctrl-C (used by make run).
 cmd_watch() {
     (($# == 0)) || usage_error "watch takes no arguments"
     require_up
@@ -102,6 +103,12 @@ cmd_watch() {
                 out="(no answer: daemon $(daemon_state "$n"))"
             fi
             frame+="${out//$'\n'/$el$'\n'}$el"$'\n'
+            # The director's services, as the node holding the VIPs balances them (one more
+            # appliancectl per frame, only for that node).
+            if [[ $(daemon_state "$n") == running && $(holds_vip "$n") == true ]]; then
+                out=$(timeout 1 "$CTL" --control "$(sock_of "$n")" services 2>&1 </dev/null) || out+="${out:+$'\n'}(appliancectl services failed)"
+                frame+="${out//$'\n'/$el$'\n'}$el"$'\n'
+            fi
         done
         printf '\033[H%s\033[J' "$frame"
         sleep 0.5
