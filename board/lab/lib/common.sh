@@ -31,7 +31,8 @@ readonly HB_PORT=694
 readonly NFT_TABLE=aplab
 readonly MARKER=.appliance-lab
 readonly LOCK="/run/lock/appliance-lab-$LAB_NAME.lock"
-declare -A ADDR=([alpha]=192.168.80.1 [beta]=192.168.80.2 [client]=192.168.80.100)
+declare -A ADDR=([alpha]=192.168.80.1 [beta]=192.168.80.2 [client]=192.168.80.100
+    [rs1]=10.77.0.11 [rs2]=10.77.0.12 [rs3]=10.77.0.13 [sorry]=10.77.0.250)
 declare -A PRIO=([alpha]=100 [beta]=90)
 declare -A PEER=([alpha]=beta [beta]=alpha)
 # The power rail: NODE's supply runs through a relay on line 0 of its PEER's simulated GPIO chip
@@ -39,6 +40,25 @@ declare -A PEER=([alpha]=beta [beta]=alpha)
 # port ($DIR/pdu-PEER.tty); and through its plug ($DIR/plug-NODE, `power off|on`).
 declare -A OUTLET=([alpha]=1 [beta]=2)
 readonly ADDR PRIO PEER OUTLET
+
+# The director's side (issue 9): an inside bridge (br0 in $NS_ISW) with the real servers and the
+# sorry server, each in its own namespace apl-$LAB_NAME-NAME with eth0 on ADDR[NAME]/24 and a default
+# route via the inside gateway VIP; alpha and beta on it with in0 (INSIDE_ADDR); a sync link
+# (veth sync0, SYNC_ADDR) straight between alpha and beta for conntrackd. Each server runs
+# `appliance-lab serve NAME $RS_PORT --hold` with its health endpoint on $HEALTH_PORT, switched by
+# $DIR/NAME.health (ok|fail|slow|close). The director's service: $VIP:$SERVICE_PORT/tcp, rr.
+readonly NS_ISW="${NS_PREFIX}isw"
+readonly REAL_SERVERS=(rs1 rs2 rs3)
+readonly SORRY=sorry
+readonly INSIDE_VIP=10.77.0.254
+readonly INSIDE_NET=10.77.0.0/24
+readonly SERVICE_PORT=80
+readonly SERVICE_NAME=web
+readonly RS_PORT=8080
+readonly HEALTH_PORT=8081
+declare -A INSIDE_ADDR=([alpha]=10.77.0.1 [beta]=10.77.0.2)
+declare -A SYNC_ADDR=([alpha]=10.99.0.1 [beta]=10.99.0.2)
+readonly INSIDE_ADDR SYNC_ADDR
 
 # Timer defaults (milliseconds) when no timer option is given.
 readonly DEF_KEEPALIVE=200 DEF_WARNTIME=600 DEF_DEADTIME=1000 DEF_INITDEAD=10000
@@ -49,6 +69,15 @@ die() { echo "$PROG: $*" >&2; exit 1; }
 usage_error() { echo "$PROG: $*" >&2; echo "usage: $PROG VERB [ARGS...]   ('$PROG help' lists verbs)" >&2; exit 2; }
 ns_of() { echo "${NS_PREFIX}$1"; }
 sock_of() { echo "$DIR/$1.sock"; }
+
+# check_rs NAME: NAME is a real server or the sorry server (usage error otherwise).
+check_rs() {
+    case "${1:-}" in
+        rs1|rs2|rs3|sorry) ;;
+        '') usage_error "missing NAME (rs1|rs2|rs3|sorry)" ;;
+        *) usage_error "unknown server '$1' (rs1|rs2|rs3|sorry)" ;;
+    esac
+}
 
 check_node() {
     case "${1:-}" in

@@ -16,6 +16,7 @@ Verbs:
                        peer state. --json: {"nodes": {"alpha": {"power", "daemon", "holds_vip"},
                        ...}, "serial": "up|cut|down", "udp": "up|cut"}
   env                  shell assignments: LAB_NAME LAB_DIR NODES VIP PORT NS_* CONTROL_* TTY_* ...
+                       SERVICE REAL_SERVERS SORRY INSIDE_VIP NS_rs1.. ADDR_rs1.. RS_PORT HEALTH_PORT
   ctl NODE ARGS...     appliancectl --control <NODE's socket> ARGS... (exit code passed through)
   cut serial|udp|all   serial: SIGSTOP the cable (socat); udp: drop udp dport $HB_PORT on input
                        in alpha and beta (nft table inet $NFT_TABLE). Idempotent.
@@ -35,8 +36,17 @@ Verbs:
   noise NODE SECONDS   random bytes (~10 kB/s, about a 115200-baud line) written into NODE's end
                        of the serial cable, among NODE's frames: the PEER receives the noise
   client CMD...        run CMD in the client namespace (192.168.80.100)
+  client spread N      N new connections to the director's service ($VIP:$SERVICE_PORT): prints
+                       "NAME COUNT" per server that answered, "failed COUNT (reason)"; exit 1 if any failed
+  client hold SECONDS  one connection to the service, a line every 100 ms: prints "connected NAME",
+                       then "server=NAME sent=S ok=O bad=B worst_ms=W" ("lost after T s: ..." if it
+                       broke); exit 1 unless every line came back within 1 s
+  rs stop|start NAME   stop (its connections die) or start a real server: rs1 rs2 rs3 sorry
+  rs fail|heal|slow|close NAME   its health endpoint (:$HEALTH_PORT, any path) answers 500 | 200 |
+                       a 200 trickled 1 byte/s | closes at once (file \$DIR/NAME.health)
   logs NODE [-f]       print (or follow) the daemon's log
-  watch                live view of both nodes' 'appliancectl status' every 0.5 s, until Ctrl-C
+  watch                live view of both nodes' 'appliancectl status' (and the active node's
+                       'appliancectl services') every 0.5 s, until Ctrl-C
   help                 this text
 
 Options of up (durations: 20ms, 1s, 1.5s):
@@ -61,6 +71,10 @@ Options of up (durations: 20ms, 1s, 1.5s):
 
 Environment: LAB_NAME ([a-z0-9]{1,8}, default lab), LAB_DIR (default /run/appliance-lab/\$LAB_NAME),
   APPLIANCE_BIN (default <repo>/out/bin), APPLIANCED / APPLIANCECTL (override one binary).
+Director (issue 9): real servers rs1 rs2 rs3 (10.77.0.11-13:$RS_PORT) and the sorry server
+  (10.77.0.250:$RS_PORT) on an inside bridge, default route via the inside gateway VIP $INSIDE_VIP
+  (resource gw-inside on in0 of the active node); sync link sync0 10.99.0.1 - 10.99.0.2. The
+  generated config has service $SERVICE_NAME on $VIP:$SERVICE_PORT/tcp, rr, nat, over rs1..rs3.
 Exit codes: 0 ok, 1 failed, 2 bad usage.
 EOF
 }

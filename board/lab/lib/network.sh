@@ -6,7 +6,7 @@
 
 # Namespaces of this lab that exist now.
 lab_namespaces() {
-    ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NS_PREFIX}(alpha|beta|client|sw)$" || true
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NS_PREFIX}(alpha|beta|client|sw|isw|rs1|rs2|rs3|sorry)$" || true
 }
 
 ns_exists() { [[ -e /run/netns/$1 ]]; }
@@ -31,6 +31,49 @@ build_network() {
         ip -n "$ns" addr add "${ADDR[$n]}/24" dev eth0
         ip -n "$ns" link set eth0 up
     done
+    build_inside
+}
+
+# The director's side: the inside bridge (br0 in $NS_ISW) with a namespace per real server and
+# the sorry server (eth0, ADDR/24, default route via the inside gateway VIP), in0 on alpha and
+# beta, and the sync link sync0 straight between alpha and beta. alpha and beta forward (NAT mode:
+# the real servers' answers come back through the node that holds the inside VIP).
+build_inside() {
+    local n ns
+    ip netns add "$NS_ISW"
+    ip -n "$NS_ISW" link set lo up
+    ip -n "$NS_ISW" link add br0 type bridge forward_delay 0 stp_state 0 mcast_snooping 0
+    ip -n "$NS_ISW" link set br0 up
+    for n in "${REAL_SERVERS[@]}" "$SORRY"; do
+        ns=$(ns_of "$n")
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip -n "$NS_ISW" link add "$n" type veth peer name eth0 netns "$ns"
+        ip -n "$NS_ISW" link set "$n" master br0
+        ip -n "$NS_ISW" link set "$n" up
+        ip -n "$ns" addr add "${ADDR[$n]}/24" dev eth0
+        ip -n "$ns" link set eth0 up
+        ip -n "$ns" route add default via "$INSIDE_VIP"
+    done
+    for n in "${NODES[@]}"; do
+        ns=$(ns_of "$n")
+        ip -n "$NS_ISW" link add "$n" type veth peer name in0 netns "$ns"
+        ip -n "$NS_ISW" link set "$n" master br0
+        ip -n "$NS_ISW" link set "$n" up
+        ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+    done
+    ip -n "$(ns_of alpha)" link add sync0 type veth peer name sync0 netns "$(ns_of beta)"
+    for n in "${NODES[@]}"; do inside_links_up "$n"; done
+}
+
+# NODE's inside and sync links up with their addresses (at up, and when the rail boots it).
+inside_links_up() {
+    local n=$1 ns
+    ns=$(ns_of "$n")
+    ip -n "$ns" addr add "${INSIDE_ADDR[$n]}/24" dev in0 2>/dev/null || true
+    ip -n "$ns" link set in0 up
+    ip -n "$ns" addr add "${SYNC_ADDR[$n]}/24" dev sync0 2>/dev/null || true
+    ip -n "$ns" link set sync0 up
 }
 
 # true | false: NODE has the VIP on an interface.

@@ -54,15 +54,21 @@ cut_reasons() {
 }
 
 # Power off: what pulling the plug does to a box. Every process in the node's namespace dies at
-# once (SIGKILL), its link goes down and its addresses (the VIP too) vanish with the kernel.
+# once (SIGKILL), its links go down and their addresses (the VIPs too) vanish with the kernel, and
+# so does its nft table inet appliance (the director's).
 power_cut() {
     local n=$1 ns pids
     ns=$(ns_of "$n")
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     # shellcheck disable=SC2086 # a list of PIDs
     [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
-    ip -n "$ns" link set eth0 down 2>/dev/null || true
-    ip -n "$ns" addr flush dev eth0 2>/dev/null || true
+    local dev
+    for dev in eth0 in0 sync0; do
+        ip -n "$ns" link set "$dev" down 2>/dev/null || true
+        ip -n "$ns" addr flush dev "$dev" 2>/dev/null || true
+    done
+    # The kernel's ruleset dies with the box too (the director loads its table again at boot).
+    ip netns exec "$ns" nft delete table inet appliance 2>/dev/null || true
 }
 
 # Power on: the box boots: its address and link come back, its service and applianced start.
@@ -71,6 +77,7 @@ power_boot() {
     ns=$(ns_of "$n")
     ip -n "$ns" addr add "${ADDR[$n]}/24" dev eth0 2>/dev/null || true
     ip -n "$ns" link set eth0 up
+    inside_links_up "$n"
     rm -f "$(sock_of "$n")"
     start_service "$n"
     start_daemon "$n" || echo "$PROG rail: applianced on $n did not start" >&2

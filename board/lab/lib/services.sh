@@ -43,14 +43,36 @@ EOF
 resources:
   - {name: vip, kind: vip, address: $VIP/24, interface: eth0}
 $(for r in "${EXTRA_RESOURCES[@]}"; do echo "  - $r"; done)
+  - {name: gw-inside, kind: vip, address: $INSIDE_VIP/24, interface: in0}
 monitors:
   - {name: service, kind: tcp, address: 127.0.0.1:$PORT, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}
 EOF
+        director_config
         if [[ -n $extra ]]; then
             echo "# --config-extra $extra"
             cat "$extra"
         fi
     } >"$DIR/appliance.yaml"
+}
+
+# The director's section: one service on the lab VIP, rr over the real servers, NAT through the
+# inside gateway VIP (the resource gw-inside, last in the resources so the other resources keep
+# their order), the sorry server when none can take new clients.
+director_config() {
+    local n
+    cat <<EOF
+director:
+  inside_vips: [gw-inside]
+  services:
+    - name: $SERVICE_NAME
+      listen: $VIP:$SERVICE_PORT/tcp
+      scheduler: rr
+      forwarding: nat
+      check: {kind: tcp, interval: 500ms, timeout: 300ms, rise: 2, fall: 2}
+      real_servers:
+EOF
+    for n in "${REAL_SERVERS[@]}"; do echo "        - {address: ${ADDR[$n]}:$RS_PORT}"; done
+    echo "      sorry_server: ${ADDR[$SORRY]}:$RS_PORT"
 }
 
 # fence_list NODE LIST: the device names that fence NODE, in LIST order (relay,pdu,manual).
@@ -140,6 +162,48 @@ start_service() {
     local n=$1
     setsid ip netns exec "$(ns_of "$n")" "$LABTOOL" serve "$n" "$PORT" \
         </dev/null >>"$DIR/$n-service.log" 2>&1 9>&- &
+}
+
+# ---------------------------------------------------------------- the real servers
+
+# The director's real servers and its sorry server: `appliance-lab serve NAME $RS_PORT --hold`
+# in namespace apl-$LAB_NAME-NAME (greets with its name, then echoes lines), its health endpoint
+# on $HEALTH_PORT answering as $DIR/NAME.health says (ok|fail|slow|close; read per request).
+rs_pattern() { echo " serve $1 $RS_PORT --hold"; }
+
+rs_pid() {
+    local pid
+    pid=$(read_pid "$DIR/$1.pid")
+    if pid_matches "$pid" "$(rs_pattern "$1")"; then echo "$pid"; fi
+}
+
+# Start NAME's server and wait (up to 5 s) until it accepts connections.
+start_rs() {
+    local n=$1 t ns
+    ns=$(ns_of "$n")
+    [[ -e $DIR/$n.health ]] || echo ok >"$DIR/$n.health"
+    spawn "$ns" "$DIR/$n.pid" "$DIR/$n.log" "$LABTOOL" serve "$n" "$RS_PORT" --hold \
+        --health "$HEALTH_PORT" --health-file "$DIR/$n.health" || return 1
+    for ((t = 0; t < 100; t++)); do
+        if [[ -n $(ip netns exec "$ns" ss -Htln "sport = :$RS_PORT" 2>/dev/null) ]]; then return 0; fi
+        [[ -n $(rs_pid "$n") ]] || break
+        sleep 0.05
+    done
+    tail -n 5 "$DIR/$n.log" >&2 || true
+    return 1
+}
+
+stop_rs() {
+    local pid
+    pid=$(rs_pid "$1")
+    [[ -z $pid ]] || stop_pids "$pid"
+}
+
+# NAME's process and health word: "running ok", "stopped fail", ...
+rs_state() {
+    local h=ok
+    if [[ -r $DIR/$1.health ]]; then read -r h <"$DIR/$1.health" || true; fi
+    if [[ -n $(rs_pid "$1") ]]; then echo "running ${h:-ok}"; else echo "stopped ${h:-ok}"; fi
 }
 
 # ---------------------------------------------------------------- applianced

@@ -33,6 +33,8 @@ cmd_status() {
         printf '%-6s %-5s %-8s %-8s %-9s %-10s %s\n' "$n" "$(power_state "$n")" "$(daemon_state "$n")" "${pid:--}" \
             "$(holds_vip "$n")" "$(json_field "$s" role)" "$(json_field "$s" peer)"
     done
+    echo "director service $VIP:$SERVICE_PORT/tcp, inside gateway $INSIDE_VIP:"
+    rs_status_lines
 }
 
 # env: shell assignments for eval (works when the lab is down too; a stable format).
@@ -52,6 +54,19 @@ cmd_env() {
     printf 'CONFIG=%q\n' "$DIR/appliance.yaml"
     printf 'APPLIANCED=%q\n' "$DAEMON"
     printf 'APPLIANCECTL=%q\n' "$CTL"
+    # The director's side (issue 9): added after the lines above, which stay as they are.
+    echo "SERVICE=$VIP:$SERVICE_PORT"
+    echo "SERVICE_NAME=$SERVICE_NAME"
+    echo "REAL_SERVERS=\"${REAL_SERVERS[*]}\""
+    echo "SORRY=$SORRY"
+    echo "INSIDE_VIP=$INSIDE_VIP"
+    for n in "${REAL_SERVERS[@]}" "$SORRY"; do printf 'NS_%s=%q\n' "$n" "$(ns_of "$n")"; done
+    for n in "${REAL_SERVERS[@]}" "$SORRY"; do printf 'ADDR_%s=%q\n' "$n" "${ADDR[$n]}"; done
+    echo "RS_PORT=$RS_PORT"
+    echo "HEALTH_PORT=$HEALTH_PORT"
+    for n in "${NODES[@]}"; do printf 'INSIDE_ADDR_%s=%q\n' "$n" "${INSIDE_ADDR[$n]}"; done
+    for n in "${NODES[@]}"; do printf 'SYNC_ADDR_%s=%q\n' "$n" "${SYNC_ADDR[$n]}"; done
+    printf 'NS_isw=%q\n' "$NS_ISW"
 }
 
 # logs NODE [-f|--follow]
@@ -70,7 +85,8 @@ cmd_logs() {
     cat "$DIR/$n.log"
 }
 
-# watch: redraw both nodes' appliancectl status every 0.5 s until Ctrl-C (used by make run).
+# watch: redraw both nodes' appliancectl status (and the active node's services) every 0.5 s until
+# Ctrl-C (used by make run).
 cmd_watch() {
     (($# == 0)) || usage_error "watch takes no arguments"
     require_up
@@ -87,6 +103,12 @@ cmd_watch() {
                 out="(no answer: daemon $(daemon_state "$n"))"
             fi
             frame+="${out//$'\n'/$el$'\n'}$el"$'\n'
+            # The director's services, as the node holding the VIPs balances them (one more
+            # appliancectl per frame, only for that node).
+            if [[ $(daemon_state "$n") == running && $(holds_vip "$n") == true ]]; then
+                out=$(timeout 1 "$CTL" --control "$(sock_of "$n")" services 2>&1 </dev/null) || out+="${out:+$'\n'}(appliancectl services failed)"
+                frame+="${out//$'\n'/$el$'\n'}$el"$'\n'
+            fi
         done
         printf '\033[H%s\033[J' "$frame"
         sleep 0.5
@@ -105,6 +127,10 @@ cmd_ctl() {
 # client CMD...: CMD in the client namespace; its exit code is ours.
 cmd_client() {
     (($# > 0)) || usage_error "client needs a command"
+    case $1 in
+        spread) shift; cmd_client_spread "$@" ;;   # lib/verbs-director.sh
+        hold) shift; cmd_client_hold "$@" ;;
+    esac
     require_up
     exec ip netns exec "$NS_CLIENT" "$@"
 }

@@ -101,6 +101,7 @@ cmd_up() {
     local n
 
     for n in "${NODES[@]}"; do start_service "$n" || up_fail "could not start the service on $n"; done
+    for n in "${REAL_SERVERS[@]}" "$SORRY"; do start_rs "$n" || up_fail "could not start the real server $n"; done
     for n in "${NODES[@]}"; do start_daemon "$n" || up_fail "could not start the daemons"; done
     wait_sockets "${NODES[@]}" || up_fail "the daemons did not come up"
 

@@ -74,6 +74,17 @@ public sealed class Lab : IDisposable
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Starts `lab ARGS...` without waiting (stdout and stderr redirected): for a verb that runs a while, like `client hold`.</summary>
+    public Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo(_script) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        psi.Environment["LAB_NAME"] = Name;
+        psi.Environment["APPLIANCE_BIN"] = _bin;
+        return Process.Start(psi)!;
+    }
+
     public void Must(params string[] args)
     {
         var r = Run(args);

@@ -1,0 +1,58 @@
+# shellcheck shell=bash
+# board/lab/lib/verbs-director.sh: sourced by board/lab/lab. The director's verbs (issue 9):
+# rs stop|start|fail|heal|slow|close NAME (a real server's process and its health endpoint),
+# client hold SECONDS and client spread N (the lab's clients of the director's service, run in the
+# client namespace by `appliance-lab client`; cmd_client hands these two over).
+
+# rs stop|start|fail|heal|slow|close NAME
+#   stop, start: the server process (its held connections die with it); idempotent.
+#   fail, heal, slow, close: what its health endpoint ($HEALTH_PORT) answers from now on:
+#   500, 200, a 200 trickled a byte a second, the connection closed at once.
+cmd_rs() {
+    (($# == 2)) || usage_error "usage: $PROG rs stop|start|fail|heal|slow|close NAME"
+    case $1 in stop|start|fail|heal|slow|close) ;; *) usage_error "usage: $PROG rs stop|start|fail|heal|slow|close NAME" ;; esac
+    check_rs "$2"
+    require_up
+    local n=$2
+    case $1 in
+        stop)
+            stop_rs "$n"
+            echo "$n stopped" ;;
+        start)
+            if [[ -n $(rs_pid "$n") ]]; then echo "$n already running"; return 0; fi
+            start_rs "$n" || die "$n did not start (see $DIR/$n.log)"
+            echo "$n started: pid $(rs_pid "$n")" ;;
+        fail|heal|slow|close)
+            local word=$1
+            [[ $word == heal ]] && word=ok
+            echo "$word" >"$DIR/$n.health.tmp" && mv -f "$DIR/$n.health.tmp" "$DIR/$n.health"
+            echo "$n health: $word" ;;
+    esac
+}
+
+# client spread N: N new connections to the director's service, one after another; prints
+# "NAME COUNT" per server that answered and "failed COUNT (reason)"; exit 1 if any failed.
+cmd_client_spread() {
+    (($# == 1)) || usage_error "usage: $PROG client spread N"
+    [[ $1 =~ ^[1-9][0-9]{0,4}$ ]] || usage_error "client spread: N must be 1 to 99999, got '$1'"
+    require_up
+    exec ip netns exec "$NS_CLIENT" "$LABTOOL" client spread "$VIP:$SERVICE_PORT" "$1"
+}
+
+# client hold SECONDS: one connection to the service held for SECONDS, a line every 100 ms;
+# prints "connected NAME" at once, then "server=NAME sent=S ok=O bad=B worst_ms=W" (and
+# "lost after T s: REASON"); exit 1 unless every line came back.
+cmd_client_hold() {
+    (($# == 1)) || usage_error "usage: $PROG client hold SECONDS"
+    [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ && ! $1 =~ ^0+(\.0+)?$ ]] || usage_error "client hold: SECONDS must be a positive number, got '$1'"
+    require_up
+    exec ip netns exec "$NS_CLIENT" "$LABTOOL" client hold "$VIP:$SERVICE_PORT" "$1"
+}
+
+# The real servers' part of `status` (the table, not --json).
+rs_status_lines() {
+    local n
+    for n in "${REAL_SERVERS[@]}" "$SORRY"; do
+        printf '%-6s %-15s %s\n' "$n" "${ADDR[$n]}:$RS_PORT" "$(rs_state "$n")"
+    done
+}

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Appliance.Lab;
+
+/// <summary>
+/// `appliance-lab client spread|hold`: the lab's director clients, run by `lab client spread N` and
+/// `lab client hold SECONDS` in the client namespace, against servers that greet a new connection
+/// with their name and echo lines as "NAME: LINE" (`serve --hold`).
+/// <list type="bullet">
+/// <item>spread ADDR:PORT N: N new connections one after another, each read up to its greeting and
+/// closed; prints "NAME COUNT" per server (sorted by name) and "failed COUNT" for connections that
+/// got no greeting (refused, reset, timed out). Exit 0 when all N answered, else 1.</item>
+/// <item>hold ADDR:PORT SECONDS: one connection; prints "connected NAME" once greeted, then sends a
+/// numbered line every 100 ms for SECONDS and expects "NAME: LINE" back within 1 s each. Prints
+/// "server=NAME sent=S ok=O bad=B worst_ms=W" (W: the worst round trip, ms; a line without an answer
+/// counts as bad, and so does every line not sent once the connection is lost) and, if it was lost,
+/// "lost after T s: REASON". Exit 0 when every line came back, else 1.</item>
+/// </list>
+/// </summary>
+internal static class LabClient
+{
+    public const string Summary = "the director's lab clients: spread (who answers N new connections), hold (a held connection's round trips)";
+
+    private const string Usage =
+        "usage: appliance-lab client spread ADDR:PORT N [--timeout DURATION]\n" +
+        "       appliance-lab client hold ADDR:PORT SECONDS [--every DURATION] [--timeout DURATION]\n" +
+        "  --timeout   connect and answer deadline (default 1s)      --every   hold: time between lines (default 100ms)";
+
+    public static int Command(string[] args)
+    {
+        var timeout = TimeSpan.FromSeconds(1);
+        var every = TimeSpan.FromMilliseconds(100);
+        var positional = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "--timeout" or "--every" && i + 1 < args.Length && TryDuration(args[i + 1], out var d))
+            {
+                if (args[i] == "--timeout")
+                    timeout = d;
+                else
+                    every = d;
+                i++;
+            }
+            else if (args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                return Bad();
+            }
+            else
+            {
+                positional.Add(args[i]);
+            }
+        }
+        if (positional is not [var verb, var target, var count] || !IPEndPoint.TryParse(target, out var ep) || ep.Port == 0)
+            return Bad();
+        switch (verb)
+        {
+            case "spread" when int.TryParse(count, out int n) && n is > 0 and <= 100_000:
+                return Spread(ep, n, timeout);
+            case "hold" when double.TryParse(count, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0 && s <= 86400:
+                return Hold(ep, TimeSpan.FromSeconds(s), every, timeout);
+            default:
+                return Bad();
+        }
+    }
+
+    private static int Bad()
+    {
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+
+    private static bool TryDuration(string text, out TimeSpan value)
+    {
+        value = default;
+        double n;
+        if (text.EndsWith("ms", StringComparison.Ordinal) && double.TryParse(text[..^2], System.Globalization.CultureInfo.InvariantCulture, out n))
+            value = TimeSpan.FromMilliseconds(n);
+        else if (text.EndsWith('s') && double.TryParse(text[..^1], System.Globalization.CultureInfo.InvariantCulture, out n))
+            value = TimeSpan.FromSeconds(n);
+        else
+            return false;
+        return value > TimeSpan.Zero;
+    }
+
+    /// <summary>Connects within <paramref name="timeout"/> and reads the greeting line; the socket is returned open.</summary>
+    private static (Socket Socket, string Name) Connect(IPEndPoint ep, TimeSpan timeout, LineReader reader)
+    {
+        var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using (var cts = new CancellationTokenSource(timeout))
+                s.ConnectAsync(ep, cts.Token).AsTask().GetAwaiter().GetResult();
+            string? name = reader.ReadLine(s, timeout);
+            if (string.IsNullOrEmpty(name))
+                throw new IOException(name is null ? "no greeting" : "empty greeting");
+            return (s, name);
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+    }
+
+    private static string Reason(Exception e) => e switch
+    {
+        OperationCanceledException => "connect timed out",
+        SocketException se => se.SocketErrorCode.ToString(),
+        _ => e.Message,
+    };
+
+    private static int Spread(IPEndPoint ep, int n, TimeSpan timeout)
+    {
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        int failed = 0;
+        string? lastReason = null;
+        for (int i = 0; i < n; i++)
+        {
+            try
+            {
+                var (s, name) = Connect(ep, timeout, new LineReader());
+                s.Dispose();
+                counts[name] = counts.GetValueOrDefault(name) + 1;
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+            {
+                failed++;
+                lastReason = Reason(e);
+            }
+        }
+        foreach (var (name, count) in counts)
+            Console.WriteLine($"{name} {count}");
+        if (failed > 0)
+            Console.WriteLine($"failed {failed} ({lastReason})");
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static int Hold(IPEndPoint ep, TimeSpan duration, TimeSpan every, TimeSpan timeout)
+    {
+        int planned = Math.Max(1, (int)Math.Round(duration / every));
+        var reader = new LineReader();
+        Socket s;
+        string name;
+        try
+        {
+            (s, name) = Connect(ep, timeout, reader);
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+        {
+            Console.WriteLine($"server=- sent=0 ok=0 bad={planned} worst_ms=0");
+            Console.WriteLine($"lost after 0.0 s: {Reason(e)}");
+            return 1;
+        }
+        Console.WriteLine($"connected {name}");
+        Console.Out.Flush();
+        int sent = 0, ok = 0, bad = 0;
+        double worst = 0;
+        string? lost = null;
+        var clock = Stopwatch.StartNew();
+        using (s)
+        {
+            for (int i = 1; i <= planned; i++)
+            {
+                var due = every * (i - 1);
+                if (clock.Elapsed < due)
+                    Thread.Sleep(due - clock.Elapsed);
+                string line = $"line {i}";
+                long t0 = Stopwatch.GetTimestamp();
+                try
+                {
+                    s.Send(Encoding.ASCII.GetBytes(line + "\n"));
+                    sent++;
+                    string? answer = reader.ReadLine(s, timeout);
+                    double rtt = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    worst = Math.Max(worst, rtt);
+                    if (answer is null)
+                    {
+                        lost = "closed by the other end";
+                        bad++;
+                        break;
+                    }
+                    if (answer == $"{name}: {line}")
+                        ok++;
+                    else
+                        bad++;
+                }
+                catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+                {
+                    worst = Math.Max(worst, Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                    bad++;
+                    if (e is OperationCanceledException)
+                        continue; // no answer within the timeout: bad, but the connection may still live
+                    lost = Reason(e);
+                    break;
+                }
+            }
+        }
+        bad += planned - ok - bad; // every line not sent after a loss
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"server={name} sent={sent} ok={ok} bad={bad} worst_ms={worst:0.0}"));
+        if (lost is not null)
+            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"lost after {clock.Elapsed.TotalSeconds:0.0} s: {lost}"));
+        return bad == 0 ? 0 : 1;
+    }
+
+    /// <summary>Reads lines from a socket with a deadline per line; keeps what arrived past a newline.</summary>
+    private sealed class LineReader
+    {
+        private readonly byte[] _buffer = new byte[4096];
+        private readonly List<byte> _pending = [];
+
+        /// <summary>The next line without its newline; null when the other end closed. Throws OperationCanceledException after <paramref name="timeout"/>.</summary>
+        public string? ReadLine(Socket s, TimeSpan timeout)
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            while (true)
+            {
+                int nl = _pending.IndexOf((byte)'\n');
+                if (nl >= 0)
+                {
+                    string line = Encoding.ASCII.GetString(_pending.GetRange(0, nl).ToArray()).TrimEnd('\r');
+                    _pending.RemoveRange(0, nl + 1);
+                    return line;
+                }
+                int n = s.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, cts.Token).AsTask().GetAwaiter().GetResult();
+                if (n == 0)
+                    return null;
+                _pending.AddRange(_buffer.AsSpan(0, n).ToArray());
+            }
+        }
+    }
+}
