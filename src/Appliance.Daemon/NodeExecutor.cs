@@ -247,8 +247,10 @@ internal sealed class NodeExecutor : IAsyncDisposable
         Enqueue(entry);
     }
 
+    /// <summary>In the history at once (the takeover's next commands come after this one), on disk in the background.</summary>
     private void Enqueue(FenceHistoryEntry entry)
     {
+        _history.Record(entry);
         if (!_historyQueue.Writer.TryWrite(entry))
             Trace.FenceHistoryFailed(_log, _history.Path, "the history queue is closed");
     }
@@ -256,12 +258,12 @@ internal sealed class NodeExecutor : IAsyncDisposable
     /// <summary>The one writer of the history: a write that fails is in status and the log, and fencing goes on.</summary>
     private async Task WriteHistory()
     {
-        await foreach (var entry in _historyQueue.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var _ in _historyQueue.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            // Add never throws: a failure comes back as a reason, and the entry stays in memory for status.
-            if (_history.Add(entry) is { } error)
+            // Persist never throws: a failure comes back as a reason, and the entry stays in memory for status.
+            if (_history.Persist() is { } error)
             {
-                _historyError = $"cannot write {_history.Path}: {error}";
+                _historyError = error;
                 Trace.FenceHistoryFailed(_log, _history.Path, error);
             }
             else

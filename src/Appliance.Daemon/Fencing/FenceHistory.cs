@@ -82,28 +82,49 @@ internal sealed class FenceHistory
     /// </summary>
     public string? Add(FenceHistoryEntry entry)
     {
+        Record(entry);
+        return Persist();
+    }
+
+    /// <summary>Keeps <paramref name="entry"/> in memory at once (status and `fence history` see it); <see cref="Persist"/> writes it.</summary>
+    public void Record(FenceHistoryEntry entry)
+    {
         lock (_gate)
         {
             _entries.Add(entry);
             if (_entries.Count > FencingLimits.HistoryMax)
                 _entries.RemoveRange(0, _entries.Count - FencingLimits.HistoryMax);
-            try
-            {
-                var text = new MemoryStream();
-                foreach (var e in _entries)
-                {
-                    JsonSerializer.Serialize(text, e, HistoryJson.Default.FenceHistoryEntry);
-                    text.WriteByte((byte)'\n');
-                }
-                DurableFile.Replace(_path, text.GetBuffer().AsSpan(0, (int)text.Length));
-                _lastError = null;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
-            {
-                _lastError = $"cannot write {_path}: {e.Message}";
-            }
-            return _lastError;
         }
+    }
+
+    /// <summary>
+    /// Writes the history durably (temp file, fsync, rename, fsync of the directory), outside the lock
+    /// that <see cref="Record"/> and the readers take, so a slow disk holds up no one but the writer.
+    /// One writer at a time. Never throws: null when written, else why not (also in <see cref="LastError"/>).
+    /// </summary>
+    public string? Persist()
+    {
+        var text = new MemoryStream();
+        lock (_gate)
+        {
+            foreach (var e in _entries)
+            {
+                JsonSerializer.Serialize(text, e, HistoryJson.Default.FenceHistoryEntry);
+                text.WriteByte((byte)'\n');
+            }
+        }
+        string? error = null;
+        try
+        {
+            DurableFile.Replace(_path, text.GetBuffer().AsSpan(0, (int)text.Length));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
+        {
+            error = $"cannot write {_path}: {e.Message}";
+        }
+        lock (_gate)
+            _lastError = error;
+        return error;
     }
 }
 

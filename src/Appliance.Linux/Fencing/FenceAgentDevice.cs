@@ -58,6 +58,10 @@ public sealed class FenceAgentDevice : IFenceDevice
         }
         var agentAction = FenceAgentProtocol.ToAgentAction(action);
         string what = $"{Name} ({_agentPath}) {FenceAgentProtocol.ActionName(agentAction)} {target}";
+        // Already cancelled: no agent is started (starting one only to kill it can take longer than the
+        // caller's grace on a loaded machine; seen in the contract test).
+        if (ct.IsCancellationRequested)
+            return FenceResult.Timeout($"{Name}: cancelled before {_agentPath} was started");
         var r = await ChildProcess.RunAsync(new ProcessStartInfo(_agentPath), request, ct).ConfigureAwait(false);
         return r.Outcome switch
         {
