@@ -25,7 +25,7 @@ public class ConfigLoaderTests
         Assert.Equal(new ServiceListen(IPAddress.Parse("203.0.113.10"), 80, L4Protocol.Tcp), web.Listen);
         Assert.Equal((DirectorScheduler.Wrr, DirectorForwarding.Nat), (web.Scheduler, web.Forwarding));
         Assert.Equal(new PersistenceConfig(TimeSpan.FromSeconds(300), 24), web.Persistence);
-        Assert.Equal(new DirectorCheckConfig(DirectorCheckKind.Http, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3, "/health", 200, null, null), web.Check);
+        Assert.Equal(new DirectorCheckConfig(DirectorCheckKind.Http, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3, "/health", HttpStatusRange.Single(200), null, null), web.Check);
         RealServerConfig[] servers =
         [
             new(IPEndPoint.Parse("10.0.0.11:8080"), 2, 500, RealServerAdminState.Up),
