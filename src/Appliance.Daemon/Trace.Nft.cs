@@ -37,4 +37,13 @@ internal static partial class Trace
 
     [LoggerMessage(1812, LogLevel.Error, "director: {What} failed, the previous ruleset stays in force: {Reason}")]
     public static partial void DirectorApplyFailed(ILogger log, string what, string reason);
+
+    [LoggerMessage(1820, LogLevel.Warning, "check: {Service} {Server} {UpDown}: {Reason}; now {State}, applied in {Ms}ms")]
+    public static partial void CheckFlipped(ILogger log, string service, string server, string upDown, string reason, string state, long ms);
+
+    [LoggerMessage(1821, LogLevel.Information, "checks: {Targets} targets for {Servers} real servers (identical checks shared), {Down} down at start")]
+    public static partial void ChecksStarted(ILogger log, int targets, int servers, int down);
+
+    [LoggerMessage(1822, LogLevel.Error, "check of {Target} threw (counted as a failure): {Reason}")]
+    public static partial void CheckThrew(ILogger log, string target, string reason);
 }
