@@ -20,6 +20,16 @@ internal sealed class DirectorChecks : IAsyncDisposable
     /// <summary>After the kernel refused a check change, how long until the next try (the checks' state is kept meanwhile).</summary>
     public static readonly TimeSpan ApplyRetryInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The loop wakes on a grid of this step (or a tenth of the shortest interval, if smaller) and
+    /// starts every check due by then, so checks are started in small batches rather than one
+    /// thread wake-up each: measured with 1000 targets at 1 s, waking per check cost ~27% of a core,
+    /// almost all of it thread-pool wake-ups and spinning (perf: finish_task_switch, sched_yield).
+    /// A check starts at most this much after its due time; the cadence is still the schedule's.
+    /// </summary>
+    public static readonly TimeSpan WakeStepMax = TimeSpan.FromMilliseconds(25);
+
+    private readonly TimeSpan _step;
     private readonly DirectorService _director;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
@@ -52,6 +62,8 @@ internal sealed class DirectorChecks : IAsyncDisposable
             probe = _prober.ProbeAsync;
         }
         _probe = probe;
+        var shortest = _schedule.Targets.Length == 0 ? WakeStepMax : _schedule.Targets.Min(t => t.Interval);
+        _step = shortest / 10 < WakeStepMax ? shortest / 10 : WakeStepMax;
         var down = _schedule.Down.ToList();
         director.AttachChecks(Status, WriteStats, down);
         Trace.ChecksStarted(log, _schedule.Targets.Length, config.Services.Sum(s => s.RealServers.Length), down.Count);
@@ -96,7 +108,7 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     due.Clear();
                     var now = Now();
                     _schedule.Due(now, due);
-                    var next = _schedule.NextDue;
+                    var next = _schedule.NextDue is { } d ? OnGrid(d) : (TimeSpan?)null;
                     _wakeAt = next ?? TimeSpan.MaxValue;
                     delay = next is { } n ? n - now : Timeout.InfiniteTimeSpan;
                     _sleep = sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -130,6 +142,9 @@ internal sealed class DirectorChecks : IAsyncDisposable
         }
     }
 
+    /// <summary>The first point of the wake grid at or after <paramref name="due"/>.</summary>
+    private TimeSpan OnGrid(TimeSpan due) => TimeSpan.FromTicks((due.Ticks + _step.Ticks - 1) / _step.Ticks * _step.Ticks);
+
     private async Task RunOne(CheckTarget t, CancellationToken ct)
     {
         Interlocked.Increment(ref _running);
@@ -153,7 +168,7 @@ internal sealed class DirectorChecks : IAsyncDisposable
         lock (_gate)
         {
             flips = _schedule.Report(t.Index, Now(), outcome);
-            if (_schedule.NextDue is { } next && next < _wakeAt)
+            if (_schedule.NextDue is { } next && OnGrid(next) < _wakeAt)
                 _sleep?.Cancel();
         }
         foreach (var f in flips)
