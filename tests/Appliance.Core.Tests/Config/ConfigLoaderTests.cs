@@ -15,6 +15,30 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void Director_check_takes_a_status_range_a_body_and_a_start_state()
+    {
+        const string Check = "check: {kind: http, path: /health, expect: 200, interval: 2s, timeout: 1s, rise: 2, fall: 3}";
+        Assert.Contains(Check, ConfigSamples.WithDirector);
+        var web = LoadOk(ConfigSamples.WithDirector.Replace(Check,
+            "check: {kind: http, path: /health, expect: 200-299, body: ready, start: down, interval: 2s, timeout: 1s}")).Director!.Services[0];
+        Assert.Equal(new HttpStatusRange(200, 299), web.Check.Expect);
+        Assert.Equal("ready", web.Check.Body);
+        Assert.Equal(CheckStart.Down, web.Check.Start);
+        Assert.Equal(CheckStart.Up, DirectorCheckConfig.Default.Start);
+        foreach (var (bad, message) in new[]
+                 {
+                     ("expect: 299-200", "must be codes from 100 to 599, the lower first"),
+                     ("expect: 20x", "expected an HTTP status code"),
+                     ("start: maybe", "expected"),
+                 })
+        {
+            var result = ConfigLoader.Load(ConfigSamples.File, ConfigSamples.WithDirector.Replace(Check, $"check: {{kind: http, {bad}}}"));
+            Assert.False(result.Ok, bad);
+            Assert.Contains(result.Errors, e => e.ToString().Contains(message));
+        }
+    }
+
+    [Fact]
     public void Director_ParsesIntoTheModel()
     {
         var config = LoadOk(ConfigSamples.WithDirector);
