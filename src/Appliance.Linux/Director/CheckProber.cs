@@ -82,16 +82,23 @@ public sealed class CheckProber : IDisposable
         public string Stage { get; set; } = "connecting";
     }
 
+    /// <summary>
+    /// A check's socket, closed with a reset (SO_LINGER 0), as HAProxy closes its checks: no FIN
+    /// exchange and no TIME_WAIT entry per check (1000 checks a second would keep ~60,000 of them).
+    /// </summary>
+    private static Socket CheckSocket(IPEndPoint address) =>
+        new(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, LingerState = new LingerOption(true, 0) };
+
     private static async Task<CheckOutcome> Tcp(CheckTarget t, Progress progress, CancellationToken ct)
     {
-        using var s = new Socket(t.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var s = CheckSocket(t.Address);
         await s.ConnectAsync(t.Address, ct).ConfigureAwait(false);
         return CheckOutcome.Pass("connected");
     }
 
     private static async Task<CheckOutcome> Http(CheckTarget t, Progress progress, CancellationToken ct)
     {
-        using var s = new Socket(t.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var s = CheckSocket(t.Address);
         await s.ConnectAsync(t.Address, ct).ConfigureAwait(false);
         progress.Stage = "sending the request";
         string host = t.Host ?? (t.Address.Port == 80 ? HostOf(t.Address.Address) : $"{HostOf(t.Address.Address)}:{t.Address.Port}");
