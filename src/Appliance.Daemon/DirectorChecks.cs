@@ -113,8 +113,17 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     delay = next is { } n ? n - now : Timeout.InfiniteTimeSpan;
                     _sleep = sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 }
-                foreach (var t in due)
-                    _ = RunOne(t, ct);
+                if (due.Count > 0)
+                {
+                    // The batch's probes start on a pool thread, one hop per batch: whatever a probe does
+                    // before its first await (a fork for exec, a slow first exception) never delays this loop.
+                    var batch = due.ToArray();
+                    ThreadPool.UnsafeQueueUserWorkItem(b =>
+                    {
+                        foreach (var t in b)
+                            _ = RunOne(t, ct);
+                    }, batch, preferLocal: false);
+                }
                 using (sleep)
                 {
                     if (delay == Timeout.InfiniteTimeSpan || delay > TimeSpan.Zero)
