@@ -15,8 +15,14 @@ namespace Appliance.Daemon;
 /// start; after that every change (an operator's drain, undrain or weight) is one transaction that
 /// rewrites only what changed. A failed apply leaves the previous ruleset in force and says why.
 /// libnftables runs in its own worker process (<see cref="NftProxy"/>), so a crash in it cannot take
-/// this daemon or its heartbeat down. One transaction at a time. Health checks (issue 9 part 3) are
-/// not built yet: every real server is as the config and the operator say.
+/// this daemon or its heartbeat down. One transaction at a time.
+/// <para>
+/// A real server's state combines the config, the operator and its check (<see cref="DirectorChecks"/>):
+/// a failing check makes it down whatever the operator said (a dead server must not keep its
+/// persisted clients, drained or not); otherwise the operator's drain or weight stands (a passing
+/// check does not undo a drain). Check flips are applied as one transaction per batch
+/// (<see cref="ApplyChecksAsync"/>), on both nodes, so the standby's ruleset is current when it takes over.
+/// </para>
 /// </summary>
 internal sealed class DirectorService : IAsyncDisposable
 {
@@ -32,6 +38,10 @@ internal sealed class DirectorService : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private ImmutableDictionary<(string Service, IPEndPoint Server), RealServerStatus> _overrides =
         ImmutableDictionary<(string, IPEndPoint), RealServerStatus>.Empty;
+    private ImmutableHashSet<(string Service, IPEndPoint Server)> _checkDown = [];
+    private Func<string, IPEndPoint, ServerCheck>? _checkStatus;
+    private Action<Utf8JsonWriter>? _checkStats;
+    private bool _checksStale;
     private DirectorPlan? _applied;
     private long _generation;
     private volatile string _error = "";
@@ -51,6 +61,68 @@ internal sealed class DirectorService : IAsyncDisposable
 
     /// <summary>Why the last load or change failed ("" when it did not).</summary>
     public string Error => _error;
+
+    /// <summary>
+    /// Connects the checks before <see cref="Start"/>: <paramref name="status"/> answers `services --json`,
+    /// <paramref name="initiallyDown"/> (the servers with <c>start: down</c>) are down in the first load.
+    /// </summary>
+    public void AttachChecks(Func<string, IPEndPoint, ServerCheck> status, Action<Utf8JsonWriter> stats, IEnumerable<(string Service, IPEndPoint Server)> initiallyDown)
+    {
+        _checkStatus = status;
+        _checkStats = stats;
+        _checkDown = [.. initiallyDown];
+    }
+
+    /// <summary>
+    /// Check flips (and, with none, a retry of an earlier failed apply): one transaction for the
+    /// whole batch. The checks' verdict is kept even when the kernel refuses the change (the servers
+    /// are down or up whatever the kernel says); the next call tries again. True when the kernel
+    /// has the current state, or when the table is not loaded yet (its load will carry it).
+    /// </summary>
+    public async Task<bool> ApplyChecksAsync(IReadOnlyList<CheckFlip> flips, CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            foreach (var f in flips)
+                _checkDown = f.Up ? _checkDown.Remove((f.Service, f.Server)) : _checkDown.Add((f.Service, f.Server));
+            if (_applied is not { } old)
+            {
+                foreach (var f in flips)
+                    Trace.CheckFlipped(_log, f.Service, Show(f.Server), f.Up ? "up" : "DOWN", f.Reason, "in the table's first load", 0);
+                return true;
+            }
+            if (flips.Count == 0 && !_checksStale)
+                return true;
+            var plan = Plan();
+            string text = NftRuleset.Change(old, plan);
+            double ms = 0;
+            if (text.Length > 0)
+            {
+                var result = await _nft.ApplyAsync(text, ct: ct).ConfigureAwait(false);
+                if (!result.Ok)
+                {
+                    _checksStale = true;
+                    Trace.DirectorApplyFailed(_log, $"check flips ({flips.Count})", result.Message);
+                    return false;
+                }
+                _applied = plan;
+                Interlocked.Increment(ref _generation);
+                ms = result.Elapsed.TotalMilliseconds;
+            }
+            _checksStale = false;
+            foreach (var f in flips)
+            {
+                var state = plan.Find(f.Service)?.Servers.FirstOrDefault(x => x.Address.Equals(f.Server))?.State ?? ServerState.Down;
+                Trace.CheckFlipped(_log, f.Service, Show(f.Server), f.Up ? "up" : "DOWN", f.Reason, state.ToString().ToLowerInvariant(), (long)ms);
+            }
+            return true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     /// <summary>Loads the whole table in the background, and again every <see cref="RetryInterval"/> until it is in.</summary>
     public void Start() => _loader = LoadUntilLoaded(_stop.Token);
@@ -106,6 +178,12 @@ internal sealed class DirectorService : IAsyncDisposable
         var health = HealthView.AsConfigured;
         foreach (var ((service, server), status) in _overrides)
             health = health.With(service, server, status);
+        foreach (var (service, server) in _checkDown)
+        {
+            var rs = _config.Services.FirstOrDefault(s => s.Name == service)?.RealServers.FirstOrDefault(r => r.Address.Equals(server));
+            if (rs is not null)
+                health = health.WithState(service, server, ServerState.Down, rs);
+        }
         return DirectorPlanner.Plan(_config, _cluster, health, _applied);
     }
 
@@ -129,7 +207,9 @@ internal sealed class DirectorService : IAsyncDisposable
         {
             if (_applied is not { } old)
                 return (false, $"the director's table is not loaded yet: {(_error.Length > 0 ? _error : "loading")}");
-            var current = old.Find(service)!.Servers.First(s => s.Address.Equals(rs.Address));
+            // The operator's own state, not the planned one: a server down by its check comes back drained
+            // or weighted as the operator said, not down for ever.
+            var current = _overrides.TryGetValue((service, rs.Address), out var o) ? o : HealthView.AsConfigured.Get(service, rs);
             var next = new RealServerStatus(state ?? current.State, weight ?? current.Weight);
             var before = _overrides;
             _overrides = _overrides.SetItem((service, rs.Address), next);
@@ -183,6 +263,7 @@ internal sealed class DirectorService : IAsyncDisposable
             w.WriteBoolean("loaded", _applied is not null);
             if (_error.Length > 0)
                 w.WriteString("error", _error);
+            _checkStats?.Invoke(w);
             w.WriteStartArray("services");
             foreach (var s in plan.Services)
             {
@@ -195,9 +276,9 @@ internal sealed class DirectorService : IAsyncDisposable
                 w.WriteBoolean("sorry_active", s.SorryActive);
                 w.WriteStartArray("servers");
                 foreach (var server in s.Servers)
-                    WriteServer(w, server, counters, sorry: false);
+                    WriteServer(w, server, counters, sorry: false, _checkStatus?.Invoke(s.Name, server.Address));
                 if (s.Sorry is { } sorry)
-                    WriteServer(w, sorry, counters, sorry: true);
+                    WriteServer(w, sorry, counters, sorry: true, null);
                 w.WriteEndArray();
                 w.WriteEndObject();
             }
@@ -207,7 +288,7 @@ internal sealed class DirectorService : IAsyncDisposable
         return stream.ToArray();
     }
 
-    private static void WriteServer(Utf8JsonWriter w, PlannedServer s, IReadOnlyDictionary<string, NftCounter> counters, bool sorry)
+    private static void WriteServer(Utf8JsonWriter w, PlannedServer s, IReadOnlyDictionary<string, NftCounter> counters, bool sorry, ServerCheck? check)
     {
         w.WriteStartObject();
         w.WriteString("address", s.Address.ToString());
@@ -216,8 +297,9 @@ internal sealed class DirectorService : IAsyncDisposable
         w.WriteNumber("weight", s.Weight);
         w.WriteBoolean("sorry", sorry);
         w.WriteStartObject("check");
-        w.WriteString("result", "none");
-        w.WriteString("reason", "health checks are not built yet: the state is the config's and the operator's");
+        var c0 = check ?? new ServerCheck(CheckResult.None, sorry ? "the sorry server is not checked" : "no checks running", false);
+        w.WriteString("result", c0.Result.ToString().ToLowerInvariant());
+        w.WriteString("reason", c0.Reason);
         w.WriteEndObject();
         var c = counters.TryGetValue(s.Id.CounterName, out var found) ? found : default;
         w.WriteNumber("packets", c.Packets);

@@ -194,6 +194,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly DuplicateVipWatch _vipWatch;
     private readonly DirectorService? _director;
     private readonly ConntrackdSupervisor? _conntrackd;
+    private readonly DirectorChecks? _checks;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -226,7 +227,11 @@ internal sealed class ApplianceDaemon : IDisposable
         _heartbeat = proxy = new HeartbeatProxy(options, _executor.OnCommand, log);
         _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log, _time);
         if (_config.Director is { } director)
+        {
             _director = new DirectorService(director, _config.Cluster.Name, log, _time);
+            // Both nodes check, so the standby's ruleset is current when it takes over.
+            _checks = new DirectorChecks(director, _config.Cluster.Name, _self.Name, _director, log, _time);
+        }
     }
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
@@ -268,6 +273,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _vipWatch.Start();
         _director?.Start(); // on both nodes, whatever the role: the table is there before any takeover
         _conntrackd?.Start();
+        _checks?.Start();
         using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
         Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
@@ -462,6 +468,7 @@ internal sealed class ApplianceDaemon : IDisposable
     public void Dispose()
     {
         _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
+        _checks?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _director?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _conntrackd?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(6));
         _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));

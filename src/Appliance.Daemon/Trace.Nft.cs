@@ -46,4 +46,13 @@ internal static partial class Trace
 
     [LoggerMessage(1815, LogLevel.Warning, "conntrackd says: {Line}")]
     public static partial void ConntrackdSays(ILogger log, string line);
+
+    [LoggerMessage(1820, LogLevel.Warning, "check: {Service} {Server} {UpDown}: {Reason}; now {State}, applied in {Ms}ms")]
+    public static partial void CheckFlipped(ILogger log, string service, string server, string upDown, string reason, string state, long ms);
+
+    [LoggerMessage(1821, LogLevel.Information, "checks: {Targets} targets for {Servers} real servers (identical checks shared), {Down} down at start")]
+    public static partial void ChecksStarted(ILogger log, int targets, int servers, int down);
+
+    [LoggerMessage(1822, LogLevel.Error, "check of {Target} threw (counted as a failure): {Reason}")]
+    public static partial void CheckThrew(ILogger log, string target, string reason);
 }

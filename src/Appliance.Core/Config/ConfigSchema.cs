@@ -391,8 +391,15 @@ internal static class ConfigSchema
     public static readonly ScalarOption<string> CheckPath = Option.Defaulted("path", new UrlPathType(), "/",
         "http: the path to GET from the real server's address and port.");
 
-    public static readonly ScalarOption<int> CheckExpect = Option.Defaulted("expect", new IntRangeType(100, 599), 200,
-        "http: the status code that passes.");
+    public static readonly ScalarOption<HttpStatusRange> CheckExpect = Option.Defaulted("expect", new StatusRangeType(), HttpStatusRange.Single(200),
+        "http: the status code that passes, or a range of them (`200-299`).");
+
+    public static readonly ScalarOption<string> CheckBody = Option.Optional("body", new BodyMatchType(),
+        "http: a text the answer's body must contain (read up to 64 KiB, within the timeout); left out: the status alone decides.");
+
+    public static readonly ScalarOption<CheckStart> CheckStartOption = Option.Defaulted("start",
+        new EnumType<CheckStart>(("up", CheckStart.Up), ("down", CheckStart.Down)), CheckStart.Up,
+        "A real server's state before its check has judged it. `up` (keepalived's default): a restarted daemon keeps sending new clients to its servers while the first checks run, and a dead one leaves after `fall` failures. `down` (keepalived's `alpha`): it takes new clients only after `rise` passes.");
 
     public static readonly ScalarOption<string> CheckHost = Option.Optional("host", new HostHeaderType(),
         "http: the Host header; default the real server's address.");
@@ -402,11 +409,11 @@ internal static class ConfigSchema
 
     public static readonly MapSchema CheckMap = new("director.services[].check",
         "How each real server of the service is checked. Left out: `tcp` with the defaults below.",
-        [CheckKindOption, CheckInterval, CheckTimeout, CheckRise, CheckFall],
+        [CheckKindOption, CheckInterval, CheckTimeout, CheckRise, CheckFall, CheckStartOption],
         new VariantSpec(CheckKindOption,
         [
             new VariantCase("tcp", "a tcp check", []),
-            new VariantCase("http", "an http check", [CheckPath, CheckExpect, CheckHost]),
+            new VariantCase("http", "an http check", [CheckPath, CheckExpect, CheckHost, CheckBody]),
             new VariantCase("exec", "an exec check", [CheckCommand]),
             new VariantCase("none", "a none check", []),
         ]),

@@ -163,7 +163,8 @@ internal static class DirectorLoader
         var timeout = r.Get(ConfigSchema.CheckTimeout);
         var rise = r.Get(ConfigSchema.CheckRise);
         var fall = r.Get(ConfigSchema.CheckFall);
-        bool ok = kind.Ok && interval.Ok && timeout.Ok && rise.Ok && fall.Ok;
+        var start = r.Get(ConfigSchema.CheckStartOption);
+        bool ok = kind.Ok && interval.Ok && timeout.Ok && rise.Ok && fall.Ok && start.Ok;
         if (interval.Ok && timeout.Ok && timeout.Value >= interval.Value)
         {
             diag.Add(timeout.Position, timeout.Path,
@@ -172,15 +173,16 @@ internal static class DirectorLoader
         }
         if (!kind.Ok)
             return null;
-        string? path = null, host = null, command = null;
-        int expect = 200;
+        string? path = null, host = null, command = null, body = null;
+        var expect = HttpStatusRange.Single(200);
         if (kind.Value == DirectorCheckKind.Http)
         {
             var p = r.Get(ConfigSchema.CheckPath);
             var e = r.Get(ConfigSchema.CheckExpect);
             var h = r.Get(ConfigSchema.CheckHost);
-            ok &= p.Ok && e.Ok && h.Ok;
-            (path, expect, host) = (p.Value, e.Value, h.Value);
+            var b = r.Get(ConfigSchema.CheckBody);
+            ok &= p.Ok && e.Ok && h.Ok && b.Ok;
+            (path, expect, host, body) = (p.Value, e.Value, h.Value, b.Value);
         }
         else if (kind.Value == DirectorCheckKind.Exec)
         {
@@ -188,7 +190,7 @@ internal static class DirectorLoader
             ok &= c.Ok;
             command = c.Value;
         }
-        return ok ? new DirectorCheckConfig(kind.Value, interval.Value, timeout.Value, rise.Value, fall.Value, path, expect, host, command) : null;
+        return ok ? new DirectorCheckConfig(kind.Value, interval.Value, timeout.Value, rise.Value, fall.Value, path, expect, host, command, body, start.Value) : null;
     }
 
     private static ImmutableArray<RealServerConfig>? ReadRealServers(ListRead list, bool? ipv6, DirectorForwarding? forwarding,

@@ -42,6 +42,22 @@ public enum RealServerAdminState
 
 public enum DirectorCheckKind { Tcp, Http, Exec, None }
 
+/// <summary>
+/// What a real server is before its check has judged it: `up` (keepalived's default, `alpha` off)
+/// or `down` (keepalived's `alpha`: it must pass `rise` checks first).
+/// </summary>
+public enum CheckStart { Up, Down }
+
+/// <summary>HTTP status codes that pass an http check: one code (<c>200</c>) or a range (<c>200-299</c>, keepalived's default).</summary>
+public readonly record struct HttpStatusRange(int Low, int High)
+{
+    public static HttpStatusRange Single(int code) => new(code, code);
+
+    public bool Contains(int code) => code >= Low && code <= High;
+
+    public override string ToString() => Low == High ? Low.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{Low}-{High}";
+}
+
 /// <summary>A virtual service's address: <c>203.0.113.10:80/tcp</c>, <c>[2001:db8::10]:80/tcp</c>.</summary>
 public readonly record struct ServiceListen(IPAddress Address, int Port, L4Protocol Protocol)
 {
@@ -69,13 +85,14 @@ public sealed record QuorumConfig(int MinWeight, int Hysteresis)
 
 /// <summary>
 /// The health check of a service's real servers (issue 9 part 3). Kind-specific fields: http
-/// <paramref name="Path"/>, <paramref name="Expect"/>, <paramref name="Host"/>; exec <paramref name="Command"/>.
+/// <paramref name="Path"/>, <paramref name="Expect"/>, <paramref name="Host"/>, <paramref name="Body"/>
+/// (a substring the answer must contain); exec <paramref name="Command"/>.
 /// </summary>
 public sealed record DirectorCheckConfig(DirectorCheckKind Kind, TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall,
-    string? Path, int Expect, string? Host, string? Command)
+    string? Path, HttpStatusRange Expect, string? Host, string? Command, string? Body = null, CheckStart Start = CheckStart.Up)
 {
     public static readonly DirectorCheckConfig Default =
-        new(DirectorCheckKind.Tcp, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3, null, 200, null, null);
+        new(DirectorCheckKind.Tcp, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3, null, HttpStatusRange.Single(200), null, null);
 }
 
 /// <summary>A real server of a service. <paramref name="Capacity"/>: connections it can carry, for the N-1 warning; null: unknown.</summary>

@@ -799,6 +799,49 @@ internal sealed class UrlPathType : ScalarType<string>
     }
 }
 
+/// <summary>An HTTP status code (<c>200</c>) or an inclusive range of them (<c>200-299</c>).</summary>
+internal sealed class StatusRangeType : ScalarType<HttpStatusRange>
+{
+    private const int MinCode = 100, MaxCode = 599;
+    protected override bool PlainOnly => true;
+    public override string Expected => $"an HTTP status code ({MinCode} to {MaxCode}) or a range like 200-299";
+    public override string Doc => "status code or range, like `200` or `200-299`";
+    public override string Format(HttpStatusRange value) => value.ToString();
+
+    protected override bool TryParse(YScalar s, string name, out HttpStatusRange value, out string error)
+    {
+        value = default;
+        error = "";
+        string[] parts = s.Value.Split('-');
+        if (parts.Length is < 1 or > 2 || !parts.All(p => p.Length == 3 && p.All(char.IsAsciiDigit)))
+            return NotThis(s, out error);
+        int low = int.Parse(parts[0], CultureInfo.InvariantCulture), high = int.Parse(parts[^1], CultureInfo.InvariantCulture);
+        if (low < MinCode || high > MaxCode || low > high)
+        {
+            error = $"{name} ({s.Value}) must be codes from {MinCode} to {MaxCode}, the lower first";
+            return false;
+        }
+        value = new HttpStatusRange(low, high);
+        return true;
+    }
+}
+
+/// <summary>A text an HTTP check's answer body must contain: printable, bounded (it is searched within the first 64 KiB).</summary>
+internal sealed class BodyMatchType : ScalarType<string>
+{
+    private const int MaxLength = 256;
+    public override string Expected => $"a text of 1 to {MaxLength} printable characters";
+    public override string Doc => "text";
+    public override string Format(string value) => value;
+
+    protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out string value, out string error)
+    {
+        value = s.Value;
+        error = "";
+        return (value.Length is > 0 and <= MaxLength && !value.Any(char.IsControl)) || NotThis(s, out error);
+    }
+}
+
 /// <summary>An HTTP Host header value: a host name or address, optionally with a port.</summary>
 internal sealed class HostHeaderType : ScalarType<string>
 {

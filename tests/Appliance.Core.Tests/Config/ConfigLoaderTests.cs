@@ -15,6 +15,30 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void Director_check_takes_a_status_range_a_body_and_a_start_state()
+    {
+        const string Check = "check: {kind: http, path: /health, expect: 200, interval: 2s, timeout: 1s, rise: 2, fall: 3}";
+        Assert.Contains(Check, ConfigSamples.WithDirector);
+        var web = LoadOk(ConfigSamples.WithDirector.Replace(Check,
+            "check: {kind: http, path: /health, expect: 200-299, body: ready, start: down, interval: 2s, timeout: 1s}")).Director!.Services[0];
+        Assert.Equal(new HttpStatusRange(200, 299), web.Check.Expect);
+        Assert.Equal("ready", web.Check.Body);
+        Assert.Equal(CheckStart.Down, web.Check.Start);
+        Assert.Equal(CheckStart.Up, DirectorCheckConfig.Default.Start);
+        foreach (var (bad, message) in new[]
+                 {
+                     ("expect: 299-200", "must be codes from 100 to 599, the lower first"),
+                     ("expect: 20x", "expected an HTTP status code"),
+                     ("start: maybe", "expected"),
+                 })
+        {
+            var result = ConfigLoader.Load(ConfigSamples.File, ConfigSamples.WithDirector.Replace(Check, $"check: {{kind: http, {bad}}}"));
+            Assert.False(result.Ok, bad);
+            Assert.Contains(result.Errors, e => e.ToString().Contains(message));
+        }
+    }
+
+    [Fact]
     public void Director_ParsesIntoTheModel()
     {
         var config = LoadOk(ConfigSamples.WithDirector);
@@ -25,7 +49,7 @@ public class ConfigLoaderTests
         Assert.Equal(new ServiceListen(IPAddress.Parse("203.0.113.10"), 80, L4Protocol.Tcp), web.Listen);
         Assert.Equal((DirectorScheduler.Wrr, DirectorForwarding.Nat), (web.Scheduler, web.Forwarding));
         Assert.Equal(new PersistenceConfig(TimeSpan.FromSeconds(300), 24), web.Persistence);
-        Assert.Equal(new DirectorCheckConfig(DirectorCheckKind.Http, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3, "/health", 200, null, null), web.Check);
+        Assert.Equal(new DirectorCheckConfig(DirectorCheckKind.Http, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3, "/health", HttpStatusRange.Single(200), null, null), web.Check);
         RealServerConfig[] servers =
         [
             new(IPEndPoint.Parse("10.0.0.11:8080"), 2, 500, RealServerAdminState.Up),

@@ -83,6 +83,7 @@ public sealed class DirectorDaemonTests(ITestOutputHelper output) : IDisposable
                   listen: 192.0.2.10:80/tcp
                   scheduler: rr
                   forwarding: nat
+                  check: {kind: none}   # nothing listens on the real servers here; DirectorChecksDaemonTests checks them
                   real_servers:
                     - {address: 10.77.0.11:8080}
                     - {address: 10.77.0.12:8080}

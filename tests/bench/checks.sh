@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# tests/bench/checks.sh: the cost of the director's real-server checks (issue 9 part 8).
+#
+# One daemon in a network namespace of its own, a director service with N real servers
+# (10.77.0.11:10000.., one asyncio process listening on all of them), a tcp check every INTERVAL.
+# It measures the daemon process's CPU (utime+stime from /proc, the heartbeat worker is another
+# process) over SECONDS, once with `check: {kind: none}` (the baseline: the same daemon, no checks)
+# and once with tcp checks, and reads the checks' stats from `services --json` (checks started,
+# slots skipped, worst lateness of any check behind its due time).
+#
+#   BENCH_CHECK_SERVERS=1000  BENCH_CHECK_INTERVAL=1s  BENCH_CHECK_SECONDS=20  BENCH_CHECK_KIND=tcp
+# Root only. Prints a small markdown table on stdout.
+set -euo pipefail
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
+BIN=${APPLIANCE_BIN:-$REPO/out/bin}
+N=${BENCH_CHECK_SERVERS:-1000}
+INTERVAL=${BENCH_CHECK_INTERVAL:-1s}
+SECONDS_RUN=${BENCH_CHECK_SECONDS:-20}
+KIND=${BENCH_CHECK_KIND:-tcp}
+HZ=$(getconf CLK_TCK)
+NS="apl-bchk-$$"
+DIR=$(mktemp -d /tmp/apl-bench-checks-XXXXXX)
+LISTENER_PID=""
+
+cleanup() {
+    [[ -n "$LISTENER_PID" ]] && kill "$LISTENER_PID" 2>/dev/null || true
+    ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    sleep 0.5
+    ip netns delete "$NS" 2>/dev/null || true
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+ip netns add "$NS"
+nsx() { ip netns exec "$NS" "$@"; }
+nsx ip link set lo up
+nsx ip link add eth0 type veth peer name eth0p
+nsx ip link add in0 type veth peer name in0p
+for l in eth0 eth0p in0 in0p; do nsx ip link set "$l" up; done
+nsx ip addr add 192.0.2.1/24 dev eth0
+nsx ip addr add 10.77.0.1/24 dev in0
+nsx ip addr add 10.77.0.11/32 dev in0
+
+# The real servers: one asyncio process, N listening ports that accept and close.
+nsx python3 - "$N" <<'EOF' &
+import asyncio, sys, resource
+n = int(sys.argv[1])
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+async def handle(r, w):
+    w.close()
+async def main():
+    servers = [await asyncio.start_server(handle, "10.77.0.11", 10000 + i, backlog=64) for i in range(n)]
+    await asyncio.Event().wait()
+asyncio.run(main())
+EOF
+LISTENER_PID=$!
+for _ in $(seq 100); do
+    [[ $(nsx ss -Hltn "src 10.77.0.11" | wc -l) -ge $N ]] && break
+    sleep 0.1
+done
+
+head -c 32 /dev/urandom >"$DIR/authkey"; chmod 600 "$DIR/authkey"
+
+run() { # run KIND -> prints "cpu_percent started skipped worst_late_ms"
+    local kind=$1 cfg="$DIR/appliance-$1.yaml" sock="$DIR/control-$1.sock"
+    {
+        cat <<EOF
+cluster:
+  name: benchchk
+  key_file: $DIR/authkey
+  fencing: off
+  timers: {keepalive: 200ms, warntime: 600ms, deadtime: 1s, initdead: 2s}
+nodes:
+  - name: alpha
+    links:
+      - {name: lan0, kind: udp, local: 127.0.0.1, peer: 127.0.0.2, port: 23696}
+  - name: beta
+    links:
+      - {name: lan0, kind: udp, local: 127.0.0.2, peer: 127.0.0.1, port: 23696}
+resources:
+  - {name: vip-web, kind: vip, address: 192.0.2.10/24, interface: eth0}
+  - {name: gw-inside, kind: vip, address: 10.77.0.254/24, interface: in0}
+director:
+  inside_vips: [gw-inside]
+  services:
+    - name: web
+      listen: 192.0.2.10:80/tcp
+      scheduler: rr
+      forwarding: nat
+EOF
+        if [[ $kind == none ]]; then echo "      check: {kind: none}"
+        else echo "      check: {kind: $kind, interval: $INTERVAL, timeout: 500ms, rise: 2, fall: 3}"; fi
+        echo "      real_servers:"
+        for i in $(seq 0 $((N - 1))); do echo "        - {address: 10.77.0.11:$((10000 + i))}"; done
+    } >"$cfg"
+    chmod 600 "$cfg"
+    ip netns exec "$NS" "$BIN/applianced" --config "$cfg" --node alpha --control "$sock" --state-dir "$DIR/state-$kind" >"$DIR/daemon-$kind.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 200); do
+        nsx "$BIN/appliancectl" --control "$sock" services --json 2>/dev/null | grep -q '"loaded":true' && break
+        sleep 0.1
+    done
+    sleep 3 # past start-up (JIT, the first load), into the steady state
+    ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+    systicks() { awk '{print $15}' "/proc/$pid/stat"; }
+    local t0 c0 t1 c1 s0 s1
+    t0=$(date +%s.%N); c0=$(ticks); s0=$(systicks)
+    if [[ -n "${BENCH_CHECK_PERF:-}" && $kind != none ]]; then # where the time goes (DOTNET_PerfMapEnabled=1 names the managed frames)
+        perf record -F 999 -p "$pid" -o "$DIR/perf.data" -- sleep "$SECONDS_RUN" >/dev/null 2>&1
+        perf report -i "$DIR/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >&2
+    else
+        sleep "$SECONDS_RUN"
+    fi
+    t1=$(date +%s.%N); c1=$(ticks); s1=$(systicks)
+    echo "$kind: system (kernel) share $(( (s1 - s0) * 100 / (c1 - c0 + 1) ))% of the daemon's CPU" >&2
+    nsx "$BIN/appliancectl" --control "$sock" services --json >"$DIR/services-$kind.json"
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+    python3 - "$DIR/services-$kind.json" "$c0" "$c1" "$t0" "$t1" "$HZ" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1])); c0, c1, t0, t1, hz = map(float, sys.argv[2:])
+cpu = (c1 - c0) / hz / (t1 - t0) * 100
+c = j.get("checks", {})
+down = sum(1 for s in j["services"] for r in s["servers"] if r["state"] == "down")
+print(f'{cpu:.2f} {c.get("started", 0)} {c.get("skipped", 0)} {c.get("worst_late_ms", 0)} {down}')
+EOF
+}
+
+read -r base_cpu _ _ _ _ < <(run none)
+read -r cpu started skipped late down < <(run "$KIND")
+echo "| checks | servers | interval | seconds | daemon CPU (% of a core) | of which checks | checks started | skipped | worst lateness | down |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| none | $N | - | $SECONDS_RUN | $base_cpu | - | - | - | - | - |"
+echo "| $KIND | $N | $INTERVAL | $SECONDS_RUN | $cpu | $(python3 -c "print(f'{$cpu - $base_cpu:.2f}')") | $started | $skipped | ${late} ms | $down |"
