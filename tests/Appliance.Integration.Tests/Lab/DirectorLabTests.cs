@@ -108,7 +108,7 @@ public sealed class DirectorLabTests(DirectorLabFixture fixture, ITestOutputHelp
         }
     }
 
-    [RootFact(Skip = "health checks: issue 9 part 3")]
+    [RootFact]
     public void A_stopped_real_server_leaves_the_rotation_and_comes_back_when_started()
     {
         Ready();
