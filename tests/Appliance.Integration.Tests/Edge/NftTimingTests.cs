@@ -20,7 +20,7 @@ public sealed class NftTimingTests(ITestOutputHelper output) : IDisposable
     [RootFact]
     public async Task Apply_latency_in_process_through_the_worker_and_with_nft()
     {
-        var log = new NftProxyTests.ListLogger(output);
+        var log = new ListLogger(output);
         using var proxy = new NftProxy(log, NftWorkerStart.ThisExecutable(["ip", "netns", "exec", _ns.Name]));
         Assert.Null(await proxy.StartAsync());
         output.WriteLine("ms, median of 5: load = whole table into an empty netns; flip = one chain flushed and rewritten with N-1 servers");
