@@ -160,8 +160,10 @@ internal static class RtNetlinkMessages
     /// <summary>
     /// Takes the next rtattr off <paramref name="attributes"/>. False at the end, and when the rest
     /// is malformed (then <paramref name="attributes"/> is left non-empty, for callers that care).
+    /// An rtattr and an nlattr share one layout, so ctnetlink's reader uses it too (the type with its
+    /// NLA_F_* flags: callers mask them).
     /// </summary>
-    private static bool TryReadAttribute(ref ReadOnlySpan<byte> attributes, out ushort type, out ReadOnlySpan<byte> value)
+    internal static bool TryReadAttribute(ref ReadOnlySpan<byte> attributes, out ushort type, out ReadOnlySpan<byte> value)
     {
         type = 0;
         value = default;
