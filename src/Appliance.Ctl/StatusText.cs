@@ -25,6 +25,9 @@ internal static class StatusText
             o.Append(CultureInfo.InvariantCulture, $"  NOT FIT TO HOLD RESOURCES: {unfit.GetString()}\n");
         if (s.TryGetProperty("resource_failure", out var sf))
             o.Append(CultureInfo.InvariantCulture, $"  RESOURCE FAILED: {sf.GetString()} (`appliancectl takeover` clears it and retries)\n");
+        if (s.TryGetProperty("warnings", out var warnings))
+            foreach (var warning in warnings.EnumerateArray())
+                o.Append(CultureInfo.InvariantCulture, $"  WARNING: {warning.GetString()}\n");
 
         var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
         foreach (var l in peer.GetProperty("links").EnumerateArray())
@@ -127,29 +130,53 @@ internal static class StatusText
         o.Append(CultureInfo.InvariantCulture, $"director: generation {s.GetProperty("generation").GetInt64()}{(s.GetProperty("loaded").GetBoolean() ? "" : ", table NOT loaded")}\n");
         if (s.TryGetProperty("error", out var error))
             o.Append(CultureInfo.InvariantCulture, $"  ERROR: {error.GetString()}\n");
+        if (s.TryGetProperty("connections_error", out var connectionsError))
+            o.Append(CultureInfo.InvariantCulture, $"  active connections not counted: {connectionsError.GetString()}\n");
         foreach (var svc in s.GetProperty("services").EnumerateArray())
         {
             o.Append(CultureInfo.InvariantCulture, $"service {svc.GetProperty("name").GetString()}  {svc.GetProperty("listen").GetString()}  " +
                 $"{svc.GetProperty("scheduler").GetString()}, {svc.GetProperty("forwarding").GetString()}" +
                 $"{(svc.GetProperty("sorry_active").GetBoolean() ? "  SORRY SERVER ACTIVE" : "")}{(svc.GetProperty("quorum").GetBoolean() ? "" : "  NO QUORUM")}\n");
-            var rows = new List<string[]> { new[] { "SERVER", "STATE", "WEIGHT", "PACKETS", "BYTES", "CHECK" } };
+            if (svc.TryGetProperty("capacity", out var cap))
+                o.Append(Capacity(cap));
+            var rows = new List<string[]> { new[] { "SERVER", "STATE", "WEIGHT", "ACTIVE", "NEW", "PACKETS", "BYTES", "CHECK" } };
             foreach (var r in svc.GetProperty("servers").EnumerateArray())
+            {
+                var conn = r.TryGetProperty("connections", out var c) ? c : default;
+                string active = conn.ValueKind == JsonValueKind.Object && conn.GetProperty("active").ValueKind == JsonValueKind.Number ? Num(conn, "active") : "-";
+                string fresh = conn.ValueKind == JsonValueKind.Object ? Num(conn, "new") : "-";
                 rows.Add(new[] { r.GetProperty("address").GetString()! + (r.GetProperty("sorry").GetBoolean() ? " (sorry)" : ""),
-                    r.GetProperty("state").GetString()!, Num(r, "weight"), Num(r, "packets"), Num(r, "bytes"),
+                    r.GetProperty("state").GetString()!, Num(r, "weight"), active, fresh, Num(r, "packets"), Num(r, "bytes"),
                     r.GetProperty("check").GetProperty("result").GetString()! });
-            int[] width = new int[6];
+            }
+            int columns = rows[0].Length;
+            int[] width = new int[columns];
             foreach (var r in rows)
-                for (int i = 0; i < 6; i++)
+                for (int i = 0; i < columns; i++)
                     width[i] = Math.Max(width[i], r[i].Length);
             foreach (var r in rows)
             {
                 o.Append("  ");
-                for (int i = 0; i < 5; i++)
+                for (int i = 0; i < columns - 1; i++)
                     o.Append(r[i].PadRight(width[i] + 2));
-                o.Append(r[5]).Append('\n');
+                o.Append(r[columns - 1]).Append('\n');
             }
         }
         return o.ToString();
+    }
+
+    /// <summary>A service's capacity line: the peak, what N-1 carries, and the warning or why there is no check.</summary>
+    private static string Capacity(JsonElement cap)
+    {
+        long windowS = cap.GetProperty("window_s").GetInt64();
+        string n1 = cap.GetProperty("without_busiest").ValueKind == JsonValueKind.Number ? Num(cap, "without_busiest") : "unknown";
+        string window = windowS % 3600 == 0 ? $"{windowS / 3600}h" : Duration(windowS * 1000);
+        string line = $"  capacity: peak {Num(cap, "peak")} active in the last {window}, {n1} without the busiest real server";
+        if (cap.GetProperty("warning").ValueKind == JsonValueKind.String)
+            line += "  NOT N-1 REDUNDANT";
+        else if (cap.TryGetProperty("note", out var note))
+            line += $" ({note.GetString()})";
+        return line + "\n";
     }
 
     private static string Num(JsonElement c, string name) => c.GetProperty(name).GetInt64().ToString(CultureInfo.InvariantCulture);

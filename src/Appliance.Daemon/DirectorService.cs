@@ -41,6 +41,7 @@ internal sealed class DirectorService : IAsyncDisposable
     private ImmutableHashSet<(string Service, IPEndPoint Server)> _checkDown = [];
     private Func<string, IPEndPoint, ServerCheck>? _checkStatus;
     private Action<Utf8JsonWriter>? _checkStats;
+    private ConnectionSampler? _connections;
     private bool _checksStale;
     private DirectorPlan? _applied;
     private long _generation;
@@ -72,6 +73,9 @@ internal sealed class DirectorService : IAsyncDisposable
         _checkStats = stats;
         _checkDown = [.. initiallyDown];
     }
+
+    /// <summary>Active connections and capacity per service and server in `services --json` (<see cref="ConnectionSampler"/>).</summary>
+    public void AttachConnections(ConnectionSampler connections) => _connections = connections;
 
     /// <summary>
     /// Check flips (and, with none, a retry of an earlier failed apply): one transaction for the
@@ -264,6 +268,8 @@ internal sealed class DirectorService : IAsyncDisposable
             if (_error.Length > 0)
                 w.WriteString("error", _error);
             _checkStats?.Invoke(w);
+            if (_connections?.Error is { Length: > 0 } connectionsError)
+                w.WriteString("connections_error", connectionsError);
             w.WriteStartArray("services");
             foreach (var s in plan.Services)
             {
@@ -274,11 +280,12 @@ internal sealed class DirectorService : IAsyncDisposable
                 w.WriteString("forwarding", s.Config.Forwarding.ToString().ToLowerInvariant());
                 w.WriteBoolean("quorum", s.QuorumHeld);
                 w.WriteBoolean("sorry_active", s.SorryActive);
+                _connections?.WriteCapacity(w, s.Name);
                 w.WriteStartArray("servers");
                 foreach (var server in s.Servers)
-                    WriteServer(w, server, counters, sorry: false, _checkStatus?.Invoke(s.Name, server.Address));
+                    WriteServer(w, server, counters, sorry: false, _checkStatus?.Invoke(s.Name, server.Address), _connections);
                 if (s.Sorry is { } sorry)
-                    WriteServer(w, sorry, counters, sorry: true, null);
+                    WriteServer(w, sorry, counters, sorry: true, null, _connections);
                 w.WriteEndArray();
                 w.WriteEndObject();
             }
@@ -288,7 +295,8 @@ internal sealed class DirectorService : IAsyncDisposable
         return stream.ToArray();
     }
 
-    private static void WriteServer(Utf8JsonWriter w, PlannedServer s, IReadOnlyDictionary<string, NftCounter> counters, bool sorry, ServerCheck? check)
+    private static void WriteServer(Utf8JsonWriter w, PlannedServer s, IReadOnlyDictionary<string, NftCounter> counters, bool sorry, ServerCheck? check,
+        ConnectionSampler? connections)
     {
         w.WriteStartObject();
         w.WriteString("address", s.Address.ToString());
@@ -304,6 +312,10 @@ internal sealed class DirectorService : IAsyncDisposable
         var c = counters.TryGetValue(s.Id.CounterName, out var found) ? found : default;
         w.WriteNumber("packets", c.Packets);
         w.WriteNumber("bytes", c.Bytes);
+        // The counter of new connections counts one packet per connection: the first, in the nat hook.
+        long newConnections = counters.TryGetValue(s.Id.NewCounterName, out var n) ? n.Packets : 0;
+        if (connections is not null)
+            connections.WriteConnections(w, s.Id, newConnections);
         w.WriteEndObject();
     }
 

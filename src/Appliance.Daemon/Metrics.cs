@@ -72,9 +72,22 @@ internal static class MetricsText
             Help(o, "appliance_director_server_weight", "gauge", "The real server's current weight.");
             Help(o, "appliance_director_server_packets_total", "counter", "Packets of the real server's balanced connections, both ways.");
             Help(o, "appliance_director_server_bytes_total", "counter", "Bytes of the real server's balanced connections, both ways.");
+            Help(o, "appliance_director_server_active_connections", "gauge", "Open conntrack entries balanced to the real server (TCP in TIME_WAIT or CLOSE left out), at the last sample.");
+            Help(o, "appliance_director_server_connections_total", "counter", "New connections balanced to the real server since the table was loaded.");
+            Help(o, "appliance_director_capacity_peak_connections", "gauge", "Peak of the service's total active connections over the capacity window.");
+            Help(o, "appliance_director_capacity_without_busiest_connections", "gauge", "Connections the service's real servers can carry without the one of largest capacity (absent: a server has no capacity).");
+            Help(o, "appliance_director_capacity_warning", "gauge", "1 while the peak exceeds what the real servers minus the busiest can carry (not N-1 redundant).");
             foreach (var svc in s.GetProperty("services").EnumerateArray())
             {
                 string name = svc.GetProperty("name").GetString()!;
+                if (svc.TryGetProperty("capacity", out var cap))
+                {
+                    var sl = Labels(("service", name));
+                    Line(o, "appliance_director_capacity_peak_connections", sl, cap.GetProperty("peak").GetInt64());
+                    if (cap.GetProperty("without_busiest").ValueKind == JsonValueKind.Number)
+                        Line(o, "appliance_director_capacity_without_busiest_connections", sl, cap.GetProperty("without_busiest").GetInt64());
+                    Line(o, "appliance_director_capacity_warning", sl, cap.GetProperty("warning").ValueKind == JsonValueKind.String ? 1 : 0);
+                }
                 foreach (var rs in svc.GetProperty("servers").EnumerateArray())
                 {
                     var l = Labels(("service", name), ("server", rs.GetProperty("address").GetString()!));
@@ -83,6 +96,12 @@ internal static class MetricsText
                     Line(o, "appliance_director_server_weight", l, weight);
                     Line(o, "appliance_director_server_packets_total", l, rs.GetProperty("packets").GetInt64());
                     Line(o, "appliance_director_server_bytes_total", l, rs.GetProperty("bytes").GetInt64());
+                    if (rs.TryGetProperty("connections", out var conn))
+                    {
+                        if (conn.GetProperty("active").ValueKind == JsonValueKind.Number)
+                            Line(o, "appliance_director_server_active_connections", l, conn.GetProperty("active").GetInt64());
+                        Line(o, "appliance_director_server_connections_total", l, conn.GetProperty("new").GetInt64());
+                    }
                 }
             }
         }

@@ -195,6 +195,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly DirectorService? _director;
     private readonly ConntrackdSupervisor? _conntrackd;
     private readonly DirectorChecks? _checks;
+    private readonly ConnectionSampler? _connections;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -231,6 +232,8 @@ internal sealed class ApplianceDaemon : IDisposable
             _director = new DirectorService(director, _config.Cluster.Name, log, _time);
             // Both nodes check, so the standby's ruleset is current when it takes over.
             _checks = new DirectorChecks(director, _config.Cluster.Name, _self.Name, _director, log, _time);
+            _connections = new ConnectionSampler(director, log, _time);
+            _director.AttachConnections(_connections);
         }
     }
 
@@ -274,6 +277,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _director?.Start(); // on both nodes, whatever the role: the table is there before any takeover
         _conntrackd?.Start();
         _checks?.Start();
+        _connections?.Start();
         using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
         Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
@@ -379,7 +383,7 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _monitors.Snapshot(), _monitors.Why(),
-                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms);
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? []);
             }
             case "fence" or "fence-on" or "fence-confirm":
             {
@@ -469,6 +473,7 @@ internal sealed class ApplianceDaemon : IDisposable
     {
         _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _checks?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
+        _connections?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _director?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _conntrackd?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(6));
         _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));

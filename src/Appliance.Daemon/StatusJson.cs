@@ -15,17 +15,18 @@ internal static class StatusJson
     public static byte[] Write(string node, string peerName, ApplianceConfig config, HeartbeatStatus hb,
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
         string unfit, TimeSpan uptime, NodeExecutor executor,
-        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms) =>
+        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms, IReadOnlyList<string> warnings) =>
         Write(node, peerName, config, hb, monitors, unfit, uptime,
             [.. executor.Devices.Values.Select(d => (d.Name, d.Kind, NodeExecutor.Health(d)))], executor.History.Last, executor.HistoryError,
-            watchedVips, vipAlarms, System.Globalization.CultureInfo.InvariantCulture, includeRuntime: true);
+            watchedVips, vipAlarms, System.Globalization.CultureInfo.InvariantCulture, includeRuntime: true, warnings);
 
     /// <summary>The document itself, from plain values (golden tests call this with fixed ones).</summary>
     public static byte[] Write(string node, string peerName, ApplianceConfig config, HeartbeatStatus hb,
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
         string unfit, TimeSpan uptime, IReadOnlyList<(string Name, string Kind, string Health)> devices,
         Fencing.FenceHistoryEntry? lastFence, string historyError,
-        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms, IFormatProvider _, bool includeRuntime)
+        IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms, IFormatProvider _, bool includeRuntime,
+        IReadOnlyList<string>? warnings = null)
     {
         var view = hb.Node;
         var resources = view?.ResourceList ?? [];
@@ -46,6 +47,11 @@ internal static class StatusJson
                 w.WriteString("unfit", unfit);
             w.WriteNumber("uptime_ms", (long)uptime.TotalMilliseconds);
             w.WriteString("boot", hb.SelfBoot.ToString());
+            // Conditions an operator should act on that are no failure yet (the director's N-1 capacity).
+            w.WriteStartArray("warnings");
+            foreach (var warning in warnings ?? [])
+                w.WriteStringValue(warning);
+            w.WriteEndArray();
 
             w.WriteStartObject("peer");
             w.WriteString("name", peerName);

@@ -18,7 +18,9 @@ namespace Appliance.Core.Director;
 /// maps <c>svc4</c>/<c>svc6</c>, one per family, to one chain per service), <c>postrouting</c> (nat,
 /// srcnat: snat services to their inside VIP), <c>forward</c> (filter: per-server named counters
 /// selected by the ct mark). Named maps <c>rs4</c>/<c>rs6</c> (mark to address . port),
-/// <c>rs_counter</c> (mark to counter), sets <c>keys4</c>/<c>keys6</c> (the guard's services) and
+/// <c>rs_counter</c> (mark to counter: packets and bytes), <c>rs_new</c> (mark to counter: new
+/// connections, counted by the DNAT rule of the service chain, which the nat hook runs once per
+/// connection), sets <c>keys4</c>/<c>keys6</c> (the guard's services) and
 /// <c>snat4</c>/<c>snat6</c> (marks of snat services); per service with persistence a dynamic map
 /// <c>persist_NAME</c> and a set <c>live_NAME</c> of ids that may keep persisted clients.
 /// </para>
@@ -54,6 +56,7 @@ public static class NftRuleset
         Map(sb, "rs4", "type mark : ipv4_addr . inet_service;", t.Rs4);
         Map(sb, "rs6", "type mark : ipv6_addr . inet_service;", t.Rs6);
         Map(sb, "rs_counter", "type mark : counter;", t.RsCounter);
+        Map(sb, "rs_new", "type mark : counter;", t.RsNew);
         Map(sb, "keys4", "type inet_proto . ipv4_addr . inet_service;", t.Keys4, set: true);
         Map(sb, "keys6", "type inet_proto . ipv6_addr . inet_service;", t.Keys6, set: true);
         Map(sb, "snat4", "type mark;", t.Snat4, set: true);
@@ -100,7 +103,7 @@ public static class NftRuleset
         // 2. New counters and the new elements that refer to them or to addresses.
         foreach (var c in b.Counters.Except(a.Counters))
             sb.Append($"add counter {Table} {c}\n");
-        foreach (var (name, x, y) in Pairs(a, b).Where(p => p.Name is "rs4" or "rs6" or "rs_counter" or "snat4" or "snat6"))
+        foreach (var (name, x, y) in Pairs(a, b).Where(p => p.Name is "rs4" or "rs6" or "rs_counter" or "rs_new" or "snat4" or "snat6"))
             AddElements(sb, name, x, y);
 
         // 3. Services: new ones built, changed ones rewritten, unchanged ones left alone.
@@ -184,7 +187,7 @@ public static class NftRuleset
 
     internal sealed record TableText(
         ImmutableArray<string> Counters,
-        ImmutableArray<Element> Rs4, ImmutableArray<Element> Rs6, ImmutableArray<Element> RsCounter,
+        ImmutableArray<Element> Rs4, ImmutableArray<Element> Rs6, ImmutableArray<Element> RsCounter, ImmutableArray<Element> RsNew,
         ImmutableArray<Element> Keys4, ImmutableArray<Element> Keys6, ImmutableArray<Element> Snat4, ImmutableArray<Element> Snat6,
         ImmutableArray<Element> Svc4, ImmutableArray<Element> Svc6,
         ImmutableArray<ServiceText> Services, ImmutableArray<string> Postrouting);
@@ -209,7 +212,7 @@ public static class NftRuleset
     internal static TableText Render(DirectorPlan plan)
     {
         var counters = new List<string> { GuardCounter };
-        List<Element> rs4 = [], rs6 = [], rsCounter = [], keys4 = [], keys6 = [], snat4 = [], snat6 = [], svc4 = [], svc6 = [];
+        List<Element> rs4 = [], rs6 = [], rsCounter = [], rsNew = [], keys4 = [], keys6 = [], snat4 = [], snat6 = [], svc4 = [], svc6 = [];
         var services = ImmutableArray.CreateBuilder<ServiceText>();
         foreach (var s in plan.Services)
         {
@@ -217,8 +220,10 @@ public static class NftRuleset
             foreach (var x in s.Servers.Append(s.Sorry).OfType<PlannedServer>())
             {
                 counters.Add(x.Id.CounterName);
+                counters.Add(x.Id.NewCounterName);
                 (v6 ? rs6 : rs4).Add(new(x.Id.MarkHex, $"{x.Address.Address} . {x.Address.Port}"));
                 rsCounter.Add(new(x.Id.MarkHex, $"\"{x.Id.CounterName}\""));
+                rsNew.Add(new(x.Id.MarkHex, $"\"{x.Id.NewCounterName}\""));
                 if (s.Config.Forwarding == DirectorForwarding.Snat)
                     (v6 ? snat6 : snat4).Add(new(x.Id.MarkHex, null));
             }
@@ -234,14 +239,17 @@ public static class NftRuleset
                 ? $"meta nfproto ipv6 ct mark and {Mask} @snat6 snat ip6 to {v.Address.Address}"
                 : $"meta nfproto ipv4 ct mark and {Mask} @snat4 snat ip to {v.Address.Address}")
             .ToImmutableArray();
-        return new TableText([.. counters], [.. rs4], [.. rs6], [.. rsCounter], [.. keys4], [.. keys6], [.. snat4], [.. snat6],
+        return new TableText([.. counters], [.. rs4], [.. rs6], [.. rsCounter], [.. rsNew], [.. keys4], [.. keys6], [.. snat4], [.. snat6],
             [.. svc4], [.. svc6], services.ToImmutable(), postrouting);
     }
 
     private static ServiceText ServiceChain(DirectorPlan plan, PlannedService s, string chain)
     {
         string fam = s.IsIPv6 ? "ip6" : "ip";
-        string dnat = $"meta l4proto {Proto(s.Config.Listen.Protocol)} dnat {fam} to ct mark and {Mask} map @{(s.IsIPv6 ? "rs6" : "rs4")}";
+        // Every path to a server ends in this rule, and the nat hook runs the chain once per connection:
+        // so its counter counts new connections (in the forward chain, `ct state new` would also count
+        // a SYN's retransmissions and a UDP flow's packets until the first answer).
+        string dnat = $"meta l4proto {Proto(s.Config.Listen.Protocol)} counter name ct mark and {Mask} map @rs_new dnat {fam} to ct mark and {Mask} map @{(s.IsIPv6 ? "rs6" : "rs4")}";
         string persistMap = "persist_" + Ident(s.Name), liveSet = "live_" + Ident(s.Name);
         var rules = ImmutableArray.CreateBuilder<string>();
         string? persistDecl = null;
@@ -311,7 +319,7 @@ public static class NftRuleset
     private static IEnumerable<(string Name, ImmutableArray<Element> Old, ImmutableArray<Element> New)> Pairs(TableText a, TableText b) =>
     [
         ("svc4", a.Svc4, b.Svc4), ("svc6", a.Svc6, b.Svc6), ("keys4", a.Keys4, b.Keys4), ("keys6", a.Keys6, b.Keys6),
-        ("snat4", a.Snat4, b.Snat4), ("snat6", a.Snat6, b.Snat6), ("rs_counter", a.RsCounter, b.RsCounter),
+        ("snat4", a.Snat4, b.Snat4), ("snat6", a.Snat6, b.Snat6), ("rs_counter", a.RsCounter, b.RsCounter), ("rs_new", a.RsNew, b.RsNew),
         ("rs4", a.Rs4, b.Rs4), ("rs6", a.Rs6, b.Rs6),
     ];
 

@@ -39,6 +39,9 @@ public readonly record struct RealServerId(ushort Value)
     /// <summary>The name of the server's named counter in the table: <c>rs_002a</c>.</summary>
     public string CounterName => "rs_" + Value.ToString("x4", CultureInfo.InvariantCulture);
 
+    /// <summary>The name of the server's named counter of new connections: <c>rn_002a</c> (its packets are the connections).</summary>
+    public string NewCounterName => "rn_" + Value.ToString("x4", CultureInfo.InvariantCulture);
+
     public override string ToString() => Value.ToString("x4", CultureInfo.InvariantCulture);
 }
 

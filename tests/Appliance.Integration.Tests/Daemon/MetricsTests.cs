@@ -15,10 +15,32 @@ public sealed class MetricsTests
 
     private const string Services = """
         {"ok":true,"generation":3,"loaded":true,"services":[{"name":"web","listen":"203.0.113.10:80/tcp","scheduler":"rr","forwarding":"nat",
-         "quorum":true,"sorry_active":false,"servers":[
-          {"address":"10.0.0.11:8080","id":"0x33710000","state":"up","weight":1,"sorry":false,"check":{"result":"none","reason":""},"packets":120,"bytes":9100},
-          {"address":"10.0.0.12:8080","id":"0x885e0000","state":"drain","weight":1,"sorry":false,"check":{"result":"none","reason":""},"packets":7,"bytes":420}]}]}
+         "quorum":true,"sorry_active":false,
+         "capacity":{"peak":812,"without_busiest":500,"window_s":86400,"warning":"service web: peak of 812 active connections in the last 24h exceeds the 500 its real servers can carry without the busiest (10.0.0.11:8080): not N-1 redundant"},
+         "servers":[
+          {"address":"10.0.0.11:8080","id":"0x33710000","state":"up","weight":1,"sorry":false,"check":{"result":"none","reason":""},"packets":120,"bytes":9100,
+           "connections":{"active":31,"new":4012}},
+          {"address":"10.0.0.12:8080","id":"0x885e0000","state":"drain","weight":1,"sorry":false,"check":{"result":"none","reason":""},"packets":7,"bytes":420,
+           "connections":{"active":null,"new":2}}]},
+         {"name":"api","listen":"203.0.113.10:443/tcp","scheduler":"rr","forwarding":"nat","quorum":true,"sorry_active":false,
+         "capacity":{"peak":3,"without_busiest":null,"window_s":86400,"warning":null,"note":"no N-1 check: 10.0.0.21:8443 has no capacity"},
+         "servers":[
+          {"address":"10.0.0.21:8443","id":"0x11110000","state":"up","weight":1,"sorry":false,"check":{"result":"none","reason":""},"packets":0,"bytes":0,
+           "connections":{"active":3,"new":3}}]}]}
         """;
+
+    /// <summary>`appliancectl services` (text) from the same document: the ACTIVE and NEW columns and each service's capacity line.</summary>
+    [Fact]
+    public void The_services_table_matches_its_golden_file()
+    {
+        using var services = JsonDocument.Parse(Services);
+        string text = Appliance.Ctl.StatusText.Services(services.RootElement);
+        string golden = Path.Combine(Path.GetDirectoryName(Golden())!, "services.txt");
+        if (Environment.GetEnvironmentVariable("APPLIANCE_UPDATE_GOLDEN") == "1")
+            File.WriteAllText(golden, text);
+        Assert.Equal(File.ReadAllText(golden), text);
+        Assert.Contains("NOT N-1 REDUNDANT", text);
+    }
 
     [Fact]
     public void The_text_matches_the_golden_file_and_every_sample_line_parses()
