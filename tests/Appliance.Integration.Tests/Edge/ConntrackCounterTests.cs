@@ -19,12 +19,14 @@ public sealed class ConntrackCounterTests(ITestOutputHelper output)
     {
         using var ns = new NftNamespace();
         // id 0x2a: 5 established + 2 in TIME_WAIT + 1 whose low mark bits someone else set; id 0x2b: 3
-        // udp; unmarked: 4; a mark with only low bits: 1 (not balanced by the director).
+        // udp and 1 IPv6 (one dump covers both families); unmarked: 4; a mark with only low bits: 1
+        // (not balanced by the director).
         var lines = new List<string>();
         lines.AddRange(Tcp(0, 5, "ESTABLISHED", 0x002a0000));
         lines.AddRange(Tcp(100, 2, "TIME_WAIT", 0x002a0000));
         lines.AddRange(Tcp(200, 1, "ESTABLISHED", 0x002a0005));
         lines.AddRange(Udp(300, 3, 0x002b0000));
+        lines.Add($"-I -p tcp -s 2001:db8::1 -d 2001:db8::2 --sport 1024 --dport 80 --state ESTABLISHED --timeout 600 --mark {0x002b0000}");
         lines.AddRange(Tcp(400, 4, "ESTABLISHED", 0));
         lines.AddRange(Tcp(500, 1, "SYN_RECV", 0x00000007));
         Load(ns, lines);
@@ -42,9 +44,9 @@ public sealed class ConntrackCounterTests(ITestOutputHelper output)
         outcome = counter.Count(0, 0, IdMask, all);
         output.WriteLine($"whole table: {outcome}");
         Assert.Equal(ConntrackOutcomeKind.Done, outcome.Kind);
-        Assert.Equal(16, outcome.Entries);
+        Assert.Equal(17, outcome.Entries);
         Assert.Equal(new ConntrackTally(8, 6), all[0x002a0000]);
-        Assert.Equal(new ConntrackTally(3, 3), all[0x002b0000]);
+        Assert.Equal(new ConntrackTally(4, 4), all[0x002b0000]);
         Assert.Equal(new ConntrackTally(5, 5), all[0]);
         Assert.Equal(3, all.Count);
 
