@@ -45,7 +45,7 @@ internal sealed class ConnectionSampler : IAsyncDisposable
     private readonly Dictionary<uint, ConntrackTally> _tallies = [];
     private DirectorConfig _config;
     private ImmutableDictionary<ServerKey, RealServerId> _ids;
-    private CapacityWatch _watch;
+    private readonly CapacityWatch _watch;
     private ImmutableDictionary<RealServerId, long> _active = ImmutableDictionary<RealServerId, long>.Empty;
     private bool _sampled;
     private string _error = "";
@@ -80,6 +80,7 @@ internal sealed class ConnectionSampler : IAsyncDisposable
 
     private async Task Loop(CancellationToken ct)
     {
+        await Task.Yield(); // the first dump runs on the thread pool, not in the daemon's start-up
         using var timer = new PeriodicTimer(SampleInterval, _time);
         try
         {
