@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those missing; apt-get update runs at most once.
-# Usage: scripts/install-deps.sh test|run|bench
+# Usage: scripts/install-deps.sh test|run|bench|arm64
 set -euo pipefail
 # cluster-glue: the real `stonith -t rps10` client our PDU simulator is checked against; fence-agents:
 # fence_dummy for the fence-agent device; libxml2-utils: xmllint for our agents' metadata; util-linux: flock;
@@ -10,7 +10,9 @@ base=(socat iproute2 nftables libnftables1 libnftables-dev conntrackd conntrack 
 case "${1:-test}" in
   test|run) pkgs=("${base[@]}" tcpdump) ;;
   bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat) ;;
-  *) echo "usage: $0 test|run|bench" >&2; exit 2 ;;
+  # NativeAOT for arm64 from this x86-64 machine: clang and lld link against Debian's arm64 cross libc.
+  arm64)    pkgs=(clang lld binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+  *) echo "usage: $0 test|run|bench|arm64" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
