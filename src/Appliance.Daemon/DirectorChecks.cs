@@ -29,12 +29,14 @@ internal sealed class DirectorChecks : IAsyncDisposable
     /// </summary>
     public static readonly TimeSpan WakeStepMax = TimeSpan.FromMilliseconds(25);
 
-    private readonly TimeSpan _step;
+    private TimeSpan _step; // these three change with a reload, under _gate
     private readonly DirectorService _director;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private long _origin;
-    private readonly CheckSchedule _schedule;
+    private CheckSchedule _schedule;
+    private readonly ulong _seed;
+    private bool _started;
     private readonly CheckProber? _prober;
     private readonly Func<CheckTarget, CancellationToken, Task<CheckOutcome>> _probe;
     private readonly object _gate = new();
@@ -55,21 +57,68 @@ internal sealed class DirectorChecks : IAsyncDisposable
         _time = time;
         // The schedule's time starts at Start (the daemon starts its heartbeat worker and control socket
         // in between): first checks are spread over the first interval after it, not found late.
-        _schedule = new CheckSchedule(config, TimeSpan.Zero, CheckSchedule.SeedFor(cluster, node));
+        _seed = CheckSchedule.SeedFor(cluster, node);
+        _schedule = new CheckSchedule(config, TimeSpan.Zero, _seed);
         if (probe is null)
         {
             _prober = new CheckProber();
             probe = _prober.ProbeAsync;
         }
         _probe = probe;
-        var shortest = _schedule.Targets.Length == 0 ? WakeStepMax : _schedule.Targets.Min(t => t.Interval);
-        _step = shortest / 10 < WakeStepMax ? shortest / 10 : WakeStepMax;
+        _step = StepFor(_schedule);
         var down = _schedule.Down.ToList();
         director.AttachChecks(Status, WriteStats, down);
         Trace.ChecksStarted(log, _schedule.Targets.Length, config.Services.Sum(s => s.RealServers.Length), down.Count);
     }
 
     private TimeSpan Now() => _time.GetElapsedTime(_origin);
+
+    private static TimeSpan StepFor(CheckSchedule schedule)
+    {
+        var shortest = schedule.Targets.Length == 0 ? WakeStepMax : schedule.Targets.Min(t => t.Interval);
+        return shortest / 10 < WakeStepMax ? shortest / 10 : WakeStepMax;
+    }
+
+    /// <summary>A schedule for <paramref name="next"/> that carries this one's state over (see <see cref="CheckSchedule.Adopt"/>); call under _gate.</summary>
+    private CheckSchedule Successor(DirectorConfig next)
+    {
+        var s = new CheckSchedule(next, _started ? Now() : TimeSpan.Zero, _seed);
+        s.Adopt(_schedule);
+        return s;
+    }
+
+    /// <summary>A reload, before it is applied: the (service, server) pairs the checks would hold down under <paramref name="next"/>.</summary>
+    public IReadOnlyList<(string Service, IPEndPoint Server)> DownFor(DirectorConfig next)
+    {
+        lock (_gate)
+            return [.. Successor(next).Down];
+    }
+
+    /// <summary>
+    /// A reload, once the director applied it: the checks switch to <paramref name="next"/>'s targets.
+    /// Targets still there keep their cadence and verdict (a probe in flight reports to the new
+    /// schedule); new ones start at their jittered slot with their <c>start:</c>; removed ones stop.
+    /// </summary>
+    public void Install(DirectorConfig next)
+    {
+        bool startLoops;
+        lock (_gate)
+        {
+            var s = Successor(next);
+            int before = _schedule.Targets.Length;
+            _schedule = s;
+            _step = StepFor(s);
+            _wakeAt = TimeSpan.MinValue; // the loop's sleep was for the old schedule
+            _sleep?.Cancel();
+            startLoops = _started && before == 0 && s.Targets.Length > 0 && _loop.IsCompleted;
+            Trace.ChecksReloaded(_log, before, s.Targets.Length, s.Down.Count());
+        }
+        if (startLoops)
+        {
+            _loop = Loop(_stop.Token);
+            _applier = ApplyLoop(_stop.Token);
+        }
+    }
 
     /// <summary>The check of one server, for `services --json`.</summary>
     public ServerCheck Status(string service, IPEndPoint server)
@@ -87,9 +136,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
 
     public void Start()
     {
-        if (_schedule.Targets.Length == 0)
-            return;
         _origin = _time.GetTimestamp();
+        lock (_gate)
+            _started = true;
+        if (_schedule.Targets.Length == 0)
+            return; // a reload that adds checks starts the loops (Install)
         _loop = Loop(_stop.Token);
         _applier = ApplyLoop(_stop.Token);
     }
@@ -176,7 +227,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
         IReadOnlyList<CheckFlip> flips;
         lock (_gate)
         {
-            flips = _schedule.Report(t.Index, Now(), outcome);
+            // Started before a reload: the new schedule has the target under its own index, or not at all.
+            int? index = t.Index < _schedule.Targets.Length && ReferenceEquals(_schedule.Targets[t.Index], t) ? t.Index : _schedule.IndexOf(t.Key);
+            if (index is not { } i)
+                return;
+            flips = _schedule.Report(i, Now(), outcome);
             if (_schedule.NextDue is { } next && OnGrid(next) < _wakeAt)
                 _sleep?.Cancel();
         }

@@ -106,6 +106,13 @@ internal static class Program
         }
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        // SIGHUP (systemctl reload): re-read the config and apply what can be applied live; the
+        // outcome goes to the log (`appliancectl reload` gets it as its reply).
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+        {
+            ctx.Cancel = true;
+            daemon.ReloadInBackground("SIGHUP");
+        });
         try
         {
             await daemon.RunAsync(stop.Token).ConfigureAwait(false);
@@ -196,6 +203,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ConntrackdSupervisor? _conntrackd;
     private readonly DirectorChecks? _checks;
     private readonly ConnectionSampler? _connections;
+    private readonly ConfigReloader _reloader;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -235,7 +243,13 @@ internal sealed class ApplianceDaemon : IDisposable
             _connections = new ConnectionSampler(director, log, _time);
             _director.AttachConnections(_connections);
         }
+        _reloader = new ConfigReloader(options.ConfigPath, _self.Name, _config, _director, _checks, log, _time);
     }
+
+    /// <summary>SIGHUP: a reload whose outcome only the log sees (ConfigReloader logs every step).</summary>
+    public void ReloadInBackground(string trigger) =>
+        _ = Task.Run(() => _reloader.ReloadFileAsync(trigger)).ContinueWith(
+            t => Trace.BackgroundFailed(_log, "reload", t.Exception!.GetBaseException().ToString()), TaskContinuationOptions.OnlyOnFaulted);
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
     private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp);
@@ -382,8 +396,13 @@ internal sealed class ApplianceDaemon : IDisposable
             case "status":
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
-                return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _monitors.Snapshot(), _monitors.Why(),
-                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? []);
+                return StatusJson.Write(_self.Name, _peer.Name, _reloader.Running, hb, _monitors.Snapshot(), _monitors.Why(),
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _reloader.WriteStatus);
+            }
+            case "reload":
+            {
+                var outcome = await _reloader.ReloadFileAsync("appliancectl reload").ConfigureAwait(false);
+                return outcome.ToJson();
             }
             case "fence" or "fence-on" or "fence-confirm":
             {
@@ -446,7 +465,7 @@ internal sealed class ApplianceDaemon : IDisposable
                     t => Trace.BackgroundFailed(_log, "churn", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, reset-cadence)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, reset-cadence)");
         }
     }
 
