@@ -8,13 +8,13 @@
 # up [options]: parse the options, derive the missing timers, then build the lab (lock held;
 # on any failure the EXIT trap tears down what was built).
 cmd_up() {
-    local k='' w='' d='' i='' fencing=off failback=false extra='' opt val fence='' fdelay='' frandom=''
+    local k='' w='' d='' i='' fencing=off failback=false extra='' opt val fence='' fdelay='' frandom='' sched=rr weights=''
     while (($# > 0)); do
         opt=$1
         if [[ $opt == --*=* ]]; then val=${opt#*=}; opt=${opt%%=*}; shift
         else
             case "$opt" in
-                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--fence|--fence-delay|--fence-delay-random)
+                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights)
                     (($# >= 2)) || usage_error "up: $opt needs a value"
                     val=$2; shift 2 ;;
                 *) usage_error "up: unknown option '$opt'" ;;
@@ -42,6 +42,12 @@ cmd_up() {
             --config-extra)
                 [[ -r $val ]] || usage_error "up: --config-extra: cannot read '$val'"
                 extra=$(readlink -f "$val") ;;
+            --scheduler)
+                [[ $val =~ ^(rr|wrr|sh|random)$ ]] || usage_error "up: --scheduler rr|wrr|sh|random"
+                sched=$val ;;
+            --weights)
+                [[ $val =~ ^[0-9]{1,3}(,[0-9]{1,3}){0,2}$ ]] || usage_error "up: --weights takes up to 3 weights (rs1,rs2,rs3), like 1,2,3"
+                weights=$val ;;
             --resource)
                 [[ $val == \{*\} ]] || usage_error "up: --resource takes a YAML flow map, like '{name: d, kind: ocf, agent: heartbeat:Dummy}'"
                 EXTRA_RESOURCES+=("$val") ;;
@@ -92,7 +98,7 @@ cmd_up() {
     echo "$LAB_NAME" >"$DIR/$MARKER"
     (umask 077 && head -c 32 /dev/urandom >"$DIR/authkey")
     chmod 600 "$DIR/authkey"
-    write_config "$k" "$w" "$d" "$i" "$fencing" "$failback" "$extra" "$fence" "$fdelay" "$frandom"
+    write_config "$k" "$w" "$d" "$i" "$fencing" "$failback" "$extra" "$fence" "$fdelay" "$frandom" "$sched" "$weights"
 
     build_network
     build_power "$fence"
