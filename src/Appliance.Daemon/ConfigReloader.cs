@@ -99,6 +99,7 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
 
     private async Task<ReloadOutcome> ApplyLockedAsync(string trigger, ApplianceConfig candidate, long t0, CancellationToken ct)
     {
+        var read = time.GetElapsedTime(t0); // reading and validating the file (zero for a candidate handed in)
         var plan = ConfigReload.Plan(_running, candidate);
         DirectorReloadResult applied = default;
         if (plan.DirectorChanged && director is not null && plan.Effective.Director is { } next)
@@ -121,16 +122,17 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
         if (!plan.DirectorChanged && !plan.RestartPending)
         {
             Trace.ReloadUnchanged(log, trigger);
-            message = "reload: the file is the running config; nothing changed";
+            message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"reload: the file is the running config; nothing changed (reload {took.TotalMilliseconds:F1} ms)");
         }
         else
         {
             Trace.ReloadApplied(log, trigger, plan.Live.Length, applied.Commands, applied.Elapsed.TotalMilliseconds, took.TotalMilliseconds,
-                applied.OverridesKept, applied.OverridesForgotten, plan.RestartNeeded.Length);
+                read.TotalMilliseconds, applied.OverridesKept, applied.OverridesForgotten, plan.RestartNeeded.Length);
             var lines = new List<string>();
             lines.Add(plan.DirectorChanged
                 ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"reload: applied {plan.Live.Length} director change(s) in one transaction ({applied.Commands} nft commands, kernel {applied.Elapsed.TotalMilliseconds:F1} ms, reload {took.TotalMilliseconds:F1} ms):")
+                    $"reload: applied {plan.Live.Length} director change(s) in one transaction ({applied.Commands} nft commands, kernel {applied.Elapsed.TotalMilliseconds:F1} ms, reload {took.TotalMilliseconds:F1} ms of which reading and validating {read.TotalMilliseconds:F1} ms):")
                 : "reload: no director change");
             lines.AddRange(plan.Live.Select(c => "  " + c));
             if (plan.RestartPending)

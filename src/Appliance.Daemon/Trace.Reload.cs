@@ -17,8 +17,8 @@ internal static partial class Trace
     [LoggerMessage(1843, LogLevel.Warning, "reload ({Trigger}): not applied, needs a restart of applianced: {Path}")]
     public static partial void ReloadNeedsRestart(ILogger log, string trigger, string path);
 
-    [LoggerMessage(1844, LogLevel.Information, "reload ({Trigger}) applied: {Changes} director changes in one transaction of {Commands} nft commands, kernel {KernelMs}ms, reload {TotalMs}ms; operator overrides kept {Kept}, forgotten {Forgotten}; {Restart} paths need a restart")]
-    public static partial void ReloadApplied(ILogger log, string trigger, int changes, int commands, double kernelMs, double totalMs, int kept, int forgotten, int restart);
+    [LoggerMessage(1844, LogLevel.Information, "reload ({Trigger}) applied: {Changes} director changes in one transaction of {Commands} nft commands, kernel {KernelMs}ms, reload {TotalMs}ms (reading and validating {ReadMs}ms); operator overrides kept {Kept}, forgotten {Forgotten}; {Restart} paths need a restart")]
+    public static partial void ReloadApplied(ILogger log, string trigger, int changes, int commands, double kernelMs, double totalMs, double readMs, int kept, int forgotten, int restart);
 
     [LoggerMessage(1845, LogLevel.Information, "reload ({Trigger}): the file is the running config, nothing to do")]
     public static partial void ReloadUnchanged(ILogger log, string trigger);
