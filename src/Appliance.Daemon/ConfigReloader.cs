@@ -44,7 +44,7 @@ internal sealed record ReloadOutcome(bool Ok, string Message, ImmutableArray<str
 /// not applied at all and is listed, in the reply, the log and `status`, as needing a restart.
 /// One reload at a time.
 /// </summary>
-internal sealed class ConfigReloader(string path, string node, ApplianceConfig running, DirectorService? director, DirectorChecks? checks,
+internal sealed class ConfigReloader(string path, string node, ApplianceConfig running, byte[] key, DirectorService? director, DirectorChecks? checks,
     ILogger log, TimeProvider time)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -75,7 +75,10 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
                 return Refuse(trigger, string.Join("\n", loaded.Errors.Select(e => e.ToString())), t0);
             if (config.FindNode(node) is null)
                 return Refuse(trigger, $"node '{node}' is not in {path} (nodes: {string.Join(", ", config.Nodes.Select(n => n.Name))})", t0);
-            return await ApplyLockedAsync(trigger, config, t0, ct).ConfigureAwait(false);
+            // The heartbeat key is read once at start: a new key in the same file needs a restart (of both nodes).
+            bool keyChanged = config.Cluster.KeyFile == _running.Cluster.KeyFile
+                && KeyFile.Load(config.Cluster.KeyFile) is { Key: { } now } && !now.AsSpan().SequenceEqual(key);
+            return await ApplyLockedAsync(trigger, config, t0, ct, keyChanged).ConfigureAwait(false);
         }
         finally
         {
@@ -97,10 +100,10 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
         }
     }
 
-    private async Task<ReloadOutcome> ApplyLockedAsync(string trigger, ApplianceConfig candidate, long t0, CancellationToken ct)
+    private async Task<ReloadOutcome> ApplyLockedAsync(string trigger, ApplianceConfig candidate, long t0, CancellationToken ct, bool keyChanged = false)
     {
         var read = time.GetElapsedTime(t0); // reading and validating the file (zero for a candidate handed in)
-        var plan = ConfigReload.Plan(_running, candidate);
+        var plan = ConfigReload.Plan(_running, candidate, keyChanged);
         DirectorReloadResult applied = default;
         if (plan.DirectorChanged && director is not null && plan.Effective.Director is { } next)
         {

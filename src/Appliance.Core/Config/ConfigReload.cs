@@ -32,10 +32,13 @@ public static class ConfigReload
     /// <summary>Most lines of a diff listed one by one; beyond it one line says how many more (a reply line is bounded).</summary>
     public const int MaxListedChanges = 64;
 
-    public static ReloadPlan Plan(ApplianceConfig running, ApplianceConfig file)
+    /// <param name="keyContentsChanged">The host read <c>cluster.key_file</c> (same path) and its key differs from the one in use: listed too.</param>
+    public static ReloadPlan Plan(ApplianceConfig running, ApplianceConfig file, bool keyContentsChanged = false)
     {
         var restart = new List<string>();
         Cluster(running.Cluster, file.Cluster, restart);
+        if (keyContentsChanged && running.Cluster.KeyFile == file.Cluster.KeyFile)
+            restart.Add("cluster.key_file (the key in the file changed)");
         Nodes(running.Nodes, file.Nodes, restart);
         Named(restart, "fence_devices", running.FenceDevices, file.FenceDevices, d => d.Name, SameFenceDevice);
         Named(restart, "resources", running.Resources, file.Resources, r => r.Name, SameResource);

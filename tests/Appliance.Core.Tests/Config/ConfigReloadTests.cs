@@ -117,6 +117,15 @@ public class ConfigReloadTests
     }
 
     [Fact]
+    public void A_new_key_in_the_same_file_needs_a_restart()
+    {
+        var running = Load(Web);
+        Assert.Equal<string>(["cluster.key_file (the key in the file changed)"], ConfigReload.Plan(running, Load(Web), keyContentsChanged: true).RestartNeeded);
+        var moved = Load(Web, y => y.Replace("key_file: /etc/appliance/authkey", "key_file: /etc/appliance/authkey2", StringComparison.Ordinal));
+        Assert.Equal<string>(["cluster.key_file"], ConfigReload.Plan(running, moved, keyContentsChanged: true).RestartNeeded);
+    }
+
+    [Fact]
     public void Lists_matched_by_name_say_added_removed_and_order()
     {
         var running = Load(Web);

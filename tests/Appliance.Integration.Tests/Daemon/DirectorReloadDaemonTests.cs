@@ -216,6 +216,12 @@ public sealed class DirectorReloadDaemonTests(ITestOutputHelper output) : IDispo
             Assert.Equal(handle, InNs("nft", "-a", "list", "table", "inet", "appliance").Out.Split('\n')[0]);
             lock (log)
                 Assert.Contains("reload (SIGHUP) applied", log.ToString());
+
+            // A new heartbeat key in the same file: read once at start, so it is listed for a restart.
+            File.WriteAllBytes(key, Enumerable.Range(0, 32).Select(i => (byte)(i * 11 + 2)).ToArray());
+            var rekeyed = Ctl("reload");
+            Assert.True(rekeyed.Exit == 0, rekeyed.Out + rekeyed.Err);
+            Assert.Contains("  cluster.key_file (the key in the file changed)", rekeyed.Out);
         }
         finally
         {
