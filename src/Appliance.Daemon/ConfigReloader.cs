@@ -40,12 +40,12 @@ internal sealed record ReloadOutcome(bool Ok, string Message, ImmutableArray<str
 /// <see cref="ApplyAsync"/>, the one "apply what can be applied live" path (the console's `commit`
 /// can call it with the config it built). That path splits the difference with
 /// <see cref="ConfigReload.Plan"/>: the director's services go to the kernel in one transaction
-/// (<see cref="DirectorService.ReloadAsync"/>, the checks follow); everything else that differs is
+/// (<see cref="DirectorService.ReloadAsync"/>; the checks and the connection sampler follow); everything else that differs is
 /// not applied at all and is listed, in the reply, the log and `status`, as needing a restart.
 /// One reload at a time.
 /// </summary>
 internal sealed class ConfigReloader(string path, string node, ApplianceConfig running, byte[] key, DirectorService? director, DirectorChecks? checks,
-    ILogger log, TimeProvider time)
+    ConnectionSampler? connections, ILogger log, TimeProvider time)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ApplianceConfig _running = running;
@@ -109,7 +109,12 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
         {
             applied = await director.ReloadAsync(next,
                 checks is null ? _ => [] : checks.DownFor,
-                checks is null ? null : checks.Install, ct).ConfigureAwait(false);
+                d =>
+                {
+                    // Once the kernel has it: the checks switch targets, the connection counts follow the ids and capacities.
+                    checks?.Install(d);
+                    connections?.Reconfigure(d);
+                }, ct).ConfigureAwait(false);
             if (!applied.Ok)
                 return Refuse(trigger, $"the kernel refused the director's change; the previous ruleset and config stay: {applied.Error}", t0);
         }

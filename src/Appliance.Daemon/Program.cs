@@ -243,7 +243,7 @@ internal sealed class ApplianceDaemon : IDisposable
             _connections = new ConnectionSampler(director, log, _time);
             _director.AttachConnections(_connections);
         }
-        _reloader = new ConfigReloader(options.ConfigPath, _self.Name, _config, setup.Key, _director, _checks, log, _time);
+        _reloader = new ConfigReloader(options.ConfigPath, _self.Name, _config, setup.Key, _director, _checks, _connections, log, _time);
     }
 
     /// <summary>SIGHUP: a reload whose outcome only the log sees (ConfigReloader logs every step).</summary>
