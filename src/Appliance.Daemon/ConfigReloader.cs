@@ -143,6 +143,8 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
                     $"reload: applied {plan.Live.Length} director change(s) in one transaction ({applied.Commands} nft commands, kernel {applied.Elapsed.TotalMilliseconds:F1} ms, reload {took.TotalMilliseconds:F1} ms of which reading and validating {read.TotalMilliseconds:F1} ms):")
                 : "reload: no director change");
             lines.AddRange(plan.Live.Select(c => "  " + c));
+            if (applied.Pending)
+                lines.Add($"  (the director's table is not loaded yet: {(director!.Error.Length > 0 ? director.Error : "loading")}; its load carries the new config)");
             if (plan.RestartPending)
             {
                 lines.Add("not applied, needs a restart of applianced (the running config differs from the file until then):");

@@ -271,7 +271,7 @@ internal sealed class DirectorService : IAsyncDisposable
             if (_applied is not { } old)
             {
                 applied?.Invoke(next);
-                return new DirectorReloadResult(true, "", 0, TimeSpan.Zero, kept, forgotten);
+                return new DirectorReloadResult(true, "", 0, TimeSpan.Zero, kept, forgotten, Pending: true);
             }
             var plan = Plan();
             string text = NftRuleset.Change(old, plan);
@@ -406,6 +406,8 @@ internal readonly record struct OperatorOverride(ServerState? State, int? Weight
 /// <summary>
 /// How a director reload went: <paramref name="Ok"/> (else <paramref name="Error"/>, and nothing
 /// changed); the nft commands of its transaction (0: nothing in the kernel changed) and the time
-/// the kernel took; operator overrides kept and forgotten (their server left the config).
+/// the kernel took; operator overrides kept and forgotten (their server left the config);
+/// <paramref name="Pending"/>: the table is not loaded yet, and its load (retried) will carry the new config.
 /// </summary>
-internal readonly record struct DirectorReloadResult(bool Ok, string Error, int Commands, TimeSpan Elapsed, int OverridesKept, int OverridesForgotten);
+internal readonly record struct DirectorReloadResult(bool Ok, string Error, int Commands, TimeSpan Elapsed, int OverridesKept, int OverridesForgotten,
+    bool Pending = false);
