@@ -55,10 +55,16 @@ sim: deps
 	  --logger "console;verbosity=detailed" \
 	  --filter "Category=Replay&FullyQualifiedName~$(shell echo $(SIM) | sed 's/^./\U&/')SimulationTests"
 
-# The self-contained, trimmed image payload for the boards.
+# The self-contained, trimmed image payload for the boards. Each program in its own directory: each
+# is trimmed to what it uses, so in one directory the second one's System.Private.CoreLib replaced the
+# first's (applianced died at start on the image: PosixSignal trimmed away by appliancectl's publish).
+# The apphost follows the symlinks to its own directory.
 publish: deps
-	$(DOTNET) publish src/Appliance.Daemon -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish
-	$(DOTNET) publish src/Appliance.Ctl -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish
+	rm -rf out/publish
+	$(DOTNET) publish src/Appliance.Daemon -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish/applianced.d
+	$(DOTNET) publish src/Appliance.Ctl -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish/appliancectl.d
+	ln -s applianced.d/applianced out/publish/applianced
+	ln -s appliancectl.d/appliancectl out/publish/appliancectl
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu out/publish/
 
 # The flashable disk image of a board (image/README.md): out/image/amd64/appliance-amd64.img{,.zst,.bmap},
