@@ -8,7 +8,7 @@ TEST_PROJECTS := tests/Appliance.Core.Tests tests/Appliance.Simulation.Tests tes
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all deps build bin test run bench sim publish clean
+.PHONY: all deps build bin test run bench sim publish image image-test clean
 
 all: build
 
@@ -71,6 +71,16 @@ publish: deps
 	rm -f $(PUBLISH)/*.dbg $(PUBLISH)/*.pdb
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(PUBLISH)/
 	@ls -l $(PUBLISH)
+
+# The flashable disk image of a board (image/README.md): out/image/amd64/appliance-amd64.img{,.zst,.bmap},
+# plus vmlinuz/initrd.img for direct boot. The Debian part is cached in out/image/cache.
+image: publish
+	@scripts/install-deps.sh image
+	image/build
+
+# Boots that image in qemu (TCG, no KVM needed) and checks it over the serial console.
+image-test: image
+	image/test
 
 clean:
 	rm -rf out; find src tests -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +

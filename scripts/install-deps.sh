@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those missing; apt-get update runs at most once.
-# Usage: scripts/install-deps.sh test|run|bench|arm64
+# Usage: scripts/install-deps.sh test|run|bench|arm64|image
 set -euo pipefail
 # cluster-glue: the real `stonith -t rps10` client our PDU simulator is checked against; fence-agents:
 # fence_dummy for the fence-agent device; libxml2-utils: xmllint for our agents' metadata; util-linux: flock;
@@ -12,7 +12,11 @@ case "${1:-test}" in
   bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat) ;;
   # NativeAOT for arm64 from this x86-64 machine: clang and lld link against Debian's arm64 cross libc.
   arm64)    pkgs=(clang lld binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
-  *) echo "usage: $0 test|run|bench|arm64" >&2; exit 2 ;;
+  # image/build and image/test: the root file system from the Debian mirror (mmdebstrap), file systems
+  # and the GPT disk without mounts (squashfs-tools, e2fsprogs, dosfstools, mtools, fdisk), the block map and the
+  # compressed artefact (bmap-tools, zstd), and the VM under TCG with UEFI firmware (qemu, OVMF).
+  image)    pkgs=(mmdebstrap squashfs-tools e2fsprogs dosfstools mtools fdisk bmap-tools zstd qemu-system-x86 ovmf) ;;
+  *) echo "usage: $0 test|run|bench|arm64|image" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
