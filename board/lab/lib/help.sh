@@ -38,9 +38,9 @@ Verbs:
   client CMD...        run CMD in the client namespace (192.168.80.100)
   client spread N      N new connections to the director's service ($VIP:$SERVICE_PORT): prints
                        "NAME COUNT" per server that answered, "failed COUNT (reason)"; exit 1 if any failed
-  client hold SECONDS  one connection to the service, a line every 100 ms: prints "connected NAME",
-                       then "server=NAME sent=S ok=O bad=B worst_ms=W" ("lost after T s: ..." if it
-                       broke); exit 1 unless every line came back within 1 s
+  client hold SECONDS [--timeout D]   one connection to the service, a line every 100 ms: prints
+                       "connected NAME", then "server=NAME sent=S ok=O bad=B worst_ms=W" ("lost after
+                       T s: ..." if it broke); exit 1 unless every line came back within D (default 1s)
   rs stop|start NAME   stop (its connections die) or start a real server: rs1 rs2 rs3 sorry
   rs fail|heal|slow|close NAME   its health endpoint (:$HEALTH_PORT, any path) answers 500 | 200 |
                        a 200 trickled 1 byte/s | closes at once (file \$DIR/NAME.health)
@@ -63,6 +63,9 @@ Options of up (durations: 20ms, 1s, 1.5s):
   --fence-delay D              cluster.fence_delay (default 1s; 0ms allowed)
   --fence-delay-random D       cluster.fence_delay_random (default 500ms)
   --auto-failback true|false   default false
+  --sync on|off        default on: director.sync over sync0 (each daemon supervises conntrackd, a
+                       takeover commits the peer's connections before the VIPs); off: no sync (held
+                       connections through the VIP do not survive a failover)
   --resource '{...}'   add a resource after the VIP (repeatable), e.g. '{name: d, kind: ocf, agent: heartbeat:Dummy}'
   --config-extra FILE  append FILE verbatim to the generated appliance.yaml (further sections)
   With no timer option the defaults are exactly ${DEF_KEEPALIVE}ms/${DEF_WARNTIME}ms/1s/10s. Checked:
@@ -73,8 +76,8 @@ Environment: LAB_NAME ([a-z0-9]{1,8}, default lab), LAB_DIR (default /run/applia
   APPLIANCE_BIN (default <repo>/out/bin), APPLIANCED / APPLIANCECTL (override one binary).
 Director (issue 9): real servers rs1 rs2 rs3 (10.77.0.11-13:$RS_PORT) and the sorry server
   (10.77.0.250:$RS_PORT) on an inside bridge, default route via the inside gateway VIP $INSIDE_VIP
-  (resource gw-inside on in0 of the active node); sync link sync0 10.99.0.1 - 10.99.0.2. The
-  generated config has service $SERVICE_NAME on $VIP:$SERVICE_PORT/tcp, rr, nat, over rs1..rs3.
+  (resource gw-inside on in0 of the active node); sync link sync0 10.99.0.1 - 10.99.0.2 (conntrackd,
+  up --sync). The generated config has service $SERVICE_NAME on $VIP:$SERVICE_PORT/tcp, rr, nat, over rs1..rs3.
 Exit codes: 0 ok, 1 failed, 2 bad usage.
 EOF
 }
