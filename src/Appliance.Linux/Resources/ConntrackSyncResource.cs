@@ -13,8 +13,19 @@ namespace Appliance.Linux.Resources;
 /// (`-t`, `-n`), also off the handover's path. Monitor: the supervised conntrackd answers (`-s`).
 /// </summary>
 /// <param name="conntrackd">How to run conntrackd: its path, or a command that ends in it (tests use `ip netns exec NS conntrackd`).</param>
-public sealed class ConntrackSyncResource(string[] conntrackd, string configPath) : IResource
+/// <param name="ready">
+/// Waits (up to the bound it is given) until the supervised conntrackd is up; false if it is not. Null: no wait.
+/// </param>
+public sealed class ConntrackSyncResource(string[] conntrackd, string configPath, Func<TimeSpan, CancellationToken, Task<bool>>? ready = null) : IResource
 {
+    /// <summary>
+    /// Longest a start waits for the supervised conntrackd to come up before it commits: a node that takes
+    /// over right after its daemon started (both booted together) is there some 0.2 s before its conntrackd.
+    /// Below the commit's own bound (<see cref="Appliance.Core.Director.ConntrackSyncResourceConfig.CommitTimeout"/>,
+    /// 5 s), so the commit keeps 2 s.
+    /// </summary>
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(3);
+
     /// <summary>Bound of each follow-up command (flush, resync, bulk send, purge).</summary>
     public static readonly TimeSpan FollowUpTimeout = TimeSpan.FromSeconds(10);
 
@@ -34,11 +45,21 @@ public sealed class ConntrackSyncResource(string[] conntrackd, string configPath
 
     public async Task<ResourceOutcome> StartAsync(CancellationToken ct)
     {
+        string waited = "";
+        if (ready is not null)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (!await ready(ReadyTimeout, ct).ConfigureAwait(false))
+                return ResourceOutcome.Failed($"conntrackd is not running (not up within {ReadyTimeout.TotalSeconds:0} s; see its log in the state directory)");
+            double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            if (ms >= 1)
+                waited = System.FormattableString.Invariant($" after {ms:0}ms waiting for conntrackd to start");
+        }
         var commit = await Run(["-c"], ct).ConfigureAwait(false);
         if (!commit.Ok)
             return ResourceOutcome.Failed("commit (conntrackd -c): " + commit.Reason);
         _followUp = FollowUp(["-f"], ["-R"], ["-B"]);
-        return ResourceOutcome.Done("connections committed (conntrackd -c)");
+        return ResourceOutcome.Done("connections committed (conntrackd -c)" + waited);
     }
 
     public Task<ResourceOutcome> StopAsync(CancellationToken ct)
