@@ -100,6 +100,39 @@ public sealed class ConntrackSyncTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A release followed at once by a takeover (the release at boot right before the first takeover, seen
+    /// in the lab): the release's purge request (`-t`) must not reach conntrackd after the commit, or its
+    /// purge timer deletes the now active node's established connections 60 s later. A lone release
+    /// does arm it (so the log line is the evidence); a release superseded by a start does not.
+    /// </summary>
+    [RootFact]
+    public async Task A_takeover_right_after_a_release_cancels_the_release_purge()
+    {
+        var (supervisor, conntrackd) = Setup();
+        supervisor.Start();
+        try
+        {
+            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync);
+            Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
+            Assert.True(SpinWait.SpinUntil(() => Log().Contains("flushing conntrack table in", StringComparison.Ordinal), TimeSpan.FromSeconds(10)),
+                "a lone release armed no purge timer" + Log());
+
+            Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
+            var start = await resource.StartAsync(CancellationToken.None);
+            Assert.True(start.Ok, start.Reason + Log());
+            Thread.Sleep(ConntrackSyncResource.FollowUpDelay + TimeSpan.FromSeconds(1.5)); // both follow-ups would have run by now
+            string log = Log();
+            int commit = log.LastIndexOf("committing", StringComparison.Ordinal);
+            Assert.True(commit >= 0, "no commit in the log" + log);
+            Assert.DoesNotContain("flushing conntrack table in", log[commit..]);
+        }
+        finally
+        {
+            await supervisor.DisposeAsync();
+        }
+    }
+
     /// <summary>A namespace with a sync veth pair, and a supervisor (not started) whose conntrackd runs in it.</summary>
     private (ConntrackdSupervisor Supervisor, string[] Conntrackd) Setup()
     {
