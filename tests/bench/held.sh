@@ -53,6 +53,13 @@ held_ours() {
     log "  $tag: $HELD_RUNS power cuts of the active with a held connection"
     lab_up "$@"
     for ((i = 1; i <= HELD_RUNS; i++)); do
+        # The service answers first (seen: right after lab up the VIP was there before the director's
+        # table, and the hold was refused).
+        end=$((SECONDS + 10))
+        until labc client spread 1 >/dev/null 2>&1; do
+            ((SECONDS < end)) || die "$tag run $i: the service does not answer"
+            sleep 0.1
+        done
         active=$(lab_vip_holder); [[ -n $active ]] || die "$tag run $i: nobody holds the VIP"
         standby=$(other_of "$active")
         ns="NS_$standby"; conf="$LAB_DIR/$standby-state/conntrackd.conf"
