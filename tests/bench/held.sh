@@ -37,9 +37,9 @@ lab_vip_holder() {
 
 other_of() { if [[ $1 == alpha ]]; then echo beta; else echo alpha; fi; }
 
-# held_wait_connected FILE: until the hold printed "connected" (5 s).
+# held_wait_connected FILE: until the hold printed "connected" (15 s: the machine is shared).
 held_wait_connected() {
-    local end=$((SECONDS + 5))
+    local end=$((SECONDS + 15))
     until grep -q '^connected ' "$1" 2>/dev/null; do
         ((SECONDS < end)) || die "client hold did not connect: $(cat "$1")"
         sleep 0.02
