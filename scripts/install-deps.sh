@@ -5,11 +5,12 @@ set -euo pipefail
 # cluster-glue: the real `stonith -t rps10` client our PDU simulator is checked against; fence-agents:
 # fence_dummy for the fence-agent device; libxml2-utils: xmllint for our agents' metadata; util-linux: flock;
 # libnftables1: the director's applier; libnftables-dev: its header, which Edge/NftAbiTests compiles against.
-# conntrackd, conntrack: the director's connection sync (director.sync) and its tests.
+# conntrackd, conntrack: the director's connection sync (director.sync), its tests and the lab (sync on by
+# default). bench adds keepalived: the VRRP pairs the failover and held sections compare against.
 base=(socat iproute2 nftables libnftables1 libnftables-dev conntrackd conntrack procps gcc libc6-dev linux-libc-dev resource-agents cluster-glue fence-agents libxml2-utils util-linux)
 case "${1:-test}" in
   test|run) pkgs=("${base[@]}" tcpdump) ;;
-  bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat) ;;
+  bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat keepalived) ;;
   *) echo "usage: $0 test|run|bench" >&2; exit 2 ;;
 esac
 missing=()
