@@ -73,6 +73,12 @@ held_ours() {
         done
         sleep 0.8
         labc power off "$active" >/dev/null
+        # Never a vacuous run (one fencing-required run showed an 80 ms worst stall): the VIP must move.
+        end=$((SECONDS + 15))
+        until [[ $(lab_vip_holder) == "$standby" ]]; do
+            ((SECONDS < end)) || die "$tag run $i: the VIP did not move to $standby after $active lost power"
+            sleep 0.02
+        done
         wait "$hold_pid" || true
         held_parse "$TMP/held.out" "$tag" "$i"
         labc power on "$active" >/dev/null || true
@@ -112,6 +118,11 @@ held_ka() {
         done
         sleep 0.8
         "$KACT" kill "$dir" "$active"
+        end=$((SECONDS + 15))
+        until [[ $("$KACT" master "$dir") == "$standby" ]]; do
+            ((SECONDS < end)) || die "$tag run $i: the VIP did not move to $standby"
+            sleep 0.02
+        done
         wait "$hold_pid" || true
         held_parse "$TMP/held.out" "$tag" "$i"
         "$KACT" boot "$dir" "$active"
