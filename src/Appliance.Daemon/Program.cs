@@ -222,7 +222,7 @@ internal sealed class ApplianceDaemon : IDisposable
         // Connection sync runs on both nodes all the time; its commit is the node's first resource.
         if (_config.Director?.Sync is { } sync)
             _conntrackd = new ConntrackdSupervisor(Core.Director.NodeResources.ForNode(sync, setup.SelfIndex), options.StateDir, log, _time);
-        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd?.ConfigPath)).ToArray();
+        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd)).ToArray();
         _vipWatch = new DuplicateVipWatch(_config.Resources.OfType<VipResourceConfig>(), log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));

@@ -8,13 +8,17 @@
 #                          failovers under load; vs keepalived VRRPv3 run by tests/bench/kapair)
 #   5. fencing            (peer dead -> fence verified per device kind, client failover with fencing
 #                          required; cluster-glue's stonith -t rps10 for comparison)
+#   6. held               (a held connection through the director across a power cut of the active:
+#                          worst stall per run, median; ours vs keepalived VRRP + conntrackd driven by
+#                          conntrack-tools' primary-backup.sh, tests/bench/kactpair)
 #
 # Progress goes to stderr; the report to out/bench/report.md (also printed on stdout), the
 # daemons' and heartbeat's logs to out/bench/logs/. Root only (network namespaces).
 # Knobs (for quick trial runs; the defaults are the benchmark):
 #   BENCH_RUNS=20  BENCH_IDLE_SECONDS=60  BENCH_LOAD_SECONDS=60  BENCH_POLL_MS=5
 #   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60  BENCH_FAILOVER_CASES="cut switch false"
-#   BENCH_SECTIONS="detect idle cadence failover fencing"
+#   BENCH_HELD_RUNS=20
+#   BENCH_SECTIONS="detect idle cadence failover fencing held"
 set -euo pipefail
 # The daemons the lab starts here offer the benchmark-only `churn` command (a production daemon does not).
 export APPLIANCE_BENCH=1
@@ -35,7 +39,7 @@ POLL_MS=${BENCH_POLL_MS:-5}
 FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
 FALSE_S=${BENCH_FALSE_SECONDS:-60}
 FO_CASES=${BENCH_FAILOVER_CASES:-cut switch false}
-SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover fencing}
+SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover fencing held}
 LABN="k$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with k (bench labs), unique per run
 HZ=$(getconf CLK_TCK)
 
@@ -62,6 +66,7 @@ STRESS_PID=''
 POLL_PID=''
 HB_DIRS=()
 KA_DIRS=()
+KACT_DIRS=()
 FC_PID=''
 cleanup() {
     local rc=$? d
@@ -76,6 +81,7 @@ cleanup() {
     if [[ -n $FC_PID ]]; then kill -TERM "$FC_PID" 2>/dev/null || true; fi
     for d in "${HB_DIRS[@]}"; do "$HBPAIR" down "$d" >/dev/null 2>&1 || true; done
     for d in "${KA_DIRS[@]}"; do "$KAPAIR" down "$d" >/dev/null 2>&1 || true; done
+    for d in "${KACT_DIRS[@]}"; do "$KACT" down "$d" >/dev/null 2>&1 || true; done
     if ((LAB_IS_UP)) || [[ -e /run/netns/apl-$LABN-alpha ]]; then
         LAB_NAME=$LABN APPLIANCE_BIN=$BIN timeout 60 "$LAB" down >/dev/null 2>&1 || true
     fi
@@ -169,7 +175,8 @@ R_IDLE=$TMP/r-idle.md
 R_CAD=$TMP/r-cadence.md
 R_FO=$TMP/r-failover.md
 R_FE=$TMP/r-fencing.md
-: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"; : >"$R_FO"; : >"$R_FE"
+R_HELD=$TMP/r-held.md
+: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"; : >"$R_FO"; : >"$R_FE"; : >"$R_HELD"
 
 # ================================================================== 1. detection latency
 # detect_config K D: RUNS cuts at keepalive K ms / deadtime D ms. Appends rows to $TMP/detect.tsv:
@@ -540,6 +547,10 @@ section_cadence() {
 # shellcheck source=fencing.sh
 . "$HERE/fencing.sh"
 
+# ================================================================== 6. held
+# shellcheck source=held.sh
+. "$HERE/held.sh"
+
 # ================================================================== main
 log "appliance benchmark: lab $LABN, binaries $BIN, report $REPORT"
 for s in $SECTIONS; do
@@ -549,7 +560,8 @@ for s in $SECTIONS; do
         cadence) section_cadence ;;
         failover) section_failover ;;
         fencing) section_fencing ;;
-        *) die "unknown section '$s' (detect idle cadence failover fencing)" ;;
+        held) section_held ;;
+        *) die "unknown section '$s' (detect idle cadence failover fencing held)" ;;
     esac
 done
 
@@ -560,7 +572,7 @@ ELAPSED=$((SECONDS - T_START))
     echo "$(date -u '+%F %T UTC'); $(uname -sr); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo));"
     echo "daemon $BIN/applianced (tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')); run time ${ELAPSED} s."
     echo
-    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO" "$R_FE"
+    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO" "$R_FE" "$R_HELD"
     echo "Logs of every lab, heartbeat and keepalived pair: out/bench/logs/."
 } >"$REPORT"
 log "done in ${ELAPSED} s; report: $REPORT"

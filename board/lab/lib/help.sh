@@ -41,9 +41,9 @@ Verbs:
                        any failed. --sources K (1-100): the connections take turns over K client
                        addresses from 192.168.80.101 on (added to the client), then one line
                        "source ADDR NAME COUNT" per source and server that answered it
-  client hold SECONDS  one connection to the service, a line every 100 ms: prints "connected NAME",
-                       then "server=NAME sent=S ok=O bad=B worst_ms=W" ("lost after T s: ..." if it
-                       broke); exit 1 unless every line came back within 1 s
+  client hold SECONDS [--timeout D]   one connection to the service, a line every 100 ms: prints
+                       "connected NAME", then "server=NAME sent=S ok=O bad=B worst_ms=W" ("lost after
+                       T s: ..." if it broke); exit 1 unless every line came back within D (default 1s)
   rs stop|start NAME   stop (its connections die) or start a real server: rs1 rs2 rs3 sorry
   rs fail|heal|slow|close NAME   its health endpoint (:$HEALTH_PORT, any path) answers 500 | 200 |
                        a 200 trickled 1 byte/s | closes at once (file \$DIR/NAME.health)
@@ -70,6 +70,9 @@ Options of up (durations: 20ms, 1s, 1.5s):
   --fence-delay D              cluster.fence_delay (default 1s; 0ms allowed)
   --fence-delay-random D       cluster.fence_delay_random (default 500ms)
   --auto-failback true|false   default false
+  --sync on|off        default on: director.sync over sync0 (each daemon supervises conntrackd, a
+                       takeover commits the peer's connections before the VIPs); off: no sync (held
+                       connections through the VIP do not survive a failover)
   --resource '{...}'   add a resource after the VIP (repeatable), e.g. '{name: d, kind: ocf, agent: heartbeat:Dummy}'
   --config-extra FILE  append FILE verbatim to the generated appliance.yaml (further sections)
   --scheduler rr|wrr|sh|random   the director service's scheduler (default rr)
@@ -82,9 +85,9 @@ Environment: LAB_NAME ([a-z0-9]{1,8}, default lab), LAB_DIR (default /run/applia
   APPLIANCE_BIN (default <repo>/out/bin), APPLIANCED / APPLIANCECTL (override one binary).
 Director (issue 9): real servers rs1 rs2 rs3 (10.77.0.11-13:$RS_PORT) and the sorry server
   (10.77.0.250:$RS_PORT) on an inside bridge, default route via the inside gateway VIP $INSIDE_VIP
-  (resource gw-inside on in0 of the active node); sync link sync0 10.99.0.1 - 10.99.0.2. The
-  generated config has service $SERVICE_NAME on $VIP:$SERVICE_PORT/tcp, rr (--scheduler), nat, over
-  rs1..rs3 (--weights); change it on the running pair by editing CONFIG and 'reload'.
+  (resource gw-inside on in0 of the active node); sync link sync0 10.99.0.1 - 10.99.0.2 (conntrackd,
+  up --sync). The generated config has service $SERVICE_NAME on $VIP:$SERVICE_PORT/tcp, rr (--scheduler),
+  nat, over rs1..rs3 (--weights); change it on the running pair by editing CONFIG and 'reload'.
 Exit codes: 0 ok, 1 failed, 2 bad usage.
 EOF
 }

@@ -10,6 +10,11 @@
 # --resource values given to up, in order: added after the VIP.
 EXTRA_RESOURCES=()
 
+# --sync on|off given to up: on (the default) adds director.sync, so each node's daemon supervises
+# conntrackd over sync0 and a takeover commits the peer's connections; off leaves it out (the
+# negative control: held connections through the VIP do not survive a failover).
+LAB_SYNC=on
+
 # write_config KEEPALIVE WARNTIME DEADTIME INITDEAD FENCING FAILBACK EXTRA FENCE FDELAY FRANDOM SCHED WEIGHTS:
 # $DIR/appliance.yaml (timers in ms; FENCE a list like relay,pdu; FDELAY/FRANDOM empty: defaults;
 # SCHED and WEIGHTS: the director's scheduler and rs1,rs2,rs3 weights, see director_config).
@@ -57,15 +62,20 @@ EOF
 }
 
 # director_config SCHED WEIGHTS: the director's section: one service on the lab VIP, SCHED (up
-# --scheduler, default rr) over the real servers (WEIGHTS: up --weights), NAT through the inside gateway VIP (the resource gw-inside, last in the
-# resources so the other resources keep their order), the sorry server when none can take new
-# clients. Edit $DIR/appliance.yaml and `lab reload` to change it on the running pair.
+# --scheduler, default rr) over the real servers (WEIGHTS: up --weights), NAT through the inside
+# gateway VIP (the resource gw-inside, last in the resources so the other resources keep their
+# order), the sorry server when none can take new clients; with LAB_SYNC on, connection sync over
+# sync0 (local is the first node's address, peer the second's: one file for both nodes). Edit
+# $DIR/appliance.yaml and `lab reload` to change it on the running pair.
 director_config() {
     local sched=$1 n i=0 weights=()
     IFS=, read -r -a weights <<<"$2"
+    echo "director:"
+    echo "  inside_vips: [gw-inside]"
+    if [[ $LAB_SYNC == on ]]; then
+        echo "  sync: {interface: sync0, local: ${SYNC_ADDR[${NODES[0]}]}, peer: ${SYNC_ADDR[${NODES[1]}]}}"
+    fi
     cat <<EOF
-director:
-  inside_vips: [gw-inside]
   services:
     - name: $SERVICE_NAME
       listen: $VIP:$SERVICE_PORT/tcp

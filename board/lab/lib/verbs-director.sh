@@ -77,14 +77,21 @@ cmd_client_spread() {
     exec ip netns exec "$NS_CLIENT" "$LABTOOL" client spread "$VIP:$SERVICE_PORT" "$1" --sources "$k" --source-base "$CLIENT_SOURCE_BASE"
 }
 
-# client hold SECONDS: one connection to the service held for SECONDS, a line every 100 ms;
-# prints "connected NAME" at once, then "server=NAME sent=S ok=O bad=B worst_ms=W" (and
-# "lost after T s: REASON"); exit 1 unless every line came back.
+# client hold SECONDS [--timeout D]: one connection to the service held for SECONDS, a line every
+# 100 ms; prints "connected NAME" at once, then "server=NAME sent=S ok=O bad=B worst_ms=W" (and
+# "lost after T s: REASON"); exit 1 unless every line came back within D (default 1s; a failover
+# test gives a longer D, so a stalled line still counts once its answer arrives).
 cmd_client_hold() {
-    (($# == 1)) || usage_error "usage: $PROG client hold SECONDS"
+    local usage="usage: $PROG client hold SECONDS [--timeout D]" timeout=()
+    (($# == 1 || $# == 3)) || usage_error "$usage"
     [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ && ! $1 =~ ^0+(\.0+)?$ ]] || usage_error "client hold: SECONDS must be a positive number, got '$1'"
+    if (($# == 3)); then
+        [[ $2 == --timeout ]] || usage_error "$usage"
+        parse_ms "$3" || usage_error "client hold: --timeout: bad duration '$3' (e.g. 500ms, 5s)"
+        timeout=(--timeout "${REPLY}ms")
+    fi
     require_up
-    exec ip netns exec "$NS_CLIENT" "$LABTOOL" client hold "$VIP:$SERVICE_PORT" "$1"
+    exec ip netns exec "$NS_CLIENT" "$LABTOOL" client hold "$VIP:$SERVICE_PORT" "$1" "${timeout[@]}"
 }
 
 # The real servers' part of `status` (the table, not --json).

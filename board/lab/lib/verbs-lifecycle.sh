@@ -14,7 +14,7 @@ cmd_up() {
         if [[ $opt == --*=* ]]; then val=${opt#*=}; opt=${opt%%=*}; shift
         else
             case "$opt" in
-                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights)
+                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--sync|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights)
                     (($# >= 2)) || usage_error "up: $opt needs a value"
                     val=$2; shift 2 ;;
                 *) usage_error "up: unknown option '$opt'" ;;
@@ -36,6 +36,9 @@ cmd_up() {
             --fence-delay|--fence-delay-random)
                 if [[ $val == 0 || $val == 0ms ]]; then REPLY=0; else parse_ms "$val" || usage_error "up: $opt: bad duration '$val'"; fi
                 if [[ $opt == --fence-delay ]]; then fdelay=$REPLY; else frandom=$REPLY; fi ;;
+            --sync)
+                [[ $val == on || $val == off ]] || usage_error "up: --sync on|off"
+                LAB_SYNC=$val ;;
             --auto-failback)
                 [[ $val == true || $val == false ]] || usage_error "up: --auto-failback true|false"
                 failback=$val ;;
@@ -80,6 +83,8 @@ cmd_up() {
     [[ -x $CTL ]] || die "appliancectl not found: $CTL (build first, or set APPLIANCE_BIN / APPLIANCECTL)"
     command -v socat >/dev/null || die "socat is not installed"
     command -v nft >/dev/null || die "nft (nftables) is not installed"
+    # The daemon runs /usr/sbin/conntrackd (ConntrackdSupervisor.Program) when director.sync is set.
+    [[ $LAB_SYNC == off || -x /usr/sbin/conntrackd ]] || die "conntrackd is not installed (scripts/install-deps.sh test), or use up --sync off"
 
     lock
     if [[ -e $DIR/$MARKER ]] || [[ -n $(lab_namespaces) ]]; then
@@ -114,7 +119,7 @@ cmd_up() {
     UP_DONE=1
     trap - EXIT INT TERM HUP
     echo "lab '$LAB_NAME' up: alpha pid $(daemon_pid alpha), beta pid $(daemon_pid beta);" \
-        "timers $(fmt_ms "$k")/$(fmt_ms "$w")/$(fmt_ms "$d")/$(fmt_ms "$i"), fencing $fencing${fence:+ via $fence}; state in $DIR"
+        "timers $(fmt_ms "$k")/$(fmt_ms "$w")/$(fmt_ms "$d")/$(fmt_ms "$i"), fencing $fencing${fence:+ via $fence}, sync $LAB_SYNC; state in $DIR"
 }
 
 # The EXIT trap of up: unless up finished, tear down.
