@@ -37,6 +37,9 @@ internal sealed class DirectorChecks : IAsyncDisposable
     private readonly CheckSchedule _schedule;
     private readonly CheckProber? _prober;
     private readonly Func<CheckTarget, CancellationToken, Task<CheckOutcome>> _probe;
+    // With the real prober on the real clock, the loop sleeps on the prober's own thread and starts
+    // its probes there: no timer or pool thread per wake (they cost as much as the checks' syscalls).
+    private readonly Func<TimeSpan, CancellationToken, Task>? _proberDelay;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
     // Flips wait here for the applier; at most one entry per check result, drained in one batch.
@@ -60,6 +63,8 @@ internal sealed class DirectorChecks : IAsyncDisposable
         {
             _prober = new CheckProber();
             probe = _prober.ProbeAsync;
+            if (time == TimeProvider.System)
+                _proberDelay = _prober.DelayAsync;
         }
         _probe = probe;
         var shortest = _schedule.Targets.Length == 0 ? WakeStepMax : _schedule.Targets.Min(t => t.Interval);
@@ -113,7 +118,12 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     delay = next is { } n ? n - now : Timeout.InfiniteTimeSpan;
                     _sleep = sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 }
-                if (due.Count > 0)
+                if (due.Count > 0 && _proberDelay is not null)
+                {
+                    foreach (var t in due) // the prober never blocks its caller (exec leaves for the pool before it forks)
+                        _ = RunOne(t, ct);
+                }
+                else if (due.Count > 0)
                 {
                     // The batch's probes start on a pool thread, one hop per batch: whatever a probe does
                     // before its first await (a fork for exec, a slow first exception) never delays this loop.
@@ -130,7 +140,7 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     {
                         try
                         {
-                            await Task.Delay(delay, _time, sleep.Token).ConfigureAwait(false);
+                            await (_proberDelay?.Invoke(delay, sleep.Token) ?? Task.Delay(delay, _time, sleep.Token)).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                         {

@@ -78,6 +78,17 @@ internal sealed class CheckLoop
         public byte[]? Body { get; } = body;
     }
 
+    /// <summary>A <see cref="DelayAsync"/> waiting; completed on the loop thread.</summary>
+    private sealed class Sleeper
+    {
+        public required long Due;                // Stopwatch timestamp
+        public required CancellationToken Ct;
+        public readonly TaskCompletionSource Done = new(TaskCreationOptions.None); // continuations inline, on the loop thread
+        public CancellationTokenRegistration Registration;
+    }
+
+    private readonly ConcurrentQueue<Sleeper> _newSleepers = new();
+    private readonly List<Sleeper> _sleepers = [];
     private readonly ConcurrentQueue<Op> _incoming = new();
     private readonly List<Op> _inFlight = [];
     private readonly ConditionalWeakTable<CheckTarget, HttpParts> _http = [];
@@ -125,6 +136,29 @@ internal sealed class CheckLoop
         return op.Done.Task;
     }
 
+    /// <summary>
+    /// Completes after <paramref name="delay"/> on the loop thread, its continuation inline there:
+    /// the daemon's check schedule sleeps here, so the probes it starts when it wakes are opened in
+    /// the same turn of the loop, with no timer thread and no pool thread involved (measured: the
+    /// pool's wake-ups and spinning cost as much as the checks' own syscalls). Cancelling
+    /// <paramref name="ct"/> cancels the task (also on the loop thread).
+    /// </summary>
+    public Task DelayAsync(TimeSpan delay, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested)
+            return Task.FromCanceled(ct);
+        var s = new Sleeper
+        {
+            Due = delay == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency),
+            Ct = ct,
+        };
+        if (ct.CanBeCanceled)
+            s.Registration = ct.UnsafeRegister(static o => ((CheckLoop)o!).Wake(), this);
+        _newSleepers.Enqueue(s);
+        Wake();
+        return s.Done.Task;
+    }
+
     /// <summary>Wakes the loop; one eventfd write per batch of submissions (the loop clears the flag before it drains the queue).</summary>
     private void Wake()
     {
@@ -164,13 +198,17 @@ internal sealed class CheckLoop
             if (op.Deadline < earliest)
                 earliest = op.Deadline;
         }
-        int timeoutMs = -1;
+        long before = Stopwatch.GetTimestamp();
+        long waitTicks = long.MaxValue;
         if (earliest != long.MaxValue)
         {
-            long wait = earliest - Stopwatch.GetTimestamp();
-            wait = wait <= 0 ? 0 : (wait + _granularityTicks - 1) / _granularityTicks * _granularityTicks;
-            timeoutMs = (int)Math.Min(int.MaxValue, (wait * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
+            long wait = earliest - before;
+            waitTicks = wait <= 0 ? 0 : (wait + _granularityTicks - 1) / _granularityTicks * _granularityTicks;
         }
+        foreach (var sl in _sleepers)
+            waitTicks = Math.Min(waitTicks, Math.Max(0, sl.Due - before)); // a sleeper is not rounded to the deadline grid
+        int timeoutMs = waitTicks == long.MaxValue ? -1
+            : (int)Math.Min(int.MaxValue, (waitTicks * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
         int ready = Interop.Sys.Poll(_fds.AsSpan(0, n), timeoutMs);
         if (ready < 0 && Marshal.GetLastPInvokeError() != Interop.Stream.EINTR)
             throw Interop.Sys.CreateIoExceptionForLastError("poll", "director check sockets");
@@ -194,9 +232,25 @@ internal sealed class CheckLoop
 
         if (ready > 0 && (_fds[0].REvents & Interop.Sys.POLLIN) != 0)
             DrainWake();
+        Volatile.Write(ref _wakePending, 0);
+        while (_newSleepers.TryDequeue(out var sl))
+            _sleepers.Add(sl);
+        // Sleepers due (or cancelled) run now: what they start is opened just below, in this turn.
+        for (int i = _sleepers.Count - 1; i >= 0; i--)
+        {
+            var sl = _sleepers[i];
+            if (sl.Ct.IsCancellationRequested || now >= sl.Due)
+            {
+                _sleepers.RemoveAt(i);
+                sl.Registration.Dispose();
+                if (sl.Ct.IsCancellationRequested)
+                    sl.Done.TrySetCanceled(sl.Ct);
+                else
+                    sl.Done.TrySetResult();
+            }
+        }
         // Checks submitted since the last turn: open and connect them now (most connects on a local
         // network complete on the next poll).
-        Volatile.Write(ref _wakePending, 0);
         while (_incoming.TryDequeue(out var fresh))
         {
             if (fresh.Ct.IsCancellationRequested)

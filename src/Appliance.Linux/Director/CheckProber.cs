@@ -39,6 +39,12 @@ public sealed class CheckProber : IDisposable
         _execSlots = new SemaphoreSlim(execConcurrency, execConcurrency);
     }
 
+    /// <summary>
+    /// Sleeps on the check loop's thread (see <see cref="CheckLoop.DelayAsync"/>): the continuation
+    /// runs there, inline; it must start its probes and return, never block.
+    /// </summary>
+    public Task DelayAsync(TimeSpan delay, CancellationToken ct) => CheckLoop.Shared.DelayAsync(delay, ct);
+
     /// <summary>exec checks running now.</summary>
     public int ExecRunning => _execConcurrency - _execSlots.CurrentCount;
 
@@ -47,6 +53,7 @@ public sealed class CheckProber : IDisposable
     /// daemon's shutdown: cancelling it throws <see cref="OperationCanceledException"/>; the timeout
     /// gives a <see cref="CheckVerdict.Timeout"/> outcome.
     /// </summary>
+    /// <remarks>Never blocks the calling thread: tcp and http are handed to the check loop, exec leaves for the pool before it forks.</remarks>
     public Task<CheckOutcome> ProbeAsync(CheckTarget target, CancellationToken ct) => target.Kind switch
     {
         // tcp and http: the process's one check loop (CheckLoop: a poll thread, no per-check task machinery)
@@ -111,6 +118,9 @@ public sealed class CheckProber : IDisposable
     {
         progress.Stage = $"waiting for an exec slot ({ExecRunning} of {_execConcurrency} running)";
         await _execSlots.WaitAsync(ct).ConfigureAwait(false);
+        // The fork happens below, before the first real await: leave the caller's thread first (the
+        // daemon starts probes on the check loop's thread, which must never wait for a fork).
+        await Task.Yield();
         try
         {
             progress.Stage = "running the command";
