@@ -49,6 +49,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private Task _applier = Task.CompletedTask;
     private int _running;
+    // Check flip -> kernel updated: the time of the first flip not yet applied (0: none), and the
+    // latency of the last and the worst applied batch, measured from that flip (for the benchmark).
+    private long _firstPendingFlip;
+    private long _flipsApplied;
+    private TimeSpan _lastFlipToKernel, _worstFlipToKernel;
 
     public DirectorChecks(DirectorConfig config, string cluster, string node, DirectorService director, ILogger log, TimeProvider time,
         Func<CheckTarget, CancellationToken, Task<CheckOutcome>>? probe = null)
@@ -190,6 +195,8 @@ internal sealed class DirectorChecks : IAsyncDisposable
             if (_schedule.NextDue is { } next && OnGrid(next) < _wakeAt)
                 _sleep?.Cancel();
         }
+        if (flips.Count > 0)
+            Interlocked.CompareExchange(ref _firstPendingFlip, _time.GetTimestamp(), 0);
         foreach (var f in flips)
             _flips.Writer.TryWrite(f);
     }
@@ -204,12 +211,24 @@ internal sealed class DirectorChecks : IAsyncDisposable
                 batch.Clear();
                 while (_flips.Reader.TryRead(out var f))
                     batch.Add(f);
+                long first = Interlocked.Exchange(ref _firstPendingFlip, 0);
                 while (!await _director.ApplyChecksAsync(batch, ct).ConfigureAwait(false))
                 {
                     await Task.Delay(ApplyRetryInterval, _time, ct).ConfigureAwait(false);
                     batch.Clear();
                     while (_flips.Reader.TryRead(out var f))
                         batch.Add(f);
+                }
+                if (first != 0 && batch.Count > 0)
+                {
+                    var latency = _time.GetElapsedTime(first);
+                    lock (_gate)
+                    {
+                        _flipsApplied++;
+                        _lastFlipToKernel = latency;
+                        if (latency > _worstFlipToKernel)
+                            _worstFlipToKernel = latency;
+                    }
                 }
             }
         }
@@ -222,7 +241,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
         }
     }
 
-    /// <summary>Stats for `services --json`: {"targets", "started", "skipped", "running", "worst_late_ms"}.</summary>
+    /// <summary>
+    /// Stats for `services --json`: {"targets", "started", "skipped", "running", "worst_late_ms",
+    /// "flips_applied", "last_flip_ms", "worst_flip_ms"}; a flip's figure runs from the end of the
+    /// check that flipped a server to the end of the transaction that put it in the kernel.
+    /// </summary>
     public void WriteStats(System.Text.Json.Utf8JsonWriter w)
     {
         var (targets, started, skipped, running, late) = Stats();
@@ -232,6 +255,12 @@ internal sealed class DirectorChecks : IAsyncDisposable
         w.WriteNumber("skipped", skipped);
         w.WriteNumber("running", running);
         w.WriteNumber("worst_late_ms", Math.Round(late.TotalMilliseconds, 1));
+        lock (_gate)
+        {
+            w.WriteNumber("flips_applied", _flipsApplied);
+            w.WriteNumber("last_flip_ms", Math.Round(_lastFlipToKernel.TotalMilliseconds, 1));
+            w.WriteNumber("worst_flip_ms", Math.Round(_worstFlipToKernel.TotalMilliseconds, 1));
+        }
         w.WriteEndObject();
     }
 
