@@ -43,8 +43,8 @@ LISTENER_PID=""
 FLOOR_PID=""
 
 cleanup() {
-    [[ -n "$LISTENER_PID" ]] && kill "$LISTENER_PID" 2>/dev/null || true
-    [[ -n "$FLOOR_PID" ]] && kill "$FLOOR_PID" 2>/dev/null || true
+    if [[ -n "$LISTENER_PID" ]]; then kill "$LISTENER_PID" 2>/dev/null || true; fi
+    if [[ -n "$FLOOR_PID" ]]; then kill "$FLOOR_PID" 2>/dev/null || true; fi
     ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
     sleep 0.5
     ip netns delete "$NS" 2>/dev/null || true

@@ -72,9 +72,13 @@ dx sysctl -qw net.ipv4.ip_forward=1
 ip netns exec "$RNS" "$NL" serve 10.77.0.11 5001 & PIDS+=($!)
 head -c 32 /dev/urandom >"$DIR/authkey"; chmod 600 "$DIR/authkey"
 
-# config FILE CHECK SERVERS...: a one-service director config.
+# Most real servers per service (the config's bound); more are spread over services web, web2, ...
+SERVICE_SERVERS_MAX=2500
+
+# config FILE CHECK SERVERS...: a director config, service web (and web2... on ports 81.. beyond
+# SERVICE_SERVERS_MAX servers).
 config() {
-    local file=$1 check=$2 s; shift 2
+    local file=$1 check=$2 s k=0 svc=1; shift 2
     {
         cat <<EOF
 cluster:
@@ -102,7 +106,15 @@ director:
       check: $check
       real_servers:
 EOF
-        for s in "$@"; do echo "        - {address: $s}"; done
+        for s in "$@"; do
+            if ((k == SERVICE_SERVERS_MAX)); then
+                k=0; svc=$((svc + 1))
+                printf '    - name: web%s\n      listen: 192.0.2.10:%s/tcp\n      scheduler: rr\n      forwarding: nat\n      check: %s\n      real_servers:\n' \
+                    "$svc" "$((79 + svc))" "$check"
+            fi
+            echo "        - {address: $s}"
+            k=$((k + 1))
+        done
     } >"$file"
     chmod 600 "$file"
 }
@@ -263,7 +275,7 @@ if [[ " $PARTS " == *" apply "* ]]; then
     {
         echo "### Ruleset apply latency"
         echo
-        echo "One service, rr, N real servers, no checks. Times of the daemon's nft transactions (event 1802:"
+        echo "rr, N real servers (one service per $SERVICE_SERVERS_MAX), no checks. Times of the daemon's nft transactions (event 1802:"
         echo "libnftables in its nft worker process; round trip = as the daemon waits for it, worker IPC"
         echo "included). Full load = the first transaction; change = drain or undrain of one server"
         echo "($((2 * ROUNDS)) changes). Peer = the very ruleset the daemon loaded (\`nft list table\`, renamed)"
