@@ -176,9 +176,23 @@ internal sealed class CheckLoop
             }
             catch (Exception e)
             {
-                // A bug here must not silently stop every check: fail what is in flight and go on.
-                foreach (var op in _inFlight.ToArray())
-                    Finish(op, CheckOutcome.Fail($"check loop error: {e.GetType().Name}: {e.Message}"));
+                // A bug here must neither stop every check nor take the daemon down (this is a thread
+                // of its own: an exception leaving it ends the process): fail what is in flight, with
+                // no bookkeeping that could throw again, and go on.
+                var reason = CheckOutcome.Fail($"check loop error: {e.GetType().Name}: {e.Message}");
+                var all = _inFlight.ToArray();
+                _inFlight.Clear();
+                foreach (var op in all)
+                {
+                    if (op.Fd >= 0)
+                        _ = Interop.Stream.Close(op.Fd);
+                    op.Fd = -1;
+                    op.Index = -1;
+                    op.Buffer = null; // not returned to the pool: its state is unknown
+                    op.Registration.Dispose();
+                    Interlocked.Decrement(ref _inFlightCount);
+                    op.Done.TrySetResult(reason);
+                }
             }
         }
     }
