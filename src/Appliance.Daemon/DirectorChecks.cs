@@ -269,7 +269,9 @@ internal sealed class DirectorChecks : IAsyncDisposable
         _stop.Cancel();
         try
         {
-            await Task.WhenAll(_loop, _applier).ConfigureAwait(false);
+            // ForceYielding: the loop may end on the check loop's thread; what follows the dispose
+            // (the daemon's shutdown) must not run there.
+            await Task.WhenAll(_loop, _applier).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
         catch (OperationCanceledException)
         {
