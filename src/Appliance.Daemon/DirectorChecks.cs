@@ -39,6 +39,9 @@ internal sealed class DirectorChecks : IAsyncDisposable
     private bool _started;
     private readonly CheckProber? _prober;
     private readonly Func<CheckTarget, CancellationToken, Task<CheckOutcome>> _probe;
+    // With the real prober on the real clock, the loop sleeps on the prober's own thread and starts
+    // its probes there: no timer or pool thread per wake (they cost as much as the checks' syscalls).
+    private readonly Func<TimeSpan, CancellationToken, Task>? _proberDelay;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
     // Flips wait here for the applier; at most one entry per check result, drained in one batch.
@@ -48,6 +51,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private Task _applier = Task.CompletedTask;
     private int _running;
+    // Check flip -> kernel updated: the time of the first flip not yet applied (0: none), and the
+    // latency of the last and the worst applied batch, measured from that flip (for the benchmark).
+    private long _firstPendingFlip;
+    private long _flipsApplied;
+    private TimeSpan _lastFlipToKernel, _worstFlipToKernel;
 
     public DirectorChecks(DirectorConfig config, string cluster, string node, DirectorService director, ILogger log, TimeProvider time,
         Func<CheckTarget, CancellationToken, Task<CheckOutcome>>? probe = null)
@@ -63,6 +71,8 @@ internal sealed class DirectorChecks : IAsyncDisposable
         {
             _prober = new CheckProber();
             probe = _prober.ProbeAsync;
+            if (time == TimeProvider.System)
+                _proberDelay = _prober.DelayAsync;
         }
         _probe = probe;
         _step = StepFor(_schedule);
@@ -164,7 +174,12 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     delay = next is { } n ? n - now : Timeout.InfiniteTimeSpan;
                     _sleep = sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 }
-                if (due.Count > 0)
+                if (due.Count > 0 && _proberDelay is not null)
+                {
+                    foreach (var t in due) // the prober never blocks its caller (exec leaves for the pool before it forks)
+                        _ = RunOne(t, ct);
+                }
+                else if (due.Count > 0)
                 {
                     // The batch's probes start on a pool thread, one hop per batch: whatever a probe does
                     // before its first await (a fork for exec, a slow first exception) never delays this loop.
@@ -181,7 +196,7 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     {
                         try
                         {
-                            await Task.Delay(delay, _time, sleep.Token).ConfigureAwait(false);
+                            await (_proberDelay?.Invoke(delay, sleep.Token) ?? Task.Delay(delay, _time, sleep.Token)).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                         {
@@ -235,6 +250,8 @@ internal sealed class DirectorChecks : IAsyncDisposable
             if (_schedule.NextDue is { } next && OnGrid(next) < _wakeAt)
                 _sleep?.Cancel();
         }
+        if (flips.Count > 0)
+            Interlocked.CompareExchange(ref _firstPendingFlip, _time.GetTimestamp(), 0);
         foreach (var f in flips)
             _flips.Writer.TryWrite(f);
     }
@@ -249,12 +266,24 @@ internal sealed class DirectorChecks : IAsyncDisposable
                 batch.Clear();
                 while (_flips.Reader.TryRead(out var f))
                     batch.Add(f);
+                long first = Interlocked.Exchange(ref _firstPendingFlip, 0);
                 while (!await _director.ApplyChecksAsync(batch, ct).ConfigureAwait(false))
                 {
                     await Task.Delay(ApplyRetryInterval, _time, ct).ConfigureAwait(false);
                     batch.Clear();
                     while (_flips.Reader.TryRead(out var f))
                         batch.Add(f);
+                }
+                if (first != 0 && batch.Count > 0)
+                {
+                    var latency = _time.GetElapsedTime(first);
+                    lock (_gate)
+                    {
+                        _flipsApplied++;
+                        _lastFlipToKernel = latency;
+                        if (latency > _worstFlipToKernel)
+                            _worstFlipToKernel = latency;
+                    }
                 }
             }
         }
@@ -267,7 +296,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
         }
     }
 
-    /// <summary>Stats for `services --json`: {"targets", "started", "skipped", "running", "worst_late_ms"}.</summary>
+    /// <summary>
+    /// Stats for `services --json`: {"targets", "started", "skipped", "running", "worst_late_ms",
+    /// "flips_applied", "last_flip_ms", "worst_flip_ms"}; a flip's figure runs from the end of the
+    /// check that flipped a server to the end of the transaction that put it in the kernel.
+    /// </summary>
     public void WriteStats(System.Text.Json.Utf8JsonWriter w)
     {
         var (targets, started, skipped, running, late) = Stats();
@@ -277,6 +310,12 @@ internal sealed class DirectorChecks : IAsyncDisposable
         w.WriteNumber("skipped", skipped);
         w.WriteNumber("running", running);
         w.WriteNumber("worst_late_ms", Math.Round(late.TotalMilliseconds, 1));
+        lock (_gate)
+        {
+            w.WriteNumber("flips_applied", _flipsApplied);
+            w.WriteNumber("last_flip_ms", Math.Round(_lastFlipToKernel.TotalMilliseconds, 1));
+            w.WriteNumber("worst_flip_ms", Math.Round(_worstFlipToKernel.TotalMilliseconds, 1));
+        }
         w.WriteEndObject();
     }
 
@@ -285,7 +324,9 @@ internal sealed class DirectorChecks : IAsyncDisposable
         _stop.Cancel();
         try
         {
-            await Task.WhenAll(_loop, _applier).ConfigureAwait(false);
+            // ForceYielding: the loop may end on the check loop's thread; what follows the dispose
+            // (the daemon's shutdown) must not run there.
+            await Task.WhenAll(_loop, _applier).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
         catch (OperationCanceledException)
         {
