@@ -49,6 +49,7 @@ internal sealed class DirectorService : IAsyncDisposable
     private long _generation;
     private volatile string _error = "";
     private Task _loader = Task.CompletedTask;
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public DirectorService(DirectorConfig config, string clusterName, ILogger log, TimeProvider time, NftProxy? nft = null)
     {
@@ -61,6 +62,27 @@ internal sealed class DirectorService : IAsyncDisposable
 
     /// <summary>Transactions applied on this node since start (0: the table is not loaded yet).</summary>
     public long Generation => Interlocked.Read(ref _generation);
+
+    /// <summary>
+    /// True once the table is in the kernel, waiting up to <paramref name="bound"/>; false if it is not by then.
+    /// A takeover's connection commit waits for it (table, commit, VIPs).
+    /// </summary>
+    public async Task<bool> WaitLoadedAsync(TimeSpan bound, CancellationToken ct)
+    {
+        if (_loaded.Task.IsCompleted)
+            return true;
+        if (bound <= TimeSpan.Zero)
+            return false;
+        try
+        {
+            await _loaded.Task.WaitAsync(bound, _time, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Why the last load or change failed ("" when it did not).</summary>
     public string Error => _error;
@@ -170,6 +192,7 @@ internal sealed class DirectorService : IAsyncDisposable
             _applied = plan;
             _error = "";
             Interlocked.Increment(ref _generation);
+            _loaded.TrySetResult();
             Trace.DirectorLoaded(_log, plan.Services.Length, plan.AllServers.Count(), (long)result.Elapsed.TotalMilliseconds);
             return true;
         }

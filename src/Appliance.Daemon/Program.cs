@@ -222,7 +222,9 @@ internal sealed class ApplianceDaemon : IDisposable
         // Connection sync runs on both nodes all the time; its commit is the node's first resource.
         if (_config.Director?.Sync is { } sync)
             _conntrackd = new ConntrackdSupervisor(Core.Director.NodeResources.ForNode(sync, setup.SelfIndex), options.StateDir, log, _time);
-        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd)).ToArray();
+        if (_config.Director is { } directorConfig)
+            _director = new DirectorService(directorConfig, _config.Cluster.Name, log, _time);
+        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd, _director)).ToArray();
         _vipWatch = new DuplicateVipWatch(_config.Resources.OfType<VipResourceConfig>(), log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));
@@ -235,9 +237,8 @@ internal sealed class ApplianceDaemon : IDisposable
             log, _time);
         _heartbeat = proxy = new HeartbeatProxy(options, _executor.OnCommand, log);
         _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log, _time);
-        if (_config.Director is { } director)
+        if (_config.Director is { } director && _director is not null)
         {
-            _director = new DirectorService(director, _config.Cluster.Name, log, _time);
             // Both nodes check, so the standby's ruleset is current when it takes over.
             _checks = new DirectorChecks(director, _config.Cluster.Name, _self.Name, _director, log, _time);
             _connections = new ConnectionSampler(director, log, _time);

@@ -8,13 +8,14 @@ namespace Appliance.Daemon;
 internal static class ResourceFactory
 {
     /// <param name="conntrackd">The supervised conntrackd (for the conntrack-sync resource: its config file, and its commit waits until it is up).</param>
-    public static IResource Create(ResourceConfig config, ConntrackdSupervisor? conntrackd = null) => config switch
+    /// <param name="director">The director's table, which the commit waits for (the takeover's order: table, commit, VIPs).</param>
+    public static IResource Create(ResourceConfig config, ConntrackdSupervisor? conntrackd = null, DirectorService? director = null) => config switch
     {
         VipResourceConfig vip => new VipResource(vip),
         ScriptResourceConfig script => new ScriptResource(script),
         Appliance.Core.Director.ConntrackSyncResourceConfig => conntrackd is null
             ? throw new ArgumentException("the conntrack-sync resource needs the conntrackd supervisor", nameof(conntrackd))
-            : new ConntrackSyncResource([ConntrackdSupervisor.Program], conntrackd.ConfigPath, conntrackd.WaitReadyAsync),
+            : new ConntrackSyncResource([ConntrackdSupervisor.Program], conntrackd.ConfigPath, conntrackd.WaitReadyAsync, director is null ? null : director.WaitLoadedAsync),
         _ => throw new ArgumentException($"no implementation for resource kind {config.Kind}", nameof(config)),
     };
 }

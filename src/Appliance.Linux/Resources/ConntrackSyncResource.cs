@@ -17,7 +17,15 @@ namespace Appliance.Linux.Resources;
 /// <param name="ready">
 /// Waits (up to the bound it is given) until the supervised conntrackd is up; false if it is not. Null: no wait.
 /// </param>
-public sealed class ConntrackSyncResource(string[] conntrackd, string configPath, Func<TimeSpan, CancellationToken, Task<bool>>? ready = null) : IResource
+/// <param name="tableLoaded">
+/// Waits (up to the bound it is given) until the director's table is in this node's kernel; false if it
+/// is not. The order of a takeover is table, commit, VIPs: committed connections without the table's
+/// NAT are reset (nat-director.md). A table that does not load in time does not stop the takeover (the
+/// VIPs are still worth holding); the outcome says the connections may be lost. Null: no wait.
+/// </param>
+public sealed class ConntrackSyncResource(string[] conntrackd, string configPath,
+    Func<TimeSpan, CancellationToken, Task<bool>>? ready = null,
+    Func<TimeSpan, CancellationToken, Task<bool>>? tableLoaded = null) : IResource
 {
     /// <summary>
     /// Longest a start waits for the supervised conntrackd to come up before it commits: a node that takes
@@ -48,15 +56,15 @@ public sealed class ConntrackSyncResource(string[] conntrackd, string configPath
     public async Task<ResourceOutcome> StartAsync(CancellationToken ct)
     {
         string waited = "";
-        if (ready is not null)
-        {
-            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            if (!await ready(ReadyTimeout, ct).ConfigureAwait(false))
-                return ResourceOutcome.Failed($"conntrackd is not running (not up within {ReadyTimeout.TotalSeconds:0} s; see its log in the state directory)");
-            double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            if (ms >= 1)
-                waited = System.FormattableString.Invariant($" after {ms:0}ms waiting for conntrackd to start");
-        }
+        long t0 = Stopwatch.GetTimestamp();
+        // Both waits share one bound: they overlap at boot (the table loads while conntrackd starts).
+        if (ready is not null && !await ready(ReadyTimeout, ct).ConfigureAwait(false))
+            return ResourceOutcome.Failed($"conntrackd is not running (not up within {ReadyTimeout.TotalSeconds:0} s; see its log in the state directory)");
+        if (tableLoaded is not null && !await tableLoaded(ReadyTimeout - Stopwatch.GetElapsedTime(t0), ct).ConfigureAwait(false))
+            waited = " without the director's table (not loaded yet: committed connections may be reset)";
+        double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        if (ms >= 1)
+            waited += System.FormattableString.Invariant($" after {ms:0}ms waiting for conntrackd and the director's table");
         // A stop's purge still pending (a node that released and takes over again within the follow-up
         // delay, or the release at boot just before the first takeover) must not come after this commit:
         // `-t` then arms conntrackd's purge timer, and 60 s later the kernel's established entries of this

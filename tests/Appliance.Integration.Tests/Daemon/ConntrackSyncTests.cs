@@ -92,7 +92,52 @@ public sealed class ConntrackSyncTests : IDisposable
             supervisor.Start();
             var done = await commit;
             Assert.True(done.Ok, "commit: " + done.Reason + Log());
-            Assert.Contains("waiting for conntrackd to start", done.Reason);
+            Assert.Contains("waiting for conntrackd", done.Reason);
+        }
+        finally
+        {
+            await supervisor.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// The takeover's order is table, commit, VIPs: a commit waits for the director's table (at boot it
+    /// loads in the background), and when the table does not come within the bound the commit still
+    /// happens (the VIPs are worth holding) and says that the connections may be lost.
+    /// </summary>
+    [RootFact]
+    public async Task A_commit_waits_for_the_directors_table_and_says_so_when_it_never_comes()
+    {
+        var (supervisor, conntrackd) = Setup();
+        supervisor.Start();
+        try
+        {
+            var table = new TaskCompletionSource();
+            async Task<bool> Loaded(TimeSpan bound, CancellationToken ct)
+            {
+                try
+                {
+                    await table.Task.WaitAsync(bound, ct);
+                    return true;
+                }
+                catch (TimeoutException)
+                {
+                    return false;
+                }
+            }
+            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync, Loaded);
+            var commit = resource.StartAsync(CancellationToken.None);
+            await Task.Delay(500);
+            Assert.False(commit.IsCompleted, "the commit did not wait for the director's table");
+            table.SetResult();
+            var done = await commit;
+            Assert.True(done.Ok, "commit: " + done.Reason + Log());
+            Assert.DoesNotContain("without the director's table", done.Reason);
+
+            var late = await new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync,
+                (_, _) => Task.FromResult(false)).StartAsync(CancellationToken.None);
+            Assert.True(late.Ok, "a commit without the table failed the takeover: " + late.Reason);
+            Assert.Contains("without the director's table", late.Reason);
         }
         finally
         {
