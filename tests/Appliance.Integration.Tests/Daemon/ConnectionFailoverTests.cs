@@ -159,18 +159,27 @@ public sealed class ConnectionFailoverTests(ITestOutputHelper output) : IDisposa
         await using var d2 = new ConntrackdSupervisor(NodeResources.ForNode(sync, 1), Path.Combine(_dir, "d2"), NullLogger.Instance, TimeProvider.System, Cmd("d2"));
         d1.Start();
         d2.Start();
-        Assert.True(SpinWait.SpinUntil(() => d1.Pid is not null && d2.Pid is not null && File.Exists(Path.Combine(_dir, "d2", "conntrackd.ctl")),
-            TimeSpan.FromSeconds(10)), "conntrackd did not start on both directors");
+        Assert.True(await d1.WaitReadyAsync(TimeSpan.FromSeconds(10), CancellationToken.None) && await d2.WaitReadyAsync(TimeSpan.FromSeconds(10), CancellationToken.None),
+            "conntrackd did not start on both directors");
 
         // A throwaway connection first, so d1's round robin puts the held one on its second real server.
         Edge.Edge.InNamespace(Ns("c"), () => Connect(TimeSpan.FromSeconds(10))).Dispose();
         // The client holds a connection through the VIP (d1 active) and it echoes.
         using var client = Edge.Edge.InNamespace(Ns("c"), () => Connect(TimeSpan.FromSeconds(5)));
         Assert.Equal("one\n", RoundTrip(client, "one\n"));
-        // d2's external cache has it (FTFW over the sync link).
-        Lab.Lab.WaitUntil(() => Edge.Edge.Run("ip", "netns", "exec", Ns("d2"), ConntrackdSupervisor.Program, "-C", d2.ConfigPath, "-e")
-                .Split('\n').Any(l => l.Contains("ESTABLISHED", StringComparison.Ordinal) && l.Contains("192.0.2.100", StringComparison.Ordinal)),
-            TimeSpan.FromSeconds(10), "d2's external cache holds the connection");
+        // d2's external cache has it (FTFW over the sync link). A conntrackd that had not yet subscribed to
+        // d1's conntrack events when the connection opened (it answers on its socket a moment before, seen
+        // on a loaded machine) never sends it: then d1 reads its kernel table again and sends its whole
+        // cache (-R, -B: what a daemon's takeover does anyway), so the test is about the takeover's order.
+        bool Synced() => Edge.Edge.Run("ip", "netns", "exec", Ns("d2"), ConntrackdSupervisor.Program, "-C", d2.ConfigPath, "-e")
+            .Split('\n').Any(l => l.Contains("ESTABLISHED", StringComparison.Ordinal) && l.Contains("192.0.2.100", StringComparison.Ordinal));
+        if (!SpinWait.SpinUntil(Synced, TimeSpan.FromSeconds(3)))
+        {
+            output.WriteLine("d2's external cache lacked the connection after 3 s: d1 resyncs and sends its cache");
+            foreach (var flag in new[] { "-R", "-B" })
+                Edge.Edge.Run("ip", "netns", "exec", Ns("d1"), ConntrackdSupervisor.Program, "-C", d1.ConfigPath, flag);
+        }
+        Lab.Lab.WaitUntil(Synced, TimeSpan.FromSeconds(10), "d2's external cache holds the connection");
         if (takeover == Takeover.VipsThenCommitWithoutGuard)
             Sh($"ip netns exec {P}-d2 nft flush chain inet appliance guard");
 

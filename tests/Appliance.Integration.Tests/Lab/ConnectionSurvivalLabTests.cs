@@ -149,6 +149,9 @@ public sealed class ConnectionSurvivalLabTests(SyncLabFixture fixture, ITestOutp
             // SIGKILL is delivered at once; the dead process is reaped a moment later (its parent died with it).
             FencingLab.Wait(L, () => !Alive(pids[standby]) && ConntrackdPid(standby) is null, TimeSpan.FromSeconds(2),
                 $"{standby}'s conntrackd (pid {pids[standby]}) dead with its node");
+            // The active fences the dead standby (fencing required); powered on before that, the standby
+            // would be cut again by the relay after Restore looked, and stay off.
+            FencingLab.Wait(L, () => L.PeerState(active) == "fenced", TimeSpan.FromSeconds(10), $"{active} fenced {standby}");
         }
         finally
         {
