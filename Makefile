@@ -29,6 +29,7 @@ bin: deps
 	$(DOTNET) publish src/Appliance.Ctl -c $(CONFIG) $(R2R) --self-contained false -o $(BIN) -v quiet -nologo
 	$(DOTNET) publish src/Appliance.Lab -c $(CONFIG) $(R2R) --self-contained false -o $(BIN) -v quiet -nologo
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(BIN)/
+	install -d $(BIN)/board && install -m 0644 board/*.yaml $(BIN)/board/
 
 test: bin
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
@@ -60,6 +61,7 @@ publish: deps
 	$(DOTNET) publish src/Appliance.Daemon -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish
 	$(DOTNET) publish src/Appliance.Ctl -c Release $(R2R) --self-contained -p:PublishTrimmed=true -o out/publish
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu out/publish/
+	install -d out/publish/board && install -m 0644 board/*.yaml out/publish/board/
 
 clean:
 	rm -rf out; find src tests -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +

@@ -14,11 +14,12 @@ namespace Appliance.Daemon;
 internal static class Program
 {
     private const string Usage =
-        "usage: applianced --config FILE [--node NAME] [--control PATH] [--state-dir DIR]\n" +
+        "usage: applianced --config FILE [--node NAME] [--control PATH] [--state-dir DIR] [--board NAME|FILE]\n" +
         "  --config FILE     the cluster configuration (YAML), e.g. /etc/appliance/appliance.yaml\n" +
         "  --node NAME       which node of the config this board is (default: the host name)\n" +
         "  --control PATH    the control socket (default: /run/appliance/control.sock)\n" +
-        "  --state-dir DIR   where state that survives restarts is kept (default: /var/lib/appliance)\n";
+        "  --state-dir DIR   where state that survives restarts is kept (default: /var/lib/appliance)\n" +
+        "  --board NAME|FILE the board profile (default: the config's board), see board/*.yaml\n";
 
     public static async Task<int> Main(string[] args)
     {
@@ -55,7 +56,7 @@ internal static class Program
             Console.Error.WriteLine($"applianced: cannot use config {configFile.Error}");
             return 2;
         }
-        var loaded = ConfigLoader.Load(options.ConfigPath, text);
+        var loaded = ConfigLoader.Load(options.ConfigPath, text, BoardFiles.Catalog(options.Board));
         if (loaded.Config is not { } config)
         {
             foreach (var error in loaded.Errors)
@@ -122,15 +123,19 @@ internal static class Program
 
 internal sealed record DaemonOptions(string ConfigPath, string? Node, string ControlPath, string StateDir, bool HeartbeatWorker = false)
 {
+    /// <summary><c>--board NAME|FILE</c>: the board profile, over the config's <c>board</c>.</summary>
+    public string? Board { get; init; }
+
     /// <summary>The arguments that start this daemon's heartbeat worker process (see <see cref="HeartbeatWorker"/>).</summary>
     public IEnumerable<string> WorkerArguments() =>
         new[] { "--config", ConfigPath, "--control", ControlPath, "--state-dir", StateDir, "--heartbeat-worker" }
-            .Concat(Node is null ? Array.Empty<string>() : new[] { "--node", Node });
+            .Concat(Node is null ? Array.Empty<string>() : new[] { "--node", Node })
+            .Concat(Board is null ? Array.Empty<string>() : new[] { "--board", Board });
 
     public static DaemonOptions? Parse(string[] args, out string? error)
     {
         error = null;
-        string? config = null, node = null, control = "/run/appliance/control.sock", state = "/var/lib/appliance";
+        string? config = null, node = null, board = null, control = "/run/appliance/control.sock", state = "/var/lib/appliance";
         bool worker = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -142,7 +147,7 @@ internal sealed record DaemonOptions(string ConfigPath, string? Node, string Con
                 worker = true; // internal: the daemon starts its own heartbeat worker with this
                 continue;
             }
-            if (a is not ("--config" or "--node" or "--control" or "--state-dir"))
+            if (a is not ("--config" or "--node" or "--control" or "--state-dir" or "--board"))
             {
                 error = $"unknown argument '{a}'";
                 return null;
@@ -159,6 +164,7 @@ internal sealed record DaemonOptions(string ConfigPath, string? Node, string Con
                 case "--node": node = v; break;
                 case "--control": control = v; break;
                 case "--state-dir": state = v; break;
+                case "--board": board = v; break;
             }
         }
         if (config is null)
@@ -166,7 +172,7 @@ internal sealed record DaemonOptions(string ConfigPath, string? Node, string Con
             error = "--config is required";
             return null;
         }
-        return new DaemonOptions(config, node, control, state, worker);
+        return new DaemonOptions(config, node, control, state, worker) { Board = board };
     }
 }
 
