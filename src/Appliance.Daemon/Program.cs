@@ -202,6 +202,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ConntrackdSupervisor? _conntrackd;
     private readonly DirectorChecks? _checks;
     private readonly ConnectionSampler? _connections;
+    private readonly PanelService? _panel;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -241,6 +242,9 @@ internal sealed class ApplianceDaemon : IDisposable
             _connections = new ConnectionSampler(director, log, _time);
             _director.AttachConnections(_connections);
         }
+        // The front panel reads status and asks for standby through the control handler, like appliancectl.
+        if (_config.Panel is { } panel)
+            _panel = new PanelService(panel, _self.Name, HandleAsync, _director is not null, log, _time);
     }
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
@@ -284,6 +288,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _conntrackd?.Start();
         _checks?.Start();
         _connections?.Start();
+        _panel?.Start();
         using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
         Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
@@ -389,7 +394,7 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _monitors.Snapshot(), _monitors.Why(),
-                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? []);
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _panel is null ? null : _panel.WriteStatus);
             }
             case "fence" or "fence-on" or "fence-confirm":
             {
@@ -477,6 +482,7 @@ internal sealed class ApplianceDaemon : IDisposable
 
     public void Dispose()
     {
+        _panel?.Dispose();
         _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _checks?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _connections?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
