@@ -44,9 +44,14 @@ Verbs:
   rs stop|start NAME   stop (its connections die) or start a real server: rs1 rs2 rs3 sorry
   rs fail|heal|slow|close NAME   its health endpoint (:$HEALTH_PORT, any path) answers 500 | 200 |
                        a 200 trickled 1 byte/s | closes at once (file \$DIR/NAME.health)
+  panel NODE [--json]  NODE's front panel as a person sees it: the LEDs (sampled ~1.2 s: on, off,
+                       slow = 1 Hz, fast = 4 Hz) and the 16x2 LCD decoded from its pin writes.
+                       --json: {"leds": {"power", "active", "peer", "fault"}, "lcd": ["row 1", "row 2"]}
+  press NODE BUTTON [--hold S]   press select|next|prev on NODE's panel for S seconds (default 0.2);
+                       holding select 3 s twice on the role screen is a planned switchover (standby)
   logs NODE [-f]       print (or follow) the daemon's log
-  watch                live view of both nodes' 'appliancectl status' (and the active node's
-                       'appliancectl services') every 0.5 s, until Ctrl-C
+  watch                live view of both front panels and both nodes' 'appliancectl status' (and
+                       the active node's 'appliancectl services') every 0.5 s, until Ctrl-C
   help                 this text
 
 Options of up (durations: 20ms, 1s, 1.5s):

@@ -163,7 +163,7 @@ remove_state_dir() {
         rm -f -- "$DIR/authkey" "$DIR/appliance.yaml" "$DIR/socat.pid" "$DIR/socat.log" \
             "$DIR/tty-alpha" "$DIR/tty-beta"
         for n in "${NODES[@]}"; do
-            rm -rf -- "$DIR/$n.pid" "$DIR/$n.log" "$DIR/$n.sock" "$DIR/$n-state"
+            rm -rf -- "$DIR/$n.pid" "$DIR/$n.log" "$DIR/$n.sock" "$DIR/$n-state" "$DIR/board-$n.yaml"
         done
         rmdir -- "$DIR" 2>/dev/null || echo "$PROG: left $DIR in place (not created by $PROG, not empty)" >&2
     fi
