@@ -68,6 +68,7 @@ Options of up (durations: 20ms, 1s, 1.5s):
   --fence-delay D              cluster.fence_delay (default 1s; 0ms allowed)
   --fence-delay-random D       cluster.fence_delay_random (default 500ms)
   --auto-failback true|false   default false
+  --panel on|off       default on: the front panel in the config (off: the board without a panel)
   --resource '{...}'   add a resource after the VIP (repeatable), e.g. '{name: d, kind: ocf, agent: heartbeat:Dummy}'
   --config-extra FILE  append FILE verbatim to the generated appliance.yaml (further sections)
   With no timer option the defaults are exactly ${DEF_KEEPALIVE}ms/${DEF_WARNTIME}ms/1s/10s. Checked:

@@ -14,7 +14,7 @@ cmd_up() {
         if [[ $opt == --*=* ]]; then val=${opt#*=}; opt=${opt%%=*}; shift
         else
             case "$opt" in
-                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--fence|--fence-delay|--fence-delay-random)
+                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--fence|--fence-delay|--fence-delay-random|--panel)
                     (($# >= 2)) || usage_error "up: $opt needs a value"
                     val=$2; shift 2 ;;
                 *) usage_error "up: unknown option '$opt'" ;;
@@ -39,6 +39,10 @@ cmd_up() {
             --auto-failback)
                 [[ $val == true || $val == false ]] || usage_error "up: --auto-failback true|false"
                 failback=$val ;;
+            --panel)
+                [[ $val == on || $val == off ]] || usage_error "up: --panel on|off"
+                # shellcheck disable=SC2034 # read by panel_config (verbs-panel.sh)
+                LAB_PANEL=$val ;;
             --config-extra)
                 [[ -r $val ]] || usage_error "up: --config-extra: cannot read '$val'"
                 extra=$(readlink -f "$val") ;;

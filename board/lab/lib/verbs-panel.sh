@@ -31,9 +31,13 @@ write_panel_board() {
     for b in "${PANEL_BUTTON[@]}"; do printf '0\n' >"$DIR/gpio-$n/line$b"; done
 }
 
+# up --panel on|off: off leaves the panel out of the config (the board stays), to compare.
+LAB_PANEL=on
+
 # The config's panel (appended by write_config): roles named as board/lab.yaml names them.
 panel_config() {
     echo "board: lab"
+    [[ $LAB_PANEL == on ]] || return 0
     echo "panel:"
     echo "  leds: {power: led-pwr, active: led-act, peer: led-peer, fault: led-fault}"
     echo "  lcd: {kind: hd44780, size: ${PANEL_COLUMNS}x$PANEL_ROWS}"

@@ -24,7 +24,7 @@ internal static class PanelSchema
         "The peer LED: on = peer up on every link, slow blink = some links down or late, off = dead or stopped.");
 
     public static readonly ScalarOption<string> LedFault = Option.Optional("fault", ConfigSchema.NameType,
-        "The fault LED: on while an alarm is open (fence failed, duplicate VIP, stall, failed resource, real server down), fast blink while one is unacknowledged.");
+        "The fault LED: on while an alarm is open (fence failed, duplicate VIP, stall, failed resource, real server down, stuck button).");
 
     public static readonly MapSchema PanelLedsMap = new("panel.leds",
         "The front-panel LEDs, each a board line of use `led` (its active_low comes from the profile). Leave one out if the board has no such LED.",
