@@ -124,4 +124,33 @@ public sealed class PanelLabTests(PanelLabFixture fixture, ITestOutputHelper out
         output.WriteLine($"worst send gap with the panel updating: {worstUs / 1000.0:0.0} ms (keepalive 200 ms)");
         Assert.True(worstUs < 600_000, $"worst send gap {worstUs} us reached warntime");
     }
+
+    [RootFact]
+    public void A_dead_lcd_is_shown_in_status_and_leaves_the_leds_and_the_heartbeat_alone()
+    {
+        var (_, standby) = Settled();
+        L.Must("stop", standby);
+        // Another holder of the LCD's E line (offset 9 of the chip): the LCD cannot be opened.
+        using (FlockHolder.Start(Path.Combine(L.Env["LAB_DIR"], $"gpio-{standby}", "line9")))
+        {
+            L.Must("start", standby);
+            L.WaitBothUp(TimeSpan.FromSeconds(30));
+            string lcdError = "";
+            Lab.WaitUntil(() => (lcdError = L.Status(standby)?.GetProperty("panel").GetProperty("lcd_error").GetString() ?? "").Length > 0,
+                TimeSpan.FromSeconds(10), "the LCD's failure in status");
+            output.WriteLine($"panel.lcd_error: {lcdError}");
+            Assert.Contains("busy", lcdError);
+            var panel = L.Status(standby)!.Value.GetProperty("panel");
+            Assert.Equal("running", panel.GetProperty("state").GetString());
+            var p = Panel(standby);
+            Assert.Equal("on", p.Leds["power"]);
+            Assert.Equal("slow", p.Leds["active"]);
+            Assert.Equal("up", L.PeerState(FencingLab.Other(standby)));
+            Assert.Contains("panel: the LCD failed", L.Log(standby));
+        }
+        // The LCD is tried again every 30 s; a new boot gives the next tests a working one now.
+        L.Must("restart", standby);
+        L.WaitBothUp(TimeSpan.FromSeconds(30));
+        Lab.WaitUntil(() => Panel(standby).Lcd[0].StartsWith($"{standby} standby", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the LCD working after the restart");
+    }
 }
