@@ -18,11 +18,14 @@ namespace Appliance.Daemon;
 /// </summary>
 internal sealed class PanelService : IDisposable
 {
-    /// <summary>Sampling period: 10 ms resolves a 20 ms debounce and a 125 ms blink.</summary>
-    public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(10);
+    /// <summary>
+    /// Sampling period: 20 ms resolves the 20 ms debounce (a press counts after 20-40 ms; a finger
+    /// is down 80 ms or more) and the 125 ms fast blink, at 50 wake-ups a second.
+    /// </summary>
+    public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>How often the node's state is read: a role change shows within a quarter second.</summary>
-    public static readonly TimeSpan StatusInterval = TimeSpan.FromMilliseconds(250);
+    /// <summary>How often the node's state is read (a status request to the heartbeat worker each): a role change shows within half a second.</summary>
+    public static readonly TimeSpan StatusInterval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>After a hardware failure, wait this long before opening it again (a log line per try).</summary>
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(30);
