@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those missing; apt-get update runs at most once.
-# Usage: scripts/install-deps.sh test|run|bench
+# Usage: scripts/install-deps.sh test|run|bench|arm64|image
 set -euo pipefail
 # cluster-glue: the real `stonith -t rps10` client our PDU simulator is checked against; fence-agents:
 # fence_dummy for the fence-agent device; libxml2-utils: xmllint for our agents' metadata; util-linux: flock;
 # libnftables1: the director's applier; libnftables-dev: its header, which Edge/NftAbiTests compiles against.
-# conntrackd, conntrack: the director's connection sync (director.sync) and its tests.
+# conntrackd, conntrack: the director's connection sync (director.sync), its tests and the lab (sync on by
+# default). bench adds keepalived: the VRRP pairs the failover and held sections compare against.
 base=(socat iproute2 nftables libnftables1 libnftables-dev conntrackd conntrack procps gcc libc6-dev linux-libc-dev resource-agents cluster-glue fence-agents libxml2-utils util-linux)
 case "${1:-test}" in
   test|run) pkgs=("${base[@]}" tcpdump) ;;
-  bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat) ;;
-  *) echo "usage: $0 test|run|bench" >&2; exit 2 ;;
+  bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat keepalived) ;;
+  # NativeAOT for arm64 from this x86-64 machine: clang and lld link against Debian's arm64 cross libc.
+  arm64)    pkgs=(clang lld binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+  # image/build and image/test: the root file system from the Debian mirror (mmdebstrap), file systems
+  # and the GPT disk without mounts (squashfs-tools, e2fsprogs, dosfstools, mtools, fdisk), the block map and the
+  # compressed artefact (bmap-tools, zstd), and the VM under TCG with UEFI firmware (qemu, OVMF).
+  image)    pkgs=(mmdebstrap squashfs-tools e2fsprogs dosfstools mtools fdisk bmap-tools zstd qemu-system-x86 ovmf) ;;
+  *) echo "usage: $0 test|run|bench|arm64|image" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -72,6 +72,12 @@ internal static class StatusText
                 if (!v.GetProperty("listening").GetBoolean())
                     o.Append(CultureInfo.InvariantCulture, $"  duplicate VIP watch on {v.GetProperty("interface").GetString()} NOT RUNNING: {v.GetProperty("detail").GetString()}\n");
         }
+        if (s.TryGetProperty("config", out var cfg) && cfg.GetProperty("differs_from_file").GetBoolean())
+        {
+            var paths = cfg.GetProperty("restart_needed").EnumerateArray().Select(p => p.GetString()).ToList();
+            o.Append(CultureInfo.InvariantCulture, $"  CONFIG: the running config differs from {cfg.GetProperty("file").GetString()} (last reload: {cfg.GetProperty("last_reload").GetString()})");
+            o.Append(paths.Count == 0 ? "\n" : $"; restart applianced for: {string.Join(", ", paths)}\n");
+        }
         o.Append(Fencing(s.GetProperty("fencing")));
         var t = s.GetProperty("timers");
         o.Append(CultureInfo.InvariantCulture,

@@ -24,8 +24,12 @@ internal sealed class ConntrackdSupervisor : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private volatile Process? _current;
 
+    /// <summary>How often <see cref="WaitReadyAsync"/> looks (conntrackd is up some 50 to 100 ms after its start here).</summary>
+    public static readonly TimeSpan ReadyPoll = TimeSpan.FromMilliseconds(10);
+
     private readonly string[] _command;
     private readonly string[] _stale;
+    private readonly string _socket;
 
     /// <param name="command">How to run conntrackd (default: <see cref="Program"/>); tests run it in a namespace with `ip netns exec`.</param>
     public ConntrackdSupervisor(ConntrackSyncConfig sync, string stateDir, ILogger log, TimeProvider time, string[]? command = null)
@@ -35,7 +39,8 @@ internal sealed class ConntrackdSupervisor : IAsyncDisposable
         _time = time;
         Directory.CreateDirectory(stateDir);
         ConfigPath = Path.Combine(stateDir, "conntrackd.conf");
-        _stale = [ConntrackdConfig.LockFile(stateDir), ConntrackdConfig.ControlSocket(stateDir)];
+        _socket = ConntrackdConfig.ControlSocket(stateDir);
+        _stale = [ConntrackdConfig.LockFile(stateDir), _socket];
         File.WriteAllText(ConfigPath, ConntrackdConfig.Render(sync, stateDir));
     }
 
@@ -45,6 +50,27 @@ internal sealed class ConntrackdSupervisor : IAsyncDisposable
     public int? Pid => _current is { HasExited: false } p ? p.Id : null;
 
     public void Start() => _loop = Supervise(_stop.Token);
+
+    /// <summary>
+    /// True once a conntrackd of this supervisor runs and has created its control socket (what `-c`
+    /// connects to); false if that has not happened within <paramref name="bound"/>. A takeover right
+    /// after the daemon starts (both nodes booted together) comes before conntrackd is up: its commit
+    /// would fail with "can't connect" and leave the node unfit, so the commit waits for this first.
+    /// The stale socket of a killed conntrackd does not count: it is deleted before a new one starts,
+    /// and only a running process counts.
+    /// </summary>
+    public async Task<bool> WaitReadyAsync(TimeSpan bound, CancellationToken ct)
+    {
+        long started = _time.GetTimestamp();
+        while (true)
+        {
+            if (_current is { HasExited: false } && File.Exists(_socket))
+                return true;
+            if (_time.GetElapsedTime(started) >= bound)
+                return false;
+            await Task.Delay(ReadyPoll, _time, ct).ConfigureAwait(false);
+        }
+    }
 
     private async Task Supervise(CancellationToken ct)
     {

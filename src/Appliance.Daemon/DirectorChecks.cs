@@ -29,14 +29,19 @@ internal sealed class DirectorChecks : IAsyncDisposable
     /// </summary>
     public static readonly TimeSpan WakeStepMax = TimeSpan.FromMilliseconds(25);
 
-    private readonly TimeSpan _step;
+    private TimeSpan _step; // these three change with a reload, under _gate
     private readonly DirectorService _director;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private long _origin;
-    private readonly CheckSchedule _schedule;
+    private CheckSchedule _schedule;
+    private readonly ulong _seed;
+    private bool _started;
     private readonly CheckProber? _prober;
     private readonly Func<CheckTarget, CancellationToken, Task<CheckOutcome>> _probe;
+    // With the real prober on the real clock, the loop sleeps on the prober's own thread and starts
+    // its probes there: no timer or pool thread per wake (they cost as much as the checks' syscalls).
+    private readonly Func<TimeSpan, CancellationToken, Task>? _proberDelay;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
     // Flips wait here for the applier; at most one entry per check result, drained in one batch.
@@ -46,6 +51,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private Task _applier = Task.CompletedTask;
     private int _running;
+    // Check flip -> kernel updated: the time of the first flip not yet applied (0: none), and the
+    // latency of the last and the worst applied batch, measured from that flip (for the benchmark).
+    private long _firstPendingFlip;
+    private long _flipsApplied;
+    private TimeSpan _lastFlipToKernel, _worstFlipToKernel;
 
     public DirectorChecks(DirectorConfig config, string cluster, string node, DirectorService director, ILogger log, TimeProvider time,
         Func<CheckTarget, CancellationToken, Task<CheckOutcome>>? probe = null)
@@ -55,21 +65,70 @@ internal sealed class DirectorChecks : IAsyncDisposable
         _time = time;
         // The schedule's time starts at Start (the daemon starts its heartbeat worker and control socket
         // in between): first checks are spread over the first interval after it, not found late.
-        _schedule = new CheckSchedule(config, TimeSpan.Zero, CheckSchedule.SeedFor(cluster, node));
+        _seed = CheckSchedule.SeedFor(cluster, node);
+        _schedule = new CheckSchedule(config, TimeSpan.Zero, _seed);
         if (probe is null)
         {
             _prober = new CheckProber();
             probe = _prober.ProbeAsync;
+            if (time == TimeProvider.System)
+                _proberDelay = _prober.DelayAsync;
         }
         _probe = probe;
-        var shortest = _schedule.Targets.Length == 0 ? WakeStepMax : _schedule.Targets.Min(t => t.Interval);
-        _step = shortest / 10 < WakeStepMax ? shortest / 10 : WakeStepMax;
+        _step = StepFor(_schedule);
         var down = _schedule.Down.ToList();
         director.AttachChecks(Status, WriteStats, down);
         Trace.ChecksStarted(log, _schedule.Targets.Length, config.Services.Sum(s => s.RealServers.Length), down.Count);
     }
 
     private TimeSpan Now() => _time.GetElapsedTime(_origin);
+
+    private static TimeSpan StepFor(CheckSchedule schedule)
+    {
+        var shortest = schedule.Targets.Length == 0 ? WakeStepMax : schedule.Targets.Min(t => t.Interval);
+        return shortest / 10 < WakeStepMax ? shortest / 10 : WakeStepMax;
+    }
+
+    /// <summary>A schedule for <paramref name="next"/> that carries this one's state over (see <see cref="CheckSchedule.Adopt"/>); call under _gate.</summary>
+    private CheckSchedule Successor(DirectorConfig next)
+    {
+        var s = new CheckSchedule(next, _started ? Now() : TimeSpan.Zero, _seed);
+        s.Adopt(_schedule);
+        return s;
+    }
+
+    /// <summary>A reload, before it is applied: the (service, server) pairs the checks would hold down under <paramref name="next"/>.</summary>
+    public IReadOnlyList<(string Service, IPEndPoint Server)> DownFor(DirectorConfig next)
+    {
+        lock (_gate)
+            return [.. Successor(next).Down];
+    }
+
+    /// <summary>
+    /// A reload, once the director applied it: the checks switch to <paramref name="next"/>'s targets.
+    /// Targets still there keep their cadence and verdict (a probe in flight reports to the new
+    /// schedule); new ones start at their jittered slot with their <c>start:</c>; removed ones stop.
+    /// </summary>
+    public void Install(DirectorConfig next)
+    {
+        bool startLoops;
+        lock (_gate)
+        {
+            var s = Successor(next);
+            int before = _schedule.Targets.Length;
+            _schedule = s;
+            _step = StepFor(s);
+            _wakeAt = TimeSpan.MinValue; // the loop's sleep was for the old schedule
+            _sleep?.Cancel();
+            startLoops = _started && before == 0 && s.Targets.Length > 0 && _loop.IsCompleted;
+            Trace.ChecksReloaded(_log, before, s.Targets.Length, s.Down.Count());
+        }
+        if (startLoops)
+        {
+            _loop = Loop(_stop.Token);
+            _applier = ApplyLoop(_stop.Token);
+        }
+    }
 
     /// <summary>The check of one server, for `services --json`.</summary>
     public ServerCheck Status(string service, IPEndPoint server)
@@ -87,9 +146,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
 
     public void Start()
     {
-        if (_schedule.Targets.Length == 0)
-            return;
         _origin = _time.GetTimestamp();
+        lock (_gate)
+            _started = true;
+        if (_schedule.Targets.Length == 0)
+            return; // a reload that adds checks starts the loops (Install)
         _loop = Loop(_stop.Token);
         _applier = ApplyLoop(_stop.Token);
     }
@@ -113,7 +174,12 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     delay = next is { } n ? n - now : Timeout.InfiniteTimeSpan;
                     _sleep = sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 }
-                if (due.Count > 0)
+                if (due.Count > 0 && _proberDelay is not null)
+                {
+                    foreach (var t in due) // the prober never blocks its caller (exec leaves for the pool before it forks)
+                        _ = RunOne(t, ct);
+                }
+                else if (due.Count > 0)
                 {
                     // The batch's probes start on a pool thread, one hop per batch: whatever a probe does
                     // before its first await (a fork for exec, a slow first exception) never delays this loop.
@@ -130,7 +196,7 @@ internal sealed class DirectorChecks : IAsyncDisposable
                     {
                         try
                         {
-                            await Task.Delay(delay, _time, sleep.Token).ConfigureAwait(false);
+                            await (_proberDelay?.Invoke(delay, sleep.Token) ?? Task.Delay(delay, _time, sleep.Token)).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                         {
@@ -176,10 +242,16 @@ internal sealed class DirectorChecks : IAsyncDisposable
         IReadOnlyList<CheckFlip> flips;
         lock (_gate)
         {
-            flips = _schedule.Report(t.Index, Now(), outcome);
+            // Started before a reload: the new schedule has the target under its own index, or not at all.
+            int? index = t.Index < _schedule.Targets.Length && ReferenceEquals(_schedule.Targets[t.Index], t) ? t.Index : _schedule.IndexOf(t.Key);
+            if (index is not { } i)
+                return;
+            flips = _schedule.Report(i, Now(), outcome);
             if (_schedule.NextDue is { } next && OnGrid(next) < _wakeAt)
                 _sleep?.Cancel();
         }
+        if (flips.Count > 0)
+            Interlocked.CompareExchange(ref _firstPendingFlip, _time.GetTimestamp(), 0);
         foreach (var f in flips)
             _flips.Writer.TryWrite(f);
     }
@@ -194,12 +266,24 @@ internal sealed class DirectorChecks : IAsyncDisposable
                 batch.Clear();
                 while (_flips.Reader.TryRead(out var f))
                     batch.Add(f);
+                long first = Interlocked.Exchange(ref _firstPendingFlip, 0);
                 while (!await _director.ApplyChecksAsync(batch, ct).ConfigureAwait(false))
                 {
                     await Task.Delay(ApplyRetryInterval, _time, ct).ConfigureAwait(false);
                     batch.Clear();
                     while (_flips.Reader.TryRead(out var f))
                         batch.Add(f);
+                }
+                if (first != 0 && batch.Count > 0)
+                {
+                    var latency = _time.GetElapsedTime(first);
+                    lock (_gate)
+                    {
+                        _flipsApplied++;
+                        _lastFlipToKernel = latency;
+                        if (latency > _worstFlipToKernel)
+                            _worstFlipToKernel = latency;
+                    }
                 }
             }
         }
@@ -212,7 +296,11 @@ internal sealed class DirectorChecks : IAsyncDisposable
         }
     }
 
-    /// <summary>Stats for `services --json`: {"targets", "started", "skipped", "running", "worst_late_ms"}.</summary>
+    /// <summary>
+    /// Stats for `services --json`: {"targets", "started", "skipped", "running", "worst_late_ms",
+    /// "flips_applied", "last_flip_ms", "worst_flip_ms"}; a flip's figure runs from the end of the
+    /// check that flipped a server to the end of the transaction that put it in the kernel.
+    /// </summary>
     public void WriteStats(System.Text.Json.Utf8JsonWriter w)
     {
         var (targets, started, skipped, running, late) = Stats();
@@ -222,6 +310,12 @@ internal sealed class DirectorChecks : IAsyncDisposable
         w.WriteNumber("skipped", skipped);
         w.WriteNumber("running", running);
         w.WriteNumber("worst_late_ms", Math.Round(late.TotalMilliseconds, 1));
+        lock (_gate)
+        {
+            w.WriteNumber("flips_applied", _flipsApplied);
+            w.WriteNumber("last_flip_ms", Math.Round(_lastFlipToKernel.TotalMilliseconds, 1));
+            w.WriteNumber("worst_flip_ms", Math.Round(_worstFlipToKernel.TotalMilliseconds, 1));
+        }
         w.WriteEndObject();
     }
 
@@ -230,7 +324,9 @@ internal sealed class DirectorChecks : IAsyncDisposable
         _stop.Cancel();
         try
         {
-            await Task.WhenAll(_loop, _applier).ConfigureAwait(false);
+            // ForceYielding: the loop may end on the check loop's thread; what follows the dispose
+            // (the daemon's shutdown) must not run there.
+            await Task.WhenAll(_loop, _applier).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
         catch (OperationCanceledException)
         {

@@ -29,15 +29,17 @@ internal sealed class DirectorService : IAsyncDisposable
     /// <summary>How often a table that could not be loaded is tried again.</summary>
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
 
-    private readonly DirectorConfig _config;
+    private DirectorConfig _config; // replaced by a reload, under _gate
     private readonly string _cluster;
     private readonly NftProxy _nft;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
-    private ImmutableDictionary<(string Service, IPEndPoint Server), RealServerStatus> _overrides =
-        ImmutableDictionary<(string, IPEndPoint), RealServerStatus>.Empty;
+    // The operator's drain/undrain and weight, each kept apart so that a reload's new weight still
+    // shows under a drain, and a drain survives a reload that changes the weight.
+    private ImmutableDictionary<(string Service, IPEndPoint Server), OperatorOverride> _overrides =
+        ImmutableDictionary<(string, IPEndPoint), OperatorOverride>.Empty;
     private ImmutableHashSet<(string Service, IPEndPoint Server)> _checkDown = [];
     private Func<string, IPEndPoint, ServerCheck>? _checkStatus;
     private Action<Utf8JsonWriter>? _checkStats;
@@ -47,6 +49,7 @@ internal sealed class DirectorService : IAsyncDisposable
     private long _generation;
     private volatile string _error = "";
     private Task _loader = Task.CompletedTask;
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public DirectorService(DirectorConfig config, string clusterName, ILogger log, TimeProvider time, NftProxy? nft = null)
     {
@@ -59,6 +62,27 @@ internal sealed class DirectorService : IAsyncDisposable
 
     /// <summary>Transactions applied on this node since start (0: the table is not loaded yet).</summary>
     public long Generation => Interlocked.Read(ref _generation);
+
+    /// <summary>
+    /// True once the table is in the kernel, waiting up to <paramref name="bound"/>; false if it is not by then.
+    /// A takeover's connection commit waits for it (table, commit, VIPs).
+    /// </summary>
+    public async Task<bool> WaitLoadedAsync(TimeSpan bound, CancellationToken ct)
+    {
+        if (_loaded.Task.IsCompleted)
+            return true;
+        if (bound <= TimeSpan.Zero)
+            return false;
+        try
+        {
+            await _loaded.Task.WaitAsync(bound, _time, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Why the last load or change failed ("" when it did not).</summary>
     public string Error => _error;
@@ -168,6 +192,7 @@ internal sealed class DirectorService : IAsyncDisposable
             _applied = plan;
             _error = "";
             Interlocked.Increment(ref _generation);
+            _loaded.TrySetResult();
             Trace.DirectorLoaded(_log, plan.Services.Length, plan.AllServers.Count(), (long)result.Elapsed.TotalMilliseconds);
             return true;
         }
@@ -180,8 +205,12 @@ internal sealed class DirectorService : IAsyncDisposable
     private DirectorPlan Plan()
     {
         var health = HealthView.AsConfigured;
-        foreach (var ((service, server), status) in _overrides)
-            health = health.With(service, server, status);
+        foreach (var ((service, server), o) in _overrides)
+        {
+            var rs = _config.Services.FirstOrDefault(s => s.Name == service)?.RealServers.FirstOrDefault(r => r.Address.Equals(server));
+            if (rs is not null)
+                health = health.With(service, server, o.Over(HealthView.AsConfigured.Get(service, rs)));
+        }
         foreach (var (service, server) in _checkDown)
         {
             var rs = _config.Services.FirstOrDefault(s => s.Name == service)?.RealServers.FirstOrDefault(r => r.Address.Equals(server));
@@ -213,10 +242,11 @@ internal sealed class DirectorService : IAsyncDisposable
                 return (false, $"the director's table is not loaded yet: {(_error.Length > 0 ? _error : "loading")}");
             // The operator's own state, not the planned one: a server down by its check comes back drained
             // or weighted as the operator said, not down for ever.
-            var current = _overrides.TryGetValue((service, rs.Address), out var o) ? o : HealthView.AsConfigured.Get(service, rs);
-            var next = new RealServerStatus(state ?? current.State, weight ?? current.Weight);
+            var current = _overrides.TryGetValue((service, rs.Address), out var o) ? o : default;
+            var nextOverride = new OperatorOverride(state ?? current.State, weight ?? current.Weight);
+            var next = nextOverride.Over(HealthView.AsConfigured.Get(service, rs));
             var before = _overrides;
-            _overrides = _overrides.SetItem((service, rs.Address), next);
+            _overrides = _overrides.SetItem((service, rs.Address), nextOverride);
             var plan = Plan();
             string text = NftRuleset.Change(old, plan);
             if (text.Length == 0)
@@ -232,6 +262,58 @@ internal sealed class DirectorService : IAsyncDisposable
             Interlocked.Increment(ref _generation);
             Trace.DirectorChanged(_log, service, Show(rs.Address), Describe(next), (long)result.Elapsed.TotalMilliseconds);
             return (true, $"{service} {Show(rs.Address)}: {Describe(next)} (applied in {result.Elapsed.TotalMilliseconds:F1} ms)");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// A config reload: the director moves to <paramref name="next"/> in one transaction that rewrites
+    /// only what changed (<see cref="NftRuleset.Change"/>: never the table or a base chain, so
+    /// established connections keep their conntrack binding). The operator's drain and weight stay
+    /// for servers still in the config and are forgotten for the others; <paramref name="checkDown"/>
+    /// gives the checks' verdict for the new config (called under this service's lock, so no check
+    /// flip is applied in between), and <paramref name="applied"/> runs once the kernel has the new
+    /// ruleset (the checks switch to the new targets there). When the kernel refuses, nothing changes:
+    /// the old config, overrides and ruleset stay. Before the table's first load, the new config is
+    /// simply what the load will use.
+    /// </summary>
+    public async Task<DirectorReloadResult> ReloadAsync(DirectorConfig next, Func<DirectorConfig, IEnumerable<(string Service, IPEndPoint Server)>> checkDown,
+        Action<DirectorConfig>? applied = null, CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var (config, overrides, down) = (_config, _overrides, _checkDown);
+            _config = next;
+            _overrides = _overrides.Where(kv => next.Services.Any(s => s.Name == kv.Key.Service && s.RealServers.Any(r => r.Address.Equals(kv.Key.Server)))).ToImmutableDictionary();
+            _checkDown = [.. checkDown(next)];
+            int kept = _overrides.Count, forgotten = overrides.Count - _overrides.Count;
+            if (_applied is not { } old)
+            {
+                applied?.Invoke(next);
+                return new DirectorReloadResult(true, "", 0, TimeSpan.Zero, kept, forgotten, Pending: true);
+            }
+            var plan = Plan();
+            string text = NftRuleset.Change(old, plan);
+            var elapsed = TimeSpan.Zero;
+            if (text.Length > 0)
+            {
+                var result = await _nft.ApplyAsync(text, ct: ct).ConfigureAwait(false);
+                if (!result.Ok)
+                {
+                    (_config, _overrides, _checkDown) = (config, overrides, down); // the kernel kept the old ruleset, and so do we
+                    Trace.DirectorApplyFailed(_log, "reload", result.Message);
+                    return new DirectorReloadResult(false, result.Message, text.Count(c => c == '\n'), TimeSpan.Zero, overrides.Count, 0);
+                }
+                _applied = plan;
+                Interlocked.Increment(ref _generation);
+                elapsed = result.Elapsed;
+            }
+            applied?.Invoke(next);
+            return new DirectorReloadResult(true, "", text.Count(c => c == '\n'), elapsed, kept, forgotten);
         }
         finally
         {
@@ -334,3 +416,21 @@ internal sealed class DirectorService : IAsyncDisposable
         _nft.Dispose();
     }
 }
+
+/// <summary>
+/// The operator's own say on a real server (`drain`/`undrain`, `weight`), each part null until given;
+/// laid over the config's state and weight.
+/// </summary>
+internal readonly record struct OperatorOverride(ServerState? State, int? Weight)
+{
+    public RealServerStatus Over(RealServerStatus configured) => new(State ?? configured.State, Weight ?? configured.Weight);
+}
+
+/// <summary>
+/// How a director reload went: <paramref name="Ok"/> (else <paramref name="Error"/>, and nothing
+/// changed); the nft commands of its transaction (0: nothing in the kernel changed) and the time
+/// the kernel took; operator overrides kept and forgotten (their server left the config);
+/// <paramref name="Pending"/>: the table is not loaded yet, and its load (retried) will carry the new config.
+/// </summary>
+internal readonly record struct DirectorReloadResult(bool Ok, string Error, int Commands, TimeSpan Elapsed, int OverridesKept, int OverridesForgotten,
+    bool Pending = false);

@@ -33,16 +33,15 @@ internal sealed class HeartbeatProxy : IDisposable
     {
         _onCommand = onCommand;
         _log = log;
-        string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this executable's path");
-        var psi = new ProcessStartInfo(self)
+        var self = SelfCommand.Get();
+        var psi = new ProcessStartInfo(self[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        // Run as `dotnet applianced.dll`: the worker needs the dll too.
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-            psi.ArgumentList.Add(typeof(HeartbeatProxy).Assembly.Location);
+        foreach (var a in self.Skip(1))
+            psi.ArgumentList.Add(a);
         // No tiered re-JIT in the worker: installing tier-1 code suspends every managed thread, and
         // under CPU load the suspending thread (ordinary priority) can keep the real-time heartbeat
         // thread waiting for tens of milliseconds. Everything is compiled once, fully, at first use.

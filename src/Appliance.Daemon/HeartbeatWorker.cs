@@ -35,11 +35,9 @@ internal static class HeartbeatWorker
         // thread only queues the node's commands (a lock-free queue) and wakes the writer through an
         // eventfd (a syscall, no user-space lock it could wait on behind a preempted ordinary
         // thread), so a slow reader of the pipe (a busy daemon) can never hold up a keepalive.
-        // A SIGTERM or SIGINT meant for the node (systemd without KillMode=mixed, a Ctrl-C on a
-        // terminal reaches the whole process group) must not end the heartbeat in the middle of the
-        // daemon's planned switchover: the worker ends when the daemon closes its stdin.
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => ctx.Cancel = true);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
+        // A signal meant for the node must not end the heartbeat in the middle of the daemon's
+        // planned switchover or reload: the worker ends when the daemon closes its stdin.
+        using var signals = new WorkerSignals();
         var output = Console.OpenStandardOutput();
         var replies = new ConcurrentQueue<Action<Utf8JsonWriter>>();
         using var wake = new Poller(0);

@@ -17,18 +17,7 @@ internal sealed record NftWorkerStart(IReadOnlyList<string> Command, IReadOnlyDi
     public static NftWorkerStart ThisExecutable(IEnumerable<string>? prefix = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var command = new List<string>(prefix ?? []);
-        string? self = System.Environment.ProcessPath;
-        string dll = typeof(NftWorker).Assembly.Location;
-        if (self is not null && Path.GetFileNameWithoutExtension(self) == Path.GetFileNameWithoutExtension(dll))
-            command.Add(self);
-        else
-        {
-            // A test host or `dotnet applianced.dll`: run the daemon's dll with the same dotnet.
-            string dotnet = self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
-                : System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-            command.Add(dotnet);
-            command.Add(dll);
-        }
+        command.AddRange(SelfCommand.Get());
         command.Add(NftWorker.Flag);
         return new NftWorkerStart(command, environment ?? new Dictionary<string, string>());
     }

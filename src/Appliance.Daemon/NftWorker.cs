@@ -22,8 +22,8 @@ namespace Appliance.Daemon;
 /// <para>
 /// No config: the worker needs none, so Program.Main branches here before reading it. It lives in
 /// the network namespace it was started in (its context's netlink socket is opened at start). It
-/// ends when its stdin closes (the daemon is gone); SIGTERM and SIGINT are ignored so that a
-/// Ctrl-C or a systemd stop reaching the process group cannot take it away in the middle of the
+/// ends when its stdin closes (the daemon is gone); SIGTERM, SIGINT and SIGHUP are ignored so that a
+/// Ctrl-C, a systemd stop or a reload reaching the process group cannot take it away in the middle of the
 /// daemon's planned switchover. Single-threaded: one request at a time, in order.
 /// </para>
 /// <para>
@@ -52,8 +52,7 @@ internal static class NftWorker
             // stdout is the protocol: every log line goes to stderr, which the proxy forwards.
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         var log = loggerFactory.CreateLogger("nft-worker");
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => ctx.Cancel = true);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
+        using var signals = new WorkerSignals();
         bool testHooks = Environment.GetEnvironmentVariable(TestHooksVariable) == "1";
 
         using var applier = NftApplier.Open();

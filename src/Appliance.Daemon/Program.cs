@@ -107,6 +107,13 @@ internal static class Program
         }
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        // SIGHUP (systemctl reload): re-read the config and apply what can be applied live; the
+        // outcome goes to the log (`appliancectl reload` gets it as its reply).
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+        {
+            ctx.Cancel = true;
+            daemon.ReloadInBackground("SIGHUP");
+        });
         try
         {
             await daemon.RunAsync(stop.Token).ConfigureAwait(false);
@@ -203,6 +210,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly DirectorChecks? _checks;
     private readonly ConnectionSampler? _connections;
     private readonly PanelService? _panel;
+    private readonly ConfigReloader _reloader;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -221,7 +229,9 @@ internal sealed class ApplianceDaemon : IDisposable
         // Connection sync runs on both nodes all the time; its commit is the node's first resource.
         if (_config.Director?.Sync is { } sync)
             _conntrackd = new ConntrackdSupervisor(Core.Director.NodeResources.ForNode(sync, setup.SelfIndex), options.StateDir, log, _time);
-        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd?.ConfigPath)).ToArray();
+        if (_config.Director is { } directorConfig)
+            _director = new DirectorService(directorConfig, _config.Cluster.Name, log, _time);
+        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd, _director)).ToArray();
         _vipWatch = new DuplicateVipWatch(_config.Resources.OfType<VipResourceConfig>(), log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));
@@ -234,18 +244,26 @@ internal sealed class ApplianceDaemon : IDisposable
             log, _time);
         _heartbeat = proxy = new HeartbeatProxy(options, _executor.OnCommand, log);
         _monitors = new MonitorRunner(_config.Monitors, _ => UpdateHealth(), log, _time);
-        if (_config.Director is { } director)
+        if (_config.Director is { } director && _director is not null)
         {
-            _director = new DirectorService(director, _config.Cluster.Name, log, _time);
             // Both nodes check, so the standby's ruleset is current when it takes over.
             _checks = new DirectorChecks(director, _config.Cluster.Name, _self.Name, _director, log, _time);
             _connections = new ConnectionSampler(director, log, _time);
             _director.AttachConnections(_connections);
         }
+        _reloader = new ConfigReloader(options.ConfigPath, _self.Name, _config, setup.Key, _director, _checks, _connections, log, _time)
+        {
+            BoardOverride = options.Board,
+        };
         // The front panel reads status and asks for standby through the control handler, like appliancectl.
         if (_config.Panel is { } panel)
             _panel = new PanelService(panel, _self.Name, HandleAsync, _director is not null, log, _time);
     }
+
+    /// <summary>SIGHUP: a reload whose outcome only the log sees (ConfigReloader logs every step).</summary>
+    public void ReloadInBackground(string trigger) =>
+        _ = Task.Run(() => _reloader.ReloadFileAsync(trigger)).ContinueWith(
+            t => Trace.BackgroundFailed(_log, "reload", t.Exception!.GetBaseException().ToString()), TaskContinuationOptions.OnlyOnFaulted);
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
     private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp);
@@ -393,8 +411,14 @@ internal sealed class ApplianceDaemon : IDisposable
             case "status":
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
-                return StatusJson.Write(_self.Name, _peer.Name, _config, hb, _monitors.Snapshot(), _monitors.Why(),
-                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _panel is null ? null : _panel.WriteStatus);
+                return StatusJson.Write(_self.Name, _peer.Name, _reloader.Running, hb, _monitors.Snapshot(), _monitors.Why(),
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _reloader.WriteStatus,
+                    _panel is null ? null : _panel.WriteStatus);
+            }
+            case "reload":
+            {
+                var outcome = await _reloader.ReloadFileAsync("appliancectl reload").ConfigureAwait(false);
+                return outcome.ToJson();
             }
             case "fence" or "fence-on" or "fence-confirm":
             {
@@ -457,7 +481,7 @@ internal sealed class ApplianceDaemon : IDisposable
                     t => Trace.BackgroundFailed(_log, "churn", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, reset-cadence)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, reset-cadence)");
         }
     }
 

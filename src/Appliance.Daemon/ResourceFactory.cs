@@ -7,13 +7,15 @@ namespace Appliance.Daemon;
 /// <summary>Builds the edge implementation of each configured resource.</summary>
 internal static class ResourceFactory
 {
-    /// <param name="conntrackdConfig">The supervised conntrackd's config file (for the conntrack-sync resource).</param>
-    public static IResource Create(ResourceConfig config, string? conntrackdConfig = null) => config switch
+    /// <param name="conntrackd">The supervised conntrackd (for the conntrack-sync resource: its config file, and its commit waits until it is up).</param>
+    /// <param name="director">The director's table, which the commit waits for (the takeover's order: table, commit, VIPs).</param>
+    public static IResource Create(ResourceConfig config, ConntrackdSupervisor? conntrackd = null, DirectorService? director = null) => config switch
     {
         VipResourceConfig vip => new VipResource(vip),
         ScriptResourceConfig script => new ScriptResource(script),
-        Appliance.Core.Director.ConntrackSyncResourceConfig => new ConntrackSyncResource([ConntrackdSupervisor.Program],
-            conntrackdConfig ?? throw new ArgumentException("the conntrack-sync resource needs the conntrackd config", nameof(conntrackdConfig))),
+        Appliance.Core.Director.ConntrackSyncResourceConfig => conntrackd is null
+            ? throw new ArgumentException("the conntrack-sync resource needs the conntrackd supervisor", nameof(conntrackd))
+            : new ConntrackSyncResource([ConntrackdSupervisor.Program], conntrackd.ConfigPath, conntrackd.WaitReadyAsync, director is null ? null : director.WaitLoadedAsync),
         _ => throw new ArgumentException($"no implementation for resource kind {config.Kind}", nameof(config)),
     };
 }

@@ -12,9 +12,14 @@ namespace Appliance.Lab;
 /// <list type="bullet">
 /// <item>spread ADDR:PORT N: N new connections one after another, each read up to its greeting and
 /// closed; prints "NAME COUNT" per server (sorted by name) and "failed COUNT" for connections that
-/// got no greeting (refused, reset, timed out). Exit 0 when all N answered, else 1.</item>
+/// got no greeting (refused, reset, timed out). Exit 0 when all N answered, else 1. With
+/// <c>--sources K</c> the connections take turns over K source addresses from <c>--source-base</c>
+/// on (they must be on the client's interface: `lab client spread N --sources K` adds them), and a
+/// line "source ADDR NAME COUNT" follows per source and server that answered it (a source hash
+/// scheduler must give each source one server).</item>
 /// <item>hold ADDR:PORT SECONDS: one connection; prints "connected NAME" once greeted, then sends a
-/// numbered line every 100 ms for SECONDS and expects "NAME: LINE" back within 1 s each. Prints
+/// numbered line every 100 ms for SECONDS and expects "NAME: LINE" back within 1 s each (a late answer to
+/// a line that already timed out is skipped, so a stalled but living connection counts ok again). Prints
 /// "server=NAME sent=S ok=O bad=B worst_ms=W" (W: the worst round trip, ms; a line without an answer
 /// counts as bad, and so does every line not sent once the connection is lost) and, if it was lost,
 /// "lost after T s: REASON". Exit 0 when every line came back, else 1.</item>
@@ -25,18 +30,34 @@ internal static class LabClient
     public const string Summary = "the director's lab clients: spread (who answers N new connections), hold (a held connection's round trips)";
 
     private const string Usage =
-        "usage: appliance-lab client spread ADDR:PORT N [--timeout DURATION]\n" +
+        "usage: appliance-lab client spread ADDR:PORT N [--timeout DURATION] [--sources K --source-base ADDR]\n" +
         "       appliance-lab client hold ADDR:PORT SECONDS [--every DURATION] [--timeout DURATION]\n" +
-        "  --timeout   connect and answer deadline (default 1s)      --every   hold: time between lines (default 100ms)";
+        "  --timeout   connect and answer deadline (default 1s)      --every   hold: time between lines (default 100ms)\n" +
+        "  --sources K, --source-base ADDR   spread: bind the connections in turn to ADDR, ADDR+1, ... ADDR+K-1 (K <= 256)";
+
+    /// <summary>Most source addresses of one spread: a /24's worth.</summary>
+    private const int SourcesMax = 256;
 
     public static int Command(string[] args)
     {
         var timeout = TimeSpan.FromSeconds(1);
         var every = TimeSpan.FromMilliseconds(100);
         var positional = new List<string>();
+        int sources = 0;
+        IPAddress? sourceBase = null;
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] is "--timeout" or "--every" && i + 1 < args.Length && TryDuration(args[i + 1], out var d))
+            if (args[i] == "--sources" && i + 1 < args.Length && int.TryParse(args[i + 1], out int k) && k is > 0 and <= SourcesMax)
+            {
+                sources = k;
+                i++;
+            }
+            else if (args[i] == "--source-base" && i + 1 < args.Length && IPAddress.TryParse(args[i + 1], out var b) && b.AddressFamily == AddressFamily.InterNetwork)
+            {
+                sourceBase = b;
+                i++;
+            }
+            else if (args[i] is "--timeout" or "--every" && i + 1 < args.Length && TryDuration(args[i + 1], out var d))
             {
                 if (args[i] == "--timeout")
                     timeout = d;
@@ -57,8 +78,8 @@ internal static class LabClient
             return Bad();
         switch (verb)
         {
-            case "spread" when int.TryParse(count, out int n) && n is > 0 and <= 100_000:
-                return Spread(ep, n, timeout);
+            case "spread" when int.TryParse(count, out int n) && n is > 0 and <= 100_000 && (sources == 0) == (sourceBase is null):
+                return Spread(ep, n, timeout, sourceBase is null ? [] : SourceRange(sourceBase, sources));
             case "hold" when double.TryParse(count, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0 && s <= 86400:
                 return Hold(ep, TimeSpan.FromSeconds(s), every, timeout);
             default:
@@ -85,12 +106,26 @@ internal static class LabClient
         return value > TimeSpan.Zero;
     }
 
-    /// <summary>Connects within <paramref name="timeout"/> and reads the greeting line; the socket is returned open.</summary>
-    private static (Socket Socket, string Name) Connect(IPEndPoint ep, TimeSpan timeout, LineReader reader)
+    /// <summary><paramref name="k"/> consecutive IPv4 addresses from <paramref name="first"/> on.</summary>
+    private static IPAddress[] SourceRange(IPAddress first, int k)
+    {
+        uint b = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(first.GetAddressBytes());
+        return [.. Enumerable.Range(0, k).Select(i =>
+        {
+            var bytes = new byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, b + (uint)i);
+            return new IPAddress(bytes);
+        })];
+    }
+
+    /// <summary>Connects (from <paramref name="source"/> when given) within <paramref name="timeout"/> and reads the greeting line; the socket is returned open.</summary>
+    private static (Socket Socket, string Name) Connect(IPEndPoint ep, TimeSpan timeout, LineReader reader, IPAddress? source = null)
     {
         var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (source is not null)
+                s.Bind(new IPEndPoint(source, 0));
             using (var cts = new CancellationTokenSource(timeout))
                 s.ConnectAsync(ep, cts.Token).AsTask().GetAwaiter().GetResult();
             string? name = reader.ReadLine(s, timeout);
@@ -112,18 +147,22 @@ internal static class LabClient
         _ => e.Message,
     };
 
-    private static int Spread(IPEndPoint ep, int n, TimeSpan timeout)
+    private static int Spread(IPEndPoint ep, int n, TimeSpan timeout, IPAddress[] sources)
     {
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var bySource = new SortedDictionary<(int Source, string Name), int>();
         int failed = 0;
         string? lastReason = null;
         for (int i = 0; i < n; i++)
         {
             try
             {
-                var (s, name) = Connect(ep, timeout, new LineReader());
+                int from = sources.Length == 0 ? -1 : i % sources.Length;
+                var (s, name) = Connect(ep, timeout, new LineReader(), from < 0 ? null : sources[from]);
                 s.Dispose();
                 counts[name] = counts.GetValueOrDefault(name) + 1;
+                if (from >= 0)
+                    bySource[(from, name)] = bySource.GetValueOrDefault((from, name)) + 1;
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
             {
@@ -135,6 +174,8 @@ internal static class LabClient
             Console.WriteLine($"{name} {count}");
         if (failed > 0)
             Console.WriteLine($"failed {failed} ({lastReason})");
+        foreach (var ((from, name), count) in bySource)
+            Console.WriteLine($"source {sources[from]} {name} {count}");
         return failed == 0 ? 0 : 1;
     }
 
@@ -174,6 +215,10 @@ internal static class LabClient
                     s.Send(Encoding.ASCII.GetBytes(line + "\n"));
                     sent++;
                     string? answer = reader.ReadLine(s, timeout);
+                    // A late answer to an earlier line (one that timed out): the connection lives; skip it
+                    // within this line's deadline, or every later line would be judged against the wrong answer.
+                    while (answer is not null && IsEarlier(answer, name, i))
+                        answer = reader.ReadLine(s, timeout - Stopwatch.GetElapsedTime(t0) is { Ticks: > 0 } left ? left : TimeSpan.FromTicks(1));
                     double rtt = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     worst = Math.Max(worst, rtt);
                     if (answer is null)
@@ -205,6 +250,12 @@ internal static class LabClient
             Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"lost after {clock.Elapsed.TotalSeconds:0.0} s: {lost}"));
         return bad == 0 ? 0 : 1;
     }
+
+    /// <summary>"NAME: line J" with J &lt; <paramref name="current"/>: the answer to a line that already timed out.</summary>
+    private static bool IsEarlier(string answer, string name, int current) =>
+        answer.StartsWith($"{name}: line ", StringComparison.Ordinal) &&
+        int.TryParse(answer.AsSpan(name.Length + 7), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int j) &&
+        j < current;
 
     /// <summary>Reads lines from a socket with a deadline per line; keeps what arrived past a newline.</summary>
     private sealed class LineReader

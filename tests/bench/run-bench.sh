@@ -8,13 +8,21 @@
 #                          failovers under load; vs keepalived VRRPv3 run by tests/bench/kapair)
 #   5. fencing            (peer dead -> fence verified per device kind, client failover with fencing
 #                          required; cluster-glue's stonith -t rps10 for comparison)
+#   6. held               (a held connection through the director across a power cut of the active:
+#                          worst stall per run, median; ours vs keepalived VRRP + conntrackd driven by
+#                          conntrack-tools' primary-backup.sh, tests/bench/kactpair)
+#   7. director           (real-server checks: CPU and lateness at 1000 targets vs a C floor,
+#                          tests/bench/checks.sh; data path, check flip -> kernel, ruleset apply
+#                          vs direct / nft -f, tests/bench/director.sh)
 #
 # Progress goes to stderr; the report to out/bench/report.md (also printed on stdout), the
 # daemons' and heartbeat's logs to out/bench/logs/. Root only (network namespaces).
 # Knobs (for quick trial runs; the defaults are the benchmark):
 #   BENCH_RUNS=20  BENCH_IDLE_SECONDS=60  BENCH_LOAD_SECONDS=60  BENCH_POLL_MS=5
 #   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60  BENCH_FAILOVER_CASES="cut switch false"
-#   BENCH_SECTIONS="detect idle cadence failover fencing"
+#   BENCH_HELD_RUNS=20
+#   BENCH_SECTIONS="detect idle cadence failover fencing held director"
+#   director: BENCH_CHECK_* (checks.sh) and BENCH_DIRECTOR_* (director.sh), see those scripts
 set -euo pipefail
 # The daemons the lab starts here offer the benchmark-only `churn` command (a production daemon does not).
 export APPLIANCE_BENCH=1
@@ -35,7 +43,7 @@ POLL_MS=${BENCH_POLL_MS:-5}
 FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
 FALSE_S=${BENCH_FALSE_SECONDS:-60}
 FO_CASES=${BENCH_FAILOVER_CASES:-cut switch false}
-SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover fencing}
+SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover fencing held director}
 LABN="k$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with k (bench labs), unique per run
 HZ=$(getconf CLK_TCK)
 
@@ -62,6 +70,7 @@ STRESS_PID=''
 POLL_PID=''
 HB_DIRS=()
 KA_DIRS=()
+KACT_DIRS=()
 FC_PID=''
 cleanup() {
     local rc=$? d
@@ -76,6 +85,7 @@ cleanup() {
     if [[ -n $FC_PID ]]; then kill -TERM "$FC_PID" 2>/dev/null || true; fi
     for d in "${HB_DIRS[@]}"; do "$HBPAIR" down "$d" >/dev/null 2>&1 || true; done
     for d in "${KA_DIRS[@]}"; do "$KAPAIR" down "$d" >/dev/null 2>&1 || true; done
+    for d in "${KACT_DIRS[@]}"; do "$KACT" down "$d" >/dev/null 2>&1 || true; done
     if ((LAB_IS_UP)) || [[ -e /run/netns/apl-$LABN-alpha ]]; then
         LAB_NAME=$LABN APPLIANCE_BIN=$BIN timeout 60 "$LAB" down >/dev/null 2>&1 || true
     fi
@@ -169,7 +179,9 @@ R_IDLE=$TMP/r-idle.md
 R_CAD=$TMP/r-cadence.md
 R_FO=$TMP/r-failover.md
 R_FE=$TMP/r-fencing.md
-: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"; : >"$R_FO"; : >"$R_FE"
+R_HELD=$TMP/r-held.md
+R_DIR=$TMP/r-director.md
+: >"$R_DETECT"; : >"$R_IDLE"; : >"$R_CAD"; : >"$R_FO"; : >"$R_FE"; : >"$R_HELD"; : >"$R_DIR"
 
 # ================================================================== 1. detection latency
 # detect_config K D: RUNS cuts at keepalive K ms / deadtime D ms. Appends rows to $TMP/detect.tsv:
@@ -540,6 +552,43 @@ section_cadence() {
 # shellcheck source=fencing.sh
 . "$HERE/fencing.sh"
 
+# ================================================================== 6. held
+# shellcheck source=held.sh
+. "$HERE/held.sh"
+
+# ================================================================== 7. director
+# Two scripts of their own (namespaces and daemons of their own, cleaned up by their own traps).
+section_director() {
+    log "7. director: checks at ${BENCH_CHECK_SERVERS:-1000} targets (loopback and veth), then data path, flips and apply"
+    local net
+    {
+        echo "## 7. Director"
+        echo
+        echo "### Real-server checks (tests/bench/checks.sh)"
+        echo
+        echo "One daemon, one service with ${BENCH_CHECK_SERVERS:-1000} real servers, a tcp check each at ${BENCH_CHECK_INTERVAL:-1s}"
+        echo "(timeout 500 ms), ${BENCH_CHECK_SECONDS:-20} s window after 3 s of warm-up. Daemon CPU = utime+stime of the daemon"
+        echo "process (/proc); \"of which checks\" = minus the same daemon with \`check: {kind: none}\`. Floor ="
+        echo "tests/bench/checkfloor.c making the same connections at the same rate in C, in the same namespace"
+        echo "with the same ruleset, its own CPU (getrusage): what any checker pays here. loopback: the real"
+        echo "servers' address is local, so the kernel charges the checker for both ends of every handshake;"
+        echo "veth: the real servers behind a veth whose receive side runs on the other CPU (RPS), the daemon"
+        echo "and the floor pinned to CPU 0, as a checker on a real network is charged. Worst lateness: the"
+        echo "most any check started after its due time, start-up included (goal: under one interval)."
+        echo
+    } >"$R_DIR"
+    for net in loopback veth; do
+        BENCH_CHECK_NET=$net "$HERE/checks.sh" >"$TMP/checks-$net.md" 2>"$OUT/logs/checks-$net.log" \
+            || { tail -n 20 "$OUT/logs/checks-$net.log" >&2; die "checks.sh ($net) failed"; }
+        cat "$TMP/checks-$net.md" >>"$R_DIR"
+        echo >>"$R_DIR"
+        log "  checks ($net): $(grep -E '^\| (tcp|floor)' "$TMP/checks-$net.md" | tr '\n' ' ')"
+    done
+    "$HERE/director.sh" >"$TMP/director.md" 2>"$OUT/logs/director.log" \
+        || { tail -n 20 "$OUT/logs/director.log" >&2; die "director.sh failed"; }
+    cat "$TMP/director.md" >>"$R_DIR"
+}
+
 # ================================================================== main
 log "appliance benchmark: lab $LABN, binaries $BIN, report $REPORT"
 for s in $SECTIONS; do
@@ -549,7 +598,9 @@ for s in $SECTIONS; do
         cadence) section_cadence ;;
         failover) section_failover ;;
         fencing) section_fencing ;;
-        *) die "unknown section '$s' (detect idle cadence failover fencing)" ;;
+        held) section_held ;;
+        director) section_director ;;
+        *) die "unknown section '$s' (detect idle cadence failover fencing held director)" ;;
     esac
 done
 
@@ -560,7 +611,7 @@ ELAPSED=$((SECONDS - T_START))
     echo "$(date -u '+%F %T UTC'); $(uname -sr); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo));"
     echo "daemon $BIN/applianced (tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')); run time ${ELAPSED} s."
     echo
-    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO" "$R_FE"
+    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO" "$R_FE" "$R_HELD" "$R_DIR"
     echo "Logs of every lab, heartbeat and keepalived pair: out/bench/logs/."
 } >"$REPORT"
 log "done in ${ELAPSED} s; report: $REPORT"

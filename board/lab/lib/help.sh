@@ -36,11 +36,14 @@ Verbs:
   noise NODE SECONDS   random bytes (~10 kB/s, about a 115200-baud line) written into NODE's end
                        of the serial cable, among NODE's frames: the PEER receives the noise
   client CMD...        run CMD in the client namespace (192.168.80.100)
-  client spread N      N new connections to the director's service ($VIP:$SERVICE_PORT): prints
-                       "NAME COUNT" per server that answered, "failed COUNT (reason)"; exit 1 if any failed
-  client hold SECONDS  one connection to the service, a line every 100 ms: prints "connected NAME",
-                       then "server=NAME sent=S ok=O bad=B worst_ms=W" ("lost after T s: ..." if it
-                       broke); exit 1 unless every line came back within 1 s
+  client spread N [--sources K]   N new connections to the director's service ($VIP:$SERVICE_PORT):
+                       prints "NAME COUNT" per server that answered, "failed COUNT (reason)"; exit 1 if
+                       any failed. --sources K (1-100): the connections take turns over K client
+                       addresses from 192.168.80.101 on (added to the client), then one line
+                       "source ADDR NAME COUNT" per source and server that answered it
+  client hold SECONDS [--timeout D]   one connection to the service, a line every 100 ms: prints
+                       "connected NAME", then "server=NAME sent=S ok=O bad=B worst_ms=W" ("lost after
+                       T s: ..." if it broke); exit 1 unless every line came back within D (default 1s)
   rs stop|start NAME   stop (its connections die) or start a real server: rs1 rs2 rs3 sorry
   rs fail|heal|slow|close NAME   its health endpoint (:$HEALTH_PORT, any path) answers 500 | 200 |
                        a 200 trickled 1 byte/s | closes at once (file \$DIR/NAME.health)
@@ -49,6 +52,10 @@ Verbs:
                        --json: {"leds": {"power", "active", "peer", "fault"}, "lcd": ["row 1", "row 2"]}
   press NODE BUTTON [--hold S]   press select|next|prev on NODE's panel for S seconds (default 0.2);
                        holding select 3 s twice on the role screen is a planned switchover (standby)
+  reload [NODE]        appliancectl reload on NODE (default: alpha, then beta): the daemons re-read
+                       the config (CONFIG in env, one file for both nodes; edit it first), apply the
+                       director's difference live and list what needs a restart; prints each answer
+                       as "NODE: ..."; exit 1 if a node refused (a bad file: file:line:col, nothing changed)
   logs NODE [-f]       print (or follow) the daemon's log
   watch                live view of both front panels and both nodes' 'appliancectl status' (and
                        the active node's 'appliancectl services') every 0.5 s, until Ctrl-C
@@ -69,8 +76,13 @@ Options of up (durations: 20ms, 1s, 1.5s):
   --fence-delay-random D       cluster.fence_delay_random (default 500ms)
   --auto-failback true|false   default false
   --panel on|off       default on: the front panel in the config (off: the board without a panel)
+  --sync on|off        default on: director.sync over sync0 (each daemon supervises conntrackd, a
+                       takeover commits the peer's connections before the VIPs); off: no sync (held
+                       connections through the VIP do not survive a failover)
   --resource '{...}'   add a resource after the VIP (repeatable), e.g. '{name: d, kind: ocf, agent: heartbeat:Dummy}'
   --config-extra FILE  append FILE verbatim to the generated appliance.yaml (further sections)
+  --scheduler rr|wrr|sh|random   the director service's scheduler (default rr)
+  --weights W1,W2,W3   the weights of rs1, rs2, rs3 (default: none written, i.e. 1)
   With no timer option the defaults are exactly ${DEF_KEEPALIVE}ms/${DEF_WARNTIME}ms/1s/10s. Checked:
   keepalive < warntime < deadtime, deadtime > 2 x keepalive, initdead >= deadtime (else exit 2).
   Example: up --keepalive 20ms --deadtime 100ms  ->  20ms/60ms/100ms/2s.
@@ -79,8 +91,9 @@ Environment: LAB_NAME ([a-z0-9]{1,8}, default lab), LAB_DIR (default /run/applia
   APPLIANCE_BIN (default <repo>/out/bin), APPLIANCED / APPLIANCECTL (override one binary).
 Director (issue 9): real servers rs1 rs2 rs3 (10.77.0.11-13:$RS_PORT) and the sorry server
   (10.77.0.250:$RS_PORT) on an inside bridge, default route via the inside gateway VIP $INSIDE_VIP
-  (resource gw-inside on in0 of the active node); sync link sync0 10.99.0.1 - 10.99.0.2. The
-  generated config has service $SERVICE_NAME on $VIP:$SERVICE_PORT/tcp, rr, nat, over rs1..rs3.
+  (resource gw-inside on in0 of the active node); sync link sync0 10.99.0.1 - 10.99.0.2 (conntrackd,
+  up --sync). The generated config has service $SERVICE_NAME on $VIP:$SERVICE_PORT/tcp, rr (--scheduler),
+  nat, over rs1..rs3 (--weights); change it on the running pair by editing CONFIG and 'reload'.
 Exit codes: 0 ok, 1 failed, 2 bad usage.
 EOF
 }

@@ -8,13 +8,13 @@
 # up [options]: parse the options, derive the missing timers, then build the lab (lock held;
 # on any failure the EXIT trap tears down what was built).
 cmd_up() {
-    local k='' w='' d='' i='' fencing=off failback=false extra='' opt val fence='' fdelay='' frandom=''
+    local k='' w='' d='' i='' fencing=off failback=false extra='' opt val fence='' fdelay='' frandom='' sched=rr weights=''
     while (($# > 0)); do
         opt=$1
         if [[ $opt == --*=* ]]; then val=${opt#*=}; opt=${opt%%=*}; shift
         else
             case "$opt" in
-                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--fence|--fence-delay|--fence-delay-random|--panel)
+                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--sync|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights|--panel)
                     (($# >= 2)) || usage_error "up: $opt needs a value"
                     val=$2; shift 2 ;;
                 *) usage_error "up: unknown option '$opt'" ;;
@@ -36,6 +36,9 @@ cmd_up() {
             --fence-delay|--fence-delay-random)
                 if [[ $val == 0 || $val == 0ms ]]; then REPLY=0; else parse_ms "$val" || usage_error "up: $opt: bad duration '$val'"; fi
                 if [[ $opt == --fence-delay ]]; then fdelay=$REPLY; else frandom=$REPLY; fi ;;
+            --sync)
+                [[ $val == on || $val == off ]] || usage_error "up: --sync on|off"
+                LAB_SYNC=$val ;;
             --auto-failback)
                 [[ $val == true || $val == false ]] || usage_error "up: --auto-failback true|false"
                 failback=$val ;;
@@ -46,6 +49,12 @@ cmd_up() {
             --config-extra)
                 [[ -r $val ]] || usage_error "up: --config-extra: cannot read '$val'"
                 extra=$(readlink -f "$val") ;;
+            --scheduler)
+                [[ $val =~ ^(rr|wrr|sh|random)$ ]] || usage_error "up: --scheduler rr|wrr|sh|random"
+                sched=$val ;;
+            --weights)
+                [[ $val =~ ^[0-9]{1,3}(,[0-9]{1,3}){0,2}$ ]] || usage_error "up: --weights takes up to 3 weights (rs1,rs2,rs3), like 1,2,3"
+                weights=$val ;;
             --resource)
                 [[ $val == \{*\} ]] || usage_error "up: --resource takes a YAML flow map, like '{name: d, kind: ocf, agent: heartbeat:Dummy}'"
                 EXTRA_RESOURCES+=("$val") ;;
@@ -78,6 +87,8 @@ cmd_up() {
     [[ -x $CTL ]] || die "appliancectl not found: $CTL (build first, or set APPLIANCE_BIN / APPLIANCECTL)"
     command -v socat >/dev/null || die "socat is not installed"
     command -v nft >/dev/null || die "nft (nftables) is not installed"
+    # The daemon runs /usr/sbin/conntrackd (ConntrackdSupervisor.Program) when director.sync is set.
+    [[ $LAB_SYNC == off || -x /usr/sbin/conntrackd ]] || die "conntrackd is not installed (scripts/install-deps.sh test), or use up --sync off"
 
     lock
     if [[ -e $DIR/$MARKER ]] || [[ -n $(lab_namespaces) ]]; then
@@ -96,7 +107,7 @@ cmd_up() {
     echo "$LAB_NAME" >"$DIR/$MARKER"
     (umask 077 && head -c 32 /dev/urandom >"$DIR/authkey")
     chmod 600 "$DIR/authkey"
-    write_config "$k" "$w" "$d" "$i" "$fencing" "$failback" "$extra" "$fence" "$fdelay" "$frandom"
+    write_config "$k" "$w" "$d" "$i" "$fencing" "$failback" "$extra" "$fence" "$fdelay" "$frandom" "$sched" "$weights"
 
     build_network
     build_power "$fence"
@@ -112,7 +123,7 @@ cmd_up() {
     UP_DONE=1
     trap - EXIT INT TERM HUP
     echo "lab '$LAB_NAME' up: alpha pid $(daemon_pid alpha), beta pid $(daemon_pid beta);" \
-        "timers $(fmt_ms "$k")/$(fmt_ms "$w")/$(fmt_ms "$d")/$(fmt_ms "$i"), fencing $fencing${fence:+ via $fence}; state in $DIR"
+        "timers $(fmt_ms "$k")/$(fmt_ms "$w")/$(fmt_ms "$d")/$(fmt_ms "$i"), fencing $fencing${fence:+ via $fence}, sync $LAB_SYNC; state in $DIR"
 }
 
 # The EXIT trap of up: unless up finished, tear down.

@@ -77,7 +77,7 @@ public sealed class CheckSchedule
         public IPEndPoint Server { get; } = server;
         public int Rise { get; } = check.Rise;
         public int Fall { get; } = check.Fall;
-        public MonitorJudge Judge { get; } = new(check.Rise, check.Fall, check.Start == CheckStart.Down ? MonitorState.Down : MonitorState.Up);
+        public MonitorJudge Judge { get; set; } = new(check.Rise, check.Fall, check.Start == CheckStart.Down ? MonitorState.Down : MonitorState.Up);
     }
 
     private sealed class TargetState(CheckTarget target, TimeSpan due)
@@ -216,6 +216,50 @@ public sealed class CheckSchedule
                 (flips ??= []).Add(new CheckFlip(m.Service, m.Server, m.Judge.State == MonitorState.Up, outcome.Reason));
         }
         return flips ?? (IReadOnlyList<CheckFlip>)[];
+    }
+
+    /// <summary>
+    /// A reload: this schedule (built from the new config) takes over <paramref name="previous"/>'s
+    /// state for every target with the same key (its due time, whether a probe is in flight, its last
+    /// result) and every (service, server) judged by the same target (its up/down state, kept even
+    /// if rise or fall changed; the counts in a row start again). New targets keep their jittered
+    /// first check and new members their <c>start:</c>; targets gone are simply not here. Counters
+    /// carry over. A probe in flight reports to this schedule with <see cref="IndexOf"/>.
+    /// </summary>
+    public void Adopt(CheckSchedule previous)
+    {
+        var old = previous._targets.ToDictionary(t => t.Target.Key, StringComparer.Ordinal);
+        _queue.Clear();
+        foreach (var t in _targets)
+        {
+            if (old.TryGetValue(t.Target.Key, out var o))
+            {
+                t.Due = o.Due;
+                t.Running = o.Running;
+                t.Result = o.Result;
+                t.Reason = o.Reason;
+                foreach (var m in t.Members)
+                {
+                    if (previous._byServer.TryGetValue((m.Service, m.Server), out var p) && ReferenceEquals(previous._targets[p.Target], o))
+                        m.Judge = new MonitorJudge(m.Rise, m.Fall, p.Member.Judge.State);
+                }
+            }
+            if (!t.Running)
+                _queue.Enqueue(t.Target.Index, t.Due);
+        }
+        Started += previous.Started;
+        Skipped += previous.Skipped;
+        if (previous.WorstLateness > WorstLateness)
+            WorstLateness = previous.WorstLateness;
+    }
+
+    /// <summary>The index in this schedule of the target with <paramref name="key"/> (<see cref="CheckTarget.Key"/>) whose probe is in flight; null when there is none.</summary>
+    public int? IndexOf(string key)
+    {
+        foreach (var t in _targets)
+            if (t.Running && t.Target.Key == key)
+                return t.Target.Index;
+        return null;
     }
 
     /// <summary>The first slot of the cadence (<paramref name="due"/> + k × interval, k ≥ 1) later than <paramref name="now"/>.</summary>

@@ -39,6 +39,12 @@ public sealed class CheckProber : IDisposable
         _execSlots = new SemaphoreSlim(execConcurrency, execConcurrency);
     }
 
+    /// <summary>
+    /// Sleeps on the check loop's thread (see <see cref="CheckLoop.DelayAsync"/>): the continuation
+    /// runs there, inline; it must start its probes and return, never block.
+    /// </summary>
+    public Task DelayAsync(TimeSpan delay, CancellationToken ct) => CheckLoop.Shared.DelayAsync(delay, ct);
+
     /// <summary>exec checks running now.</summary>
     public int ExecRunning => _execConcurrency - _execSlots.CurrentCount;
 
@@ -47,28 +53,27 @@ public sealed class CheckProber : IDisposable
     /// daemon's shutdown: cancelling it throws <see cref="OperationCanceledException"/>; the timeout
     /// gives a <see cref="CheckVerdict.Timeout"/> outcome.
     /// </summary>
-    public async Task<CheckOutcome> ProbeAsync(CheckTarget target, CancellationToken ct)
+    /// <remarks>Never blocks the calling thread: tcp and http are handed to the check loop, exec leaves for the pool before it forks.</remarks>
+    public Task<CheckOutcome> ProbeAsync(CheckTarget target, CancellationToken ct) => target.Kind switch
+    {
+        // tcp and http: the process's one check loop (CheckLoop: a poll thread, no per-check task machinery)
+        DirectorCheckKind.Tcp or DirectorCheckKind.Http => CheckLoop.Shared.Start(target, ct),
+        DirectorCheckKind.Exec => ExecAsync(target, ct),
+        _ => Task.FromResult(CheckOutcome.Pass("check kind none")),
+    };
+
+    private async Task<CheckOutcome> ExecAsync(CheckTarget target, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(target.Timeout);
         var progress = new Progress();
         try
         {
-            return target.Kind switch
-            {
-                DirectorCheckKind.Tcp => await Tcp(target, progress, deadline.Token).ConfigureAwait(false),
-                DirectorCheckKind.Http => await Http(target, progress, deadline.Token).ConfigureAwait(false),
-                DirectorCheckKind.Exec => await Exec(target, progress, deadline.Token).ConfigureAwait(false),
-                _ => CheckOutcome.Pass("check kind none"),
-            };
+            return await Exec(target, progress, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             return CheckOutcome.TimedOut($"no answer within {Ms(target.Timeout)} ({progress.Stage})");
-        }
-        catch (SocketException e)
-        {
-            return CheckOutcome.Fail($"{progress.Stage}: {Describe(e)}");
         }
         catch (IOException e)
         {
@@ -82,74 +87,8 @@ public sealed class CheckProber : IDisposable
         public string Stage { get; set; } = "connecting";
     }
 
-    /// <summary>
-    /// A check's socket, closed with a reset (SO_LINGER 0), as HAProxy closes its checks: no FIN
-    /// exchange and no TIME_WAIT entry per check (1000 checks a second would keep ~60,000 of them).
-    /// </summary>
-    private static Socket CheckSocket(IPEndPoint address) =>
-        new(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, LingerState = new LingerOption(true, 0) };
-
-    private static async Task<CheckOutcome> Tcp(CheckTarget t, Progress progress, CancellationToken ct)
-    {
-        using var s = CheckSocket(t.Address);
-        await s.ConnectAsync(t.Address, ct).ConfigureAwait(false);
-        return CheckOutcome.Pass("connected");
-    }
-
-    private static async Task<CheckOutcome> Http(CheckTarget t, Progress progress, CancellationToken ct)
-    {
-        using var s = CheckSocket(t.Address);
-        await s.ConnectAsync(t.Address, ct).ConfigureAwait(false);
-        progress.Stage = "sending the request";
-        string host = t.Host ?? (t.Address.Port == 80 ? HostOf(t.Address.Address) : $"{HostOf(t.Address.Address)}:{t.Address.Port}");
-        byte[] request = Encoding.ASCII.GetBytes(
-            $"GET {t.Path ?? "/"} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: applianced-check\r\nAccept: */*\r\nConnection: close\r\n\r\n");
-        for (int sent = 0; sent < request.Length;)
-            sent += await s.SendAsync(request.AsMemory(sent), SocketFlags.None, ct).ConfigureAwait(false);
-
-        byte[] buffer = new byte[t.Body is null ? 1024 : HttpAnswerBytesMax];
-        byte[]? body = t.Body is null ? null : Encoding.UTF8.GetBytes(t.Body);
-        int length = 0, status = -1, headersEnd = -1;
-        while (true)
-        {
-            progress.Stage = status < 0 ? $"waiting for the status line ({length} bytes read)" : $"reading the answer ({length} bytes read)";
-            if (length == buffer.Length)
-                return status < 0 ? CheckOutcome.Fail($"no status line in the first {length} bytes")
-                    : CheckOutcome.Fail($"HTTP {status}, but the first {length} bytes do not contain \"{t.Body}\"");
-            int n = await s.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, ct).ConfigureAwait(false);
-            bool eof = n == 0;
-            length += n;
-            var data = buffer.AsSpan(0, length);
-            if (status < 0)
-            {
-                int eol = data.IndexOf("\r\n"u8);
-                if (eol < 0)
-                {
-                    if (eof)
-                        return CheckOutcome.Fail(length == 0 ? "closed without an answer" : "closed before the end of the status line");
-                    continue;
-                }
-                if (ParseStatus(data[..eol]) is not int code)
-                    return CheckOutcome.Fail($"not an HTTP answer: \"{Printable(data[..Math.Min(eol, 60)])}\"");
-                status = code;
-                if (!t.Expect.Contains(status))
-                    return CheckOutcome.Fail($"HTTP {status}, expected {t.Expect}");
-                if (body is null)
-                    return CheckOutcome.Pass($"HTTP {status}");
-            }
-            if (headersEnd < 0 && data.IndexOf("\r\n\r\n"u8) is int h and >= 0)
-                headersEnd = h + 4;
-            if (headersEnd >= 0 && data[headersEnd..].IndexOf(body) >= 0)
-                return CheckOutcome.Pass($"HTTP {status}, body has \"{t.Body}\"");
-            if (eof)
-                return CheckOutcome.Fail($"HTTP {status}, but the body does not contain \"{t.Body}\"");
-        }
-    }
-
-    private static string HostOf(IPAddress a) => a.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{a}]" : a.ToString();
-
     /// <summary>The code of "HTTP/1.x NNN reason"; null when it is not a status line.</summary>
-    private static int? ParseStatus(ReadOnlySpan<byte> line)
+    internal static int? ParseStatus(ReadOnlySpan<byte> line)
     {
         if (!line.StartsWith("HTTP/"u8))
             return null;
@@ -167,7 +106,7 @@ public sealed class CheckProber : IDisposable
         return (digits[0] - '0') * 100 + (digits[1] - '0') * 10 + (digits[2] - '0');
     }
 
-    private static string Printable(ReadOnlySpan<byte> bytes)
+    internal static string Printable(ReadOnlySpan<byte> bytes)
     {
         var sb = new StringBuilder(bytes.Length);
         foreach (byte b in bytes)
@@ -179,6 +118,9 @@ public sealed class CheckProber : IDisposable
     {
         progress.Stage = $"waiting for an exec slot ({ExecRunning} of {_execConcurrency} running)";
         await _execSlots.WaitAsync(ct).ConfigureAwait(false);
+        // The fork happens below, before the first real await: leave the caller's thread first (the
+        // daemon starts probes on the check loop's thread, which must never wait for a fork).
+        await Task.Yield();
         try
         {
             progress.Stage = "running the command";
@@ -201,15 +143,6 @@ public sealed class CheckProber : IDisposable
             _execSlots.Release();
         }
     }
-
-    private static string Describe(SocketException e) => e.SocketErrorCode switch
-    {
-        SocketError.ConnectionRefused => "connection refused",
-        SocketError.ConnectionReset => "connection reset",
-        SocketError.HostUnreachable => "host unreachable",
-        SocketError.NetworkUnreachable => "network unreachable",
-        _ => e.Message,
-    };
 
     private static string Ms(TimeSpan t) => $"{t.TotalMilliseconds:0}ms";
 

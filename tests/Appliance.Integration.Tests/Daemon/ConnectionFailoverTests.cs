@@ -20,6 +20,12 @@ namespace Appliance.Integration.Tests.Daemon;
 /// commit) before the VIPs. The negative control skips the commit: the connection does not survive.
 /// Topology (namespaces of its own): client - outside bridge - d1, d2 - inside bridge - real server;
 /// d1 and d2 joined by a sync link.
+/// The guard rule (drops mid-stream TCP to a service without a conntrack entry) is what keeps a takeover
+/// whose VIPs come before the commit (keepalived#2254) from resetting connections: with it, a packet that
+/// arrives before the commit is dropped and retransmitted after it (a stall); without it, the packet is
+/// picked up as a new connection and scheduled, here to a real server that never saw it, which resets it.
+/// Two real servers, and one throwaway connection first, so the held connection is on the second while the
+/// new active's round robin starts at the first.
 /// </summary>
 public sealed class ConnectionFailoverTests(ITestOutputHelper output) : IDisposable
 {
@@ -82,13 +88,31 @@ public sealed class ConnectionFailoverTests(ITestOutputHelper output) : IDisposa
               listen: 192.0.2.10:80/tcp
               scheduler: rr
               forwarding: nat
-              real_servers: [{address: 10.77.0.11:8080}]
+              real_servers: [{address: 10.77.0.11:8080}, {address: 10.77.0.12:8080}]
         """;
 
+    /// <summary>How the new active takes over.</summary>
+    public enum Takeover
+    {
+        /// <summary>The shipping order: commit, then the VIPs. Survives.</summary>
+        CommitThenVips,
+
+        /// <summary>No commit at all: the new active never learns the connection. Lost (the guard drops it for ever).</summary>
+        VipsWithoutCommit,
+
+        /// <summary>The VIPs first, the commit 0.5 s later, guard loaded: a stall, no reset. Survives.</summary>
+        VipsThenCommit,
+
+        /// <summary>The VIPs first, the commit 0.5 s later, guard chain flushed on the new active: reset.</summary>
+        VipsThenCommitWithoutGuard,
+    }
+
     [RootTheory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task A_held_connection_survives_a_failover_when_the_commit_comes_before_the_vips(bool commit)
+    [InlineData(Takeover.CommitThenVips)]
+    [InlineData(Takeover.VipsWithoutCommit)]
+    [InlineData(Takeover.VipsThenCommit)]
+    [InlineData(Takeover.VipsThenCommitWithoutGuard)]
+    public async Task A_held_connection_survives_a_failover_when_the_commit_comes_before_the_vips_or_the_guard_holds_it(Takeover takeover)
     {
         Assert.True(File.Exists(ConntrackdSupervisor.Program), "conntrackd is missing: scripts/install-deps.sh installs it");
         var loaded = ConfigLoader.Load("fo.yaml", Config);
@@ -107,9 +131,10 @@ public sealed class ConnectionFailoverTests(ITestOutputHelper output) : IDisposa
             ip link add in0 netns {P}-d1 type veth peer name p1i netns {P}-sw
             ip link add in0 netns {P}-d2 type veth peer name p2i netns {P}-sw
             ip link add eth0 netns {P}-rs type veth peer name pr netns {P}-sw
+            ip link add eth1 netns {P}-rs type veth peer name pr2 netns {P}-sw
             ip link add sync0 netns {P}-d1 type veth peer name sync0 netns {P}-d2
             for p in pc p1o p2o; do ip -n {P}-sw link set $p master bo up; done
-            for p in p1i p2i pr; do ip -n {P}-sw link set $p master bi up; done
+            for p in p1i p2i pr pr2; do ip -n {P}-sw link set $p master bi up; done
             ip -n {P}-c addr add 192.0.2.100/24 dev eth0; ip -n {P}-c link set eth0 up
             ip -n {P}-d1 addr add 192.0.2.1/24 dev out0; ip -n {P}-d1 addr add 10.77.0.1/24 dev in0; ip -n {P}-d1 addr add 10.99.0.1/24 dev sync0
             ip -n {P}-d2 addr add 192.0.2.2/24 dev out0; ip -n {P}-d2 addr add 10.77.0.2/24 dev in0; ip -n {P}-d2 addr add 10.99.0.2/24 dev sync0
@@ -118,7 +143,9 @@ public sealed class ConnectionFailoverTests(ITestOutputHelper output) : IDisposa
               ip netns exec {P}-$d sysctl -qw net.ipv4.ip_forward=1
               ip netns exec {P}-$d nft -f {table}
             done
-            ip -n {P}-rs addr add 10.77.0.11/24 dev eth0; ip -n {P}-rs link set eth0 up; ip -n {P}-rs route add default via 10.77.0.254
+            ip -n {P}-rs addr add 10.77.0.11/24 dev eth0; ip -n {P}-rs link set eth0 up
+            ip -n {P}-rs addr add 10.77.0.12/24 dev eth1; ip -n {P}-rs link set eth1 up
+            ip -n {P}-rs route add default via 10.77.0.254
             ip -n {P}-d1 addr add 192.0.2.10/24 dev out0; ip -n {P}-d1 addr add 10.77.0.254/24 dev in0
             """);
         var echo = new ProcessStartInfo("ip") { RedirectStandardError = true };
@@ -135,59 +162,86 @@ public sealed class ConnectionFailoverTests(ITestOutputHelper output) : IDisposa
         Assert.True(SpinWait.SpinUntil(() => d1.Pid is not null && d2.Pid is not null && File.Exists(Path.Combine(_dir, "d2", "conntrackd.ctl")),
             TimeSpan.FromSeconds(10)), "conntrackd did not start on both directors");
 
+        // A throwaway connection first, so d1's round robin puts the held one on its second real server.
+        Edge.Edge.InNamespace(Ns("c"), () => Connect(TimeSpan.FromSeconds(10))).Dispose();
         // The client holds a connection through the VIP (d1 active) and it echoes.
-        using var client = Edge.Edge.InNamespace(Ns("c"), () =>
-        {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 3000, NoDelay = true };
-            Lab.Lab.WaitUntil(() =>
-            {
-                try
-                {
-                    s.Connect(new IPEndPoint(IPAddress.Parse("192.0.2.10"), 80));
-                    return true;
-                }
-                catch (SocketException)
-                {
-                    return false;
-                }
-            }, TimeSpan.FromSeconds(10), "the client connects through the director");
-            return s;
-        });
+        using var client = Edge.Edge.InNamespace(Ns("c"), () => Connect(TimeSpan.FromSeconds(5)));
         Assert.Equal("one\n", RoundTrip(client, "one\n"));
         // d2's external cache has it (FTFW over the sync link).
-        Lab.Lab.WaitUntil(() => Edge.Edge.Run("ip", "netns", "exec", Ns("d2"), ConntrackdSupervisor.Program, "-C", d2.ConfigPath, "-e").Contains("192.0.2.100"),
+        Lab.Lab.WaitUntil(() => Edge.Edge.Run("ip", "netns", "exec", Ns("d2"), ConntrackdSupervisor.Program, "-C", d2.ConfigPath, "-e")
+                .Split('\n').Any(l => l.Contains("ESTABLISHED", StringComparison.Ordinal) && l.Contains("192.0.2.100", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(10), "d2's external cache holds the connection");
+        if (takeover == Takeover.VipsThenCommitWithoutGuard)
+            Sh($"ip netns exec {P}-d2 nft flush chain inet appliance guard");
 
-        // d1 dies: its links go down and its conntrackd with it. d2 takes over: commit (or not), then the VIPs.
+        // d1 dies: its links go down and its conntrackd with it. d2 takes over.
         Sh($"ip -n {P}-d1 link set out0 down; ip -n {P}-d1 link set in0 down; ip -n {P}-d1 link set sync0 down");
         await d1.DisposeAsync();
         var sw = Stopwatch.StartNew();
-        if (commit)
+        async Task Commit()
         {
             var r = await new ConntrackSyncResource(Cmd("d2"), d2.ConfigPath).StartAsync(CancellationToken.None);
             Assert.True(r.Ok, "commit on d2: " + r.Reason);
         }
-        Sh($"""
+        void Vips() => Sh($"""
             ip -n {P}-d2 addr add 192.0.2.10/24 dev out0; ip -n {P}-d2 addr add 10.77.0.254/24 dev in0
             ip -n {P}-c neigh flush all; ip -n {P}-rs neigh flush all
             """);
-        output.WriteLine($"takeover on d2 ({(commit ? "commit, then VIPs" : "VIPs only, no commit")}) in {sw.ElapsedMilliseconds} ms");
+        if (takeover == Takeover.CommitThenVips)
+            await Commit();
+        Vips();
+        // The client's next line goes out now: before the commit when the VIPs came first.
+        client.ReceiveTimeout = takeover == Takeover.VipsWithoutCommit ? 3000 : 10_000;
+        var answer = Task.Run(() =>
+        {
+            try
+            {
+                return RoundTrip(client, "two\n");
+            }
+            catch (SocketException e)
+            {
+                return e.SocketErrorCode.ToString();
+            }
+        });
+        if (takeover is Takeover.VipsThenCommit or Takeover.VipsThenCommitWithoutGuard)
+        {
+            await Task.Delay(500);
+            await Commit();
+        }
+        string after = await answer;
+        output.WriteLine($"takeover on d2 ({takeover}): the held connection's next line got '{after.Trim()}' {sw.ElapsedMilliseconds} ms after d1 died");
+        switch (takeover)
+        {
+            case Takeover.CommitThenVips:
+            case Takeover.VipsThenCommit: // the guard dropped the early packets; TCP retransmitted after the commit
+                Assert.Equal("two\n", after);
+                break;
+            case Takeover.VipsWithoutCommit: // the guard drops it for ever: no answer, no reset
+                Assert.Equal(nameof(SocketError.TimedOut), after);
+                break;
+            case Takeover.VipsThenCommitWithoutGuard: // picked up as new, scheduled to the first real server: reset
+                Assert.Equal(nameof(SocketError.ConnectionReset), after);
+                break;
+        }
+    }
 
-        string? after = null;
-        try
+    /// <summary>Connects to the VIP's service (in the caller's namespace), retrying until <paramref name="within"/>.</summary>
+    private static Socket Connect(TimeSpan within)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 3000, NoDelay = true };
+        Lab.Lab.WaitUntil(() =>
         {
-            client.ReceiveTimeout = commit ? 10_000 : 3000;
-            after = RoundTrip(client, "two\n");
-        }
-        catch (SocketException e)
-        {
-            output.WriteLine($"after the failover: {e.SocketErrorCode}");
-        }
-        if (commit)
-            Assert.Equal("two\n", after);
-        else
-            Assert.NotEqual("two\n", after); // without the commit the connection is lost (dropped by the guard, or reset)
-        output.WriteLine($"the held connection after the failover: {(after == "two\n" ? "alive, echoed in " + sw.ElapsedMilliseconds + " ms" : "lost")}");
+            try
+            {
+                s.Connect(new IPEndPoint(IPAddress.Parse("192.0.2.10"), 80));
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }, within, "the client connects through the director");
+        return s;
     }
 
     private static string RoundTrip(Socket s, string line)

@@ -34,16 +34,7 @@ public sealed class ConntrackSyncTests : IDisposable
     [RootFact]
     public async Task The_supervised_conntrackd_commits_answers_and_is_restarted_when_it_dies()
     {
-        Assert.True(File.Exists(ConntrackdSupervisor.Program), $"{ConntrackdSupervisor.Program} is missing: scripts/install-deps.sh installs conntrackd");
-        Edge.Edge.Run("ip", "netns", "add", _ns);
-        foreach (var cmd in new[] { "link set lo up", "link add sync0 type veth peer name sync1", "addr add 10.99.0.1/24 dev sync0",
-                     "addr add 10.99.0.2/24 dev sync1", "link set sync0 up", "link set sync1 up" })
-            Edge.Edge.Run("ip", ["-n", _ns, .. cmd.Split(' ')]);
-        var sync = new ConntrackSyncConfig("sync0", IPAddress.Parse("10.99.0.1"), IPAddress.Parse("10.99.0.2"), 3780);
-
-        // conntrackd runs in the namespace (in a daemon the whole process is in the node's namespace).
-        string[] conntrackd = ["/usr/sbin/ip", "netns", "exec", _ns, ConntrackdSupervisor.Program];
-        var supervisor = new ConntrackdSupervisor(sync, _dir, NullLogger.Instance, TimeProvider.System, conntrackd);
+        var (supervisor, conntrackd) = Setup();
         supervisor.Start();
         try
         {
@@ -71,6 +62,135 @@ public sealed class ConntrackSyncTests : IDisposable
             if (last is { } pid)
                 Assert.False(File.Exists($"/proc/{pid}/status") && !File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ"), "conntrackd outlived its supervisor");
         }
+    }
+
+    /// <summary>
+    /// A takeover right after the daemon started (both nodes booted together, seen in the lab) comes before
+    /// the supervisor's conntrackd is up. Without the wait its commit fails ("can't connect") and the node is
+    /// left unfit, so nobody serves; with it the commit waits and succeeds, and it fails, bounded, only
+    /// when conntrackd never comes.
+    /// </summary>
+    [RootFact]
+    public async Task A_commit_before_conntrackd_is_up_waits_for_it_and_fails_only_when_it_never_comes()
+    {
+        var (supervisor, conntrackd) = Setup();
+        try
+        {
+            var unready = await new ConntrackSyncResource(conntrackd, supervisor.ConfigPath).StartAsync(CancellationToken.None);
+            Assert.False(unready.Ok, "a commit with no conntrackd running succeeded");
+            var sw = Stopwatch.StartNew();
+            var never = await new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync).StartAsync(CancellationToken.None);
+            Assert.False(never.Ok);
+            Assert.Contains("conntrackd is not running", never.Reason);
+            Assert.InRange(sw.Elapsed, ConntrackSyncResource.ReadyTimeout - TimeSpan.FromMilliseconds(100), ConntrackSyncResource.ReadyTimeout + TimeSpan.FromSeconds(5));
+
+            // The takeover's commit starts first; conntrackd comes 300 ms later.
+            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync);
+            var commit = resource.StartAsync(CancellationToken.None);
+            await Task.Delay(300);
+            Assert.False(commit.IsCompleted, "the commit did not wait for conntrackd");
+            supervisor.Start();
+            var done = await commit;
+            Assert.True(done.Ok, "commit: " + done.Reason + Log());
+            Assert.Contains("waiting for conntrackd", done.Reason);
+        }
+        finally
+        {
+            await supervisor.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// The takeover's order is table, commit, VIPs: a commit waits for the director's table (at boot it
+    /// loads in the background), and when the table does not come within the bound the commit still
+    /// happens (the VIPs are worth holding) and says that the connections may be lost.
+    /// </summary>
+    [RootFact]
+    public async Task A_commit_waits_for_the_directors_table_and_says_so_when_it_never_comes()
+    {
+        var (supervisor, conntrackd) = Setup();
+        supervisor.Start();
+        try
+        {
+            var table = new TaskCompletionSource();
+            async Task<bool> Loaded(TimeSpan bound, CancellationToken ct)
+            {
+                try
+                {
+                    await table.Task.WaitAsync(bound, ct);
+                    return true;
+                }
+                catch (TimeoutException)
+                {
+                    return false;
+                }
+            }
+            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync, Loaded);
+            var commit = resource.StartAsync(CancellationToken.None);
+            await Task.Delay(500);
+            Assert.False(commit.IsCompleted, "the commit did not wait for the director's table");
+            table.SetResult();
+            var done = await commit;
+            Assert.True(done.Ok, "commit: " + done.Reason + Log());
+            Assert.DoesNotContain("without the director's table", done.Reason);
+
+            var late = await new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync,
+                (_, _) => Task.FromResult(false)).StartAsync(CancellationToken.None);
+            Assert.True(late.Ok, "a commit without the table failed the takeover: " + late.Reason);
+            Assert.Contains("without the director's table", late.Reason);
+        }
+        finally
+        {
+            await supervisor.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// A release followed at once by a takeover (the release at boot right before the first takeover, seen
+    /// in the lab): the release's purge request (`-t`) must not reach conntrackd after the commit, or its
+    /// purge timer deletes the now active node's established connections 60 s later. A lone release
+    /// does arm it (so the log line is the evidence); a release superseded by a start does not.
+    /// </summary>
+    [RootFact]
+    public async Task A_takeover_right_after_a_release_cancels_the_release_purge()
+    {
+        var (supervisor, conntrackd) = Setup();
+        supervisor.Start();
+        try
+        {
+            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync);
+            Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
+            Assert.True(SpinWait.SpinUntil(() => Log().Contains("flushing conntrack table in", StringComparison.Ordinal), TimeSpan.FromSeconds(10)),
+                "a lone release armed no purge timer" + Log());
+
+            Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
+            var start = await resource.StartAsync(CancellationToken.None);
+            Assert.True(start.Ok, start.Reason + Log());
+            Thread.Sleep(ConntrackSyncResource.FollowUpDelay + TimeSpan.FromSeconds(1.5)); // both follow-ups would have run by now
+            string log = Log();
+            int commit = log.LastIndexOf("committing", StringComparison.Ordinal);
+            Assert.True(commit >= 0, "no commit in the log" + log);
+            Assert.DoesNotContain("flushing conntrack table in", log[commit..]);
+        }
+        finally
+        {
+            await supervisor.DisposeAsync();
+        }
+    }
+
+    /// <summary>A namespace with a sync veth pair, and a supervisor (not started) whose conntrackd runs in it.</summary>
+    private (ConntrackdSupervisor Supervisor, string[] Conntrackd) Setup()
+    {
+        Assert.True(File.Exists(ConntrackdSupervisor.Program), $"{ConntrackdSupervisor.Program} is missing: scripts/install-deps.sh installs conntrackd");
+        Edge.Edge.Run("ip", "netns", "add", _ns);
+        foreach (var cmd in new[] { "link set lo up", "link add sync0 type veth peer name sync1", "addr add 10.99.0.1/24 dev sync0",
+                     "addr add 10.99.0.2/24 dev sync1", "link set sync0 up", "link set sync1 up" })
+            Edge.Edge.Run("ip", ["-n", _ns, .. cmd.Split(' ')]);
+        var sync = new ConntrackSyncConfig("sync0", IPAddress.Parse("10.99.0.1"), IPAddress.Parse("10.99.0.2"), 3780);
+
+        // conntrackd runs in the namespace (in a daemon the whole process is in the node's namespace).
+        string[] conntrackd = ["/usr/sbin/ip", "netns", "exec", _ns, ConntrackdSupervisor.Program];
+        return (new ConntrackdSupervisor(sync, _dir, NullLogger.Instance, TimeProvider.System, conntrackd), conntrackd);
     }
 
     private string Log() => File.Exists(Path.Combine(_dir, "conntrackd.log")) ? "\n" + File.ReadAllText(Path.Combine(_dir, "conntrackd.log")) : "";

@@ -95,6 +95,62 @@ public sealed class CheckProberTests : IDisposable
     }
 
     [Fact]
+    public async Task Tcp_over_ipv6_passes_and_fails_like_ipv4()
+    {
+        var listener = new TcpListener(IPAddress.IPv6Loopback, 0);
+        listener.Start();
+        var address = (IPEndPoint)listener.LocalEndpoint;
+        Assert.Equal(CheckOutcome.Pass("connected"), await _prober.ProbeAsync(Target(DirectorCheckKind.Tcp, address), default));
+        listener.Stop();
+        var down = await _prober.ProbeAsync(Target(DirectorCheckKind.Tcp, address), default);
+        Assert.Equal(CheckVerdict.Fail, down.Verdict);
+        Assert.Contains("connection refused", down.Reason);
+    }
+
+    [Fact]
+    public async Task Hundreds_of_checks_in_flight_at_once_each_get_their_own_verdict()
+    {
+        // More sockets in flight than the loop's first poll array (64), finishing in any order:
+        // passes, refusals and http answers mixed, each task must carry its own target's verdict.
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start(1024);
+        var up = (IPEndPoint)listener.LocalEndpoint;
+        var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var down = (IPEndPoint)closed.LocalEndpoint;
+        closed.Stop();
+        var http = Serve(Answer("HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"));
+        var probes = new List<(string Kind, Task<CheckOutcome> Outcome)>();
+        for (int i = 0; i < 300; i++)
+        {
+            probes.Add((i % 3) switch
+            {
+                0 => ("up", _prober.ProbeAsync(Target(DirectorCheckKind.Tcp, up, timeoutS: 5), default)),
+                1 => ("down", _prober.ProbeAsync(Target(DirectorCheckKind.Tcp, down, timeoutS: 5), default)),
+                _ => ("http", _prober.ProbeAsync(Target(DirectorCheckKind.Http, http.Address, timeoutS: 5), default)),
+            });
+        }
+        await Task.WhenAll(probes.Select(p => p.Outcome));
+        listener.Stop();
+        foreach (var (kind, outcome) in probes)
+        {
+            var r = await outcome;
+            switch (kind)
+            {
+                case "up":
+                    Assert.Equal(CheckOutcome.Pass("connected"), r);
+                    break;
+                case "down":
+                    Assert.Contains("connection refused", r.Reason);
+                    break;
+                default:
+                    Assert.Equal(CheckOutcome.Fail("HTTP 503, expected 200"), r);
+                    break;
+            }
+        }
+    }
+
+    [Fact]
     public async Task Http_checks_the_status_or_a_range_the_body_and_sends_the_host_header()
     {
         var ok = Serve(Answer("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhealthy"));

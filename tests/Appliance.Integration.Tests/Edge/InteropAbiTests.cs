@@ -15,6 +15,7 @@ public sealed class InteropAbiTests
 {
     private static readonly Lazy<Dictionary<string, ulong>> Native = new(() => NativeAbi.CompileAndRun("termios_abi.c"));
     private static readonly Lazy<Dictionary<string, ulong>> Packet = new(() => NativeAbi.CompileAndRun("packet_abi.c"));
+    private static readonly Lazy<Dictionary<string, ulong>> Stream = new(() => NativeAbi.CompileAndRun("stream_abi.c"));
 
     [Fact]
     public void Every_interop_constant_matches_the_kernel_headers()
@@ -27,6 +28,14 @@ public sealed class InteropAbiTests
     public void Every_packet_socket_constant_matches_the_kernel_headers()
     {
         List<string> problems = NativeAbi.ConstantMismatches(Packet.Value, "packet_abi.c", typeof(Interop.Packet));
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    [Fact]
+    public void Every_check_socket_constant_and_linger_matches_the_headers()
+    {
+        List<string> problems = NativeAbi.ConstantMismatches(Stream.Value, "stream_abi.c", typeof(Interop.Stream));
+        problems.AddRange(NativeAbi.StructMismatches<Interop.Stream.Linger>(Stream.Value, "stream_abi.c", "linger"));
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
     }
 
