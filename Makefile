@@ -35,6 +35,7 @@ bin: deps
 	for p in $(PROGRAMS); do $(DOTNET) publish $$p -c $(CONFIG) $(AOT) -o $(BIN) -v quiet -nologo || exit 1; done
 	rm -f $(BIN)/*.dbg
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(BIN)/
+	install -d $(BIN)/board && install -m 0644 board/*.yaml $(BIN)/board/
 
 test: bin
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
@@ -70,6 +71,7 @@ publish: deps
 	for p in src/Appliance.Daemon src/Appliance.Ctl; do $(DOTNET) publish $$p -c Release $(AOT) -o $(PUBLISH) -v quiet -nologo || exit 1; done
 	rm -f $(PUBLISH)/*.dbg $(PUBLISH)/*.pdb
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(PUBLISH)/
+	install -d $(PUBLISH)/board && install -m 0644 board/*.yaml $(PUBLISH)/board/
 	@ls -l $(PUBLISH)
 
 # The flashable disk image of a board (image/README.md): out/image/amd64/appliance-amd64.img{,.zst,.bmap},

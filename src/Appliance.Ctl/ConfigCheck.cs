@@ -25,7 +25,7 @@ public static class ConfigCheck
         if (text is null)
             return ExitBadInput;
 
-        var result = ConfigLoader.Load(path, text);
+        var result = ConfigLoader.Load(path, text, BoardFiles.Catalog());
         if (result.Config is not { } config)
         {
             foreach (var error in result.Errors)

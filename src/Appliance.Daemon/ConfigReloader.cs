@@ -47,6 +47,9 @@ internal sealed record ReloadOutcome(bool Ok, string Message, ImmutableArray<str
 internal sealed class ConfigReloader(string path, string node, ApplianceConfig running, byte[] key, DirectorService? director, DirectorChecks? checks,
     ConnectionSampler? connections, ILogger log, TimeProvider time)
 {
+    /// <summary><c>applianced --board</c>, so a reload reads the same board profile as the start did.</summary>
+    public string? BoardOverride { get; init; }
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ApplianceConfig _running = running;
     private ImmutableArray<string> _restartNeeded = [];
@@ -70,7 +73,7 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
                 Trace.ReloadWarning(log, trigger, warning);
             if (file.Text is not { } text)
                 return Refuse(trigger, $"cannot use config {file.Error}", t0);
-            var loaded = ConfigLoader.Load(path, text);
+            var loaded = ConfigLoader.Load(path, text, Linux.BoardFiles.Catalog(BoardOverride));
             if (loaded.Config is not { } config)
                 return Refuse(trigger, string.Join("\n", loaded.Errors.Select(e => e.ToString())), t0);
             if (config.FindNode(node) is null)

@@ -14,11 +14,12 @@ namespace Appliance.Daemon;
 internal static class Program
 {
     private const string Usage =
-        "usage: applianced --config FILE [--node NAME] [--control PATH] [--state-dir DIR]\n" +
+        "usage: applianced --config FILE [--node NAME] [--control PATH] [--state-dir DIR] [--board NAME|FILE]\n" +
         "  --config FILE     the cluster configuration (YAML), e.g. /etc/appliance/appliance.yaml\n" +
         "  --node NAME       which node of the config this board is (default: the host name)\n" +
         "  --control PATH    the control socket (default: /run/appliance/control.sock)\n" +
-        "  --state-dir DIR   where state that survives restarts is kept (default: /var/lib/appliance)\n";
+        "  --state-dir DIR   where state that survives restarts is kept (default: /var/lib/appliance)\n" +
+        "  --board NAME|FILE the board profile (default: the config's board), see board/*.yaml\n";
 
     public static async Task<int> Main(string[] args)
     {
@@ -55,7 +56,7 @@ internal static class Program
             Console.Error.WriteLine($"applianced: cannot use config {configFile.Error}");
             return 2;
         }
-        var loaded = ConfigLoader.Load(options.ConfigPath, text);
+        var loaded = ConfigLoader.Load(options.ConfigPath, text, BoardFiles.Catalog(options.Board));
         if (loaded.Config is not { } config)
         {
             foreach (var error in loaded.Errors)
@@ -129,15 +130,19 @@ internal static class Program
 
 internal sealed record DaemonOptions(string ConfigPath, string? Node, string ControlPath, string StateDir, bool HeartbeatWorker = false)
 {
+    /// <summary><c>--board NAME|FILE</c>: the board profile, over the config's <c>board</c>.</summary>
+    public string? Board { get; init; }
+
     /// <summary>The arguments that start this daemon's heartbeat worker process (see <see cref="HeartbeatWorker"/>).</summary>
     public IEnumerable<string> WorkerArguments() =>
         new[] { "--config", ConfigPath, "--control", ControlPath, "--state-dir", StateDir, "--heartbeat-worker" }
-            .Concat(Node is null ? Array.Empty<string>() : new[] { "--node", Node });
+            .Concat(Node is null ? Array.Empty<string>() : new[] { "--node", Node })
+            .Concat(Board is null ? Array.Empty<string>() : new[] { "--board", Board });
 
     public static DaemonOptions? Parse(string[] args, out string? error)
     {
         error = null;
-        string? config = null, node = null, control = "/run/appliance/control.sock", state = "/var/lib/appliance";
+        string? config = null, node = null, board = null, control = "/run/appliance/control.sock", state = "/var/lib/appliance";
         bool worker = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -149,7 +154,7 @@ internal sealed record DaemonOptions(string ConfigPath, string? Node, string Con
                 worker = true; // internal: the daemon starts its own heartbeat worker with this
                 continue;
             }
-            if (a is not ("--config" or "--node" or "--control" or "--state-dir"))
+            if (a is not ("--config" or "--node" or "--control" or "--state-dir" or "--board"))
             {
                 error = $"unknown argument '{a}'";
                 return null;
@@ -166,6 +171,7 @@ internal sealed record DaemonOptions(string ConfigPath, string? Node, string Con
                 case "--node": node = v; break;
                 case "--control": control = v; break;
                 case "--state-dir": state = v; break;
+                case "--board": board = v; break;
             }
         }
         if (config is null)
@@ -173,7 +179,7 @@ internal sealed record DaemonOptions(string ConfigPath, string? Node, string Con
             error = "--config is required";
             return null;
         }
-        return new DaemonOptions(config, node, control, state, worker);
+        return new DaemonOptions(config, node, control, state, worker) { Board = board };
     }
 }
 
@@ -203,6 +209,7 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ConntrackdSupervisor? _conntrackd;
     private readonly DirectorChecks? _checks;
     private readonly ConnectionSampler? _connections;
+    private readonly PanelService? _panel;
     private readonly ConfigReloader _reloader;
     private readonly TimeProvider _time;
     private readonly long _started;
@@ -244,7 +251,13 @@ internal sealed class ApplianceDaemon : IDisposable
             _connections = new ConnectionSampler(director, log, _time);
             _director.AttachConnections(_connections);
         }
-        _reloader = new ConfigReloader(options.ConfigPath, _self.Name, _config, setup.Key, _director, _checks, _connections, log, _time);
+        _reloader = new ConfigReloader(options.ConfigPath, _self.Name, _config, setup.Key, _director, _checks, _connections, log, _time)
+        {
+            BoardOverride = options.Board,
+        };
+        // The front panel reads status and asks for standby through the control handler, like appliancectl.
+        if (_config.Panel is { } panel)
+            _panel = new PanelService(panel, _self.Name, HandleAsync, _director is not null, log, _time);
     }
 
     /// <summary>SIGHUP: a reload whose outcome only the log sees (ConfigReloader logs every step).</summary>
@@ -293,6 +306,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _conntrackd?.Start();
         _checks?.Start();
         _connections?.Start();
+        _panel?.Start();
         using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
         Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
@@ -398,7 +412,8 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _reloader.Running, hb, _monitors.Snapshot(), _monitors.Why(),
-                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _reloader.WriteStatus);
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _reloader.WriteStatus,
+                    _panel is null ? null : _panel.WriteStatus);
             }
             case "reload":
             {
@@ -491,6 +506,7 @@ internal sealed class ApplianceDaemon : IDisposable
 
     public void Dispose()
     {
+        _panel?.Dispose();
         _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _checks?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _connections?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));

@@ -16,10 +16,10 @@ internal static class StatusJson
         IReadOnlyList<(string Name, string Kind, Appliance.Core.Monitors.MonitorState State, string Last)> monitors,
         string unfit, TimeSpan uptime, NodeExecutor executor,
         IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms, IReadOnlyList<string> warnings,
-        Action<Utf8JsonWriter>? writeConfig = null) =>
+        Action<Utf8JsonWriter>? writeConfig = null, Action<Utf8JsonWriter>? panel = null) =>
         Write(node, peerName, config, hb, monitors, unfit, uptime,
             [.. executor.Devices.Values.Select(d => (d.Name, d.Kind, NodeExecutor.Health(d)))], executor.History.Last, executor.HistoryError,
-            watchedVips, vipAlarms, System.Globalization.CultureInfo.InvariantCulture, includeRuntime: true, warnings, writeConfig);
+            watchedVips, vipAlarms, System.Globalization.CultureInfo.InvariantCulture, includeRuntime: true, warnings, writeConfig, panel);
 
     /// <summary>The document itself, from plain values (golden tests call this with fixed ones).</summary>
     public static byte[] Write(string node, string peerName, ApplianceConfig config, HeartbeatStatus hb,
@@ -27,7 +27,7 @@ internal static class StatusJson
         string unfit, TimeSpan uptime, IReadOnlyList<(string Name, string Kind, string Health)> devices,
         Fencing.FenceHistoryEntry? lastFence, string historyError,
         IReadOnlyList<WatchedVip> watchedVips, IReadOnlyList<DuplicateVipAlarm> vipAlarms, IFormatProvider _, bool includeRuntime,
-        IReadOnlyList<string>? warnings = null, Action<Utf8JsonWriter>? writeConfig = null)
+        IReadOnlyList<string>? warnings = null, Action<Utf8JsonWriter>? writeConfig = null, Action<Utf8JsonWriter>? panel = null)
     {
         var view = hb.Node;
         var resources = view?.ResourceList ?? [];
@@ -203,6 +203,9 @@ internal static class StatusJson
             // The collector pauses every managed thread, the heartbeat's included: show what it costs.
             if (includeRuntime)
                 WriteRuntime(w);
+
+            // The front panel, when the config has one (PanelService).
+            panel?.Invoke(w);
 
             w.WriteEndObject();
         }

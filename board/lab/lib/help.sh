@@ -47,13 +47,18 @@ Verbs:
   rs stop|start NAME   stop (its connections die) or start a real server: rs1 rs2 rs3 sorry
   rs fail|heal|slow|close NAME   its health endpoint (:$HEALTH_PORT, any path) answers 500 | 200 |
                        a 200 trickled 1 byte/s | closes at once (file \$DIR/NAME.health)
+  panel NODE [--json]  NODE's front panel as a person sees it: the LEDs (sampled ~1.2 s: on, off,
+                       slow = 1 Hz, fast = 4 Hz) and the 16x2 LCD decoded from its pin writes.
+                       --json: {"leds": {"power", "active", "peer", "fault"}, "lcd": ["row 1", "row 2"]}
+  press NODE BUTTON [--hold S]   press select|next|prev on NODE's panel for S seconds (default 0.2);
+                       holding select 3 s twice on the role screen is a planned switchover (standby)
   reload [NODE]        appliancectl reload on NODE (default: alpha, then beta): the daemons re-read
                        the config (CONFIG in env, one file for both nodes; edit it first), apply the
                        director's difference live and list what needs a restart; prints each answer
                        as "NODE: ..."; exit 1 if a node refused (a bad file: file:line:col, nothing changed)
   logs NODE [-f]       print (or follow) the daemon's log
-  watch                live view of both nodes' 'appliancectl status' (and the active node's
-                       'appliancectl services') every 0.5 s, until Ctrl-C
+  watch                live view of both front panels and both nodes' 'appliancectl status' (and
+                       the active node's 'appliancectl services') every 0.5 s, until Ctrl-C
   help                 this text
 
 Options of up (durations: 20ms, 1s, 1.5s):
@@ -70,6 +75,7 @@ Options of up (durations: 20ms, 1s, 1.5s):
   --fence-delay D              cluster.fence_delay (default 1s; 0ms allowed)
   --fence-delay-random D       cluster.fence_delay_random (default 500ms)
   --auto-failback true|false   default false
+  --panel on|off       default on: the front panel in the config (off: the board without a panel)
   --sync on|off        default on: director.sync over sync0 (each daemon supervises conntrackd, a
                        takeover commits the peer's connections before the VIPs); off: no sync (held
                        connections through the VIP do not survive a failover)

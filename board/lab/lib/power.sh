@@ -13,8 +13,9 @@ build_power() {
     local n t
     for n in "${NODES[@]}"; do
         mkdir -p "$DIR/gpio-$n"
-        echo "RELAY_${PEER[$n]^^}" >"$DIR/gpio-$n/names"
+        panel_chip_names "$n" >"$DIR/gpio-$n/names"   # the relay on line 0, then the panel (verbs-panel.sh)
         printf '0\n' >"$DIR/gpio-$n/line0"
+        write_panel_board "$n"
         echo 1 >"$DIR/plug-$n"
         echo on >"$DIR/power-$n"
     done

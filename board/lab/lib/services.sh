@@ -54,6 +54,7 @@ monitors:
   - {name: service, kind: tcp, address: 127.0.0.1:$PORT, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}
 EOF
         director_config "$sched" "$weights"
+        panel_config
         if [[ -n $extra ]]; then
             echo "# --config-extra $extra"
             cat "$extra"
@@ -256,7 +257,7 @@ start_daemon() {
     echo "=== $(date '+%F %T') $PROG: starting applianced --node $n" >>"$DIR/$n.log"
     spawn "$(ns_of "$n")" "$DIR/$n.pid" "$DIR/$n.log" \
         "$DAEMON" --config "$DIR/appliance.yaml" --node "$n" --control "$(sock_of "$n")" \
-        --state-dir "$DIR/$n-state" \
+        --state-dir "$DIR/$n-state" --board "$DIR/board-$n.yaml" \
         || { tail -n 20 "$DIR/$n.log" >&2; echo "$PROG: applianced for $n did not start" >&2; return 1; }
 }
 

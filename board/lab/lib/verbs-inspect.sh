@@ -85,7 +85,7 @@ cmd_logs() {
     cat "$DIR/$n.log"
 }
 
-# watch: redraw both nodes' appliancectl status (and the active node's services) every 0.5 s until
+# watch: redraw both front panels and both nodes' appliancectl status (and the active node's services) every 0.5 s until
 # Ctrl-C (used by make run).
 cmd_watch() {
     (($# == 0)) || usage_error "watch takes no arguments"
@@ -95,6 +95,9 @@ cmd_watch() {
     printf '\033[H\033[2J'
     while :; do
         frame="lab $LAB_NAME   $(date '+%T')   serial: $(serial_state)   udp: $(udp_state)   vip: $VIP   (Ctrl-C ends)$el"$'\n'
+        # Both front panels side by side (lib/verbs-panel.sh): LEDs as lit now, the LCDs' text.
+        panel_view
+        frame+="$el"$'\n'"${REPLY//$'\n'/$el$'\n'}"
         for n in "${NODES[@]}"; do
             frame+="$el"$'\n'"== $n: daemon $(daemon_state "$n"), holds_vip $(holds_vip "$n") ==$el"$'\n'
             if [[ $(daemon_state "$n") == running ]]; then

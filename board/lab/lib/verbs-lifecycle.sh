@@ -14,7 +14,7 @@ cmd_up() {
         if [[ $opt == --*=* ]]; then val=${opt#*=}; opt=${opt%%=*}; shift
         else
             case "$opt" in
-                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--sync|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights)
+                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--sync|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights|--panel)
                     (($# >= 2)) || usage_error "up: $opt needs a value"
                     val=$2; shift 2 ;;
                 *) usage_error "up: unknown option '$opt'" ;;
@@ -42,6 +42,10 @@ cmd_up() {
             --auto-failback)
                 [[ $val == true || $val == false ]] || usage_error "up: --auto-failback true|false"
                 failback=$val ;;
+            --panel)
+                [[ $val == on || $val == off ]] || usage_error "up: --panel on|off"
+                # shellcheck disable=SC2034 # read by panel_config (verbs-panel.sh)
+                LAB_PANEL=$val ;;
             --config-extra)
                 [[ -r $val ]] || usage_error "up: --config-extra: cannot read '$val'"
                 extra=$(readlink -f "$val") ;;
@@ -174,7 +178,7 @@ remove_state_dir() {
         rm -f -- "$DIR/authkey" "$DIR/appliance.yaml" "$DIR/socat.pid" "$DIR/socat.log" \
             "$DIR/tty-alpha" "$DIR/tty-beta"
         for n in "${NODES[@]}"; do
-            rm -rf -- "$DIR/$n.pid" "$DIR/$n.log" "$DIR/$n.sock" "$DIR/$n-state"
+            rm -rf -- "$DIR/$n.pid" "$DIR/$n.log" "$DIR/$n.sock" "$DIR/$n-state" "$DIR/board-$n.yaml"
         done
         rmdir -- "$DIR" 2>/dev/null || echo "$PROG: left $DIR in place (not created by $PROG, not empty)" >&2
     fi

@@ -12,7 +12,9 @@ public static class ConfigLoader
 {
     /// <param name="sourcePath">Where the text came from; used only in messages.</param>
     /// <param name="yamlText">The whole config file.</param>
-    public static ConfigResult Load(string sourcePath, string yamlText)
+    /// <param name="boards">Where board profiles are found (and <c>applianced --board</c>); null: a
+    /// config that names a board or has a panel is an error.</param>
+    public static ConfigResult Load(string sourcePath, string yamlText, Board.BoardCatalog? boards = null)
     {
         ArgumentNullException.ThrowIfNull(sourcePath);
         ArgumentNullException.ThrowIfNull(yamlText);
@@ -61,13 +63,14 @@ public static class ConfigLoader
             metrics = top.Section(ConfigSchema.Metrics) is { } m && m.Get(ConfigSchema.MetricsListen) is { Ok: true } listen ? listen.Value : null;
             metricsOk = metrics is not null;
         }
+        var panel = PanelLoader.Read(top, boards, diag);
         bool fenceRefsOk = nodes is null || fenceDevices is null || CheckFenceReferences(nodeList, nodes.Value, fenceDevices.Value, fenceList, diag);
         return diag.ToResult(cluster is not null && nodes is not null && fenceDevices is not null && fenceRefsOk &&
-                             resources is not null && monitors is not null && directorOk && metricsOk
+                             resources is not null && monitors is not null && directorOk && metricsOk && panel.Ok
             ? new ApplianceConfig(sourcePath, cluster, nodes.Value)
             {
                 FenceDevices = fenceDevices.Value, Resources = resources.Value, Monitors = monitors.Value, Director = director,
-                MetricsListen = metrics,
+                MetricsListen = metrics, Board = panel.Board, Panel = panel.Panel,
             }
             : null);
     }

@@ -19,6 +19,12 @@ public static class ConfigReference
 
         var seen = new HashSet<MapSchema>();
         Render(sb, ConfigSchema.Root, seen);
+
+        sb.Append("\n# Board profile reference\n\n");
+        sb.Append("A board profile, `board/NAME.yaml`, names a board's hardware so that a config names roles, ");
+        sb.Append("not offsets (`panel.leds.active: led-act`). The shipped profiles are `generic-x86`, `rpi4` and `lab`; ");
+        sb.Append("an operator's own go in /etc/appliance/board. Errors name the profile's file, line and column.\n");
+        Render(sb, Board.BoardSchema.Root, seen);
         return sb.ToString();
     }
 
@@ -26,7 +32,7 @@ public static class ConfigReference
     {
         if (!seen.Add(schema))
             return;
-        string heading = schema == ConfigSchema.Root ? "Top level" : $"`{schema.Title}`";
+        string heading = schema == ConfigSchema.Root || schema == Board.BoardSchema.Root ? "Top level" : $"`{schema.Title}`";
         sb.Append($"\n## {heading}\n\n{schema.Help}\n");
         if (schema.Variant is null)
         {

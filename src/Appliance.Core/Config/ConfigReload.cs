@@ -45,6 +45,11 @@ public static class ConfigReload
         Named(restart, "monitors", running.Monitors, file.Monitors, m => m.Name, (a, b) => (a with { Targets = default }) == (b with { Targets = default }) && a.Targets.SequenceEqual(b.Targets));
         if (!Equals(running.MetricsListen, file.MetricsListen))
             restart.Add("metrics");
+        // The panel's lines are requested at start; a new board or panel takes a restart.
+        if (running.Board?.Name != file.Board?.Name || running.Board?.SourcePath != file.Board?.SourcePath)
+            restart.Add("board");
+        if (!Equals(running.Panel, file.Panel))
+            restart.Add("panel");
 
         var live = ImmutableArray<string>.Empty;
         var effective = running;

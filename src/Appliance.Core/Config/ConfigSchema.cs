@@ -551,8 +551,8 @@ internal static class ConfigSchema
 
     public static readonly MapSchema Root = new("(top level)",
         "The config file, `/etc/appliance/appliance.yaml` by default.",
-        [Cluster, Nodes, FenceDevices, Resources, Monitors, Director, Metrics],
-        expected: "a map with the keys cluster, nodes, fence_devices, resources, monitors, director and metrics");
+        [Cluster, Nodes, FenceDevices, Resources, Monitors, Director, Metrics, PanelSchema.Board, PanelSchema.Panel],
+        expected: "a map with the keys cluster, nodes, fence_devices, resources, monitors, director, metrics, board and panel");
 }
 
 /// <summary>A timer sanity rule: its text (for the reference and the error) and its test.</summary>

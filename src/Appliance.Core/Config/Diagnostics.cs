@@ -25,6 +25,20 @@ internal sealed class Diagnostics(string file)
         _errors.Add(new ConfigError(File, at.Line, at.Column, path.Length == 0 ? message : $"{path}: {message}"));
     }
 
+    /// <summary>An error found in another file (a board profile the config names), kept as it is.</summary>
+    public void AddForeign(ConfigError error)
+    {
+        if (_errors.Count >= ConfigLimits.MaxErrors)
+        {
+            _truncated = true;
+            return;
+        }
+        _errors.Add(error);
+    }
+
+    /// <summary>The errors so far, in the order found.</summary>
+    public IReadOnlyList<ConfigError> Errors => _errors;
+
     public void RecordPosition(string path, SourcePosition at) => _positions[path] = at;
 
     public ConfigResult ToResult(ApplianceConfig? config)
@@ -35,7 +49,7 @@ internal sealed class Diagnostics(string file)
             throw new InvalidOperationException("no config and no error: a validation path forgot to report");
 
         // Stable: errors at the same position keep the order they were found in.
-        var errors = _errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToImmutableArray();
+        var errors = _errors.OrderBy(e => e.File != File).ThenBy(e => e.Line).ThenBy(e => e.Column).ToImmutableArray();
         if (_truncated)
         {
             var last = errors[^1];

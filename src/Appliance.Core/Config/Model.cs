@@ -185,6 +185,12 @@ public sealed record ApplianceConfig(string SourcePath, ClusterConfig Cluster, I
     /// <summary>Where the Prometheus text endpoint listens; null: none.</summary>
     public System.Net.IPEndPoint? MetricsListen { get; init; }
 
+    /// <summary>The board profile (<c>board</c> or <c>applianced --board</c>); null: none named.</summary>
+    public Board.BoardProfile? Board { get; init; }
+
+    /// <summary>The front panel, resolved against <see cref="Board"/>; null: no panel.</summary>
+    public Panel.PanelConfig? Panel { get; init; }
+
     public NodeConfig? FindNode(string name) => Nodes.FirstOrDefault(n => n.Name == name);
 
     /// <summary>The other node of the pair.</summary>

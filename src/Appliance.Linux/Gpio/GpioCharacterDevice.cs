@@ -12,24 +12,49 @@ internal static class GpioCharacterDevice
     /// <summary>Bit of the request's first (only) line in masks and value bitmaps: bit i = offsets[i].</summary>
     private const ulong FirstLineBit = 1;
 
-    public static unsafe IGpioOutput RequestOutput(string path, string line, bool activeLow, bool initialActive, string consumer)
+    public static IGpioOutput RequestOutput(string path, string line, bool activeLow, bool initialActive, string consumer)
+    {
+        var (request, description) = Request(path, line, "an output", offset => BuildOutputRequest(offset, activeLow, initialActive, consumer));
+        return new Output(request, path, line, description);
+    }
+
+    /// <summary>Requests <paramref name="line"/> as an input (a button): values are logical, active-low applied by the kernel.</summary>
+    public static IGpioInput RequestInput(string path, string line, bool activeLow, string consumer)
+    {
+        var (request, description) = Request(path, line, "an input", offset => BuildInputRequest(offset, activeLow, consumer));
+        return new Output(request, path, line, description);
+    }
+
+    /// <summary>Opens the chip, resolves the line, makes the request <paramref name="build"/> describes; the chip fd is closed after.</summary>
+    private static unsafe (SafeGpioHandle Request, string Description) Request(string path, string line, string what, Func<uint, Interop.Gpio.LineRequest> build)
     {
         using SafeGpioHandle chip = SafeGpioHandle.Open(path, line, out Interop.Gpio.GpioChipInfo info);
         uint offset = GpioChips.ResolveLine(path, line, info.lines, i => LineInfo(chip, path, line, i).Name);
         string name = LineInfo(chip, path, line, offset).Name;
 
-        Interop.Gpio.LineRequest request = BuildOutputRequest(offset, activeLow, initialActive, consumer);
+        Interop.Gpio.LineRequest request = build(offset);
         if (Interop.Gpio.Ioctl(chip, Interop.Gpio.GPIO_V2_GET_LINE_IOCTL, &request) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             if (errno != Interop.Sys.EBUSY)
                 throw Interop.Gpio.CreateException(path, line, errno,
-                    $"requesting line {offset} as an output failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+                    $"requesting line {offset} as {what} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
             string holder = LineInfo(chip, path, line, offset).Consumer;
             throw Interop.Gpio.CreateException(path, line, errno,
                 $"busy: line {offset} is already requested by {(holder.Length > 0 ? $"\"{holder}\"" : "another process")}");
         }
-        return new Output(SafeGpioHandle.Adopt(request.fd), path, line, GpioChips.Describe(path, offset, name));
+        return (SafeGpioHandle.Adopt(request.fd), GpioChips.Describe(path, offset, name));
+    }
+
+    /// <summary>The GPIO_V2_GET_LINE_IOCTL argument for one input line: zeroed, INPUT [| ACTIVE_LOW], no edge events (the panel samples). Pure, for tests.</summary>
+    internal static unsafe Interop.Gpio.LineRequest BuildInputRequest(uint offset, bool activeLow, string consumer)
+    {
+        Interop.Gpio.LineRequest request = default;
+        request.offsets[0] = offset;
+        request.num_lines = 1;
+        Interop.Gpio.WriteName(request.consumer, consumer);
+        request.config.flags = Interop.Gpio.GPIO_V2_LINE_FLAG_INPUT | (activeLow ? Interop.Gpio.GPIO_V2_LINE_FLAG_ACTIVE_LOW : 0);
+        return request;
     }
 
     /// <summary>
@@ -62,7 +87,7 @@ internal static class GpioCharacterDevice
         return (Interop.Gpio.ReadName(info.name), Interop.Gpio.ReadName(info.consumer));
     }
 
-    private sealed class Output(SafeGpioHandle request, string path, string line, string description) : IGpioOutput
+    private sealed class Output(SafeGpioHandle request, string path, string line, string description) : IGpioOutput, IGpioInput
     {
         public string Description { get; } = description;
 

@@ -42,6 +42,25 @@ public static class GpioChips
     }
 
     /// <summary>
+    /// Requests <paramref name="line"/> of <paramref name="chip"/> as an input (a button) and holds
+    /// it until the result is disposed. Arguments as for <see cref="RequestOutput"/>.
+    /// </summary>
+    public static IGpioInput RequestInput(string chip, string line, bool activeLow, string consumer)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(chip);
+        ArgumentException.ThrowIfNullOrWhiteSpace(line);
+        ArgumentException.ThrowIfNullOrEmpty(consumer);
+        if (chip.StartsWith(SimulatedPrefix, StringComparison.Ordinal))
+        {
+            string directory = chip[SimulatedPrefix.Length..];
+            ArgumentException.ThrowIfNullOrWhiteSpace(directory, nameof(chip));
+            return SimulatedGpioChip.RequestInput(chip, directory, line, activeLow, consumer);
+        }
+        string path = chip.Contains('/') ? chip : "/dev/" + chip;
+        return GpioCharacterDevice.RequestInput(path, line, activeLow, consumer);
+    }
+
+    /// <summary>
     /// Turns <paramref name="line"/> (offset or name) into an offset below <paramref name="lineCount"/>,
     /// asking <paramref name="nameOf"/> for the names only when it is not a number. Shared by both chips
     /// so they fail alike.

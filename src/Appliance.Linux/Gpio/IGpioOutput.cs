@@ -16,3 +16,16 @@ public interface IGpioOutput : IDisposable
     /// <summary>Drives the line active (true) or inactive (false).</summary>
     void Set(bool active);
 }
+
+/// <summary>
+/// One GPIO line requested as an input and held until <see cref="IDisposable.Dispose"/>. Values
+/// are logical: true = active (a low level on an active-low line: a button to ground with a
+/// pull-up). Obtained from <see cref="GpioChips.RequestInput"/>.
+/// </summary>
+public interface IGpioInput : IDisposable
+{
+    string Description { get; }
+
+    /// <summary>Reads the line: true when active.</summary>
+    bool Get();
+}

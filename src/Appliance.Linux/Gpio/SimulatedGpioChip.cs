@@ -88,7 +88,8 @@ public static class SimulatedGpioChip
                 throw Interop.Gpio.CreateException(chip, line, Interop.Sys.EBUSY,
                     $"busy: line {offset} is already requested by {(holder.Length > 0 ? $"\"{holder}\"" : "another process")}");
             }
-            var output = new Output(handle, chip, line, directory, offset, activeLow, GpioChips.Describe(chip, offset, names[offset]));
+            var output = new Output(handle, chip, line, directory, offset, activeLow, GpioChips.Describe(chip, offset, names[offset]),
+                SimulatedLcd.Attached(directory, names, offset));
             try
             {
                 output.Set(initialActive);
@@ -157,8 +158,64 @@ public static class SimulatedGpioChip
         return Interop.Gpio.CreateException(chip, line, errno, ex.Message, ex);
     }
 
-    private sealed class Output(SafeFileHandle level, string chip, string line, string directory, uint offset, bool activeLow, string description)
-        : IGpioOutput
+    /// <summary>
+    /// An input (a button) on the simulated chip: held like an output (flock, consumer file), read
+    /// with pread and never written; the lab "presses" it by writing the level file
+    /// (<c>lab press</c>). An absent or empty level file reads as level 0.
+    /// </summary>
+    internal static IGpioInput RequestInput(string chip, string directory, string line, bool activeLow, string consumer)
+    {
+        string[] names = ReadNames(chip, directory, line);
+        uint offset = GpioChips.ResolveLine(chip, line, (uint)names.Length, i => names[i]);
+        string path = LevelPath(directory, offset);
+        int fd = Interop.Files.Open(path, Interop.Sys.O_RDWR | Interop.Files.O_CREAT | Interop.Sys.O_CLOEXEC, LevelFileMode);
+        if (fd < 0)
+            throw Interop.Gpio.CreateExceptionForLastError(chip, line, $"opening {path} failed");
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        try
+        {
+            if (Interop.Files.Flock(handle, Interop.Files.LOCK_EX | Interop.Files.LOCK_NB) != 0)
+            {
+                if (Marshal.GetLastPInvokeError() != Interop.Sys.EAGAIN)
+                    throw Interop.Gpio.CreateExceptionForLastError(chip, line, $"locking {path} failed");
+                string holder = ReadHolder(ConsumerPath(directory, offset));
+                throw Interop.Gpio.CreateException(chip, line, Interop.Sys.EBUSY,
+                    $"busy: line {offset} is already requested by {(holder.Length > 0 ? $"\"{holder}\"" : "another process")}");
+            }
+            try
+            {
+                File.WriteAllText(ConsumerPath(directory, offset), consumer + "\n");
+            }
+            catch (Exception ex) when (IsFileError(ex))
+            {
+                throw FileError(chip, line, ex);
+            }
+            return new Output(handle, chip, line, directory, offset, activeLow, GpioChips.Describe(chip, offset, names[offset]), null);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The physical level of line <paramref name="offset"/> as a person with a probe would read it
+    /// (pread, no lock: a held line can be read); false when the file is absent or empty.
+    /// </summary>
+    public static bool ReadLevel(string directory, uint offset)
+    {
+        int fd = Interop.Files.Open(LevelPath(directory, offset), Interop.Files.O_RDONLY | Interop.Sys.O_CLOEXEC, 0);
+        if (fd < 0)
+            return false;
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        Span<byte> buffer = stackalloc byte[LevelLength];
+        return RandomAccess.Read(handle, buffer, 0) > 0 && buffer[0] == (byte)'1';
+    }
+
+    private sealed class Output(SafeFileHandle level, string chip, string line, string directory, uint offset, bool activeLow, string description,
+        SimulatedLcd? lcd)
+        : IGpioOutput, IGpioInput
     {
         public string Description { get; } = description;
 
@@ -191,6 +248,7 @@ public static class SimulatedGpioChip
             try
             {
                 RandomAccess.Write(level, value, 0); // one pwrite of both bytes
+                lcd?.Pin(offset, active ^ activeLow);
             }
             catch (Exception ex) when (IsFileError(ex))
             {

@@ -1,0 +1,93 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+
+namespace Appliance.Core.Panel;
+
+/// <summary>A heartbeat link as the panel shows it.</summary>
+public sealed record PanelLink(string Name, bool Up);
+
+/// <summary>A resource as the panel shows it: <c>started|stopped|starting|stopping|failed</c>.</summary>
+public sealed record PanelResource(string Name, string Kind, string State);
+
+/// <summary>The last fencing: target and result (<c>success|failed|...</c>).</summary>
+public sealed record PanelFence(string Target, string Result);
+
+/// <summary>
+/// A condition that needs a person, by a stable <paramref name="Key"/> (so the same condition is
+/// one alarm however often it is seen) and a short text for the LCD.
+/// </summary>
+public sealed record AlarmCondition(string Key, string Text);
+
+/// <summary>
+/// What the panel shows of the node: read from the same documents as <c>appliancectl status
+/// --json</c> and <c>services --json</c> (<see cref="FromStatus"/>), so the panel and the CLI
+/// never disagree. Pure data.
+/// </summary>
+public sealed record PanelView(string Node, string Role, string RoleReason, string PeerName, string PeerState, string PeerRole)
+{
+    public ImmutableArray<PanelLink> Links { get; init; } = [];
+    public ImmutableArray<PanelResource> Resources { get; init; } = [];
+    public ImmutableArray<string> Vips { get; init; } = [];
+    public PanelFence? LastFence { get; init; }
+
+    /// <summary>The fencing state machine's phase (idle, delaying, fencing, retrying, ...).</summary>
+    public string FencingState { get; init; } = "idle";
+
+    /// <summary>How many times the daemon found it had not been scheduled for longer than deadtime.</summary>
+    public long Stalls { get; init; }
+
+    /// <summary>Open conditions: fence failed, duplicate VIP, failed resource, real server down, warnings.</summary>
+    public ImmutableArray<AlarmCondition> Conditions { get; init; } = [];
+
+    /// <summary>The view before the first status arrives.</summary>
+    public static PanelView Unknown(string node) => new(node, "starting", "", "peer", "unknown", "unknown");
+
+    /// <summary>
+    /// Reads <c>status --json</c> (and <c>services --json</c> when there is a director). Unknown or
+    /// missing fields read as "unknown" rather than throwing: the panel shows what it can.
+    /// </summary>
+    public static PanelView FromStatus(JsonElement status, JsonElement? services = null)
+    {
+        string Str(JsonElement e, string name, string fallback = "") =>
+            e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : fallback;
+        JsonElement Obj(JsonElement e, string name) =>
+            e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v : default;
+        IEnumerable<JsonElement> Arr(JsonElement e, string name) =>
+            e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray() : [];
+
+        var peer = Obj(status, "peer");
+        var links = Arr(peer, "links").Select(l => new PanelLink(Str(l, "name"), Str(l, "state") == "up")).ToImmutableArray();
+        var resources = Arr(status, "resources").Select(r => new PanelResource(Str(r, "name"), Str(r, "kind"), Str(r, "state"))).ToImmutableArray();
+        var fencing = Obj(status, "fencing");
+        var last = Obj(fencing, "last");
+        PanelFence? lastFence = last.ValueKind == JsonValueKind.Object ? new PanelFence(Str(last, "target"), Str(last, "result")) : null;
+        var dup = Obj(status, "duplicate_vip");
+        var vips = Arr(dup, "watched").Select(w => Str(w, "vip")).Where(v => v.Length > 0).Distinct().ToImmutableArray();
+        var stall = Obj(status, "stall");
+        long stalls = stall.ValueKind == JsonValueKind.Object && stall.TryGetProperty("count", out var c) && c.TryGetInt64(out long n) ? n : 0;
+
+        var conditions = ImmutableArray.CreateBuilder<AlarmCondition>();
+        if (lastFence is { Result: "failed" })
+            conditions.Add(new AlarmCondition("fence-failed:" + lastFence.Target, "fence failed " + lastFence.Target));
+        foreach (var a in Arr(dup, "alarms"))
+            conditions.Add(new AlarmCondition("dup-vip:" + Str(a, "vip"), "dup VIP " + Str(a, "vip")));
+        foreach (var r in resources.Where(r => r.State == "failed"))
+            conditions.Add(new AlarmCondition("resource:" + r.Name, "failed " + r.Name));
+        if (Str(status, "unfit") is { Length: > 0 } unfit)
+            conditions.Add(new AlarmCondition("unfit", "unfit: " + unfit));
+        foreach (var svc in services is { } s ? Arr(s, "services") : [])
+            foreach (var server in Arr(svc, "servers"))
+                if (Str(server, "state") == "down" && !(server.TryGetProperty("sorry", out var sorry) && sorry.ValueKind == JsonValueKind.True))
+                    conditions.Add(new AlarmCondition($"rs-down:{Str(svc, "name")}:{Str(server, "address")}", "down " + Str(server, "address")));
+        foreach (var w in Arr(status, "warnings"))
+            if (w.ValueKind == JsonValueKind.String)
+                conditions.Add(new AlarmCondition("warning:" + w.GetString(), w.GetString()!));
+
+        return new PanelView(Str(status, "node", "?"), Str(status, "role", "unknown"), Str(status, "role_reason"),
+            Str(peer, "name", "peer"), Str(peer, "state", "unknown"), Str(peer, "role", "unknown"))
+        {
+            Links = links, Resources = resources, Vips = vips, LastFence = lastFence, FencingState = Str(fencing, "state", "idle"),
+            Stalls = stalls, Conditions = conditions.ToImmutable(),
+        };
+    }
+}
