@@ -16,76 +16,37 @@ namespace Appliance.Integration.Tests.Daemon;
 /// </summary>
 public sealed class DirectorCapacityDaemonTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("apl-capacity-").FullName;
-    private readonly string _ns = "apl-cap-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly string _client = "apl-capc-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly DirectorDaemonHarness _h = new("cap");
+    private string _client = "";
 
-    public void Dispose()
-    {
-        foreach (var ns in new[] { _ns, _client })
-        {
-            try
-            {
-                if (File.Exists("/run/netns/" + ns))
-                    Edge.Edge.Run("ip", "netns", "delete", ns);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-        }
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _h.Dispose();
 
-    private static string Bin => Environment.GetEnvironmentVariable("APPLIANCE_BIN") ?? Path.Combine(Lab.Lab.RepoRoot(), "out", "bin");
+    private static (int Exit, string Out, string Err) In(string ns, string file, params string[] args) => DirectorDaemonHarness.In(ns, file, args);
 
-    private static (int Exit, string Out, string Err) In(string ns, string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", ns, file }.Concat(args))
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string o = p.StandardOutput.ReadToEnd(), e = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, o, e);
-    }
-
-    private (int Exit, string Out, string Err) Ctl(params string[] args) =>
-        In(_ns, Path.Combine(Bin, "appliancectl"), new[] { "--control", Path.Combine(_dir, "control.sock") }.Concat(args).ToArray());
-
-    private void Ip(string ns, string command) => Assert.Equal(0, In(ns, "ip", command.Split(' ')).Exit);
+    private void Ip(string ns, string command) => _h.Ip(command, ns);
 
     [RootFact]
     public void Counts_active_and_new_connections_and_warns_once_when_n_minus_1_cannot_carry_the_peak()
     {
-        Edge.Edge.Run("ip", "netns", "add", _ns);
-        Edge.Edge.Run("ip", "netns", "add", _client);
-        foreach (var cmd in new[] { "link set lo up", $"link add eth0 type veth peer name eth0p netns {_client}", "link set eth0 up", "addr add 192.0.2.1/24 dev eth0",
+        _client = _h.AddNamespace(_h.Ns + "c");
+        foreach (var cmd in new[] { $"link add eth0 type veth peer name eth0p netns {_client}", "link set eth0 up", "addr add 192.0.2.1/24 dev eth0",
                      "link add in0 type veth peer name in0p", "link set in0p up", "link set in0 up", "addr add 10.77.0.1/24 dev in0" })
-            Ip(_ns, cmd);
-        Assert.Equal(0, In(_ns, "sysctl", "-qw", "net.ipv4.ip_forward=1").Exit);
-        string eth0Mac = In(_ns, "cat", "/sys/class/net/eth0/address").Out.Trim();
-        string in0pMac = In(_ns, "cat", "/sys/class/net/in0p/address").Out.Trim();
+            Ip(_h.Ns, cmd);
+        Assert.Equal(0, In(_h.Ns, "sysctl", "-qw", "net.ipv4.ip_forward=1").Exit);
+        string eth0Mac = In(_h.Ns, "cat", "/sys/class/net/eth0/address").Out.Trim();
+        string in0pMac = In(_h.Ns, "cat", "/sys/class/net/in0p/address").Out.Trim();
         // The client reaches the VIP whether or not this lone node has taken it yet; the real servers
         // are in0p's MAC (nobody answers there: the SYNs are balanced, counted and lost).
-        foreach (var cmd in new[] { "link set lo up", "link set eth0p up", "addr add 192.0.2.2/24 dev eth0p", $"neigh add 192.0.2.10 lladdr {eth0Mac} dev eth0p" })
+        foreach (var cmd in new[] { "link set eth0p up", "addr add 192.0.2.2/24 dev eth0p", $"neigh add 192.0.2.10 lladdr {eth0Mac} dev eth0p" })
             Ip(_client, cmd);
         foreach (var rs in new[] { "10.77.0.11", "10.77.0.12" })
-            Ip(_ns, $"neigh add {rs} lladdr {in0pMac} dev in0");
+            Ip(_h.Ns, $"neigh add {rs} lladdr {in0pMac} dev in0");
 
-        string key = Path.Combine(_dir, "authkey");
-        File.WriteAllBytes(key, Enumerable.Range(0, 32).Select(i => (byte)(i * 7 + 1)).ToArray());
-        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        string config = Path.Combine(_dir, "appliance.yaml");
-        File.WriteAllText(config, $$"""
+        _h.WriteKey();
+        _h.WriteConfig($$"""
             cluster:
               name: captest
-              key_file: {{key}}
+              key_file: {{_h.KeyPath}}
               fencing: off
               timers: {keepalive: 200ms, warntime: 600ms, deadtime: 1s, initdead: 2s}
             nodes:
@@ -116,28 +77,19 @@ public sealed class DirectorCapacityDaemonTests(ITestOutputHelper output) : IDis
                     - {address: 10.77.0.12:8443}
             metrics: {listen: 127.0.0.1:9470}
             """);
-        File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
-        var psi = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "netns", "exec", _ns, Path.Combine(Bin, "applianced"), "--config", config, "--node", "alpha",
-                     "--control", Path.Combine(_dir, "control.sock"), "--state-dir", Path.Combine(_dir, "state") })
-            psi.ArgumentList.Add(a);
-        using var daemon = Process.Start(psi)!;
-        var log = new StringBuilder();
-        daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.BeginErrorReadLine();
-        daemon.BeginOutputReadLine();
+        var (daemon, log) = _h.StartDaemon();
+        using var _ = daemon;
         try
         {
             JsonElement Services()
             {
-                var r = Ctl("services", "--json");
+                var r = _h.Ctl("services", "--json");
                 Assert.True(r.Exit == 0, $"services: {r.Out}{r.Err}");
                 return JsonDocument.Parse(r.Out).RootElement.Clone();
             }
             JsonElement Service(JsonElement doc, string name) => doc.GetProperty("services").EnumerateArray().Single(s => s.GetProperty("name").GetString() == name);
-            Lab.Lab.WaitUntil(() => Ctl("services", "--json") is { Exit: 0 } r && r.Out.Contains("\"loaded\":true") && r.Out.Contains("\"active\":0"),
+            Lab.Lab.WaitUntil(() => _h.Ctl("services", "--json") is { Exit: 0 } r && r.Out.Contains("\"loaded\":true") && r.Out.Contains("\"active\":0"),
                 TimeSpan.FromSeconds(30), "the table loaded and a first sample taken");
             var web = Service(Services(), "web");
             Assert.Equal(0, web.GetProperty("capacity").GetProperty("peak").GetInt64());
@@ -155,12 +107,12 @@ public sealed class DirectorCapacityDaemonTests(ITestOutputHelper output) : IDis
             Add(2, "ESTABLISHED", ids[0]);
             Add(1, "ESTABLISHED", ids[1]);
             Add(3, "TIME_WAIT", ids[0]);
-            string file = Path.Combine(_dir, "entries.ct");
+            string file = Path.Combine(_h.Dir, "entries.ct");
             File.WriteAllText(file, string.Join('\n', lines) + "\n");
-            Assert.Equal(0, In(_ns, "conntrack", "-R", file).Exit);
+            Assert.Equal(0, In(_h.Ns, "conntrack", "-R", file).Exit);
 
             // What conntrack(8) lists per mark, TIME_WAIT and CLOSE left out: the daemon must agree.
-            long Listed(string id) => In(_ns, "conntrack", "-L", "-m", $"{id}/0xffff0000").Out
+            long Listed(string id) => In(_h.Ns, "conntrack", "-L", "-m", $"{id}/0xffff0000").Out
                 .Split('\n').Count(l => l.Length > 0 && !l.Contains(" TIME_WAIT ") && !l.Contains(" CLOSE "));
             long[] expected = [.. ids.Select(Listed)];
             output.WriteLine($"conntrack -L per server (open): {string.Join(", ", expected)}");
@@ -186,15 +138,15 @@ public sealed class DirectorCapacityDaemonTests(ITestOutputHelper output) : IDis
             Assert.Equal(JsonValueKind.Null, api.GetProperty("warning").ValueKind);
             Assert.Equal("no N-1 check: 10.77.0.12:8443 has no capacity", api.GetProperty("note").GetString());
 
-            var status = JsonDocument.Parse(Ctl("status", "--json").Out).RootElement;
+            var status = JsonDocument.Parse(_h.Ctl("status", "--json").Out).RootElement;
             Assert.Equal([warning], status.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
-            Assert.Contains("WARNING: " + warning, Ctl("status").Out);
-            string table = Ctl("services").Out;
+            Assert.Contains("WARNING: " + warning, _h.Ctl("status").Out);
+            string table = _h.Ctl("services").Out;
             output.WriteLine(table);
             Assert.Contains("NOT N-1 REDUNDANT", table);
             Assert.Contains("ACTIVE", table);
 
-            var page = In(_ns, "curl", "-s", "http://127.0.0.1:9470/metrics").Out;
+            var page = In(_h.Ns, "curl", "-s", "http://127.0.0.1:9470/metrics").Out;
             Assert.Contains("appliance_director_capacity_warning{node=\"alpha\",service=\"web\"} 1", page);
             Assert.Contains("appliance_director_capacity_warning{node=\"alpha\",service=\"api\"} 0", page);
             Assert.Contains("appliance_director_capacity_peak_connections{node=\"alpha\",service=\"web\"} 6", page);
@@ -210,13 +162,7 @@ public sealed class DirectorCapacityDaemonTests(ITestOutputHelper output) : IDis
         }
         finally
         {
-            using (var kill = Process.Start("kill", $"-TERM {daemon.Id}"))
-                kill.WaitForExit();
-            if (!daemon.WaitForExit(10_000))
-                daemon.Kill(entireProcessTree: true);
-            daemon.WaitForExit();
-            lock (log)
-                output.WriteLine(log.ToString());
+            DirectorDaemonHarness.Stop(daemon, log, output);
         }
     }
 }

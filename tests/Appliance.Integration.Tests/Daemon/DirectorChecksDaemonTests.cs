@@ -16,23 +16,14 @@ public sealed class DirectorChecksDaemonTests(ITestOutputHelper output) : IDispo
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
     private const int Rise = 2, Fall = 2;
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("apl-checks-").FullName;
-    private readonly string _ns = "apl-chk-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly DirectorDaemonHarness _h = new("chk");
     private readonly Dictionary<string, Process> _listeners = [];
 
     public void Dispose()
     {
         foreach (var p in _listeners.Values)
             Stop(p);
-        try
-        {
-            if (File.Exists("/run/netns/" + _ns))
-                Edge.Edge.Run("ip", "netns", "delete", _ns);
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
-        {
-        }
+        _h.Dispose();
     }
 
     private static void Stop(Process p)
@@ -49,30 +40,14 @@ public sealed class DirectorChecksDaemonTests(ITestOutputHelper output) : IDispo
         p.Dispose();
     }
 
-    private static string Bin => Environment.GetEnvironmentVariable("APPLIANCE_BIN") ?? Path.Combine(Lab.Lab.RepoRoot(), "out", "bin");
-
-    private (int Exit, string Out, string Err) InNs(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", _ns, file }.Concat(args))
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string o = p.StandardOutput.ReadToEnd(), e = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, o, e);
-    }
-
-    private (int Exit, string Out, string Err) Ctl(params string[] args) =>
-        InNs(Path.Combine(Bin, "appliancectl"), new[] { "--control", Path.Combine(_dir, "control.sock") }.Concat(args).ToArray());
-
     /// <summary>A real server: socat accepting on ADDRESS:8080 inside the namespace (ip netns exec execs it, so the pid is socat's).</summary>
     private void Listen(string address)
     {
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", _ns, "socat", "-u", $"TCP-LISTEN:8080,bind={address},fork,reuseaddr", "OPEN:/dev/null" })
+        foreach (var a in new[] { "netns", "exec", _h.Ns, "socat", "-u", $"TCP-LISTEN:8080,bind={address},fork,reuseaddr", "OPEN:/dev/null" })
             psi.ArgumentList.Add(a);
         _listeners[address] = Process.Start(psi)!;
-        Lab.Lab.WaitUntil(() => InNs("ss", "-Hltn", $"src {address}:8080").Out.Contains("LISTEN"), TimeSpan.FromSeconds(5), $"socat listening on {address}");
+        Lab.Lab.WaitUntil(() => _h.InNs("ss", "-Hltn", $"src {address}:8080").Out.Contains("LISTEN"), TimeSpan.FromSeconds(5), $"socat listening on {address}");
     }
 
     private void Unlisten(string address)
@@ -84,23 +59,19 @@ public sealed class DirectorChecksDaemonTests(ITestOutputHelper output) : IDispo
     [RootFact]
     public void A_server_whose_listener_stops_leaves_within_fall_intervals_and_returns_after_rise()
     {
-        Edge.Edge.Run("ip", "netns", "add", _ns);
-        foreach (var cmd in new[] { "link set lo up", "link add eth0 type veth peer name eth0p", "link set eth0p up", "link set eth0 up", "addr add 192.0.2.1/24 dev eth0",
+        foreach (var cmd in new[] { "link add eth0 type veth peer name eth0p", "link set eth0p up", "link set eth0 up", "addr add 192.0.2.1/24 dev eth0",
                      "link add in0 type veth peer name in0p", "link set in0p up", "link set in0 up", "addr add 10.77.0.1/24 dev in0",
                      "addr add 10.77.0.11/32 dev in0", "addr add 10.77.0.12/32 dev in0" })
-            Assert.Equal(0, InNs("ip", cmd.Split(' ')).Exit);
+            _h.Ip(cmd);
         Listen("10.77.0.11");
         Listen("10.77.0.12");
 
-        string key = Path.Combine(_dir, "authkey");
-        File.WriteAllBytes(key, Enumerable.Range(0, 32).Select(i => (byte)(i * 5 + 3)).ToArray());
-        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        string config = Path.Combine(_dir, "appliance.yaml");
+        _h.WriteKey();
         string check = $"{{kind: tcp, interval: {Interval.TotalMilliseconds}ms, timeout: 200ms, rise: {Rise}, fall: {Fall}}}";
-        File.WriteAllText(config, $$"""
+        _h.WriteConfig($$"""
             cluster:
               name: chktest
-              key_file: {{key}}
+              key_file: {{_h.KeyPath}}
               fencing: off
               timers: {keepalive: 200ms, warntime: 600ms, deadtime: 1s, initdead: 2s}
             nodes:
@@ -133,31 +104,22 @@ public sealed class DirectorChecksDaemonTests(ITestOutputHelper output) : IDispo
                     - {address: 10.77.0.11:8080}
                     - {address: 10.77.0.12:8080}
             """);
-        File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
-        var psi = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "netns", "exec", _ns, Path.Combine(Bin, "applianced"), "--config", config, "--node", "alpha",
-                     "--control", Path.Combine(_dir, "control.sock"), "--state-dir", Path.Combine(_dir, "state") })
-            psi.ArgumentList.Add(a);
-        using var daemon = Process.Start(psi)!;
-        var log = new System.Text.StringBuilder();
-        daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.BeginErrorReadLine();
-        daemon.BeginOutputReadLine();
+        var (daemon, log) = _h.StartDaemon();
+        using var _ = daemon;
         try
         {
             JsonElement Services()
             {
-                var r = Ctl("services", "--json");
+                var r = _h.Ctl("services", "--json");
                 Assert.True(r.Exit == 0, $"services: {r.Out}{r.Err}");
                 return JsonDocument.Parse(r.Out).RootElement.Clone();
             }
             JsonElement Server(JsonElement s, string service, int i) =>
                 s.GetProperty("services").EnumerateArray().First(x => x.GetProperty("name").GetString() == service).GetProperty("servers")[i];
-            string Scheduler(string chain) => InNs("nft", "list", "chain", "inet", "appliance", chain).Out.Split('\n').Where(l => l.Contains("ct mark set")).Aggregate("", (a, l) => a + l);
+            string Scheduler(string chain) => _h.InNs("nft", "list", "chain", "inet", "appliance", chain).Out.Split('\n').Where(l => l.Contains("ct mark set")).Aggregate("", (a, l) => a + l);
 
-            Lab.Lab.WaitUntil(() => Ctl("services", "--json") is { Exit: 0 } r && r.Out.Contains("\"loaded\":true"), TimeSpan.FromSeconds(20), "the table loaded");
+            Lab.Lab.WaitUntil(() => _h.Ctl("services", "--json") is { Exit: 0 } r && r.Out.Contains("\"loaded\":true"), TimeSpan.FromSeconds(20), "the table loaded");
             Lab.Lab.WaitUntil(() => Server(Services(), "web", 0).GetProperty("check").GetProperty("result").GetString() == "pass", TimeSpan.FromSeconds(5), "the first check passed");
             var s = Services();
             Assert.Equal(2, s.GetProperty("checks").GetProperty("targets").GetInt32()); // 4 (service, server) pairs, 2 probes per interval
@@ -195,7 +157,7 @@ public sealed class DirectorChecksDaemonTests(ITestOutputHelper output) : IDispo
             Assert.Equal("up", Server(Services(), "web", 0).GetProperty("state").GetString());
 
             // The operator's drain wins over a passing check; a failing check wins over the drain; when it passes again the drain stands.
-            Assert.Equal(0, Ctl("drain", "web", "10.77.0.11:8080").Exit);
+            Assert.Equal(0, _h.Ctl("drain", "web", "10.77.0.11:8080").Exit);
             Assert.Equal("drain", Server(Services(), "web", 0).GetProperty("state").GetString());
             Unlisten("10.77.0.11");
             Lab.Lab.WaitUntil(() => Server(Services(), "web", 0).GetProperty("state").GetString() == "down", bound + TimeSpan.FromSeconds(5), "drained and failing: down");
@@ -210,13 +172,7 @@ public sealed class DirectorChecksDaemonTests(ITestOutputHelper output) : IDispo
         }
         finally
         {
-            using (var kill = Process.Start("kill", $"-TERM {daemon.Id}"))
-                kill.WaitForExit();
-            if (!daemon.WaitForExit(10_000))
-                daemon.Kill(entireProcessTree: true);
-            daemon.WaitForExit();
-            lock (log)
-                output.WriteLine(log.ToString());
+            DirectorDaemonHarness.Stop(daemon, log, output);
         }
         lock (log)
         {

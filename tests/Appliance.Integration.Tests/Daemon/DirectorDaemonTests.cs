@@ -13,57 +13,25 @@ namespace Appliance.Integration.Tests.Daemon;
 /// </summary>
 public sealed class DirectorDaemonTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("apl-director-").FullName;
-    private readonly string _ns = "apl-dir-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly DirectorDaemonHarness _h = new("dir");
 
-    public void Dispose()
-    {
-        try
-        {
-            if (File.Exists("/run/netns/" + _ns))
-                Edge.Edge.Run("ip", "netns", "delete", _ns);
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
-        {
-        }
-    }
-
-    private static string Bin => Environment.GetEnvironmentVariable("APPLIANCE_BIN") ?? Path.Combine(Lab.Lab.RepoRoot(), "out", "bin");
-
-    private (int Exit, string Out, string Err) InNs(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", _ns, file }.Concat(args))
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string o = p.StandardOutput.ReadToEnd(), e = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, o, e);
-    }
-
-    private (int Exit, string Out, string Err) Ctl(params string[] args) =>
-        InNs(Path.Combine(Bin, "appliancectl"), new[] { "--control", Path.Combine(_dir, "control.sock") }.Concat(args).ToArray());
+    public void Dispose() => _h.Dispose();
 
     [RootFact]
     public void The_table_is_loaded_at_start_changed_by_one_transaction_and_left_in_place_at_exit()
     {
-        Edge.Edge.Run("ip", "netns", "add", _ns);
-        foreach (var cmd in new[] { "link set lo up", "link add eth0 type veth peer name eth0p", "link set eth0p up", "link set eth0 up", "addr add 192.0.2.1/24 dev eth0",
+        foreach (var cmd in new[] { "link add eth0 type veth peer name eth0p", "link set eth0p up", "link set eth0 up", "addr add 192.0.2.1/24 dev eth0",
                      "link add in0 type veth peer name in0p", "link set in0p up", "link set in0 up", "addr add 10.77.0.1/24 dev in0" })
-            Assert.Equal(0, InNs("ip", cmd.Split(' ')).Exit);
+            _h.Ip(cmd);
         // Somebody else's table: ours must never touch it.
-        Assert.Equal(0, InNs("nft", "add table ip other; add chain ip other input { type filter hook input priority 0; }; add rule ip other input tcp dport 22 counter accept".Split(' ')).Exit);
-        string otherBefore = InNs("nft", "list", "table", "ip", "other").Out;
+        Assert.Equal(0, _h.InNs("nft", "add table ip other; add chain ip other input { type filter hook input priority 0; }; add rule ip other input tcp dport 22 counter accept".Split(' ')).Exit);
+        string otherBefore = _h.InNs("nft", "list", "table", "ip", "other").Out;
 
-        string key = Path.Combine(_dir, "authkey");
-        File.WriteAllBytes(key, Enumerable.Range(0, 32).Select(i => (byte)(i * 5 + 3)).ToArray());
-        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        string config = Path.Combine(_dir, "appliance.yaml");
-        File.WriteAllText(config, $$"""
+        _h.WriteKey();
+        _h.WriteConfig($$"""
             cluster:
               name: dirtest
-              key_file: {{key}}
+              key_file: {{_h.KeyPath}}
               fencing: off
               timers: {keepalive: 200ms, warntime: 600ms, deadtime: 1s, initdead: 2s}
             nodes:
@@ -89,42 +57,33 @@ public sealed class DirectorDaemonTests(ITestOutputHelper output) : IDisposable
                     - {address: 10.77.0.12:8080}
             metrics: {listen: 127.0.0.1:9469}
             """);
-        File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
-        var psi = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "netns", "exec", _ns, Path.Combine(Bin, "applianced"), "--config", config, "--node", "alpha",
-                     "--control", Path.Combine(_dir, "control.sock"), "--state-dir", Path.Combine(_dir, "state") })
-            psi.ArgumentList.Add(a);
-        using var daemon = Process.Start(psi)!;
-        var log = new System.Text.StringBuilder();
-        daemon.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        daemon.BeginErrorReadLine();
-        daemon.BeginOutputReadLine();
+        var (daemon, log) = _h.StartDaemon();
+        using var _ = daemon;
         try
         {
             JsonElement Services()
             {
-                var r = Ctl("services", "--json");
+                var r = _h.Ctl("services", "--json");
                 Assert.True(r.Exit == 0, $"services: {r.Out}{r.Err}");
                 return JsonDocument.Parse(r.Out).RootElement.Clone();
             }
             // Loaded at start, while the node is still starting (initdead): the role does not matter.
-            Lab.Lab.WaitUntil(() => Ctl("services", "--json") is { Exit: 0 } r && r.Out.Contains("\"loaded\":true"), TimeSpan.FromSeconds(20), "the table loaded");
+            Lab.Lab.WaitUntil(() => _h.Ctl("services", "--json") is { Exit: 0 } r && r.Out.Contains("\"loaded\":true"), TimeSpan.FromSeconds(20), "the table loaded");
             var s = Services();
             Assert.Equal(1, s.GetProperty("generation").GetInt64());
             var web = s.GetProperty("services")[0];
             Assert.Equal("192.0.2.10:80/tcp", web.GetProperty("listen").GetString());
             Assert.Equal(["up", "up"], web.GetProperty("servers").EnumerateArray().Select(x => x.GetProperty("state").GetString()));
-            string table = InNs("nft", "list", "table", "inet", "appliance").Out;
+            string table = _h.InNs("nft", "list", "table", "inet", "appliance").Out;
             Assert.Contains("10.77.0.11", table);
             Assert.Contains("10.77.0.12", table);
-            string handle = InNs("nft", "-a", "list", "table", "inet", "appliance").Out.Split('\n')[0];
+            string handle = _h.InNs("nft", "-a", "list", "table", "inet", "appliance").Out.Split('\n')[0];
             string id11 = web.GetProperty("servers")[0].GetProperty("id").GetString()!; // its conntrack mark
-            string Scheduler() => InNs("nft", "list", "chain", "inet", "appliance", "svc_web").Out.Split('\n').Where(l => l.Contains("ct mark set")).Aggregate("", (a, l) => a + l);
+            string Scheduler() => _h.InNs("nft", "list", "chain", "inet", "appliance", "svc_web").Out.Split('\n').Where(l => l.Contains("ct mark set")).Aggregate("", (a, l) => a + l);
             Assert.Contains(id11, Scheduler());
 
-            var drained = Ctl("drain", "web", "10.77.0.11:8080");
+            var drained = _h.Ctl("drain", "web", "10.77.0.11:8080");
             Assert.True(drained.Exit == 0, drained.Out + drained.Err);
             output.WriteLine(drained.Out.Trim());
             s = Services();
@@ -132,21 +91,21 @@ public sealed class DirectorDaemonTests(ITestOutputHelper output) : IDisposable
             Assert.Equal("drain", s.GetProperty("services")[0].GetProperty("servers")[0].GetProperty("state").GetString());
             Assert.DoesNotContain(id11, Scheduler()); // no new clients for it; its mapping stays for established ones
             Assert.Contains(web.GetProperty("servers")[1].GetProperty("id").GetString()!, Scheduler()); // the other one takes them
-            Assert.Contains("10.77.0.11", InNs("nft", "list", "map", "inet", "appliance", "rs4").Out);
-            Assert.Equal(handle, InNs("nft", "-a", "list", "table", "inet", "appliance").Out.Split('\n')[0]); // never deleted
+            Assert.Contains("10.77.0.11", _h.InNs("nft", "list", "map", "inet", "appliance", "rs4").Out);
+            Assert.Equal(handle, _h.InNs("nft", "-a", "list", "table", "inet", "appliance").Out.Split('\n')[0]); // never deleted
 
-            Assert.Equal(1, Ctl("weight", "web", "10.77.0.99:8080", "3").Exit); // unknown server: refused, nothing changes
-            Assert.Equal(1, Ctl("weight", "nope", "10.77.0.11:8080", "3").Exit);
-            Assert.Equal(2, Ctl("weight", "web", "10.77.0.11:8080", "x").Exit); // bad usage
+            Assert.Equal(1, _h.Ctl("weight", "web", "10.77.0.99:8080", "3").Exit); // unknown server: refused, nothing changes
+            Assert.Equal(1, _h.Ctl("weight", "nope", "10.77.0.11:8080", "3").Exit);
+            Assert.Equal(2, _h.Ctl("weight", "web", "10.77.0.11:8080", "x").Exit); // bad usage
             Assert.Equal(2, Services().GetProperty("generation").GetInt64());
-            Assert.Equal(0, Ctl("undrain", "web", "10.77.0.11:8080").Exit);
+            Assert.Equal(0, _h.Ctl("undrain", "web", "10.77.0.11:8080").Exit);
             Assert.Equal("up", Services().GetProperty("services")[0].GetProperty("servers")[0].GetProperty("state").GetString());
             Assert.Contains(id11, Scheduler());
-            Assert.Contains("SERVER", Ctl("services").Out);
+            Assert.Contains("SERVER", _h.Ctl("services").Out);
 
             // The Prometheus endpoint (on the namespace's own loopback) says the same.
             var ask = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { "netns", "exec", _ns, "socat", "-T2", "-", "TCP:127.0.0.1:9469" })
+            foreach (var a in new[] { "netns", "exec", _h.Ns, "socat", "-T2", "-", "TCP:127.0.0.1:9469" })
                 ask.ArgumentList.Add(a);
             string page;
             using (var socat = Process.Start(ask)!)
@@ -160,19 +119,13 @@ public sealed class DirectorDaemonTests(ITestOutputHelper output) : IDisposable
             Assert.Contains("appliance_director_server_up{node=\"alpha\",service=\"web\",server=\"10.77.0.11:8080\"} 1", page);
             Assert.Contains("appliance_director_generation{node=\"alpha\"} 3", page);
 
-            Assert.Equal(otherBefore, InNs("nft", "list", "table", "ip", "other").Out);
+            Assert.Equal(otherBefore, _h.InNs("nft", "list", "table", "ip", "other").Out);
         }
         finally
         {
-            using (var kill = Process.Start("kill", $"-TERM {daemon.Id}"))
-                kill.WaitForExit();
-            if (!daemon.WaitForExit(10_000))
-                daemon.Kill(entireProcessTree: true);
-            daemon.WaitForExit();
-            lock (log)
-                output.WriteLine(log.ToString());
+            DirectorDaemonHarness.Stop(daemon, log, output);
         }
         // A stopped (or restarted, or upgraded) daemon leaves the table: connections keep their NAT.
-        Assert.Contains("10.77.0.11", InNs("nft", "list", "table", "inet", "appliance").Out);
+        Assert.Contains("10.77.0.11", _h.InNs("nft", "list", "table", "inet", "appliance").Out);
     }
 }
