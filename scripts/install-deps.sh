@@ -16,7 +16,7 @@ case "${1:-test}" in
   # image/build and image/test: the root file system from the Debian mirror (mmdebstrap), file systems
   # and the GPT disk without mounts (squashfs-tools, e2fsprogs, dosfstools, mtools, fdisk), the block map and the
   # compressed artefact (bmap-tools, zstd), and the VM under TCG with UEFI firmware (qemu, OVMF).
-  image)    pkgs=(mmdebstrap squashfs-tools e2fsprogs dosfstools mtools fdisk bmap-tools zstd qemu-system-x86 ovmf) ;;
+  image)    pkgs=(mmdebstrap squashfs-tools e2fsprogs dosfstools mtools fdisk bmap-tools zstd qemu-system-x86 ovmf socat iproute2 iputils-arping jq) ;;
   *) echo "usage: $0 test|run|bench|arm64|image" >&2; exit 2 ;;
 esac
 missing=()
