@@ -43,7 +43,9 @@ test: bin
 	  APPLIANCE_BIN=$(CURDIR)/$(BIN) $(DOTNET) test $$p -c $(CONFIG) -nologo \
 	    --logger "trx;LogFileName=$$(basename $$p).trx" --logger "console;verbosity=normal" \
 	    --results-directory $(RESULTS) || status=1; \
-	done; scripts/test-summary.sh $(RESULTS) || status=1; exit $$status
+	done; \
+	image/run-tests $(RESULTS) || status=1; \
+	scripts/test-summary.sh $(RESULTS) || status=1; exit $$status
 
 # A two-director lab on this machine with a live view of both nodes; Ctrl-C tears it down.
 # Fencing is on, as on a real pair: each node can cut the other's power by relay and by PDU.
@@ -63,15 +65,23 @@ sim: deps
 	  --filter "Category=Replay&FullyQualifiedName~$(shell echo $(SIM) | sed 's/^./\U&/')SimulationTests"
 
 # The image payload for the boards: applianced, appliancectl and the fence agents, NativeAOT for
-# linux-$(ARCH) (x64 or arm64), in out/publish (x64) or out/publish-arm64.
+# linux-$(ARCH) (x64 or arm64), in out/publish (x64) or out/publish-arm64. On x64 it is what `make bin`
+# compiled (the same NativeAOT build), less the lab's tool and the symbols.
 PUBLISH := out/publish$(if $(filter arm64,$(ARCH)),-arm64)
 publish: deps
-	@[ "$(ARCH)" = x64 ] || scripts/install-deps.sh arm64
+ifeq ($(ARCH),x64)
+	$(MAKE) --no-print-directory bin
+	rm -rf $(PUBLISH) && mkdir -p $(PUBLISH)
+	cp -a $(BIN)/applianced $(BIN)/appliancectl $(BIN)/fence_appliance_gpio $(BIN)/fence_appliance_pdu $(BIN)/board $(PUBLISH)/
+	cp -a $(BIN)/*.so $(PUBLISH)/ 2>/dev/null || true
+else
+	scripts/install-deps.sh arm64
 	rm -rf $(PUBLISH)
 	for p in src/Appliance.Daemon src/Appliance.Ctl; do $(DOTNET) publish $$p -c Release $(AOT) -o $(PUBLISH) -v quiet -nologo || exit 1; done
 	rm -f $(PUBLISH)/*.dbg $(PUBLISH)/*.pdb
 	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(PUBLISH)/
 	install -d $(PUBLISH)/board && install -m 0644 board/*.yaml $(PUBLISH)/board/
+endif
 	@ls -l $(PUBLISH)
 
 # The flashable disk image of a board (image/README.md): out/image/amd64/appliance-amd64.img{,.zst,.bmap},
@@ -80,9 +90,10 @@ image: publish
 	@scripts/install-deps.sh image
 	image/build
 
-# Boots that image in qemu (TCG, no KVM needed) and checks it over the serial console.
+# Boots that image in qemu (TCG, no KVM needed): one board (image/test), then a pair (image/pair).
 image-test: image
 	image/test
+	image/pair
 
 clean:
 	rm -rf out; find src tests -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +
