@@ -607,7 +607,8 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
                     _draft.Skipped(At(line), subject, $"{type} is a test device that proves no power cut; the appliance fences only through devices that can");
                     break;
                 default:
-                    _draft.Skipped(At(line), subject,
+                    // Its parameters are often a login and password: not repeated in the report.
+                    _draft.Skipped(At(line), $"stonith_host {line.Args[0].Text} {type} (parameters not shown)",
                         $"no mapping for the cluster-glue type {type}; write it as a fence-agent device (its fence_* agent) under fence_devices");
                     break;
             }
@@ -960,7 +961,7 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
                     $"lsb {path}; heartbeat v1 never monitored resources, here its status runs every 10s (LSB exit codes: 0 running, 3 stopped) and a failure restarts it");
             }
             if (!inResourceD)
-                _draft.Assumed(at, word.Text, $"not in {Path.Combine(directory, "resource.d")}, so heartbeat's next place, {path}");
+                _draft.Assumed(at, word.Text, $"no such script in the directory's resource.d, so heartbeat's next place, {path}");
             _draft.Resources.Add(map.WithComment($"{at}: {word.Text}"));
             return;
         }
@@ -970,7 +971,7 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
         _draft.Changed(at, word.Text,
             $"a script with arguments runs as an exec resource ({path} ... start|stop); not monitored (heartbeat read its status output, not an exit code): add a monitor command if it has one");
         if (!inResourceD)
-            _draft.Assumed(at, word.Text, $"not in {Path.Combine(directory, "resource.d")}, so heartbeat's next place, {path}");
+            _draft.Assumed(at, word.Text, $"no such script in the directory's resource.d, so heartbeat's next place, {path}");
     }
 
     // ---- the rest -----------------------------------------------------------------------------
@@ -1008,14 +1009,13 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
     {
         _draft.KeyFile = options.KeyFile;
         _draft.KeyComment = options.KeyWritten ? "a new random key (--write-key)" : "not created: see the report";
-        string create = options.KeyWritten
-            ? $"a new random 32-byte key was written to {options.KeyFile}; copy it to both nodes"
-            : $"create a new one: appliancectl config import-heartbeat --write-key {options.KeyFile} (or head -c 32 /dev/urandom > {options.KeyFile}; chmod 600), the same file on both nodes";
+        if (options.KeyWritten)
+            _draft.Changed(new SourceRef(_authKeys, 0), "cluster.key_file", $"a new random 32-byte key was written to {options.KeyFile}; copy it to both nodes");
+        else
+            _draft.Assumed(new SourceRef(_authKeys, 0), "cluster.key_file",
+                $"heartbeat's keys are not reused: create a new key with appliancectl config import-heartbeat --write-key {options.KeyFile} (or head -c 32 /dev/urandom > {options.KeyFile}; chmod 600), the same file on both nodes");
         if (authKeys.Text is null)
-        {
-            _draft.Assumed(new SourceRef(_authKeys, 0), "no authkeys", create);
             return;
-        }
         var lines = HeartbeatFiles.ParseAuthKeys(authKeys.Text);
         string? send = null;
         var entries = new Dictionary<string, (int Line, string Method)>();
@@ -1057,8 +1057,8 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
             // Never echo the secret itself.
             string subject = method == "crc" ? $"{id} crc" : $"{id} {method} (key not shown)";
             string why = method == "crc"
-                ? "crc authenticated nothing; frames here carry an HMAC-SHA256 with the cluster key: " + create
-                : $"not reused: a {method} text secret is no HMAC-SHA256 key of 32 random bytes: " + create;
+                ? "crc authenticated nothing; frames here carry an HMAC-SHA256 with the cluster key (cluster.key_file)"
+                : $"not reused: a {method} text secret is no HMAC-SHA256 key of 32 random bytes (cluster.key_file)";
             _draft.Skipped(new SourceRef(_authKeys, line), subject, why);
         }
     }

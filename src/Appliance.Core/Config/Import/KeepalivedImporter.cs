@@ -106,7 +106,7 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
             string iface = instances.Select(i => i.Child("interface")?.Arg(0)).FirstOrDefault(x => x is not null) ?? "IFACE";
             return new ImportResult(null, _draft.SortedNotes(),
             [
-                new ConfigError(Display(path), 1, 1,
+                new ConfigError(path, 1, 1,
                     "no heartbeat link: keepalived.conf gives no unicast peer, so say where the pair heartbeats: " +
                     $"--address {_local.Name}:{iface}=IP --address {_peer.Name}:{iface}=IP (each node's address), and/or --serial DEVICE (a null-modem cable)"),
             ]);
@@ -142,7 +142,9 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
     {
         _draft.KeyFile = options.KeyFile;
         _draft.KeyComment = options.KeyWritten ? "a new random key (--write-key)" : "not created: see the report";
-        if (!options.KeyWritten)
+        if (options.KeyWritten)
+            _draft.Changed(new SourceRef(Display(path), 0), "cluster.key_file", $"a new random 32-byte key was written to {options.KeyFile}; copy it to both nodes");
+        else
             _draft.Assumed(new SourceRef(Display(path), 0), "cluster.key_file",
                 $"keepalived has no shared key for the pair: create one with appliancectl config import-keepalived --write-key {options.KeyFile} (or head -c 32 /dev/urandom > {options.KeyFile}; chmod 600) and copy it to both nodes");
     }
@@ -536,8 +538,15 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
         var interval = script.Child("interval") is { } iv ? Timer(iv, 0) ?? DefaultAdvert : DefaultAdvert;
         if (interval < TimeSpan.FromMilliseconds(100))
             interval = TimeSpan.FromMilliseconds(100);
-        var timeout = script.Child("timeout") is { } to ? Timer(to, 0) ?? interval : interval;
-        if (timeout >= interval)
+        var timeoutNode = script.Child("timeout");
+        var timeout = timeoutNode is null ? interval : Timer(timeoutNode, 0) ?? interval;
+        if (timeoutNode is null)
+        {
+            timeout = TimeSpan.FromMilliseconds(Math.Max(10, (long)(interval.TotalMilliseconds * 0.8)));
+            _draft.Assumed(script.At, $"vrrp_script {name}",
+                $"no timeout: keepalived waits up to the interval; {ImportText.Ms(timeout)} here (a monitor's timeout is less than its interval)");
+        }
+        else if (timeout >= interval)
         {
             var fitted = TimeSpan.FromMilliseconds(Math.Max(10, (long)(interval.TotalMilliseconds * 0.8)));
             _draft.Changed(script.Child("timeout")?.At ?? script.At, $"vrrp_script {name} timeout",
@@ -572,15 +581,14 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
         foreach (var h in options.Addresses.Where(h => h.Node != _local.Name && h.Node != _peer.Name))
             _draft.Skipped(file, $"--address {h.Node}={h.Address}", $"{h.Node} is neither node ({_local.Name}, {_peer.Name})");
         var made = new HashSet<(string, string)>();
-        void Add(string rawName, IPAddress local, IPAddress peer, string comment)
+        bool Add(string rawName, IPAddress local, IPAddress peer, string comment)
         {
-            if (!made.Add((local.ToString(), peer.ToString())))
-                return;
-            if (_local.Links.Count >= ConfigLimits.MaxLinksPerNode)
-                return;
+            if (_local.Links.Count >= ConfigLimits.MaxLinksPerNode || !made.Add((local.ToString(), peer.ToString())))
+                return false;
             string name = _draft.LinkNames.Take(rawName);
             _local.Links.Add(new YOutMap().Add("name", name).Add("kind", "udp").Add("local", local.ToString()).Add("peer", peer.ToString()).WithComment(comment));
             _peer.Links.Add(new YOutMap().Add("name", name).Add("kind", "udp").Add("local", peer.ToString()).Add("peer", local.ToString()).WithComment(comment));
+            return true;
         }
 
         foreach (var inst in instances)
@@ -620,8 +628,7 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
                     $"no unicast_src_ip: give this node's own address with --address {_local.Name}{(iface is null ? "" : ":" + iface)}=IP");
                 continue;
             }
-            Add("vrrp-" + (iface ?? inst.Arg(0) ?? "lan"), local, peerAddresses[0], $"{peers.At}: vrrp_instance {inst.Arg(0)} unicast");
-            if (src is null)
+            if (Add("vrrp-" + (iface ?? inst.Arg(0) ?? "lan"), local, peerAddresses[0], $"{peers.At}: vrrp_instance {inst.Arg(0)} unicast") && src is null)
                 _draft.Assumed(peers.At, $"vrrp_instance {inst.Arg(0)} unicast_peer", $"this node's address {local} is from --address");
         }
 
@@ -638,8 +645,8 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
                 _draft.Skipped(file, $"--address for {iface}", $"{l} and {p} are not two addresses of one family");
                 continue;
             }
-            Add("vrrp-" + iface, l, p, $"VRRP on {iface}, addresses from --address");
-            _draft.Changed(file, $"VRRP multicast on {iface}", $"a unicast heartbeat link between {_local.Name} {l} and {_peer.Name} {p} (from --address)");
+            if (Add("vrrp-" + iface, l, p, $"VRRP on {iface}, addresses from --address"))
+                _draft.Changed(file, $"VRRP multicast on {iface}", $"a unicast heartbeat link between {_local.Name} {l} and {_peer.Name} {p} (from --address)");
         }
         if (_local.Links.Count == 0 && Hint(_local, null) is { } gl && Hint(_peer, null) is { } gp && gl.AddressFamily == gp.AddressFamily && !gl.Equals(gp))
         {
@@ -1224,8 +1231,13 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
                     break;
                 case "misc_path" when kind == "exec":
                     Use(o);
-                    command = string.Join(' ', o.Args.Select(a => a.Text));
-                    _draft.Changed(o.At, $"{header}: {o.Text}", "keepalived ran it itself; here /bin/sh -c runs the line, with the real server in $REAL_ADDRESS and $REAL_PORT");
+                    // A script that names its real server works for every server of the service with the address as a variable.
+                    var words = o.Args.SelectMany(a => a.Text.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+                    string rsAddress = rs.Arg(0) ?? "";
+                    bool named = words.Skip(1).Contains(rsAddress);
+                    command = string.Join(' ', words.Select((w, i) => i > 0 && w == rsAddress ? "\"$REAL_ADDRESS\"" : w));
+                    _draft.Changed(o.At, $"{header}: {o.Text}", "keepalived ran it itself; here /bin/sh -c runs the line, with the real server in $REAL_ADDRESS and $REAL_PORT" +
+                        (named ? $" ({rsAddress} in the line is \"$REAL_ADDRESS\" here, so one check serves every real server)" : ""));
                     break;
                 case "misc_dynamic":
                     Skip(o, "the exit code does not set the weight: exit 0 passes, anything else fails", $"{header}: {o.Text}");
@@ -1352,15 +1364,20 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
             return;
         var inside = new Dictionary<string, (string Name, IPAddress Address, int Length, string Interface)>();
         var kept = new List<YOutMap>();
+        static IPAddress ListenAddress(string listen) => IPAddress.Parse(listen.StartsWith('[') ? listen[1..listen.IndexOf(']')] : listen[..listen.IndexOf(':')]);
+        // One line per virtual_server for its addresses that are not VIPs (a group may have many).
+        foreach (var byVs in _services.Where(x => !_vips.Any(v => v.Address.Equals(ListenAddress(x.Listen)))).GroupBy(x => x.Vs))
+        {
+            var listens = byVs.Select(x => x.Listen).ToList();
+            var addresses = listens.Select(ListenAddress).Distinct().ToList();
+            _draft.Skipped(byVs.Key.At, $"{byVs.Key.Text}: {string.Join(", ", listens)}",
+                $"{string.Join(", ", addresses)} {(addresses.Count == 1 ? "is not a VIP" : "are not VIPs")} of this file's vrrp_instances: the director balances only addresses the pair floats; add {(addresses.Count == 1 ? "it" : "them")} to a virtual_ipaddress block");
+        }
         foreach (var (service, family, servers, sorry, vs, listen) in _services)
         {
-            var listenAddress = IPAddress.Parse(listen.StartsWith('[') ? listen[1..listen.IndexOf(']')] : listen[..listen.IndexOf(':')]);
+            var listenAddress = ListenAddress(listen);
             if (!_vips.Any(v => v.Address.Equals(listenAddress)))
-            {
-                _draft.Skipped(vs.At, $"{vs.Text}: {listen}",
-                    $"{listenAddress} is not a VIP of this file's vrrp_instances: the director balances only addresses the pair floats; add it to a virtual_ipaddress block");
                 continue;
-            }
             bool v6 = family == "ipv6";
             var all = servers.Select(s => s.Address.Address).Concat(sorry is null ? [] : [sorry.Address]).ToList();
             if (!inside.TryGetValue(family, out var gateway))

@@ -156,7 +156,7 @@ internal sealed class KeepalivedParser(IImportFiles files, Func<string, string> 
         var matches = ImportGlob.Expand(resolved, files);
         if (matches.Count == 0)
         {
-            skipped(at, $"include {pattern}", $"no file matches {resolved}; keepalived goes on without it too");
+            skipped(at, $"include {pattern}", $"no file matches {display(resolved)}; keepalived goes on without it too");
             return;
         }
         foreach (string file in matches)
