@@ -1019,6 +1019,7 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
         var lines = HeartbeatFiles.ParseAuthKeys(authKeys.Text);
         string? send = null;
         var entries = new Dictionary<string, (int Line, string Method)>();
+        int errorsBefore = _errors.Count;
         foreach (var (line, words) in lines)
         {
             if (words[0].Text == "auth")
@@ -1048,7 +1049,11 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
             }
             entries[words[0].Text] = (line, method);
         }
-        if (send is null && entries.Count > 0)
+        if (_errors.Count > errorsBefore)
+        {
+            // A malformed line is the error to fix first; what refers to it would only echo it.
+        }
+        else if (send is null && entries.Count > 0)
             Error(_authKeys, entries.Values.Min(e => e.Line), 1, "no 'auth N' line: heartbeat does not know which method signs");
         else if (send is not null && !entries.ContainsKey(send))
             Error(_authKeys, lines.First(l => l.Words[0].Text == "auth").Line, 1, $"auth {send}: no method {send} is listed");

@@ -229,9 +229,11 @@ internal static class TimerFit
 
     public static Timers Fit(Timers wanted, Action<string, string> changed)
     {
-        var keepalive = Clamp(wanted.Keepalive, ConfigLimits.MinKeepalive, ConfigLimits.MaxDeadtime / 2);
+        // At most a third of the longest deadtime, so that a deadtime of 3 keepalives still fits.
+        var maxKeepalive = ConfigLimits.MaxDeadtime / 3;
+        var keepalive = Clamp(wanted.Keepalive, ConfigLimits.MinKeepalive, maxKeepalive);
         if (keepalive != wanted.Keepalive)
-            changed("keepalive", $"{Duration.Format(wanted.Keepalive)} is outside {Duration.Format(ConfigLimits.MinKeepalive)}..{Duration.Format(ConfigLimits.MaxDeadtime / 2)}; {Duration.Format(keepalive)} here");
+            changed("keepalive", $"{Duration.Format(wanted.Keepalive)} is outside {Duration.Format(ConfigLimits.MinKeepalive)}..{Duration.Format(maxKeepalive)}; {Duration.Format(keepalive)} here");
 
         var deadtime = wanted.Deadtime;
         var deadMin = 2 * keepalive + Ms1;

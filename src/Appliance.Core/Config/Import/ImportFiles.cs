@@ -61,7 +61,10 @@ public static class ImportGlob
     {
         if (!pattern.Split('/').Any(HasWildcard))
         {
-            if (!files.IsDirectory(pattern))
+            // Without wildcards glob(3) still returns only what exists.
+            int slash = pattern.LastIndexOf('/');
+            string dir = slash < 0 ? "." : slash == 0 ? "/" : pattern[..slash];
+            if (files.List(dir)?.Contains(pattern[(slash + 1)..]) == true && !files.IsDirectory(pattern))
                 yield return pattern;
             yield break;
         }
