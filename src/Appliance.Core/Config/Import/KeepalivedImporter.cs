@@ -154,6 +154,7 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
     private TimeSpan? _garpInterval;
     private int? _garpRepeat;
     private TimeSpan? _garpRefresh;
+    private int _vrrpVersion = 2;
 
     private static readonly Dictionary<string, string> GlobalReasons = new(StringComparer.Ordinal)
     {
@@ -202,6 +203,10 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
                         break;
                     case "vrrp_garp_master_refresh":
                         _garpRefresh = Timer(c, 0);
+                        Use(c);
+                        break;
+                    case "vrrp_version":
+                        _vrrpVersion = Int(c, 0, 2, 3) ?? 2;
                         Use(c);
                         break;
                     default:
@@ -350,7 +355,11 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
         var timers = new Timers(keepalive, 2 * keepalive, 3 * keepalive, 3 * keepalive > Timers.Default.Initdead ? 3 * keepalive : Timers.Default.Initdead);
         _draft.Timers = TimerFit.Fit(timers, (name, why) => _draft.Changed(_first.Child("advert_int")?.At ?? _first.At, name, why));
         _draft.TimersComment = $"from advert_int {ImportText.Ms(firstAdvert)}";
-        _draft.Changed(_first.Child("advert_int")?.At ?? _first.At, $"advert_int {ImportText.Ms(firstAdvert)}",
+        string? written = _first.Child("advert_int")?.Arg(0);
+        _draft.Changed(_first.Child("advert_int")?.At ?? _first.At, written is null ? "advert_int" : $"advert_int {written}",
+            (written is null ? $"not set: keepalived's default {ImportText.Ms(DefaultAdvert)}; "
+                : AdvertOf(_first) is { } used && used.TotalSeconds.ToString(CultureInfo.InvariantCulture) != written
+                    ? $"VRRPv2 takes whole seconds, keepalived rounds it to {ImportText.Ms(used)}; " : "") +
             "keepalive = advert_int, deadtime = 3 adverts (VRRP's master-down interval without its skew), warntime = 2 adverts");
         _draft.ClusterName = NameAllocator.Sanitize(options.ClusterName ?? "vrrp-" + (_first.Child("virtual_router_id")?.Arg(0) ?? "0"), "keepalived");
         if (options.ClusterName is null)
@@ -361,9 +370,16 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
 
     private int? PriorityOf(KaNode inst) => inst.Child("priority") is { } p ? int.TryParse(p.Arg(0), NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null : null;
 
-    private TimeSpan? AdvertOf(KaNode inst) =>
-        inst.Child("advert_int") is { } a && decimal.TryParse(a.Arg(0), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal s) && s > 0
-            ? TimeSpan.FromMilliseconds((long)Math.Round(s * 1000m)) : null;
+    /// <summary>The advert interval keepalived uses: VRRPv2 (the default) takes whole seconds and rounds a fraction.</summary>
+    private TimeSpan? AdvertOf(KaNode inst)
+    {
+        if (inst.Child("advert_int") is not { } a || !decimal.TryParse(a.Arg(0), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal s) || s <= 0)
+            return null;
+        int version = inst.Child("version") is { } v && int.TryParse(v.Arg(0), NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : _vrrpVersion;
+        if (version == 2 && s != decimal.Truncate(s))
+            s = Math.Max(1, Math.Round(s, MidpointRounding.AwayFromZero));
+        return TimeSpan.FromMilliseconds((long)Math.Round(s * 1000m));
+    }
 
     private void Instance(KaNode inst)
     {
@@ -389,7 +405,7 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
                         Error(c, 0, "must be more than 0");
                     Use(c);
                     break;
-                case "interface" or "nopreempt" or "preempt" or "unicast_src_ip" or "unicast_peer":
+                case "interface" or "nopreempt" or "preempt" or "unicast_src_ip" or "unicast_peer" or "version":
                     Use(c); // read by Instances and Links
                     break;
                 case "garp_master_repeat":
@@ -505,6 +521,14 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
         int? trackWeight = null;
         if (t.Arg(0) == "weight")
             trackWeight = Int(t, 1, -254, 254);
+        int weight = trackWeight ?? (script.Child("weight") is { } w ? int.TryParse(w.Arg(0), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int sw) ? sw : 0 : 0);
+        bool inSyncGroup = _root.Any(g => g.Keyword == "vrrp_sync_group" && g.Child("group") is { } members && members.Children.Any(m => m.Keyword == inst.Arg(0)));
+        if (weight != 0 && inSyncGroup)
+        {
+            _draft.Skipped(t.At, $"vrrp_instance {inst.Arg(0)}: {t.Text}",
+                $"weight {weight} in a sync group: keepalived ignores such a tracked script, so no monitor here either");
+            return;
+        }
         if (!_monitorOf.TryGetValue(scriptName, out string? monitor))
         {
             monitor = Monitor(script);
@@ -512,7 +536,6 @@ internal sealed class KeepalivedImport(string path, IImportFiles files, ImportOp
                 return;
             _monitorOf[scriptName] = monitor;
         }
-        int weight = trackWeight ?? (script.Child("weight") is { } w ? int.TryParse(w.Arg(0), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int sw) ? sw : 0 : 0);
         if (weight != 0)
             _draft.Changed(t.At, $"vrrp_instance {inst.Arg(0)}: {t.Text}",
                 $"weight {weight}: keepalived {(weight < 0 ? "lowered" : "raised")} the priority by {Math.Abs(weight)} and let the priorities decide; here a failing monitor {monitor} makes the node unfit and it hands over to a healthy peer");

@@ -165,6 +165,27 @@ public sealed class ImportParserTests : IDisposable
         Assert.Contains(r.Notes, n => n.Line == 14 && n.Subject == "wibble 3" && n.Reason.Contains("not recognised", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("", "0.4", 1000)]   // VRRPv2 (keepalived's default) takes whole seconds and rounds
+    [InlineData("", "2.5", 3000)]
+    [InlineData("    version 3\n", "0.4", 400)]
+    public void Keepalived_advert_int_is_what_keepalived_uses(string version, string advert, int keepaliveMs)
+    {
+        var r = Keepalived(Vrrp.Replace("priority 120", $"priority 120\n{version}    advert_int {advert}", StringComparison.Ordinal));
+        Assert.True(r.Ok, string.Join('\n', r.Errors));
+        Assert.Equal(TimeSpan.FromMilliseconds(keepaliveMs), ConfigLoader.Load("x.yaml", r.Yaml!).Config!.Cluster.Timers.Keepalive);
+    }
+
+    [Fact]
+    public void Keepalived_weighted_script_in_a_sync_group_is_ignored_as_keepalived_does()
+    {
+        var r = Keepalived("vrrp_script chk { script /bin/true\n weight -10 }\nvrrp_sync_group G { group { VI_1 } }\n" +
+                           Vrrp.Replace("priority 120", "priority 120\n    track_script { chk }", StringComparison.Ordinal));
+        Assert.True(r.Ok, string.Join('\n', r.Errors));
+        Assert.Empty(ConfigLoader.Load("x.yaml", r.Yaml!).Config!.Monitors);
+        Assert.Contains(r.Notes, n => n.Kind == ImportNoteKind.Skipped && n.Reason.StartsWith("weight -10 in a sync group", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Keepalived_auth_pass_is_never_written_out()
     {
