@@ -31,6 +31,8 @@ internal static class Program
         "  weight SERVICE SERVER N  set SERVER's weight (0..256; 0 drains)\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
         "  config reference      print every configuration option (markdown)\n" +
+        "  config import-heartbeat DIR [options]   heartbeat v1's ha.cf, haresources, authkeys -> appliance.yaml\n" +
+        "  config import-keepalived FILE [options] keepalived.conf -> appliance.yaml (options: config import-heartbeat --help)\n" +
         "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
 
     public static int Main(string[] args)
@@ -100,8 +102,15 @@ internal static class Program
             case "config" when rest.Length == 2 && rest[1] == "reference":
                 Console.Out.Write(Appliance.Core.Config.ConfigReference.Markdown());
                 return 0;
+            case "config" when rest.Length >= 2 && rest[1] is "import-heartbeat" or "import-keepalived":
+                if (rest[2..] is ["--help"])
+                {
+                    Console.Out.Write(ConfigImport.Usage);
+                    return 0;
+                }
+                return ConfigImport.Run(rest[1], rest[2..], Console.Out, Console.Error);
             case "config":
-                return BadUsage("usage: appliancectl config check FILE | config reference");
+                return BadUsage("usage: appliancectl config check FILE | config reference | config import-heartbeat DIR | config import-keepalived FILE");
             default:
                 return BadUsage($"unknown command '{rest[0]}'");
         }
