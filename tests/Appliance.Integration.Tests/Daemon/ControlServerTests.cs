@@ -166,11 +166,11 @@ public sealed class ControlServerTests(ITestOutputHelper output) : IDisposable
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
         socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
         var watch = Stopwatch.StartNew();
-        socket.Send(Encoding.ASCII.GetBytes("{\"cmd\":\"" + new string('x', ControlServer.MaxRequestBytes * 2)));
+        socket.Send(Encoding.ASCII.GetBytes("{\"cmd\":\"" + new string('x', ControlServer.MaxRequestBytes + 1000)));
         string reply = ReadToEnd(socket);
         output.WriteLine($"{watch.ElapsedMilliseconds} ms: {reply}");
         using var doc = JsonDocument.Parse(reply);
-        Assert.Contains("longer than 4096 bytes", doc.RootElement.GetProperty("error").GetString());
+        Assert.Contains($"longer than {ControlServer.MaxRequestBytes} bytes", doc.RootElement.GetProperty("error").GetString());
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1.5));
     }
 
