@@ -93,6 +93,16 @@ public sealed class BoardGpioDriver : GpioDriver
         throw new ArgumentException($"line {line.Name} is not one of this driver's lines", nameof(line));
     }
 
+    /// <summary>For tests: how many <see cref="WaitForEvent"/> calls wait on the pin now.</summary>
+    internal int WaitersOf(int pinNumber)
+    {
+        lock (_gate)
+            return _watches.TryGetValue(pinNumber, out var w) ? w.Waiters.Count : 0;
+    }
+
+    /// <summary>For tests: the event thread is alive.</summary>
+    internal bool EventThreadRunning => _thread is { IsAlive: true };
+
     /// <summary>How input <paramref name="pinNumber"/> reports its changes (after its mode is set).</summary>
     public GpioEdgeDetection EdgesOf(int pinNumber) =>
         _held[Check(pinNumber)] is IGpioInput input ? input.Edges : GpioEdgeDetection.None;
@@ -515,6 +525,8 @@ public sealed class BoardGpioDriver : GpioDriver
             Thread? thread;
             lock (_gate)
             {
+                if (_stopping)
+                    return; // GpioController disposes its driver, and so does the driver's owner
                 _stopping = true;
                 if (_wake is { } wake)
                     Interop.Sys.EventFdWrite(wake, 1);
