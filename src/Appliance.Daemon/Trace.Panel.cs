@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Appliance.Daemon;
 
-/// <summary>Log events of the front panel (<see cref="PanelService"/>): ids 1900-1919.</summary>
+/// <summary>Log events of the front panel (<see cref="PanelService"/>): ids 1900-1919, and 2100-2199 for its buttons' edge events.</summary>
 internal static partial class Trace
 {
     [LoggerMessage(1900, LogLevel.Information, "panel: running ({Leds} LEDs, {Buttons} buttons, {Lcd})")]
@@ -34,4 +34,10 @@ internal static partial class Trace
 
     [LoggerMessage(1909, LogLevel.Warning, "panel: cannot read the node's status: {Reason}")]
     public static partial void PanelStatusFailed(ILogger log, string reason);
+
+    [LoggerMessage(2100, LogLevel.Warning, "panel: button line {Line} has no edge detection, sampled instead: {Reason}")]
+    public static partial void PanelButtonSampled(ILogger log, string line, string reason);
+
+    [LoggerMessage(2101, LogLevel.Information, "panel: buttons read by {Buttons}")]
+    public static partial void PanelButtonsRead(ILogger log, string buttons);
 }

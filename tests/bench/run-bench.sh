@@ -4,6 +4,7 @@
 #   1. detection latency  (cut all -> peer "dead", 20 runs at 20ms/100ms and at 200ms/1s)
 #   2. idle cost          (CPU % and RSS of one daemon, vs Linux-HA heartbeat 3.0.6)
 #   3. cadence under load (worst keepalive send gap with stress-ng + daemon heap churn)
+#   3b. panel             (worst keepalive send gap: no panel, panel busy, dead LCD; tests/bench/panel.sh)
 #   4. failover           (client-observed: power cut of the active, planned switchover, false
 #                          failovers under load; vs keepalived VRRPv3 run by tests/bench/kapair)
 #   5. fencing            (peer dead -> fence verified per device kind, client failover with fencing
@@ -21,7 +22,7 @@
 #   BENCH_RUNS=20  BENCH_IDLE_SECONDS=60  BENCH_LOAD_SECONDS=60  BENCH_POLL_MS=5
 #   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60  BENCH_FAILOVER_CASES="cut switch false"
 #   BENCH_HELD_RUNS=20
-#   BENCH_SECTIONS="detect idle cadence failover fencing held director"
+#   BENCH_SECTIONS="detect idle cadence panel failover fencing held director"  BENCH_PANEL_SECONDS
 #   director: BENCH_CHECK_* (checks.sh) and BENCH_DIRECTOR_* (director.sh), see those scripts
 set -euo pipefail
 # The daemons the lab starts here offer the benchmark-only `churn` command (a production daemon does not).
@@ -43,7 +44,7 @@ POLL_MS=${BENCH_POLL_MS:-5}
 FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
 FALSE_S=${BENCH_FALSE_SECONDS:-60}
 FO_CASES=${BENCH_FAILOVER_CASES:-cut switch false}
-SECTIONS=${BENCH_SECTIONS:-detect idle cadence failover fencing held director}
+SECTIONS=${BENCH_SECTIONS:-detect idle cadence panel failover fencing held director}
 LABN="k$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with k (bench labs), unique per run
 HZ=$(getconf CLK_TCK)
 
@@ -543,6 +544,10 @@ section_cadence() {
     } >"$R_CAD"
 }
 
+# ================================================================== 3b. panel
+# shellcheck source=panel.sh
+. "$HERE/panel.sh"
+
 # ================================================================== 4. failover
 # (defined in failover.sh next to this script: sourced, shares this script's helpers and traps)
 # shellcheck source=failover.sh
@@ -596,11 +601,12 @@ for s in $SECTIONS; do
         detect) section_detect ;;
         idle) section_idle ;;
         cadence) section_cadence ;;
+        panel) section_panel ;;
         failover) section_failover ;;
         fencing) section_fencing ;;
         held) section_held ;;
         director) section_director ;;
-        *) die "unknown section '$s' (detect idle cadence failover fencing held director)" ;;
+        *) die "unknown section '$s' (detect idle cadence panel failover fencing held director)" ;;
     esac
 done
 
@@ -611,7 +617,7 @@ ELAPSED=$((SECONDS - T_START))
     echo "$(date -u '+%F %T UTC'); $(uname -sr); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo));"
     echo "daemon $BIN/applianced (tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')); run time ${ELAPSED} s."
     echo
-    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_FO" "$R_FE" "$R_HELD" "$R_DIR"
+    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_PANEL" "$R_FO" "$R_FE" "$R_HELD" "$R_DIR"
     echo "Logs of every lab, heartbeat and keepalived pair: out/bench/logs/."
 } >"$REPORT"
 log "done in ${ELAPSED} s; report: $REPORT"

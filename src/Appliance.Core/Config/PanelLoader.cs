@@ -140,7 +140,15 @@ internal static class PanelLoader
                 lcd = new PanelLcd(kind.Value.Value, size.Value.Value, board.Lcd);
         }
         var hold = panel.Get(PanelSchema.PanelHold);
-        ok &= hold.Ok;
-        return ok ? new PanelConfig(ledConfig, lcd, buttonConfig, PanelTimings.Default with { Hold = hold.Value }) : null;
+        var debounce = panel.Get(PanelSchema.PanelDebounce);
+        var stuck = panel.Get(PanelSchema.PanelStuck);
+        ok &= hold.Ok && debounce.Ok && stuck.Ok;
+        if (hold.Ok && stuck.Ok && stuck.Value <= hold.Value)
+        {
+            diag.Add(stuck.Position, stuck.Path, $"stuck ({Duration.Format(stuck.Value)}) must be longer than hold ({Duration.Format(hold.Value)}): a button held for the hold would count as stuck first");
+            ok = false;
+        }
+        return ok ? new PanelConfig(ledConfig, lcd, buttonConfig,
+            PanelTimings.Default with { Hold = hold.Value, Debounce = debounce.Value, Stuck = stuck.Value }) : null;
     }
 }

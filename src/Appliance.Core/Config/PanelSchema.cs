@@ -59,20 +59,32 @@ internal static class PanelSchema
         new DurationType(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)), PanelTimings.Default.Hold,
         "How long SELECT is held to ask for standby, and again to confirm it.");
 
+    public static readonly ScalarOption<TimeSpan> PanelDebounce = Option.Defaulted("debounce",
+        new DurationType(TimeSpan.Zero, PanelTimings.DebounceMax), PanelTimings.Default.Debounce,
+        "How long a button must hold a new level before the change counts (tactile switches bounce for 1-10 ms). Applied on the button's line: the kernel's debounce on a GPIO chip with edge detection, the daemon's otherwise. `0ms`: every change counts.");
+
+    public static readonly ScalarOption<TimeSpan> PanelStuck = Option.Defaulted("stuck",
+        new DurationType(PanelTimings.StuckMin, PanelTimings.StuckMax), PanelTimings.Default.Stuck,
+        "A button down longer than this, or down when the daemon starts, is stuck (a jammed key, a shorted line): reported (an alarm, `status --json` `panel.stuck`, the log) and ignored until released.");
+
     public static readonly SectionOption PanelLeds = new("leds", Presence.Defaulted, PanelLedsMap, "See `panel.leds`.");
     public static readonly SectionOption PanelLcd = new("lcd", Presence.Optional, PanelLcdMap, "See `panel.lcd`. Left out: no LCD.");
     public static readonly SectionOption PanelButtons = new("buttons", Presence.Defaulted, PanelButtonsMap, "See `panel.buttons`.");
 
     public static readonly MapSchema PanelMap = new("panel",
         "The front panel: LEDs, buttons and a character LCD driven from the node's state on a thread of their own. A panel that fails (no LCD, a GPIO error) is logged and shown in status, never fatal.",
-        [PanelLeds, PanelLcd, PanelButtons, PanelHold],
+        [PanelLeds, PanelLcd, PanelButtons, PanelHold, PanelDebounce, PanelStuck],
         rules:
         [
             new("a panel needs a board (`board` or `applianced --board`)"),
+            new(StuckRule),
             new("every name is a line of the board with the matching use (led, button)"),
             new("no line is used twice"),
             new("an lcd needs a board profile with an `lcd`"),
         ]);
+
+    /// <summary>The hold must be able to fire before the button counts as stuck.</summary>
+    public const string StuckRule = "`stuck` is longer than `hold`";
 
     public static readonly SectionOption Panel = new("panel", Presence.Optional, PanelMap,
         "See `panel`. Left out: no front panel.");

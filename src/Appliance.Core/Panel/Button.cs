@@ -42,6 +42,38 @@ public sealed class Button(ButtonRole role, PanelTimings timings)
     /// <summary>The debounced state: down now.</summary>
     public bool IsDown => _stable;
 
+    /// <summary>The last raw level fed (true = pressed).</summary>
+    public bool Level => _raw;
+
+    /// <summary>Fed at least once: the first sample tells the starting state.</summary>
+    public bool Sampled => !_first;
+
+    /// <summary>
+    /// The next instant at which time alone makes <see cref="Sample"/> with the same level do
+    /// something: the debounce of a new level ending, the hold, stuck. Null: only a new level can.
+    /// A reader told of level changes (edge events) samples at the changes and at this instant,
+    /// and sees the same events as one sampling all the time.
+    /// </summary>
+    public TimeSpan? NextDue
+    {
+        get
+        {
+            if (_first)
+                return null;
+            TimeSpan? due = null;
+            if (_raw != _stable)
+                due = _rawSince + timings.Debounce;
+            if (_stable && !IsStuck)
+            {
+                var stuck = _downAt + timings.Stuck;
+                due = due is { } d && d < stuck ? d : stuck;
+                if (!_held && _downAt + timings.Hold < due)
+                    due = _downAt + timings.Hold;
+            }
+            return due;
+        }
+    }
+
     /// <summary>How long the debounced press has lasted (zero when up).</summary>
     public TimeSpan HeldFor(TimeSpan now) => _stable ? now - _downAt : TimeSpan.Zero;
 

@@ -18,6 +18,15 @@ public sealed record PanelTimings(TimeSpan Hold)
 {
     public static readonly PanelTimings Default = new(TimeSpan.FromSeconds(3));
 
+    /// <summary>Longest debounce: a press shorter than this would be lost, and a finger is down 80 ms or more.</summary>
+    public static readonly TimeSpan DebounceMax = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Shortest stuck time: a deliberate hold of a few seconds must not count as stuck (the config also wants it longer than the hold).</summary>
+    public static readonly TimeSpan StuckMin = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest stuck time: a shorted line ignored for more than ten minutes is a panel nobody is told about.</summary>
+    public static readonly TimeSpan StuckMax = TimeSpan.FromMinutes(10);
+
     /// <summary>Slow blink: 1 Hz (500 ms on, 500 ms off), readable from across a rack row.</summary>
     public TimeSpan SlowHalfPeriod { get; init; } = TimeSpan.FromMilliseconds(500);
 

@@ -104,6 +104,82 @@ public sealed class PanelModel
             _alarms.RemoveAt(_alarms.Count - 1);
     }
 
+    /// <summary>
+    /// What time alone changes at <paramref name="now"/>: a button's debounce ending, its hold or
+    /// stuck time (each button fed its last level again, acted on as <see cref="Sample"/> does), the
+    /// question's window closing. For a reader told of button changes as they happen (edge events)
+    /// rather than sampling: call it at <see cref="NextDue"/>. Returns the button events it caused.
+    /// </summary>
+    public IReadOnlyList<ButtonEvent> Advance(TimeSpan now)
+    {
+        if (_confirmUntil is { } until && now > until)
+            _confirmUntil = null;
+        List<ButtonEvent>? events = null;
+        foreach (var b in _buttons.Values)
+            if (b.NextDue is { } due && due <= now && Sample(now, b.Role, b.Level) is { } kind)
+                (events ??= []).Add(new ButtonEvent(b.Role, kind));
+        return events ?? (IReadOnlyList<ButtonEvent>)[];
+    }
+
+    /// <summary>
+    /// The next instant after <paramref name="now"/> at which the panel changes without new input:
+    /// a button's debounce, hold or stuck time, the question or a message running out, a blinking
+    /// LED turning on or off, the LCD's "15s ago" ticking over. Null: nothing until the next input
+    /// (a status, a button). A panel thread sleeps until then.
+    /// </summary>
+    public TimeSpan? NextDue(TimeSpan now)
+    {
+        TimeSpan? due = null;
+        void Consider(TimeSpan? t)
+        {
+            if (t is not { } v)
+                return;
+            if (v <= now)
+                v = now;
+            if (due is not { } d || v < d)
+                due = v;
+        }
+        foreach (var b in _buttons.Values)
+            Consider(b.NextDue);
+        if (_confirmUntil is { } until)
+            Consider(until + TimeSpan.FromTicks(1)); // it ends once now is past it
+        bool showingMessage = _message is { } m && now < m.Until;
+        if (showingMessage)
+            Consider(_message!.Value.Until);
+        foreach (var role in Enum.GetValues<LedRole>())
+        {
+            var pattern = Leds[role];
+            if (pattern is LedPattern.Slow or LedPattern.Fast)
+                Consider(NextBoundary(now, pattern == LedPattern.Slow ? _timings.SlowHalfPeriod : _timings.FastHalfPeriod));
+        }
+        if (_alarms.FirstOrDefault(a => !a.Acknowledged) is { } alarm)
+            Consider(NextAgoChange(now, alarm.OpenedAt));
+        else if (_confirmUntil is null && !showingMessage)
+        {
+            bool roleShown = _screen == PanelScreen.Role
+                             || Size.Rows() > 2 && (PanelScreen)(((int)_screen + 1) % Enum.GetValues<PanelScreen>().Length) == PanelScreen.Role;
+            if (roleShown)
+                Consider(NextAgoChange(now, _roleSince));
+        }
+        return due;
+    }
+
+    /// <summary>The first multiple of <paramref name="period"/> after <paramref name="now"/>: when a blink turns.</summary>
+    private static TimeSpan NextBoundary(TimeSpan now, TimeSpan period) => TimeSpan.FromTicks((now.Ticks / period.Ticks + 1) * period.Ticks);
+
+    /// <summary>When <see cref="Ago"/> of the time since <paramref name="since"/> next reads differently.</summary>
+    internal static TimeSpan NextAgoChange(TimeSpan now, TimeSpan since)
+    {
+        var elapsed = now - since;
+        if (elapsed < TimeSpan.Zero)
+            return since;
+        var unit = elapsed.TotalSeconds < 60 ? TimeSpan.FromSeconds(1)
+            : elapsed.TotalMinutes < 60 ? TimeSpan.FromMinutes(1)
+            : elapsed.TotalHours < 48 ? TimeSpan.FromHours(1)
+            : TimeSpan.FromDays(1);
+        return since + TimeSpan.FromTicks((elapsed.Ticks / unit.Ticks + 1) * unit.Ticks);
+    }
+
     /// <summary>One raw sample of a button (true = pressed); acts on the debounced events.</summary>
     public ButtonEventKind? Sample(TimeSpan now, ButtonRole role, bool pressed)
     {

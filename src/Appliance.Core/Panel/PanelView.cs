@@ -39,6 +39,21 @@ public sealed record PanelView(string Node, string Role, string RoleReason, stri
     /// <summary>Open conditions: fence failed, duplicate VIP, failed resource, real server down, warnings.</summary>
     public ImmutableArray<AlarmCondition> Conditions { get; init; } = [];
 
+    /// <summary>
+    /// Value equality, the lists item by item (a record compares ImmutableArrays by reference): a
+    /// status that changes nothing the panel shows compares equal, so the panel is not woken for it.
+    /// </summary>
+    public bool Equals(PanelView? other) =>
+        other is not null
+        && (ReferenceEquals(this, other)
+            || Node == other.Node && Role == other.Role && RoleReason == other.RoleReason && PeerName == other.PeerName
+               && PeerState == other.PeerState && PeerRole == other.PeerRole && Equals(LastFence, other.LastFence)
+               && FencingState == other.FencingState && Stalls == other.Stalls
+               && Links.SequenceEqual(other.Links) && Resources.SequenceEqual(other.Resources) && Vips.SequenceEqual(other.Vips)
+               && Conditions.SequenceEqual(other.Conditions));
+
+    public override int GetHashCode() => HashCode.Combine(Node, Role, RoleReason, PeerState, FencingState, Stalls, Links.Length, Conditions.Length);
+
     /// <summary>The view before the first status arrives.</summary>
     public static PanelView Unknown(string node) => new(node, "starting", "", "peer", "unknown", "unknown");
 

@@ -15,14 +15,38 @@ internal static class GpioCharacterDevice
     public static IGpioOutput RequestOutput(string path, string line, bool activeLow, bool initialActive, string consumer)
     {
         var (request, description) = Request(path, line, "an output", offset => BuildOutputRequest(offset, activeLow, initialActive, consumer));
-        return new Output(request, path, line, description);
+        return new Line(request, path, line, description, GpioEdgeDetection.None, "");
     }
 
-    /// <summary>Requests <paramref name="line"/> as an input (a button): values are logical, active-low applied by the kernel.</summary>
-    public static IGpioInput RequestInput(string path, string line, bool activeLow, string consumer)
+    /// <summary>Most edge records one read(2) takes: a button makes a few per second; the kernel queues more (at least 16 per line).</summary>
+    internal const int EdgeBatchMax = 16;
+
+    /// <summary>
+    /// Requests <paramref name="line"/> as an input (a button): values are logical, active-low
+    /// applied by the kernel. With <paramref name="edgeDebounce"/>, the request asks for both edges
+    /// and the kernel's debounce of that period; a chip that refuses edge detection (EINVAL, or
+    /// ENXIO: the line has no interrupt) gets a plain input instead, whose
+    /// <see cref="IGpioInput.EdgeFallback"/> says why, for the caller to sample it.
+    /// </summary>
+    public static IGpioInput RequestInput(string path, string line, bool activeLow, string consumer, TimeSpan? edgeDebounce = null)
     {
+        if (edgeDebounce is { } debounce)
+        {
+            try
+            {
+                var (edged, edgedDescription) = Request(path, line, "an input with edge events",
+                    offset => BuildInputRequest(offset, activeLow, consumer, debounce));
+                return new Line(edged, path, line, edgedDescription, GpioEdgeDetection.Kernel, "");
+            }
+            catch (GpioException e) when (e.Errno is Interop.Sys.EINVAL or Interop.Sys.ENXIO)
+            {
+                var (plain, plainDescription) = Request(path, line, "an input", offset => BuildInputRequest(offset, activeLow, consumer));
+                return new Line(plain, path, line, plainDescription, GpioEdgeDetection.None,
+                    $"edge detection refused: {e.Reason} ({Interop.Sys.NameAndNumber(e.Errno)})");
+            }
+        }
         var (request, description) = Request(path, line, "an input", offset => BuildInputRequest(offset, activeLow, consumer));
-        return new Output(request, path, line, description);
+        return new Line(request, path, line, description, GpioEdgeDetection.None, "");
     }
 
     /// <summary>Opens the chip, resolves the line, makes the request <paramref name="build"/> describes; the chip fd is closed after.</summary>
@@ -46,14 +70,32 @@ internal static class GpioCharacterDevice
         return (SafeGpioHandle.Adopt(request.fd), GpioChips.Describe(path, offset, name));
     }
 
-    /// <summary>The GPIO_V2_GET_LINE_IOCTL argument for one input line: zeroed, INPUT [| ACTIVE_LOW], no edge events (the panel samples). Pure, for tests.</summary>
-    internal static unsafe Interop.Gpio.LineRequest BuildInputRequest(uint offset, bool activeLow, string consumer)
+    /// <summary>
+    /// The GPIO_V2_GET_LINE_IOCTL argument for one input line: zeroed, INPUT [| ACTIVE_LOW]; with
+    /// <paramref name="edgeDebounce"/>, also EDGE_RISING | EDGE_FALLING and, when it is above zero,
+    /// one DEBOUNCE attribute of that period in microseconds (the kernel debounces in hardware or in
+    /// software and reports an edge once the line has held its new level that long). The event clock
+    /// stays the default, CLOCK_MONOTONIC. Pure, for tests.
+    /// </summary>
+    internal static unsafe Interop.Gpio.LineRequest BuildInputRequest(uint offset, bool activeLow, string consumer, TimeSpan? edgeDebounce = null)
     {
         Interop.Gpio.LineRequest request = default;
         request.offsets[0] = offset;
         request.num_lines = 1;
         Interop.Gpio.WriteName(request.consumer, consumer);
         request.config.flags = Interop.Gpio.GPIO_V2_LINE_FLAG_INPUT | (activeLow ? Interop.Gpio.GPIO_V2_LINE_FLAG_ACTIVE_LOW : 0);
+        if (edgeDebounce is not { } debounce)
+            return request;
+        ArgumentOutOfRangeException.ThrowIfLessThan(debounce, TimeSpan.Zero, nameof(edgeDebounce));
+        request.config.flags |= Interop.Gpio.GPIO_V2_LINE_FLAG_EDGE_RISING | Interop.Gpio.GPIO_V2_LINE_FLAG_EDGE_FALLING;
+        if (debounce > TimeSpan.Zero)
+        {
+            request.config.num_attrs = 1;
+            ref Interop.Gpio.LineConfigAttribute attribute = ref request.config.attrs[0];
+            attribute.attr.id = Interop.Gpio.GPIO_V2_LINE_ATTR_ID_DEBOUNCE;
+            attribute.attr.debounce_period_us = (uint)Math.Min(Math.Ceiling(debounce.TotalMicroseconds), uint.MaxValue);
+            attribute.mask = FirstLineBit;
+        }
         return request;
     }
 
@@ -87,9 +129,37 @@ internal static class GpioCharacterDevice
         return (Interop.Gpio.ReadName(info.name), Interop.Gpio.ReadName(info.consumer));
     }
 
-    private sealed class Output(SafeGpioHandle request, string path, string line, string description) : IGpioOutput, IGpioInput
+    /// <summary>A held line request: an output, or an input with or without edge events.</summary>
+    private sealed class Line(SafeGpioHandle request, string path, string line, string description, GpioEdgeDetection edges, string edgeFallback)
+        : IGpioOutput, IGpioEdgeInput
     {
         public string Description { get; } = description;
+
+        public GpioEdgeDetection Edges { get; } = edges;
+
+        public string EdgeFallback { get; } = edgeFallback;
+
+        public System.Runtime.InteropServices.SafeHandle ChangeHandle => request;
+
+        /// <summary>One read(2) of whole event records (the fd polled readable, so it does not block).</summary>
+        public unsafe int ReadChanges(Span<Interop.Gpio.LineEvent> edges)
+        {
+            int size = sizeof(Interop.Gpio.LineEvent);
+            int capacity = Math.Min(edges.Length, EdgeBatchMax);
+            nint n;
+            fixed (Interop.Gpio.LineEvent* p = edges)
+                n = Interop.Gpio.ReadEvents(request, p, (nuint)(capacity * size));
+            if (n < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is Interop.Sys.EAGAIN or Interop.Sys.EINTR)
+                    return 0;
+                throw Interop.Gpio.CreateException(path, line, errno, $"reading edge events failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+            if (n % size != 0)
+                throw Interop.Gpio.CreateException(path, line, Interop.Sys.EIO, $"read {n} bytes of edge events, not whole {size}-byte records");
+            return (int)(n / size);
+        }
 
         public unsafe bool Get()
         {

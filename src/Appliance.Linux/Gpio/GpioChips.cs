@@ -43,9 +43,12 @@ public static class GpioChips
 
     /// <summary>
     /// Requests <paramref name="line"/> of <paramref name="chip"/> as an input (a button) and holds
-    /// it until the result is disposed. Arguments as for <see cref="RequestOutput"/>.
+    /// it until the result is disposed. Arguments as for <see cref="RequestOutput"/>. With
+    /// <paramref name="edgeDebounce"/> the line reports its changes (<see cref="IGpioInput.Edges"/>):
+    /// a kernel chip its debounced edges, the simulated chip a notification per write of the level
+    /// file; a chip that cannot gives a plain input and says why in <see cref="IGpioInput.EdgeFallback"/>.
     /// </summary>
-    public static IGpioInput RequestInput(string chip, string line, bool activeLow, string consumer)
+    public static IGpioInput RequestInput(string chip, string line, bool activeLow, string consumer, TimeSpan? edgeDebounce = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(chip);
         ArgumentException.ThrowIfNullOrWhiteSpace(line);
@@ -54,10 +57,10 @@ public static class GpioChips
         {
             string directory = chip[SimulatedPrefix.Length..];
             ArgumentException.ThrowIfNullOrWhiteSpace(directory, nameof(chip));
-            return SimulatedGpioChip.RequestInput(chip, directory, line, activeLow, consumer);
+            return SimulatedGpioChip.RequestInput(chip, directory, line, activeLow, consumer, edgeDebounce is not null);
         }
         string path = chip.Contains('/') ? chip : "/dev/" + chip;
-        return GpioCharacterDevice.RequestInput(path, line, activeLow, consumer);
+        return GpioCharacterDevice.RequestInput(path, line, activeLow, consumer, edgeDebounce);
     }
 
     /// <summary>

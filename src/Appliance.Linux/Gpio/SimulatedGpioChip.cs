@@ -24,6 +24,11 @@ namespace Appliance.Linux.Gpio;
 /// <c>flock -n DIRECTORY/line17 sleep 1000</c>) a request fails with EBUSY.</item>
 /// <item><c>DIRECTORY/lineN.consumer</c>: the holder's consumer name and <c>\n</c>, written after
 /// the lock is taken and removed at release (a crashed holder leaves it behind, stale).</item>
+/// <item>An input requested with edge detection watches its <c>lineN</c> with inotify (IN_MODIFY,
+/// IN_CLOSE_WRITE): a write in place (a shell's <c>printf '1\n' &gt; lineN</c>, a pwrite) is a
+/// change notification; a file replaced by rename is not seen (the held fd keeps the old one).</item>
+/// <item><c>DIRECTORY/no-edges</c> (any content): the chip has no edge detection, like a kernel chip
+/// whose lines have no interrupt (ENXIO): inputs asked for edges come back plain, with the reason.</item>
 /// </list>
 /// Release keeps the level, as the kernel leaves a released line to its driver. Do not read
 /// <c>lineN</c> with .NET file APIs while it is held: they take flock(LOCK_SH) and fail.
@@ -35,6 +40,15 @@ public static class SimulatedGpioChip
 
     /// <summary>Most lines of a chip: the kernel counts a chip's lines in a u16 (<c>gpio_chip.ngpio</c>, &lt;linux/gpio/driver.h&gt;).</summary>
     public const int LineCountMax = ushort.MaxValue;
+
+    /// <summary>The marker file of a chip without edge detection (see the remarks).</summary>
+    public const string NoEdgesFile = "no-edges";
+
+    /// <summary>inotify events of a level file that mean "written": in place, or closed after writing.</summary>
+    private const uint ChangeMask = Interop.Inotify.IN_MODIFY | Interop.Inotify.IN_CLOSE_WRITE;
+
+    /// <summary>Bytes read per inotify read: 256 file events (16 bytes each, no name for a watched file).</summary>
+    private const int NotificationBufferBytes = 4096;
 
     /// <summary>Bytes of a level file: the digit and a newline, always both.</summary>
     private const int LevelLength = 2;
@@ -163,7 +177,7 @@ public static class SimulatedGpioChip
     /// with pread and never written; the lab "presses" it by writing the level file
     /// (<c>lab press</c>). An absent or empty level file reads as level 0.
     /// </summary>
-    internal static IGpioInput RequestInput(string chip, string directory, string line, bool activeLow, string consumer)
+    internal static IGpioInput RequestInput(string chip, string directory, string line, bool activeLow, string consumer, bool edges = false)
     {
         string[] names = ReadNames(chip, directory, line);
         uint offset = GpioChips.ResolveLine(chip, line, (uint)names.Length, i => names[i]);
@@ -190,13 +204,37 @@ public static class SimulatedGpioChip
             {
                 throw FileError(chip, line, ex);
             }
-            return new Output(handle, chip, line, directory, offset, activeLow, GpioChips.Describe(chip, offset, names[offset]), null);
+            string description = GpioChips.Describe(chip, offset, names[offset]);
+            if (!edges)
+                return new Output(handle, chip, line, directory, offset, activeLow, description, null);
+            string noEdges = Path.Combine(directory, NoEdgesFile);
+            if (File.Exists(noEdges))
+                return new Output(handle, chip, line, directory, offset, activeLow, description, null, null, GpioEdgeDetection.None,
+                    $"the simulated chip has no edge detection ({noEdges} exists)");
+            SafeFileHandle changes = WatchLevel(chip, line, path);
+            return new Output(handle, chip, line, directory, offset, activeLow, description, null, changes, GpioEdgeDetection.Notified, "");
         }
         catch
         {
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A non-blocking inotify fd watching <paramref name="path"/> for writes.</summary>
+    private static SafeFileHandle WatchLevel(string chip, string line, string path)
+    {
+        int fd = Interop.Inotify.Init(Interop.Inotify.IN_NONBLOCK | Interop.Inotify.IN_CLOEXEC);
+        if (fd < 0)
+            throw Interop.Gpio.CreateExceptionForLastError(chip, line, "inotify_init1 failed");
+        var changes = new SafeFileHandle(fd, ownsHandle: true);
+        if (Interop.Inotify.AddWatch(changes, path, ChangeMask) < 0)
+        {
+            var e = Interop.Gpio.CreateExceptionForLastError(chip, line, $"watching {path} failed");
+            changes.Dispose();
+            throw e;
+        }
+        return changes;
     }
 
     /// <summary>
@@ -214,10 +252,46 @@ public static class SimulatedGpioChip
     }
 
     private sealed class Output(SafeFileHandle level, string chip, string line, string directory, uint offset, bool activeLow, string description,
-        SimulatedLcd? lcd)
-        : IGpioOutput, IGpioInput
+        SimulatedLcd? lcd, SafeFileHandle? changes = null, GpioEdgeDetection edges = GpioEdgeDetection.None, string edgeFallback = "")
+        : IGpioOutput, IGpioEdgeInput
     {
         public string Description { get; } = description;
+
+        public GpioEdgeDetection Edges { get; } = edges;
+
+        public string EdgeFallback { get; } = edgeFallback;
+
+        public System.Runtime.InteropServices.SafeHandle ChangeHandle =>
+            changes ?? throw new InvalidOperationException($"{Description} was not requested with edge detection");
+
+        /// <summary>Drains the queued notifications: that there were some is all that counts.</summary>
+        public unsafe int ReadChanges(Span<Interop.Gpio.LineEvent> edges)
+        {
+            var handle = (SafeFileHandle)ChangeHandle;
+            byte* buffer = stackalloc byte[NotificationBufferBytes];
+            while (true)
+            {
+                nint n = Interop.Inotify.Read(handle, buffer, NotificationBufferBytes);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Interop.Sys.EAGAIN)
+                        return 0;
+                    if (errno == Interop.Sys.EINTR)
+                        continue;
+                    throw Interop.Gpio.CreateException(chip, line, errno, $"reading the change notifications of {LevelPath(directory, offset)} failed");
+                }
+                for (nint at = 0; at + sizeof(Interop.Inotify.InotifyEvent) <= n;)
+                {
+                    var e = (Interop.Inotify.InotifyEvent*)(buffer + at);
+                    // IN_IGNORED: the watch is gone with its file (removed, or its file system unmounted).
+                    if ((e->mask & Interop.Inotify.IN_IGNORED) != 0)
+                        throw Interop.Gpio.CreateException(chip, line, Interop.Sys.ENOENT,
+                            $"{LevelPath(directory, offset)} was removed: the line no longer reports changes");
+                    at += sizeof(Interop.Inotify.InotifyEvent) + (nint)e->len;
+                }
+            }
+        }
 
         public bool Get()
         {
@@ -258,6 +332,7 @@ public static class SimulatedGpioChip
 
         public void Dispose()
         {
+            changes?.Dispose();
             if (level.IsClosed)
                 return;
             try

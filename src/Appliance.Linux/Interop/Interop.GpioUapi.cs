@@ -74,6 +74,12 @@ internal static partial class Interop
         /// <summary><see cref="LineAttribute.debounce_period_us"/> is in use. &lt;linux/gpio.h&gt;</summary>
         internal const uint GPIO_V2_LINE_ATTR_ID_DEBOUNCE = 3;
 
+        // ---- enum gpio_v2_line_event_id: <linux/gpio.h> ----
+        /// <summary><see cref="LineEvent.id"/>: the line went from inactive to active (logical, active-low applied). &lt;linux/gpio.h&gt;</summary>
+        internal const uint GPIO_V2_LINE_EVENT_RISING_EDGE = 1;
+        /// <summary><see cref="LineEvent.id"/>: the line went from active to inactive. &lt;linux/gpio.h&gt;</summary>
+        internal const uint GPIO_V2_LINE_EVENT_FALLING_EDGE = 2;
+
         /// <summary><c>struct gpiochip_info</c> (&lt;linux/gpio.h&gt;), 68 bytes.</summary>
         [StructLayout(LayoutKind.Sequential)]
         internal unsafe struct GpioChipInfo
@@ -167,6 +173,32 @@ internal static partial class Interop
             public LineAttributes attrs;
             public fixed uint padding[4];
         }
+
+        /// <summary>
+        /// <c>struct gpio_v2_line_event</c> (&lt;linux/gpio.h&gt;), 48 bytes: what read(2) on a line
+        /// request fd returns, whole records only, for a request made with EDGE_RISING and/or
+        /// EDGE_FALLING. A full kernel buffer drops the oldest records: a gap in
+        /// <see cref="line_seqno"/> says so.
+        /// </summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct LineEvent
+        {
+            /// <summary>When the edge was seen, CLOCK_MONOTONIC ns unless the request asked for another clock.</summary>
+            public ulong timestamp_ns;
+            /// <summary><see cref="GPIO_V2_LINE_EVENT_RISING_EDGE"/> or <see cref="GPIO_V2_LINE_EVENT_FALLING_EDGE"/>.</summary>
+            public uint id;
+            /// <summary>The chip's offset of the line (not the request's index).</summary>
+            public uint offset;
+            /// <summary>Sequence number across all the lines of the request, from 1.</summary>
+            public uint seqno;
+            /// <summary>Sequence number of this line's events, from 1.</summary>
+            public uint line_seqno;
+            public fixed uint padding[6];
+        }
+
+        /// <summary>read(2) of <see cref="LineEvent"/> records from a line request fd. Bytes read (a multiple of 48), or -1 (errno).</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "read", SetLastError = true)]
+        internal static unsafe partial nint ReadEvents(SafeHandle fd, LineEvent* buffer, nuint count);
 
         /// <summary>ioctl(2) GPIO_GET_CHIPINFO_IOCTL. 0 or -1 (errno; ENOTTY: not a GPIO chip).</summary>
         [LibraryImport(Libraries.Libc, EntryPoint = "ioctl", SetLastError = true)]

@@ -4,6 +4,7 @@ using System.Globalization;
 using Appliance.Core.Board;
 using Appliance.Core.Panel;
 using Appliance.Linux.Gpio;
+using Iot.Device.Button;
 using Iot.Device.CharacterLcd;
 using Iot.Device.Pcx857x;
 
@@ -11,29 +12,41 @@ namespace Appliance.Linux.Panel;
 
 /// <summary>
 /// The panel's hardware from a <see cref="PanelConfig"/>: LEDs and buttons on board lines through
-/// <see cref="GpioController"/> over our <see cref="BoardGpioDriver"/>, and the HD44780 through
-/// Iot.Device.Bindings (Lcd1602/Lcd2004, 4-bit on board lines or behind a PCF8574). Each part is
-/// opened on its own, so a dead LCD leaves the LEDs and buttons working. Used from one thread
-/// (the panel's): an LCD write blocks for tens of milliseconds.
+/// <see cref="GpioController"/> over our <see cref="BoardGpioDriver"/>, the buttons as
+/// Iot.Device.Button <see cref="GpioButton"/>s on the driver's edge events (debounced by the line:
+/// the kernel's DEBOUNCE attribute, or the driver for the simulated chip and for a chip without
+/// edge detection), and the HD44780 through Iot.Device.Bindings (Lcd1602/Lcd2004, 4-bit on board
+/// lines or behind a PCF8574). Each part is opened on its own, so a dead LCD leaves the LEDs and
+/// buttons working. Used from one thread (the panel's): an LCD write blocks for tens of
+/// milliseconds; the button callbacks come from the driver's event thread.
 /// </summary>
 public sealed class PanelHardware : IDisposable
 {
     public const string Consumer = "applianced-panel";
+
+    /// <summary>
+    /// GpioButton's double-press window, unused (double presses are off) but checked by its
+    /// constructor to be at least three debounce times; the library's default.
+    /// </summary>
+    private static readonly TimeSpan ButtonDoublePress = TimeSpan.FromSeconds(1.5);
 
     private readonly PanelConfig _config;
     private readonly BoardGpioDriver _driver;
     private readonly GpioController _controller;
     private readonly Dictionary<LedRole, int> _leds = [];
     private readonly Dictionary<ButtonRole, int> _buttons = [];
+    private readonly List<GpioButton> _gpioButtons = [];
+    private readonly Action<ButtonRole, bool>? _onButton;
     private readonly bool[] _ledLevels = new bool[4];
     private Hd44780? _lcd;
     private GpioController? _lcdController;
     private I2cDevice? _i2c;
     private string[] _shown = [];
 
-    private PanelHardware(PanelConfig config)
+    private PanelHardware(PanelConfig config, Action<ButtonRole, bool>? onButton, Action<GpioEdgeNotice>? notices)
     {
         _config = config;
+        _onButton = onButton;
         var lines = new List<BoardLine>();
         void Add(BoardLine? l)
         {
@@ -45,15 +58,20 @@ public sealed class PanelHardware : IDisposable
         if (config.Lcd?.Wiring is GpioLcdWiring w)
             foreach (var l in (BoardLine[])[w.Rs, w.E, w.D4, w.D5, w.D6, w.D7])
                 Add(l);
-        _driver = new BoardGpioDriver(lines, Consumer);
+        _driver = new BoardGpioDriver(lines, Consumer, config.Timings.Debounce, notices);
         _controller = new GpioController(_driver);
     }
 
-    /// <summary>Requests the LED and button lines (throws <see cref="GpioException"/> when one cannot be had).</summary>
-    public static PanelHardware Open(PanelConfig config)
+    /// <summary>
+    /// Requests the LED and button lines (throws <see cref="GpioException"/> when one cannot be had).
+    /// <paramref name="onButton"/> hears each debounced edge of a button (true: pressed), on the
+    /// driver's event thread; it must not block. <paramref name="notices"/> hears a button line that
+    /// falls back to sampling or stops reporting.
+    /// </summary>
+    public static PanelHardware Open(PanelConfig config, Action<ButtonRole, bool>? onButton = null, Action<GpioEdgeNotice>? notices = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var hw = new PanelHardware(config);
+        var hw = new PanelHardware(config, onButton, notices);
         try
         {
             hw.OpenLed(LedRole.Power, config.Leds.Power);
@@ -86,9 +104,27 @@ public sealed class PanelHardware : IDisposable
         if (line is null)
             return;
         int pin = _driver.PinOf(line);
-        _controller.OpenPin(pin, PinMode.Input);
+        // Levels are logical (active_low applied by the request), so pressed is high whatever the
+        // wiring: GpioButton's "pull-down" reading (rising = down), the resistor the board's.
+        // GpioButton's own debounce stays off: it ignores a press for that long after a release by
+        // DateTime.UtcNow (a wall clock stepped back would silence the buttons) and would drop the
+        // release of a press it skipped. The line is debounced below it, on monotonic time.
+        var button = new GpioButton(pin, ButtonDoublePress, _config.Timings.Hold, isPullUp: false, hasExternalResistor: true,
+            gpio: _controller, shouldDispose: false, debounceTime: TimeSpan.Zero);
+        _gpioButtons.Add(button);
+        // No edge for a button already down: it starts as it is (the model calls that stuck).
+        button.IsPressed = _controller.Read(pin) == PinValue.High;
+        if (_onButton is { } onButton)
+        {
+            button.ButtonDown += (_, _) => onButton(role, true);
+            button.ButtonUp += (_, _) => onButton(role, false);
+        }
         _buttons[role] = pin;
     }
+
+    /// <summary>How a button's line reports its changes (None: sampled by the driver).</summary>
+    public GpioEdgeDetection ButtonEdges(ButtonRole role) =>
+        _buttons.TryGetValue(role, out int pin) ? _driver.EdgesOf(pin) : GpioEdgeDetection.None;
 
     public bool HasLcd => _config.Lcd is not null;
 
@@ -194,6 +230,9 @@ public sealed class PanelHardware : IDisposable
     public void Dispose()
     {
         CloseLcd();
+        foreach (var b in _gpioButtons)
+            b.Dispose();
+        _gpioButtons.Clear();
         _controller.Dispose();
         _driver.Dispose();
     }

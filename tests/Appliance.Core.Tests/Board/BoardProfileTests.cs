@@ -109,6 +109,18 @@ public class BoardProfileTests
         Assert.Equal(LcdSize.Size16x2, panel.Lcd!.Size);
         Assert.IsType<GpioLcdWiring>(panel.Lcd.Wiring);
         Assert.Equal(TimeSpan.FromSeconds(3), panel.Timings.Hold);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), panel.Timings.Debounce);
+        Assert.Equal(TimeSpan.FromSeconds(30), panel.Timings.Stuck);
+    }
+
+    [Fact]
+    public void Panel_debounce_and_stuck_are_read()
+    {
+        var result = LoadWith("\nboard: lab\npanel: {hold: 2s, debounce: 5ms, stuck: 8s}\n", Catalog());
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+        var t = result.Config!.Panel!.Timings;
+        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(8)), (t.Hold, t.Debounce, t.Stuck));
+        Assert.Equal(TimeSpan.Zero, LoadWith("\nboard: lab\npanel: {debounce: 0ms}\n", Catalog()).Config!.Panel!.Timings.Debounce);
     }
 
     [Fact]
@@ -145,6 +157,12 @@ public class BoardProfileTests
             ["appliance.yaml:33:15: panel.lcd.size: expected 16x2 or 20x4, got '40x2'"]),
         new("hold too short", "\nboard: lab\npanel: {hold: 100ms}\n",
             ["appliance.yaml:32:15: panel.hold: hold (100ms) must be at least 1s"]),
+        new("debounce too long", "\nboard: lab\npanel: {debounce: 1s}\n",
+            ["appliance.yaml:32:19: panel.debounce: debounce (1s) must be at most 100ms"]),
+        new("stuck not longer than hold", "\nboard: lab\npanel: {hold: 6s, stuck: 6s}\n",
+            ["appliance.yaml:32:26: panel.stuck: stuck (6s) must be longer than hold (6s): a button held for the hold would count as stuck first"]),
+        new("stuck too short", "\nboard: lab\npanel: {stuck: 1s}\n",
+            ["appliance.yaml:32:16: panel.stuck: stuck (1s) must be at least 5s"]),
         new("bad profile", "\nboard: /b/bad.yaml\n",
             ["appliance.yaml:31:8: board: board profile /b/bad.yaml has errors", "/b/bad.yaml:1:7: name: expected a name of 1 to 32 characters a-z, 0-9 or '-', starting with a letter, got 'Bad Board'"]),
         new("board named otherwise", "\nboard: rpi4\n", ["appliance.yaml:31:8: board: board profile rpi4.yaml is named 'lab', not 'rpi4'"]),

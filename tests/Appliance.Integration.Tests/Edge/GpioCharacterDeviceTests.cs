@@ -37,6 +37,37 @@ public sealed class GpioCharacterDeviceTests
     }
 
     [Fact]
+    public unsafe void Input_request_with_edges_asks_for_both_edges_and_the_kernel_debounce()
+    {
+        Interop.Gpio.LineRequest plain = GpioCharacterDevice.BuildInputRequest(5, activeLow: true, "applianced-panel");
+        Assert.Equal(Interop.Gpio.GPIO_V2_LINE_FLAG_INPUT | Interop.Gpio.GPIO_V2_LINE_FLAG_ACTIVE_LOW, plain.config.flags);
+        Assert.Equal(0u, plain.config.num_attrs);
+
+        Interop.Gpio.LineRequest request = GpioCharacterDevice.BuildInputRequest(5, activeLow: true, "applianced-panel", TimeSpan.FromMilliseconds(20));
+        Assert.Equal(5u, request.offsets[0]);
+        Assert.Equal(1u, request.num_lines);
+        Assert.Equal(Interop.Gpio.GPIO_V2_LINE_FLAG_INPUT | Interop.Gpio.GPIO_V2_LINE_FLAG_ACTIVE_LOW
+                     | Interop.Gpio.GPIO_V2_LINE_FLAG_EDGE_RISING | Interop.Gpio.GPIO_V2_LINE_FLAG_EDGE_FALLING, request.config.flags);
+        Assert.Equal(1u, request.config.num_attrs);
+        Assert.Equal(Interop.Gpio.GPIO_V2_LINE_ATTR_ID_DEBOUNCE, request.config.attrs[0].attr.id);
+        Assert.Equal(20_000u, request.config.attrs[0].attr.debounce_period_us);
+        Assert.Equal(0u, request.config.attrs[0].attr.padding);
+        Assert.Equal(1ul, request.config.attrs[0].mask);
+        // The union's upper half stays zero (debounce_period_us is a u32 over a u64).
+        Assert.Equal(20_000ul, request.config.attrs[0].attr.flags);
+        Assert.Equal(0u, request.event_buffer_size); // the kernel's default: 16 events per line
+        for (int i = 1; i < Interop.Gpio.GPIO_V2_LINE_NUM_ATTRS_MAX; i++)
+            Assert.Equal(default, request.config.attrs[i]);
+
+        // No debounce: edges, and no attribute at all (an unused attribute would be rejected).
+        Interop.Gpio.LineRequest raw = GpioCharacterDevice.BuildInputRequest(5, activeLow: false, "applianced-panel", TimeSpan.Zero);
+        Assert.Equal(Interop.Gpio.GPIO_V2_LINE_FLAG_INPUT | Interop.Gpio.GPIO_V2_LINE_FLAG_EDGE_RISING | Interop.Gpio.GPIO_V2_LINE_FLAG_EDGE_FALLING,
+            raw.config.flags);
+        Assert.Equal(0u, raw.config.num_attrs);
+        Assert.Equal(default, raw.config.attrs[0]);
+    }
+
+    [Fact]
     public unsafe void Output_request_without_active_low_starts_inactive_and_cuts_a_long_consumer()
     {
         Interop.Gpio.LineRequest request = GpioCharacterDevice.BuildOutputRequest(3, activeLow: false, initialActive: false,

@@ -88,6 +88,36 @@ public sealed class PanelHardwareTests
         Assert.Contains("applianced-panel", File.ReadAllText(SimulatedGpioChip.ConsumerPath(sim.Directory, 5)));
     }
 
+    [Fact]
+    public void Buttons_report_their_debounced_edges_and_one_down_at_start_is_read_not_reported()
+    {
+        using var sim = new SimChip(LabNames);
+        using var select = LevelWriter.Open(sim.LevelPath(5), level: true); // down before the panel opens
+        using var next = LevelWriter.Open(sim.LevelPath(6), level: false);
+        var seen = new List<(ButtonRole, bool)>();
+        void OnButton(ButtonRole role, bool pressed)
+        {
+            lock (seen)
+                seen.Add((role, pressed));
+        }
+        (ButtonRole, bool)[] Seen()
+        {
+            lock (seen)
+                return [.. seen];
+        }
+        using var hw = PanelHardware.Open(Config(sim, LcdSize.Size16x2), OnButton);
+        Assert.Equal(GpioEdgeDetection.Notified, hw.ButtonEdges(ButtonRole.Next));
+        Assert.Equal(true, hw.ReadButton(ButtonRole.Select));
+
+        next.Set(true);
+        Lab.Lab.WaitUntil(() => Seen().Length == 1, Edge.Timeout, "NEXT down");
+        next.Set(false);
+        Lab.Lab.WaitUntil(() => Seen().Length == 2, Edge.Timeout, "NEXT up");
+        select.Set(false); // the one down at start comes up: GpioButton was told it was down
+        Lab.Lab.WaitUntil(() => Seen().Length == 3, Edge.Timeout, "SELECT up");
+        Assert.Equal([(ButtonRole.Next, true), (ButtonRole.Next, false), (ButtonRole.Select, false)], Seen());
+    }
+
     /// <summary>Sets a held input's level as the lab does (a shell redirection: .NET would take flock and fail).</summary>
     private static void Press(string levelPath, string level) => Edge.Run("sh", "-c", $"printf '{level}\\n' > '{levelPath}'");
 

@@ -42,6 +42,9 @@ int main(void)
     OFF(gpio_v2_line_info, name); OFF(gpio_v2_line_info, consumer); OFF(gpio_v2_line_info, offset);
     OFF(gpio_v2_line_info, num_attrs); OFF(gpio_v2_line_info, flags); OFF(gpio_v2_line_info, attrs);
     OFF(gpio_v2_line_info, padding);
+    SIZE(gpio_v2_line_event);
+    OFF(gpio_v2_line_event, timestamp_ns); OFF(gpio_v2_line_event, id); OFF(gpio_v2_line_event, offset);
+    OFF(gpio_v2_line_event, seqno); OFF(gpio_v2_line_event, line_seqno); OFF(gpio_v2_line_event, padding);
 
     /* limits <linux/gpio.h> */
     C(GPIO_MAX_NAME_SIZE); C(GPIO_V2_LINES_MAX); C(GPIO_V2_LINE_NUM_ATTRS_MAX);
@@ -56,6 +59,8 @@ int main(void)
     C(GPIO_V2_LINE_FLAG_EVENT_CLOCK_REALTIME); C(GPIO_V2_LINE_FLAG_EVENT_CLOCK_HTE);
     /* enum gpio_v2_line_attr_id <linux/gpio.h> */
     C(GPIO_V2_LINE_ATTR_ID_FLAGS); C(GPIO_V2_LINE_ATTR_ID_OUTPUT_VALUES); C(GPIO_V2_LINE_ATTR_ID_DEBOUNCE);
+    /* enum gpio_v2_line_event_id <linux/gpio.h> */
+    C(GPIO_V2_LINE_EVENT_RISING_EDGE); C(GPIO_V2_LINE_EVENT_FALLING_EDGE);
 
     /* Interop.Files: open(2) <asm-generic/fcntl.h>, flock(2) <asm-generic/fcntl.h> via <sys/file.h> */
     C(O_CREAT); C(O_RDONLY); C(O_DIRECTORY); C(LOCK_SH); C(LOCK_EX); C(LOCK_NB); C(LOCK_UN);
