@@ -40,7 +40,8 @@ internal sealed record ReloadOutcome(bool Ok, string Message, ImmutableArray<str
 /// <see cref="ApplyAsync"/>, the one "apply what can be applied live" path (the console's `commit`
 /// can call it with the config it built). That path splits the difference with
 /// <see cref="ConfigReload.Plan"/>: the director's services go to the kernel in one transaction
-/// (<see cref="DirectorService.ReloadAsync"/>; the checks and the connection sampler follow); everything else that differs is
+/// (<see cref="DirectorService.ReloadAsync"/>; the checks and the connection sampler follow), the monitors are run anew
+/// (<see cref="MonitorRunner.Reconfigure"/>: unchanged ones keep their state); everything else that differs is
 /// not applied at all and is listed, in the reply, the log and `status`, as needing a restart.
 /// One reload at a time.
 /// </summary>
@@ -49,6 +50,9 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
 {
     /// <summary><c>applianced --board</c>, so a reload reads the same board profile as the start did.</summary>
     public string? BoardOverride { get; init; }
+
+    /// <summary>Runs the new monitors (<see cref="MonitorRunner.Reconfigure"/>) when they changed.</summary>
+    public Action<IReadOnlyList<MonitorConfig>>? ApplyMonitors { get; init; }
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ApplianceConfig _running = running;
@@ -126,6 +130,8 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
             if (!applied.Ok)
                 return Refuse(trigger, $"the kernel refused the director's change; the previous ruleset and config stay: {applied.Error}", t0);
         }
+        if (plan.MonitorsChanged)
+            ApplyMonitors?.Invoke(plan.Effective.Monitors);
         Volatile.Write(ref _running, plan.Effective);
         _restartNeeded = plan.RestartNeeded;
         Interlocked.Increment(ref _reloads);
@@ -135,7 +141,7 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
         foreach (string p in plan.RestartNeeded)
             Trace.ReloadNeedsRestart(log, trigger, p);
         string message;
-        if (!plan.DirectorChanged && !plan.RestartPending)
+        if (!plan.DirectorChanged && !plan.MonitorsChanged && !plan.RestartPending)
         {
             Trace.ReloadUnchanged(log, trigger);
             message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -148,8 +154,8 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
             var lines = new List<string>();
             lines.Add(plan.DirectorChanged
                 ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"reload: applied {plan.Live.Length} director change(s) in one transaction ({applied.Commands} nft commands, kernel {applied.Elapsed.TotalMilliseconds:F1} ms, reload {took.TotalMilliseconds:F1} ms of which reading and validating {read.TotalMilliseconds:F1} ms):")
-                : "reload: no director change");
+                    $"reload: applied {plan.DirectorChanges} director change(s) in one transaction ({applied.Commands} nft commands, kernel {applied.Elapsed.TotalMilliseconds:F1} ms, reload {took.TotalMilliseconds:F1} ms of which reading and validating {read.TotalMilliseconds:F1} ms):")
+                : plan.MonitorsChanged ? $"reload: applied {plan.Live.Length} change(s) live (no director change):" : "reload: no director change");
             lines.AddRange(plan.Live.Select(c => "  " + c));
             if (applied.Pending)
                 lines.Add($"  (the director's table is not loaded yet: {(director!.Error.Length > 0 ? director.Error : "loading")}; its load carries the new config)");

@@ -153,6 +153,15 @@ internal sealed class ConfigStore : IDisposable
         SyncWithFile();
     }
 
+    /// <summary>
+    /// After each generation is committed (console, appliancectl, a rollback, a replicated commit),
+    /// with its text; called under the store's gate, so it must not commit itself (queue the work).
+    /// The hook for replicating commits to the peer: a replicated commit arrives through
+    /// <see cref="CommitAsync"/> with its own <see cref="CommitRequest.Kind"/>, which the handler
+    /// skips so it is not sent back.
+    /// </summary>
+    public event Action<ConfigGeneration, string>? Committed;
+
     /// <summary>The running generation's version (0 before there is a file).</summary>
     public long Version
     {
@@ -396,6 +405,14 @@ internal sealed class ConfigStore : IDisposable
             }
         }
         Trace.ConfigCommitted(_log, generation.Version, sha, who, generation.Kind, comment);
+        try
+        {
+            Committed?.Invoke(generation, r.Text);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Trace.BackgroundFailed(_log, "config committed hook", e.ToString());
+        }
         return new CommitOutcome(CommitStatus.Committed, string.Join("\n", lines), generation, [], applied.Applied, applied.RestartNeeded);
     }
 

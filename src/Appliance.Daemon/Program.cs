@@ -266,6 +266,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _reloader = new ConfigReloader(options.ConfigPath, _self.Name, _config, setup.Key, _director, _checks, _connections, log, _time)
         {
             BoardOverride = options.Board,
+            ApplyMonitors = _monitors.Reconfigure,
         };
         // The config's generations and the one commit path (the console, appliancectl config, config sync).
         try

@@ -5,9 +5,9 @@ using System.Net;
 namespace Appliance.Core.Config;
 
 /// <summary>
-/// What a reload (SIGHUP, <c>appliancectl reload</c>, later the console's <c>commit</c>) does with a
-/// new, already validated config: <see cref="Effective"/> is the running config with every part that
-/// can change live taken from the file (today: <c>director.services</c>), and nothing else;
+/// What a reload (SIGHUP, <c>appliancectl reload</c>, the console's <c>commit</c>) does with a new,
+/// already validated config: <see cref="Effective"/> is the running config with every part that can
+/// change live taken from the file (<c>director.services</c> and <c>monitors</c>), and nothing else;
 /// <see cref="Live"/> describes those live changes, one line each; <see cref="RestartNeeded"/> names
 /// every config path that differs but is kept as it runs until the daemon restarts. A change is
 /// never half-applied: a path is either wholly in <see cref="Effective"/> or wholly listed.
@@ -15,7 +15,13 @@ namespace Appliance.Core.Config;
 public sealed record ReloadPlan(ApplianceConfig Effective, ImmutableArray<string> Live, ImmutableArray<string> RestartNeeded)
 {
     /// <summary>The director's services differ: the host applies <see cref="Effective"/>'s director.</summary>
-    public bool DirectorChanged => !Live.IsEmpty;
+    public bool DirectorChanged { get; init; }
+
+    /// <summary>The monitors differ: the host runs <see cref="Effective"/>'s monitors (unchanged ones keep their state).</summary>
+    public bool MonitorsChanged { get; init; }
+
+    /// <summary>The lines of <see cref="Live"/> about the director.</summary>
+    public int DirectorChanges { get; init; }
 
     /// <summary>After this reload, the running config still differs from the file.</summary>
     public bool RestartPending => !RestartNeeded.IsEmpty;
@@ -42,7 +48,6 @@ public static class ConfigReload
         Nodes(running.Nodes, file.Nodes, restart);
         Named(restart, "fence_devices", running.FenceDevices, file.FenceDevices, d => d.Name, SameFenceDevice);
         Named(restart, "resources", running.Resources, file.Resources, r => r.Name, SameResource);
-        Named(restart, "monitors", running.Monitors, file.Monitors, m => m.Name, (a, b) => (a with { Targets = default }) == (b with { Targets = default }) && a.Targets.SequenceEqual(b.Targets));
         if (!Equals(running.MetricsListen, file.MetricsListen))
             restart.Add("metrics");
         // The panel's lines are requested at start; a new board or panel takes a restart.
@@ -69,12 +74,66 @@ public static class ConfigReload
                     restart.Add("director.sync");
                 if (!a.InsideVips.SequenceEqual(b.InsideVips))
                     restart.Add("director.inside_vips");
-                live = [.. Cap(DescribeServices(a.Services, b.Services))];
+                live = [.. DescribeServices(a.Services, b.Services)];
                 if (!live.IsEmpty)
                     effective = running with { Director = a with { Services = b.Services } };
                 break;
         }
-        return new ReloadPlan(effective, live, [.. Cap(restart)]);
+        int directorChanges = live.Length;
+        // Monitors are local to this node and start up: a new or changed one is simply run from now
+        // (its judge starts up, as at a start), a removed one stops, an unchanged one keeps its state.
+        var monitors = DescribeMonitors(running.Monitors, file.Monitors).ToList();
+        if (monitors.Count > 0)
+            effective = effective with { Monitors = file.Monitors };
+        return new ReloadPlan(effective, [.. Cap(live.Concat(monitors))], [.. Cap(restart)])
+        {
+            DirectorChanged = directorChanges > 0, MonitorsChanged = monitors.Count > 0, DirectorChanges = directorChanges,
+        };
+    }
+
+    /// <summary>Two monitors are the same (their target lists compared by value).</summary>
+    public static bool SameMonitor(MonitorConfig a, MonitorConfig b) =>
+        (a with { Targets = default }) == (b with { Targets = default }) && a.Targets.SequenceEqual(b.Targets);
+
+    /// <summary>The monitors, old to new: one line per monitor added, removed or changed, and the order if only that differs.</summary>
+    public static IEnumerable<string> DescribeMonitors(ImmutableArray<MonitorConfig> old, ImmutableArray<MonitorConfig> next)
+    {
+        var before = old.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var after = next.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        bool any = false;
+        foreach (var m in old.Where(m => !after.ContainsKey(m.Name)))
+        {
+            any = true;
+            yield return $"monitors[{m.Name}]: removed";
+        }
+        foreach (var m in next)
+        {
+            if (!before.TryGetValue(m.Name, out var o))
+            {
+                any = true;
+                yield return $"monitors[{m.Name}]: added ({Show(m)})";
+            }
+            else if (!SameMonitor(o, m))
+            {
+                any = true;
+                yield return $"monitors[{m.Name}]: {Show(o)} -> {Show(m)} (its state starts again: up)";
+            }
+        }
+        if (!any && !old.Select(m => m.Name).SequenceEqual(next.Select(m => m.Name), StringComparer.Ordinal))
+            yield return "monitors: reordered";
+    }
+
+    private static string Show(MonitorConfig m)
+    {
+        string what = m.Kind switch
+        {
+            MonitorKind.Tcp => $"tcp {m.Address}",
+            MonitorKind.Http => $"http {m.Url} expect {m.Expect}",
+            MonitorKind.Exec => $"exec {m.Command}",
+            _ => $"ping {string.Join(' ', m.Targets)}",
+        };
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{what} every {m.Interval.TotalMilliseconds}ms, timeout {m.Timeout.TotalMilliseconds}ms, rise {m.Rise}, fall {m.Fall}");
     }
 
     /// <summary>The director's services, old to new: one line per change (service or real server added, removed or changed).</summary>

@@ -165,4 +165,35 @@ public class ConfigReloadTests
         Assert.Equal("... and 37 more", plan.Live[^1]);
         Assert.Equal(103, plan.Effective.Director!.Services[0].RealServers.Length);
     }
+
+    private const string Monitors = """
+        monitors:
+          - {name: svc, kind: tcp, address: 127.0.0.1:7000, interval: 1s}
+          - {name: gw, kind: ping, targets: [192.0.2.1]}
+
+        """;
+
+    [Fact]
+    public void Monitors_are_live_one_line_each_and_an_unchanged_one_is_not_touched()
+    {
+        var running = Load(Web + Monitors);
+        var file = Load(Web + Monitors
+            .Replace("interval: 1s", "interval: 2s", StringComparison.Ordinal)
+            .Replace("  - {name: gw, kind: ping, targets: [192.0.2.1]}\n", "  - {name: gw, kind: ping, targets: [192.0.2.1]}\n  - {name: up, kind: exec, command: 'true'}\n", StringComparison.Ordinal));
+        var plan = ConfigReload.Plan(running, file);
+        Assert.Empty(plan.RestartNeeded);
+        Assert.True(plan.MonitorsChanged);
+        Assert.False(plan.DirectorChanged);
+        Assert.Equal<string>([
+            "monitors[svc]: tcp 127.0.0.1:7000 every 1000ms, timeout 800ms, rise 2, fall 3 -> tcp 127.0.0.1:7000 every 2000ms, timeout 800ms, rise 2, fall 3 (its state starts again: up)",
+            "monitors[up]: added (exec true every 1000ms, timeout 800ms, rise 2, fall 3)",
+        ], plan.Live);
+        Assert.Equal<MonitorConfig>(file.Monitors, plan.Effective.Monitors);
+        Assert.Same(running.Director, plan.Effective.Director);
+
+        var removed = ConfigReload.Plan(running, Load(Web));
+        Assert.Equal<string>(["monitors[svc]: removed", "monitors[gw]: removed"], removed.Live);
+        Assert.Empty(removed.RestartNeeded);
+        Assert.Empty(ConfigReload.Plan(file, file).Live);
+    }
 }

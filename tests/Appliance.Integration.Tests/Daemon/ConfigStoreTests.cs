@@ -68,6 +68,8 @@ public sealed class ConfigStoreTests(ITestOutputHelper output) : IDisposable
     {
         WriteFile(Config());
         using var store = Open();
+        var hooked = new List<(long, string)>();
+        store.Committed += (g, text) => hooked.Add((g.Version, text));
         Assert.Equal(1, store.Version);
         Assert.Equal("initial", store.History[0].Kind);
         Assert.Equal(ConfigStore.Hash(File.ReadAllBytes(ConfigPath)), store.Sha256);
@@ -84,6 +86,7 @@ public sealed class ConfigStoreTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(ConfigStore.Hash(Encoding.UTF8.GetBytes(Config(priority: "120"))), g.Sha256);
         Assert.Equal(Config(priority: "120"), store.Text);
         Assert.False(File.Exists(ConfigPath + ".tmp"));
+        Assert.Equal([(2L, Config(priority: "120"))], hooked); // the replication hook saw it
 
         var same = await store.CommitAsync(new CommitRequest(Config(priority: "120"), "root", "", BaseVersion: 2));
         Assert.Equal(CommitStatus.Unchanged, same.Status);

@@ -122,6 +122,8 @@ public sealed class ConsoleTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(commit);
         Assert.Contains("committed generation 2", commit);
         Assert.Contains("nodes[alpha].priority", commit); // needs a restart, and says so
+        Assert.Contains("monitors[loop]: exec true every 500ms", commit); // applied live
+        Assert.Contains("monitor loop (exec)", c.Command("run show status"));
         Assert.Contains("priority: 120", File.ReadAllText(_h.ConfigPath));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_h.ConfigPath));
         Assert.Equal(History().GetProperty("generations")[0].GetProperty("sha256").GetString(), FileSha);

@@ -22,18 +22,26 @@ internal sealed class PtyConsole : IDisposable
 
     /// <param name="rows">The terminal's height for the pager (LINES); null: the console's default, 24.</param>
     public PtyConsole(string ns, string ctl, string control, ITestOutputHelper output, int? rows = 200)
+        : this(["ip", "netns", "exec", ns, "setsid", "--wait", "sh", "-c", "exec \"$0\" --control \"$1\" console <>\"$2\" >&0 2>&0", ctl, control],
+            output, rows, null)
+    {
+    }
+
+    /// <summary>Any command whose last argument is to be the pty's slave path, run in a session of its own (see the other constructor).</summary>
+    public PtyConsole(string[] argv, ITestOutputHelper output, int? rows, IReadOnlyDictionary<string, string>? environment)
     {
         _output = output;
         _pty = PseudoTerminal.Open(115200);
-        var psi = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(argv[0]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+            psi.Environment[k] = v;
         psi.Environment.Remove("LINES");
         psi.Environment.Remove("COLUMNS");
         if (rows is { } r)
             psi.Environment["LINES"] = r.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // sh opens the slave without O_NOCTTY as the leader of a new session: it becomes the
         // controlling terminal, and exec keeps it for appliancectl.
-        foreach (string a in new[] { "netns", "exec", ns, "setsid", "--wait", "sh", "-c", "exec \"$0\" --control \"$1\" console <>\"$2\" >&0 2>&0",
-                     ctl, control, _pty.SlavePath })
+        foreach (string a in argv.Skip(1).Append(_pty.SlavePath))
             psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
     }
