@@ -34,7 +34,7 @@ bin: deps
 	@[ "$(ARCH)" = x64 ] || { echo "make bin runs the lab on this machine: ARCH=x64 only (make publish ARCH=$(ARCH))" >&2; exit 2; }
 	for p in $(PROGRAMS); do $(DOTNET) publish $$p -c $(CONFIG) $(AOT) -o $(BIN) -v quiet -nologo || exit 1; done
 	rm -f $(BIN)/*.dbg
-	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(BIN)/
+	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu src/Appliance.Ctl/appliance-console $(BIN)/
 	install -d $(BIN)/board && install -m 0644 board/*.yaml $(BIN)/board/
 
 test: bin
@@ -64,7 +64,7 @@ sim: deps
 	  --logger "console;verbosity=detailed" \
 	  --filter "Category=Replay&FullyQualifiedName~$(shell echo $(SIM) | sed 's/^./\U&/')SimulationTests"
 
-# The image payload for the boards: applianced, appliancectl and the fence agents, NativeAOT for
+# The image payload for the boards: applianced, appliancectl (appliance-console beside it) and the fence agents, NativeAOT for
 # linux-$(ARCH) (x64 or arm64), in out/publish (x64) or out/publish-arm64. On x64 it is what `make bin`
 # compiled (the same NativeAOT build), less the lab's tool and the symbols.
 PUBLISH := out/publish$(if $(filter arm64,$(ARCH)),-arm64)
@@ -72,14 +72,14 @@ publish: deps
 ifeq ($(ARCH),x64)
 	$(MAKE) --no-print-directory bin
 	rm -rf $(PUBLISH) && mkdir -p $(PUBLISH)
-	cp -a $(BIN)/applianced $(BIN)/appliancectl $(BIN)/fence_appliance_gpio $(BIN)/fence_appliance_pdu $(BIN)/board $(PUBLISH)/
+	cp -a $(BIN)/applianced $(BIN)/appliancectl $(BIN)/appliance-console $(BIN)/fence_appliance_gpio $(BIN)/fence_appliance_pdu $(BIN)/board $(PUBLISH)/
 	cp -a $(BIN)/*.so $(PUBLISH)/ 2>/dev/null || true
 else
 	scripts/install-deps.sh arm64
 	rm -rf $(PUBLISH)
 	for p in src/Appliance.Daemon src/Appliance.Ctl; do $(DOTNET) publish $$p -c Release $(AOT) -o $(PUBLISH) -v quiet -nologo || exit 1; done
 	rm -f $(PUBLISH)/*.dbg $(PUBLISH)/*.pdb
-	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu $(PUBLISH)/
+	install -m 0755 board/fence/fence_appliance_gpio board/fence/fence_appliance_pdu src/Appliance.Ctl/appliance-console $(PUBLISH)/
 	install -d $(PUBLISH)/board && install -m 0644 board/*.yaml $(PUBLISH)/board/
 endif
 	@ls -l $(PUBLISH)

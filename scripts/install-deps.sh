@@ -7,9 +7,13 @@ set -euo pipefail
 # libnftables1: the director's applier; libnftables-dev: its header, which Edge/NftAbiTests compiles against.
 # conntrackd, conntrack: the director's connection sync (director.sync), its tests and the lab (sync on by
 # default). bench adds keepalived: the VRRP pairs the failover and held sections compare against.
+# test and run add heartbeat and keepalived too: the example configs their packages ship
+# (/usr/share/doc/{heartbeat,keepalived}) are the config importers' test inputs, and keepalived -t is
+# their oracle. Neither package may leave a daemon behind: they go in with a policy-rc.d that denies
+# every start (only for their install), and a daemon found by its pidfile afterwards is stopped.
 base=(socat iproute2 nftables libnftables1 libnftables-dev conntrackd conntrack procps gcc libc6-dev linux-libc-dev resource-agents cluster-glue fence-agents libxml2-utils util-linux)
 case "${1:-test}" in
-  test|run) pkgs=("${base[@]}" tcpdump) ;;
+  test|run) pkgs=("${base[@]}" tcpdump heartbeat keepalived) ;;
   bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat keepalived) ;;
   # NativeAOT for arm64 from this x86-64 machine: clang and lld link against Debian's arm64 cross libc.
   arm64)    pkgs=(clang lld binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
@@ -31,4 +35,32 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Packages whose postinst would start a cluster daemon: installed apart, under a policy-rc.d.
+daemons=(heartbeat keepalived)
+plain=() guarded=()
+for p in "${missing[@]}"; do
+  if [[ " ${daemons[*]} " == *" $p "* ]]; then guarded+=("$p"); else plain+=("$p"); fi
+done
+[ ${#plain[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${plain[@]}" >/dev/null
+if [ ${#guarded[@]} -gt 0 ]; then
+  # invoke-rc.d and deb-systemd-invoke ask /usr/sbin/policy-rc.d; 101 = "action not allowed". An
+  # existing policy (a container's) is left as it is; ours is removed whatever the install does.
+  policy=/usr/sbin/policy-rc.d ours=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# install-deps.sh: no daemon starts while %s install\nexit 101\n' "${guarded[*]}" >"$policy"
+    chmod 755 "$policy"; ours=1
+  fi
+  rc=0
+  apt-get install -y -qq --no-install-recommends "${guarded[@]}" >/dev/null || rc=$?
+  [ -z "$ours" ] || rm -f "$policy"
+  [ "$rc" -eq 0 ] || exit "$rc"
+  # Belt and braces: a daemon that started anyway is stopped by the pid its pidfile names.
+  for pidfile in /run/heartbeat.pid /run/keepalived.pid; do
+    [ -s "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      echo "install-deps: stopping $(cat /proc/"$pid"/comm 2>/dev/null) (pid $pid from $pidfile), started by its package"
+      kill -TERM "$pid" || true
+    fi
+  done
+fi

@@ -31,6 +31,17 @@ internal static class Program
         "  weight SERVICE SERVER N  set SERVER's weight (0..256; 0 drains)\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
         "  config reference      print every configuration option (markdown)\n" +
+        "  config import-heartbeat DIR [options]   heartbeat v1's ha.cf, haresources, authkeys -> appliance.yaml\n" +
+        "  config import-keepalived FILE [options] keepalived.conf -> appliance.yaml (options: config import-heartbeat --help)\n" +
+        "  config show [--version N]  the running config (or a kept generation) with its version and sha256\n" +
+        "  config commit FILE [--comment TEXT] [--confirm MINUTES] [--base N]\n" +
+        "                        make FILE the next generation: validated, written, applied live where it\n" +
+        "                        can be (exit 2: invalid; 1: refused); --confirm: rolled back unless\n" +
+        "                        `config confirm` follows in time; --base: refused unless N is running\n" +
+        "  config confirm        keep the generation of a `--confirm` commit (stops its rollback)\n" +
+        "  config rollback N [--comment TEXT]  commit the generation N before the running one again\n" +
+        "  config history [--json]  the generations kept: version, when, who, comment\n" +
+        "  console               the console shell (appliance-console): operational and configuration mode\n" +
         "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
 
     public static int Main(string[] args)
@@ -100,8 +111,21 @@ internal static class Program
             case "config" when rest.Length == 2 && rest[1] == "reference":
                 Console.Out.Write(Appliance.Core.Config.ConfigReference.Markdown());
                 return 0;
+            case "config" when rest.Length >= 2 && rest[1] is "import-heartbeat" or "import-keepalived":
+                if (rest[2..] is ["--help"])
+                {
+                    Console.Out.Write(ConfigImport.Usage);
+                    return 0;
+                }
+                return ConfigImport.Run(rest[1], rest[2..], Console.Out, Console.Error);
+            case "config" when rest.Length >= 2 && rest[1] is "show" or "commit" or "confirm" or "rollback" or "history":
+                return ConfigCommand(control, rest[1..]);
             case "config":
-                return BadUsage("usage: appliancectl config check FILE | config reference");
+                return BadUsage("usage: appliancectl config check FILE | config reference | config import-heartbeat DIR | config import-keepalived FILE | config show [--version N] | config commit FILE [--comment TEXT] [--confirm MINUTES] [--base N] | config confirm | config rollback N [--comment TEXT] | config history [--json]");
+            case "console" when rest.Length == 1:
+                return ConsoleHost.Run(control);
+            case "console":
+                return BadUsage("usage: appliancectl console");
             default:
                 return BadUsage($"unknown command '{rest[0]}'");
         }
@@ -240,8 +264,148 @@ internal static class Program
         return 0;
     }
 
-    /// <summary>One request, one response line. Prints why on failure.</summary>
-    internal static bool TryRequest(string control, string request, out string response, TimeSpan? wait = null)
+    /// <summary>`config show|commit|confirm|rollback|history`: the daemon's config generations (ConfigStore).</summary>
+    private static int ConfigCommand(string control, string[] args)
+    {
+        string who = ControlBackend.WhoAmI();
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        var words = new List<string>();
+        for (int i = 1; i < args.Length; i++)
+        {
+            if (args[i] is "--comment" or "--confirm" or "--base" or "--version" && i + 1 < args.Length)
+                options[args[i]] = args[++i];
+            else if (args[i] == "--json")
+                options["--json"] = "";
+            else
+                words.Add(args[i]);
+        }
+        string Usage() => args[0] switch
+        {
+            "show" => "config show [--version N]",
+            "commit" => "config commit FILE [--comment TEXT] [--confirm MINUTES] [--base N]",
+            "rollback" => "config rollback N [--comment TEXT]",
+            "history" => "config history [--json]",
+            _ => "config confirm",
+        };
+        bool allowed = args[0] switch
+        {
+            "show" => words.Count == 0 && options.Keys.All(k => k == "--version"),
+            "commit" => words.Count == 1 && options.Keys.All(k => k is "--comment" or "--confirm" or "--base"),
+            "rollback" => words.Count == 1 && options.Keys.All(k => k == "--comment"),
+            "history" => words.Count == 0 && options.Keys.All(k => k == "--json"),
+            _ => words.Count == 0 && options.Count == 0,
+        };
+        if (!allowed)
+            return BadUsage("usage: appliancectl " + Usage());
+        switch (args[0])
+        {
+            case "show":
+            {
+                long? version = null;
+                if (options.TryGetValue("--version", out string? v))
+                {
+                    if (!long.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n))
+                        return BadUsage("config show --version N: N is a generation number");
+                    version = n;
+                }
+                if (!TryRequest(control, ControlBackend.Request("config-show", w => { if (version is { } x) w.WriteNumber("version", x); }), out string response))
+                    return 1;
+                using var doc = JsonDocument.Parse(response);
+                var r = doc.RootElement;
+                if (!(r.TryGetProperty("ok", out var ok) && ok.GetBoolean()))
+                    return Refused(r);
+                Console.Out.Write($"# generation {r.GetProperty("version").GetInt64()}, sha256 {r.GetProperty("sha256").GetString()}\n{r.GetProperty("text").GetString()}");
+                return 0;
+            }
+            case "commit":
+            {
+                string path = words[0];
+                double? minutes = null;
+                long? baseVersion = null;
+                if (options.TryGetValue("--confirm", out string? m))
+                {
+                    if (!double.TryParse(m, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out double x) || !(x > 0))
+                        return BadUsage("config commit --confirm MINUTES: MINUTES is a number above 0 (0.5 is 30 s)");
+                    minutes = x;
+                }
+                if (options.TryGetValue("--base", out string? b))
+                {
+                    if (!long.TryParse(b, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long x))
+                        return BadUsage("config commit --base N: N is a generation number");
+                    baseVersion = x;
+                }
+                var file = Appliance.Linux.ConfigFile.Read(path);
+                foreach (string warning in file.Warnings)
+                    Console.Error.WriteLine($"warning: {warning}");
+                if (file.Text is not { } text)
+                {
+                    Console.Error.WriteLine(file.Error);
+                    return 2;
+                }
+                string request = ControlBackend.Request("config-commit", w =>
+                {
+                    w.WriteString("text", text);
+                    w.WriteString("who", who);
+                    w.WriteString("comment", options.GetValueOrDefault("--comment", ""));
+                    w.WriteString("source", path);
+                    if (baseVersion is { } bv)
+                        w.WriteNumber("base_version", bv);
+                    if (minutes is { } mm)
+                        w.WriteNumber("confirm_minutes", mm);
+                });
+                return CommitLike(control, request);
+            }
+            case "confirm":
+                return CommitLike(control, ControlBackend.Request("config-confirm", w => w.WriteString("who", who)));
+            case "rollback":
+            {
+                if (!int.TryParse(words[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) || n < 1)
+                    return BadUsage("config rollback N: N is 1 or more (1: the generation before the running one)");
+                return CommitLike(control, ControlBackend.Request("config-rollback", w =>
+                {
+                    w.WriteNumber("n", n);
+                    w.WriteString("who", who);
+                    w.WriteString("comment", options.GetValueOrDefault("--comment", ""));
+                }));
+            }
+            default:
+            {
+                if (!TryRequest(control, ControlBackend.Request("config-history"), out string response))
+                    return 1;
+                if (options.ContainsKey("--json"))
+                {
+                    Console.Out.WriteLine(response);
+                    return 0;
+                }
+                using var doc = JsonDocument.Parse(response);
+                if (!(doc.RootElement.TryGetProperty("ok", out var ok) && ok.GetBoolean()))
+                    return Refused(doc.RootElement);
+                Console.Out.Write(ControlBackend.History(doc.RootElement));
+                return 0;
+            }
+        }
+    }
+
+    /// <summary>A commit, confirm or rollback: the daemon's message; exit 0 done, 2 the config is invalid, 1 refused.</summary>
+    private static int CommitLike(string control, string request)
+    {
+        if (!TryRequest(control, request, out string response, ReloadWait))
+            return 1;
+        using var doc = JsonDocument.Parse(response);
+        var reply = ControlBackend.CommitReplyOf(doc.RootElement).Reply;
+        (reply.Success ? Console.Out : Console.Error).WriteLine(reply.Success ? reply.Text : "appliancectl: " + reply.Text);
+        return reply.Exit;
+    }
+
+    private static int Refused(JsonElement r)
+    {
+        string why = r.TryGetProperty("refused", out var f) ? f.GetString()! : r.TryGetProperty("error", out var e) ? e.GetString()! : r.GetRawText();
+        Console.Error.WriteLine($"appliancectl: {why}");
+        return 1;
+    }
+
+    /// <summary>One request, one response line. Prints why on failure (to <paramref name="errors"/>, default stderr).</summary>
+    internal static bool TryRequest(string control, string request, out string response, TimeSpan? wait = null, TextWriter? errors = null)
     {
         response = "";
         try
@@ -268,7 +432,7 @@ internal static class Program
             };
             if (!File.Exists(control))
                 why = "no such socket; is applianced running?";
-            Console.Error.WriteLine($"appliancectl: cannot reach applianced at {control}: {why}");
+            (errors ?? Console.Error).WriteLine($"appliancectl: cannot reach applianced at {control}: {why}");
             return false;
         }
     }

@@ -29,33 +29,7 @@ internal static class StatusText
             foreach (var warning in warnings.EnumerateArray())
                 o.Append(CultureInfo.InvariantCulture, $"  WARNING: {warning.GetString()}\n");
 
-        var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
-        foreach (var l in peer.GetProperty("links").EnumerateArray())
-        {
-            var c = l.GetProperty("counters");
-            string state = l.GetProperty("state").GetString()!;
-            if (!l.GetProperty("open").GetBoolean())
-                state += " (closed)";
-            rows.Add(new[]
-            {
-                l.GetProperty("name").GetString()!, l.GetProperty("kind").GetString()!, state,
-                Age(l.GetProperty("last_heard_ms")),
-                Num(c, "tx_frames") + (c.GetProperty("tx_dropped").GetInt64() > 0 ? $" (-{Num(c, "tx_dropped")})" : ""),
-                Num(c, "rx_frames"), Num(c, "rx_rejected"), Num(c, "rx_stale"), Num(c, "rx_bad_framing"), Num(c, "rx_noise_bytes"),
-                l.GetProperty("endpoint").GetString()!,
-            });
-        }
-        int[] width = new int[rows[0].Length];
-        foreach (var r in rows)
-            for (int i = 0; i < r.Length; i++)
-                width[i] = Math.Max(width[i], r[i].Length);
-        foreach (var r in rows)
-        {
-            o.Append("  ");
-            for (int i = 0; i < r.Length; i++)
-                o.Append(i == r.Length - 1 ? r[i] : r[i].PadRight(width[i] + 2));
-            o.Append('\n');
-        }
+        o.Append(Links(peer));
 
         if (s.GetProperty("resources").GetArrayLength() > 0)
             o.Append(Resources(s));
@@ -102,6 +76,56 @@ internal static class StatusText
                 $"  fence device {d.GetProperty("name").GetString()} ({d.GetProperty("kind").GetString()}){(d.GetProperty("health").GetString() is { Length: > 0 } h ? ": " + h : "")}\n");
         if (f.GetProperty("last") is { ValueKind: JsonValueKind.Object } last)
             o.Append(CultureInfo.InvariantCulture, $"  last fence: {HistoryLine(last)}\n");
+        return o.ToString();
+    }
+
+    /// <summary>The peer in a line and its heartbeat links as a table (the console's `show peer`).</summary>
+    public static string Peer(JsonElement s)
+    {
+        var peer = s.GetProperty("peer");
+        var o = new StringBuilder();
+        o.Append(CultureInfo.InvariantCulture,
+            $"peer {peer.GetProperty("name").GetString()}: {peer.GetProperty("state").GetString()}");
+        string peerRole = peer.GetProperty("role").GetString() ?? "unknown";
+        if (peerRole != "unknown")
+            o.Append(CultureInfo.InvariantCulture, $" ({peerRole})");
+        o.Append(CultureInfo.InvariantCulture, $", heard {Age(peer.GetProperty("last_heard_ms"))}\n");
+        o.Append(Links(peer));
+        return o.ToString();
+    }
+
+    /// <summary>The heartbeat links with their counters, one row each.</summary>
+    public static string Links(JsonElement peer)
+    {
+        var o = new StringBuilder();
+        var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
+        foreach (var l in peer.GetProperty("links").EnumerateArray())
+        {
+            var c = l.GetProperty("counters");
+            string state = l.GetProperty("state").GetString()!;
+            if (!l.GetProperty("open").GetBoolean())
+                state += " (closed)";
+            rows.Add(new[]
+            {
+                l.GetProperty("name").GetString()!, l.GetProperty("kind").GetString()!, state,
+                Age(l.GetProperty("last_heard_ms")),
+                Num(c, "tx_frames") + (c.GetProperty("tx_dropped").GetInt64() > 0 ? $" (-{Num(c, "tx_dropped")})" : ""),
+                Num(c, "rx_frames"), Num(c, "rx_rejected"), Num(c, "rx_stale"), Num(c, "rx_bad_framing"), Num(c, "rx_noise_bytes"),
+                l.GetProperty("endpoint").GetString()!,
+            });
+        }
+        int[] width = new int[rows[0].Length];
+        foreach (var r in rows)
+            for (int i = 0; i < r.Length; i++)
+                width[i] = Math.Max(width[i], r[i].Length);
+        foreach (var r in rows)
+        {
+            o.Append("  ");
+            for (int i = 0; i < r.Length; i++)
+                o.Append(i == r.Length - 1 ? r[i] : r[i].PadRight(width[i] + 2));
+            o.Append('\n');
+        }
+
         return o.ToString();
     }
 

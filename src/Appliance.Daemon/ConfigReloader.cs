@@ -89,13 +89,18 @@ internal sealed class ConfigReloader(string path, string node, ApplianceConfig r
         }
     }
 
-    /// <summary>Applies a valid <paramref name="candidate"/>: its director difference live, the rest listed for a restart.</summary>
+    /// <summary>
+    /// Applies a valid <paramref name="candidate"/> (a commit: <see cref="ConfigStore.CommitAsync"/>):
+    /// its director difference live, the rest listed for a restart.
+    /// </summary>
     public async Task<ReloadOutcome> ApplyAsync(string trigger, ApplianceConfig candidate, CancellationToken ct = default)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return await ApplyLockedAsync(trigger, candidate, time.GetTimestamp(), ct).ConfigureAwait(false);
+            bool keyChanged = candidate.Cluster.KeyFile == _running.Cluster.KeyFile
+                && KeyFile.Load(candidate.Cluster.KeyFile) is { Key: { } now } && !now.AsSpan().SequenceEqual(key);
+            return await ApplyLockedAsync(trigger, candidate, time.GetTimestamp(), ct, keyChanged).ConfigureAwait(false);
         }
         finally
         {

@@ -19,8 +19,17 @@ namespace Appliance.Daemon;
 /// </remarks>
 internal sealed class ControlServer : IAsyncDisposable
 {
-    /// <summary>A request line longer than this is refused (no unbounded reads from a client).</summary>
-    public const int MaxRequestBytes = 4096;
+    /// <summary>
+    /// A request line longer than this is refused (no unbounded reads from a client). It carries a
+    /// whole config for `config-commit`: at most <see cref="Core.Config.ConfigLimits.MaxConfigChars"/>
+    /// characters, which appliancectl writes as raw UTF-8 with newlines and quotes escaped in two bytes
+    /// each, so 4 MiB leaves room for any config the checker takes. The buffer starts at
+    /// <see cref="InitialRequestBytes"/> and grows only as a request does.
+    /// </summary>
+    public const int MaxRequestBytes = 4 * 1024 * 1024;
+
+    /// <summary>What a connection's request buffer starts at: every request but a config fits.</summary>
+    private const int InitialRequestBytes = 4096;
 
     /// <summary>
     /// Connections open at once, in any stage. appliancectl, the console and the lab open one at a
@@ -287,12 +296,18 @@ internal sealed class ControlServer : IAsyncDisposable
     private async Task<(byte[]? Line, ReadStatus Status)> ReadRequest(Socket client, CancellationToken ct)
     {
         using var deadline = Deadline(_requestTimeout, ct);
-        var buffer = new byte[MaxRequestBytes];
+        var buffer = new byte[InitialRequestBytes];
         int length = 0;
         try
         {
-            while (length < buffer.Length)
+            while (true)
             {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length >= MaxRequestBytes)
+                        break;
+                    Array.Resize(ref buffer, Math.Min(MaxRequestBytes, buffer.Length * 2));
+                }
                 int n = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, deadline.Token).ConfigureAwait(false);
                 if (n == 0)
                     return length > 0 ? (buffer[..length], ReadStatus.Line) : (null, ReadStatus.Closed);

@@ -64,6 +64,13 @@ internal sealed class HeartbeatProxy : IDisposable
 
     public Task ResetCadenceAsync() => Request("reset-cadence");
 
+    /// <summary>The worker's latest log lines (<see cref="RecentLog"/>), oldest first.</summary>
+    public async Task<IReadOnlyList<string>> GetLogAsync()
+    {
+        var reply = await Request("log").ConfigureAwait(false);
+        return [.. reply.GetProperty("lines").EnumerateArray().Select(l => l.GetString() ?? "")];
+    }
+
     /// <summary>Tells the node whether the local monitors pass.</summary>
     public void SetHealthy(bool healthy) => Command("health", w => w.WriteBoolean("healthy", healthy));
 

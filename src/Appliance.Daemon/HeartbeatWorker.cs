@@ -29,7 +29,7 @@ internal static class HeartbeatWorker
     /// <summary>A request line longer than this is a bug in the parent: the worker stops.</summary>
     private const int MaxRequestChars = 4096;
 
-    public static int Run(NodeSetup setup, ILogger log)
+    public static int Run(NodeSetup setup, ILogger log, RecentLog recent)
     {
         // Everything the worker says goes out through one writer thread: the real-time heartbeat
         // thread only queues the node's commands (a lock-free queue) and wakes the writer through an
@@ -84,6 +84,19 @@ internal static class HeartbeatWorker
                 case "reset-cadence":
                     hb.ResetCadenceAsync().GetAwaiter().GetResult();
                     SendOk(id);
+                    break;
+                case "log":
+                    // The worker's latest log lines, for the console's `show log` (written by the writer thread).
+                    Reply(w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("id", id);
+                        w.WriteStartArray("lines");
+                        foreach (string l in recent.Lines)
+                            w.WriteStringValue(l);
+                        w.WriteEndArray();
+                        w.WriteEndObject();
+                    });
                     break;
                 case "health":
                     bool healthy = request.GetProperty("healthy").GetBoolean();

@@ -34,7 +34,10 @@ internal static class Program
             return usageError is null ? 0 : 2;
         }
 
+        // The latest lines in memory for the console's `show log`; the worker keeps its own, which the daemon asks for.
+        var recent = new RecentLog(options.HeartbeatWorker ? "heartbeat" : "applianced");
         using var loggerFactory = LoggerFactory.Create(b => b
+            .AddProvider(recent)
             .SetMinimumLevel(LogLevel.Information)
             .AddSimpleConsole(o =>
             {
@@ -45,6 +48,11 @@ internal static class Program
             .AddFilter<ConsoleLoggerProvider>(null, LogLevel.Information)
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         var log = loggerFactory.CreateLogger("applianced");
+
+        // A `commit confirmed` whose time ran out while the daemon was down is rolled back before the
+        // config is read, so the daemon starts with the generation before it (ConfigStore).
+        if (!options.HeartbeatWorker && ConfigStore.RecoverAtStart(options.StateDir, options.ConfigPath, KernelBootId.Current(), TimeProvider.System, log) is { } recovered)
+            Console.Error.WriteLine($"applianced: {recovered}");
 
         // The same rules as `appliancectl config check` (ConfigFile): refusals stop us, warnings are said.
         var configFile = ConfigFile.Read(options.ConfigPath);
@@ -88,9 +96,9 @@ internal static class Program
         var setup = new NodeSetup(config, selfIndex, key.Key);
 
         if (options.HeartbeatWorker)
-            return HeartbeatWorker.Run(setup, log);
+            return HeartbeatWorker.Run(setup, log, recent);
 
-        using var daemon = new ApplianceDaemon(setup, options, log);
+        using var daemon = new ApplianceDaemon(setup, options, log, recent);
         using var stop = new CancellationTokenSource();
         string reason = "";
         int signals = 0;
@@ -211,14 +219,18 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ConnectionSampler? _connections;
     private readonly PanelService? _panel;
     private readonly ConfigReloader _reloader;
+    private readonly ConfigStore? _store;
+    private readonly string _storeError = "";
+    private readonly RecentLog _recent;
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
     private readonly CancellationTokenSource _leave = new();
     private string _leaveSignal = "";
 
-    public ApplianceDaemon(NodeSetup setup, DaemonOptions options, ILogger log, TimeProvider? time = null)
+    public ApplianceDaemon(NodeSetup setup, DaemonOptions options, ILogger log, RecentLog recent, TimeProvider? time = null)
     {
+        _recent = recent;
         _config = setup.Config;
         _self = setup.Self;
         _peer = _config.PeerOf(_self.Name);
@@ -255,6 +267,18 @@ internal sealed class ApplianceDaemon : IDisposable
         {
             BoardOverride = options.Board,
         };
+        // The config's generations and the one commit path (the console, appliancectl config, config sync).
+        try
+        {
+            _store = new ConfigStore(options.StateDir, options.ConfigPath, _self.Name,
+                (source, text) => ConfigLoader.Load(source, text, BoardFiles.Catalog(options.Board)),
+                _reloader.ApplyAsync, c => KeyFile.Load(c.Cluster.KeyFile).Error, log, _time, KernelBootId.Current());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _storeError = $"the config history in {options.StateDir}/config-history cannot be kept: {e.Message}";
+            Trace.ConfigHistoryProblem(log, _storeError);
+        }
         // The front panel reads status and asks for standby through the control handler, like appliancectl.
         if (_config.Panel is { } panel)
             _panel = new PanelService(panel, _self.Name, HandleAsync, _director is not null, log, _time);
@@ -307,6 +331,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _checks?.Start();
         _connections?.Start();
         _panel?.Start();
+        _store?.Start();
         using var loops = CancellationTokenSource.CreateLinkedTokenSource(workerGone.Token);
         Task peerRoleLoop = FeedPeerRole(loops.Token);
         Trace.Ready(_log, _options.ControlPath);
@@ -470,6 +495,22 @@ internal sealed class ApplianceDaemon : IDisposable
                 return ControlServer.Ok(peerActive ? "takeover: asked the peer to release; this node takes over once it has"
                     : "takeover: this node takes the resources once the peer is known to hold none");
             }
+            case "config-show" or "config-commit" or "config-confirm" or "config-rollback" or "config-history":
+                return _store is null ? ControlServer.Refused(_storeError) : await ConfigControl.HandleAsync(_store, cmd, request).ConfigureAwait(false);
+            case "log":
+            {
+                int lines = request.TryGetProperty("lines", out var l) && l.TryGetInt32(out int n) ? Math.Clamp(n, 1, 2 * RecentLog.MaxLines) : 40;
+                IReadOnlyList<string> worker;
+                try
+                {
+                    worker = await _heartbeat.GetLogAsync().WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or TimeoutException)
+                {
+                    worker = [$"(the heartbeat worker's lines are missing: {e.Message})"];
+                }
+                return ConfigControl.Lines(RecentLog.Merge(lines, _recent.Lines, worker));
+            }
             case "reset-cadence":
                 await _heartbeat.ResetCadenceAsync().ConfigureAwait(false);
                 return "{\"ok\":true}"u8.ToArray();
@@ -481,7 +522,7 @@ internal sealed class ApplianceDaemon : IDisposable
                     t => Trace.BackgroundFailed(_log, "churn", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, reset-cadence)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, config-show, config-commit, config-confirm, config-rollback, config-history, log, reset-cadence)");
         }
     }
 
@@ -506,6 +547,7 @@ internal sealed class ApplianceDaemon : IDisposable
 
     public void Dispose()
     {
+        _store?.Dispose();
         _panel?.Dispose();
         _executor.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _checks?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));

@@ -12,9 +12,11 @@ public static class DurableFile
     /// <summary>
     /// Writes <paramref name="content"/> to <paramref name="path"/> durably. Throws
     /// <see cref="IOException"/> (or <see cref="UnauthorizedAccessException"/>) when it cannot; the
-    /// old file is then untouched and the temporary file removed.
+    /// old file is then untouched and the temporary file removed. With <paramref name="mode"/> the new
+    /// file has exactly that mode (set on the temporary file before it is renamed, whatever the umask),
+    /// so a config that must stay 0600 is never visible with another mode.
     /// </summary>
-    public static void Replace(string path, ReadOnlySpan<byte> content)
+    public static void Replace(string path, ReadOnlySpan<byte> content, UnixFileMode? mode = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
@@ -24,6 +26,8 @@ public static class DurableFile
         {
             using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
+                if (mode is { } m)
+                    File.SetUnixFileMode(f.SafeFileHandle, m);
                 f.Write(content);
                 f.Flush(flushToDisk: true);
             }

@@ -18,6 +18,8 @@ Verbs:
   env                  shell assignments: LAB_NAME LAB_DIR NODES VIP PORT NS_* CONTROL_* TTY_* ...
                        SERVICE REAL_SERVERS SORRY INSIDE_VIP NS_rs1.. ADDR_rs1.. RS_PORT HEALTH_PORT
   ctl NODE ARGS...     appliancectl --control <NODE's socket> ARGS... (exit code passed through)
+  console NODE         NODE's console shell (appliance-console) in its namespace: interactive on a
+                       terminal; piped lines are run as typed, exit code of the first failing one
   cut serial|udp|all   serial: SIGSTOP the cable (socat); udp: drop udp dport $HB_PORT on input
                        in alpha and beta (nft table inet $NFT_TABLE). Idempotent.
   heal serial|udp|all  undo cut. Idempotent.

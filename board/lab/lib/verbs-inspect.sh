@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # board/lab/lib/verbs-inspect.sh: sourced by board/lab/lab. The verbs that look at a lab or reach
 # into it: status [--json], env, logs NODE [-f], watch, ctl NODE ARGS... (appliancectl on that
-# node) and client CMD... (a command in the client namespace).
+# node), console NODE (its console shell) and client CMD... (a command in the client namespace).
 
 # status [--json]: a table per node, or the JSON that tests parse (a stable format).
 cmd_status() {
@@ -125,6 +125,17 @@ cmd_ctl() {
     shift
     require_up
     exec "$CTL" --control "$(sock_of "$n")" "$@"
+}
+
+# console NODE: NODE's console shell (appliance-console, `appliancectl console`), run in NODE's
+# namespace so that its `ping` leaves through NODE's interfaces. On a terminal (a pty: this one) it
+# is interactive, as on the board's serial console; with stdin not a terminal it runs the lines
+# piped in, prints what a person would have seen, and exits with the first failing line's code.
+cmd_console() {
+    check_node "${1:-}"
+    (($# == 1)) || usage_error "console takes one NODE (alpha|beta)"
+    require_up
+    exec ip netns exec "$(ns_of "$1")" "$CTL" --control "$(sock_of "$1")" console
 }
 
 # client CMD...: CMD in the client namespace; its exit code is ours.

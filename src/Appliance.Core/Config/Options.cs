@@ -37,8 +37,37 @@ internal abstract class OptionSpec(string name, Presence presence, string help)
     protected const string RequiredDoc = "*required*";
 }
 
+/// <summary>How a leaf option's value is written: one scalar, a list of scalars, or a map of scalars (the console builds it from words).</summary>
+internal enum ValueShape
+{
+    Scalar,
+    List,
+    Map,
+}
+
+/// <summary>A leaf option seen without its value type: what the console needs to complete, build and check a value.</summary>
+internal interface ILeafOption
+{
+    string Name { get; }
+    Presence Presence { get; }
+    string Help { get; }
+    string Expected { get; }
+
+    /// <summary>How the value is written (the console turns words into that shape).</summary>
+    ValueShape Shape { get; }
+
+    /// <summary>The values a person can pick from (enum words, true/false, baud rates); empty for open types.</summary>
+    IEnumerable<string> Choices { get; }
+
+    /// <summary>The default as written in the file, for <see cref="Presence.Defaulted"/> options; else null.</summary>
+    string? DefaultText { get; }
+
+    /// <summary>Reads <paramref name="node"/> as this option's value, reporting problems at <paramref name="path"/>; the value is dropped.</summary>
+    bool Check(YNode node, string path, Diagnostics diag);
+}
+
 /// <summary>A leaf option: its value is read by a <see cref="ValueType{T}"/>.</summary>
-internal sealed class ScalarOption<T> : OptionSpec
+internal sealed class ScalarOption<T> : OptionSpec, ILeafOption
 {
     internal ScalarOption(string name, Presence presence, ValueType<T> type, T? defaultValue, string help)
         : base(name, presence, help)
@@ -54,6 +83,14 @@ internal sealed class ScalarOption<T> : OptionSpec
 
     public override string Expected => Type.Expected;
     public override string TypeDoc => Type.Doc;
+
+    public ValueShape Shape => Type.Shape;
+
+    public IEnumerable<string> Choices => Type.Completions;
+
+    public string? DefaultText => Presence == Presence.Defaulted ? Type.Format(Default!) : null;
+
+    public bool Check(YNode node, string path, Diagnostics diag) => Type.TryRead(node, Name, path, diag, out _);
 
     public override string DefaultDoc => Presence switch
     {
@@ -99,6 +136,13 @@ internal sealed class ListOption(string name, Presence presence, MapSchema item,
     public int Max { get; } = max;
     public string ItemNoun { get; } = itemNoun;
     public string ItemsNoun { get; } = itemsNoun;
+
+    /// <summary>
+    /// The option that names an item of the list, by which the console addresses it
+    /// (<c>nodes alpha</c>, <c>real_servers 10.0.0.11:8080</c>): <c>name</c> where the items have one,
+    /// else their first option (a real server's <c>address</c>).
+    /// </summary>
+    public OptionSpec KeyOption => Item.Options.FirstOrDefault(o => o.Name == "name") ?? Item.Options[0];
 
     public string CountText => Min == Max ? $"exactly {Min} {ItemsNoun}" : $"{Min} to {Max} {ItemsNoun}";
     public override string Expected => "a list of " + CountText;

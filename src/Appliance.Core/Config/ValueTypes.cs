@@ -23,6 +23,12 @@ internal abstract class ValueType<T>
 
     /// <summary>The value as it would be written in the file.</summary>
     public abstract string Format(T value);
+
+    /// <summary>How the value is written: one scalar unless a list or map type says otherwise.</summary>
+    public virtual ValueShape Shape => ValueShape.Scalar;
+
+    /// <summary>The values to offer when completing (a closed set); empty for open types.</summary>
+    public virtual IEnumerable<string> Completions => [];
 }
 
 /// <summary>A value written as one scalar.</summary>
@@ -115,6 +121,7 @@ internal sealed class BoolType : ScalarType<bool>
 {
     protected override bool PlainOnly => true;
     public override string Expected => "true or false";
+    public override IEnumerable<string> Completions => ["true", "false"];
 
     protected override bool TryParse(YScalar s, string name, out bool value, out string error)
     {
@@ -183,6 +190,7 @@ internal sealed class IntChoiceType(ImmutableArray<int> choices) : ScalarType<in
     public ImmutableArray<int> Choices { get; } = choices;
     protected override bool PlainOnly => true;
     private string List => string.Join(", ", Choices.Select(c => c.ToString(CultureInfo.InvariantCulture)));
+    public override IEnumerable<string> Completions => Choices.Select(c => c.ToString(CultureInfo.InvariantCulture));
     public override string Expected => "one of " + List;
     public override string Doc => "integer, one of " + List;
 
@@ -237,6 +245,7 @@ internal sealed class EnumType<T>(params (string Word, T Value)[] choices) : Sca
     };
 
     public override string Doc => string.Join(" | ", Choices.Select(c => $"`{c.Word}`"));
+    public override IEnumerable<string> Completions => Choices.Select(c => c.Word);
 
     protected override bool TryParse(YScalar s, string name, [MaybeNullWhen(false)] out T value, out string error)
     {
@@ -313,6 +322,7 @@ internal sealed class NameListType(NameType item, int max, string itemsNoun) : V
 {
     public override string Expected => $"a list of {itemsNoun}";
     public override string Doc => $"list of {itemsNoun}, at most {max}";
+    public override ValueShape Shape => ValueShape.List;
 
     public override bool TryRead(YNode node, string name, string path, Diagnostics diag, out ImmutableArray<string> value)
     {
@@ -469,6 +479,7 @@ internal sealed class IpListType(int max) : ValueType<ImmutableArray<IPAddress>>
 
     public override string Expected => "a list of IP addresses";
     public override string Doc => $"list of IP addresses, 1 to {max}";
+    public override ValueShape Shape => ValueShape.List;
 
     public override string Format(ImmutableArray<IPAddress> value) => "[" + string.Join(", ", value) + "]";
 
@@ -528,6 +539,7 @@ internal sealed class ParamListType(int max, Func<string, string, string?>? chec
 {
     public override string Expected => "a list of name=value parameters";
     public override string Doc => $"list of `name=value`, at most {max}";
+    public override ValueShape Shape => ValueShape.List;
 
     public override string Format(ImmutableArray<KeyValuePair<string, string>> value) =>
         "[" + string.Join(", ", value.Select(kv => $"{kv.Key}={kv.Value}")) + "]";
@@ -666,6 +678,7 @@ internal sealed class NodeMapType<T>(ScalarType<T> valueType, string valuesNoun)
 {
     public override string Expected => $"a map of node names to {valuesNoun}, like {{alpha: 1, beta: 2}}";
     public override string Doc => $"map: node name → {valueType.Doc}";
+    public override ValueShape Shape => ValueShape.Map;
 
     public override string Format(ImmutableArray<KeyValuePair<string, T>> value) =>
         "{" + string.Join(", ", value.Select(kv => $"{kv.Key}: {valueType.Format(kv.Value)}")) + "}";
