@@ -5,7 +5,8 @@
 # and rewrites the LCD (a two-row rewrite through the HD44780 binding blocks tens of ms) in the
 # daemon, while the keepalives go out from the heartbeat worker process. Three windows of
 # PANEL_S seconds each at keepalive 20ms / deadtime 100ms, each on a fresh lab, read alpha's
-# `.heartbeat.worst_send_gap_us` over the window (reset-cadence at its start):
+# `.heartbeat.worst_send_gap_us` over the window (reset-cadence at its start), and how often alpha's
+# idle panel thread woke in the 3 s before it (issue 11: buttons on edge events, no 20 ms sampling):
 #   no panel    `up --panel off`: the board without a panel (what the heartbeat had before the panel)
 #   panel busy  the panel on, a button pressed on alpha all window long (each press changes the
 #               screen, so the LCD is rewritten several times a second)
@@ -28,9 +29,25 @@ panel_presses() {
     echo "$i"
 }
 
-# panel_window TAG MODE: MODE off|busy|dead. Appends TAG|gap|wake|presses|beta dead|beta late|lcd_error.
+# panel_wakeups NODE SECONDS: how often NODE's panel thread woke (its voluntary context switches,
+# /proc/PID/task/TID/status) per second over SECONDS while nothing is pressed; "-" without a panel.
+panel_wakeups() {
+    local pid tid t v0 v1
+    pid=$(cat "$LAB_DIR/$1.pid" 2>/dev/null) || { sleep "$2"; echo -; return; }
+    tid=''
+    for t in /proc/"$pid"/task/*; do
+        if [[ $(cat "$t/comm" 2>/dev/null) == panel ]]; then tid=${t##*/}; break; fi
+    done
+    [[ -n $tid ]] || { sleep "$2"; echo -; return; }
+    v0=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$pid/task/$tid/status")
+    sleep "$2"
+    v1=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$pid/task/$tid/status")
+    awk -v a="$v0" -v b="$v1" -v s="$2" 'BEGIN {printf "%.1f", (b - a) / s}'
+}
+
+# panel_window TAG MODE: MODE off|busy|dead. Appends TAG|gap|wake|presses|beta dead|beta late|lcd_error|panel wake-ups.
 panel_window() {
-    local tag=$1 mode=$2 j gap wake lb presses=0 bdead blate lcd_error='' holder=''
+    local tag=$1 mode=$2 j gap wake lb presses=0 bdead blate lcd_error='' holder='' wakeups
     if [[ $mode == off ]]; then lab_up --keepalive 20ms --deadtime 100ms --panel off
     else lab_up --keepalive 20ms --deadtime 100ms --panel on
     fi
@@ -45,7 +62,8 @@ panel_window() {
         "$BT" wait "$(now_ns)" 15000 20 up "$CONTROL_alpha" "$CONTROL_beta" >/dev/null \
             || die "panel: the peers did not see each other within 15 s of alpha's restart"
     fi
-    sleep 3
+    # Settle, counting the idle panel thread's wake-ups meanwhile.
+    wakeups=$(panel_wakeups alpha 3)
     "$BT" query "$CONTROL_alpha" '{"cmd":"reset-cadence"}' >/dev/null || die "reset-cadence failed"
     lb=$(nlines "$LOG_beta")
     if [[ $mode == off ]]; then
@@ -67,8 +85,8 @@ panel_window() {
         wait "$holder" 2>/dev/null || true
     fi
     lab_down "panel-$mode"
-    echo "$tag|$gap|$wake|$presses|$bdead|$blate|$lcd_error" >>"$TMP/panel.txt"
-    log "  -> $tag: worst send gap ${gap}us, worst wake delay ${wake}us, $presses presses; beta: alpha dead $bdead, late $blate"
+    echo "$tag|$gap|$wake|$presses|$bdead|$blate|$lcd_error|$wakeups" >>"$TMP/panel.txt"
+    log "  -> $tag: worst send gap ${gap}us, worst wake delay ${wake}us, $presses presses; beta: alpha dead $bdead, late $blate; panel thread idle ${wakeups}/s"
 }
 
 section_panel() {
@@ -87,14 +105,15 @@ section_panel() {
         echo "consecutive keepalive sends) and \`.heartbeat.worst_wake_delay_us\`. Presses: \`lab press alpha"
         echo "next|prev\` back to back (each changes the LCD screen: a two-row rewrite). Dead LCD: the LCD's E"
         echo "line held by another process (flock on the simulated chip's line) from before alpha started."
-        echo "Limit: worst gap ≤ 2 × keepalive = 40 ms."
+        echo "Limit: worst gap ≤ 2 × keepalive = 40 ms. Panel wake-ups: alpha's panel thread, idle (the 3 s before"
+        echo "the window, in the role's first minute, when the LCD counts seconds), voluntary context switches a second."
         echo
-        echo "| window | worst send gap (µs) | vs no panel | worst wake delay (µs) | presses | beta: \"peer alpha dead\" / late | alpha's panel.lcd_error |"
-        echo "|---|---|---|---|---|---|---|"
-        local tag gap wake presses bd bl err ratio
-        while IFS='|' read -r tag gap wake presses bd bl err; do
+        echo "| window | worst send gap (µs) | vs no panel | worst wake delay (µs) | presses | beta: \"peer alpha dead\" / late | alpha's panel.lcd_error | panel wake-ups/s idle |"
+        echo "|---|---|---|---|---|---|---|---|"
+        local tag gap wake presses bd bl err ratio wk
+        while IFS='|' read -r tag gap wake presses bd bl err wk; do
             ratio=$(awk -v g="$gap" -v b="$base" 'BEGIN {if (g == "" || b == "" || b == 0) print "?"; else printf "%.2f", g / b}')
-            echo "| $tag | $gap | $ratio | $wake | $presses | $bd / $bl | ${err:--} |"
+            echo "| $tag | $gap | $ratio | $wake | $presses | $bd / $bl | ${err:--} | ${wk:--} |"
         done <"$TMP/panel.txt"
         echo
     } >"$R_PANEL"

@@ -315,7 +315,7 @@ public sealed class PanelModel
                     v.Resources.IsEmpty ? "no resources" : $"res {started}/{v.Resources.Length} started"];
             }
             case PanelScreen.Fence:
-                return [v.LastFence is { } f ? $"fence {f.Target} {(f.Result == "success" ? "ok" : f.Result)}" : "no fence yet",
+                return [v.LastFence is { } f ? $"fence {f.Target} {(f.Result == "fenced" ? "ok" : f.Result)}" : "no fence yet",
                     $"fencing: {v.FencingState}"];
             default:
                 return [_alarms.Count == 0 ? "no alarms" : _alarms.Count == 1 ? "1 alarm" : $"{_alarms.Count} alarms",

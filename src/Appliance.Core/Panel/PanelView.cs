@@ -9,7 +9,7 @@ public sealed record PanelLink(string Name, bool Up);
 /// <summary>A resource as the panel shows it: <c>started|stopped|starting|stopping|failed</c>.</summary>
 public sealed record PanelResource(string Name, string Kind, string State);
 
-/// <summary>The last fencing: target and result (<c>success|failed|...</c>).</summary>
+/// <summary>The last fencing: target and result as status says it (<c>fenced|failed|powered-on</c>).</summary>
 public sealed record PanelFence(string Target, string Result);
 
 /// <summary>

@@ -111,9 +111,9 @@ public class PanelModelTests
     [Fact]
     public void Lcd_shows_each_screen_on_a_16x2()
     {
-        var m = Model(View() with { LastFence = new PanelFence("beta", "success") });
+        var m = Model(View() with { LastFence = new PanelFence("beta", "fenced") });
         _now += TimeSpan.FromMinutes(15);
-        m.Update(_now, View() with { LastFence = new PanelFence("beta", "success") });
+        m.Update(_now, View() with { LastFence = new PanelFence("beta", "fenced") });
         Assert.Equal(["alpha ACTIVE 15m", "the peer release"], m.Lcd(_now));
         Press(m, ButtonRole.Next, TimeSpan.FromMilliseconds(100));
         Assert.Equal(["peer beta up    ", "links 2/2 up    "], m.Lcd(_now));
@@ -138,7 +138,7 @@ public class PanelModelTests
         m.Update(_now, View("takeover", "dead"));
         _now += TimeSpan.FromSeconds(3);
         Assert.Equal(["alpha going acti", "3s the peer rele"], m.Lcd(_now));
-        m.Update(_now, View("active", "fenced") with { LastFence = new PanelFence("beta", "success") });
+        m.Update(_now, View("active", "fenced") with { LastFence = new PanelFence("beta", "fenced") });
         _now += TimeSpan.FromSeconds(2);
         Assert.Equal("alpha ACTIVE 2s ", m.Lcd(_now)[0]);
         var wide = Model(View("takeover", "dead"), LcdSize.Size20x4);

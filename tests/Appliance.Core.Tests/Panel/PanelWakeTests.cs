@@ -283,7 +283,7 @@ public class PanelWakeTests(ITestOutputHelper output)
         Assert.Equal(Read(a).GetHashCode(), Read(b).GetHashCode());
         Assert.NotEqual(Read(a), Read(c));
         Assert.NotEqual(Read(a), Read(a) with { Conditions = [new AlarmCondition("unfit", "unfit: x")] });
-        Assert.NotEqual(Read(a), Read(a) with { LastFence = new PanelFence("beta", "success") });
+        Assert.NotEqual(Read(a), Read(a) with { LastFence = new PanelFence("beta", "fenced") });
         Assert.NotEqual(Read(a), Read(a) with { Stalls = 1 });
     }
 }

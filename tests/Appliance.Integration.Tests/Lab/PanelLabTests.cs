@@ -1,17 +1,22 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Appliance.Core.Panel;
 using Appliance.Integration.Tests.Edge;
 using Xunit.Abstractions;
 
 namespace Appliance.Integration.Tests.Lab;
 
-public sealed class PanelLabFixture() : LabFixture("p");
+/// <summary>Fencing required (the relays, then the PDUs), so a node powered off is fenced and its peer takes over.</summary>
+public sealed class PanelLabFixture() : LabFixture("p", "--fencing", "required");
 
 /// <summary>
 /// The front panels of the lab pair as a person reads them (issue 11): `lab panel NODE --json`
 /// samples the LED lines and reads the LCD text the simulated HD44780 decoded from the daemon's pin
 /// writes; `lab press` presses a button. The active and standby LEDs, an alarm shown and
-/// acknowledged, a held SELECT performing a planned switchover and a short press not.
+/// acknowledged, a held SELECT performing a planned switchover and a short press not, the survivor
+/// of a fence showing it, a stuck button (down from before the daemon started, or held past
+/// panel.stuck) reported and not obeyed. The buttons are read by edge events (the simulated chip's
+/// change notifications): nothing here samples them.
 /// </summary>
 [Collection("lab")]
 public sealed class PanelLabTests(PanelLabFixture fixture, ITestOutputHelper output) : IClassFixture<PanelLabFixture>
@@ -152,5 +157,91 @@ public sealed class PanelLabTests(PanelLabFixture fixture, ITestOutputHelper out
         L.Must("restart", standby);
         L.WaitBothUp(TimeSpan.FromSeconds(30));
         Lab.WaitUntil(() => Panel(standby).Lcd[0].StartsWith($"{standby} standby", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the LCD working after the restart");
+    }
+
+    [RootFact]
+    public void After_a_fence_the_survivor_shows_the_fence_and_lights_active()
+    {
+        var (active, survivor) = Settled();
+        try
+        {
+            L.Must("power", "off", active);
+            FencingLab.Wait(L, () => L.Status(survivor) is { } s && s.GetProperty("role").GetString() == "active"
+                                     && s.GetProperty("fencing").GetProperty("last").ValueKind == JsonValueKind.Object
+                                     && s.GetProperty("fencing").GetProperty("last").GetProperty("result").GetString() == "fenced",
+                TimeSpan.FromSeconds(30), $"{survivor} fenced {active} and took over");
+            Lab.WaitUntil(() => Panel(survivor).Lcd[0].StartsWith($"{survivor} ACTIVE", StringComparison.Ordinal), TimeSpan.FromSeconds(10),
+                "the survivor's LCD saying ACTIVE");
+            var p = Panel(survivor);
+            output.WriteLine($"{survivor} after fencing {active}: {string.Join(' ', p.Leds)} | {string.Join(" | ", p.Lcd)}");
+            Assert.Equal(new Dictionary<string, string> { ["power"] = "on", ["active"] = "on", ["peer"] = "off", ["fault"] = "off" }, p.Leds);
+            // The last-fence screen, three screens on from the role screen.
+            for (int i = 0; i < 3; i++)
+                L.Must("press", survivor, "next");
+            Lab.WaitUntil(() => Panel(survivor).Lcd[0] == $"fence {active} ok".PadRight(16), TimeSpan.FromSeconds(5), "the last fence on the LCD");
+            Assert.StartsWith("fencing: ", Panel(survivor).Lcd[1]); // the fencing phase: done, then idle
+        }
+        finally
+        {
+            // Back to the role screen for the next tests (NEXT wraps around the five screens).
+            for (int i = 0; i < 5 && !Panel(survivor).Lcd[0].StartsWith($"{survivor} ", StringComparison.Ordinal); i++)
+            {
+                L.Run("press", survivor, "next");
+                Thread.Sleep(200);
+            }
+            FencingLab.Restore(L);
+        }
+    }
+
+    [RootFact]
+    public void A_button_down_from_before_the_daemon_starts_or_held_past_stuck_is_reported_and_not_obeyed()
+    {
+        var (_, node) = Settled();
+        string chip = Path.Combine(L.Env["LAB_DIR"], $"gpio-{node}");
+        // Offsets 5-7 are SELECT, NEXT, PREV (lib/verbs-panel.sh); not active low in board/lab.yaml.
+        using var select = LevelWriter.Open(Path.Combine(chip, "line5"), level: false);
+        using var next = LevelWriter.Open(Path.Combine(chip, "line6"), level: false);
+        L.Must("stop", node);
+        select.Set(true); // a jammed SELECT, down before the daemon starts: no edge will ever say so
+        L.Must("start", node);
+        L.WaitBothUp(TimeSpan.FromSeconds(30));
+        JsonElement Panel() => L.Status(node)!.Value.GetProperty("panel");
+        string[] Stuck() => [.. Panel().GetProperty("stuck").EnumerateArray().Select(e => e.GetString()!)];
+        Lab.WaitUntil(() => Stuck().SequenceEqual(["select"]), TimeSpan.FromSeconds(10), "SELECT stuck in status");
+        Assert.Equal("notified", Panel().GetProperty("buttons").GetProperty("select").GetString());
+        Assert.Contains(Panel().GetProperty("alarms").EnumerateArray(), a => a.GetProperty("text").GetString() == "stuck SELECT");
+        Assert.Contains("button SELECT is stuck", L.Log(node));
+        Lab.WaitUntil(() => this.Panel(node).Lcd[0].StartsWith($"{node} standby", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the role screen");
+        // Down far longer than the 3 s hold: obeyed, it would ask "standby?". It does not.
+        Thread.Sleep(PanelTimings.Default.Hold * 2);
+        var p = this.Panel(node);
+        Assert.StartsWith($"{node} standby", p.Lcd[0]);
+        Assert.Equal("on", p.Leds["fault"]); // an alarm is open
+        // The other buttons are obeyed meanwhile.
+        L.Must("press", node, "next");
+        Lab.WaitUntil(() => this.Panel(node).Lcd[0].StartsWith("peer ", StringComparison.Ordinal), TimeSpan.FromSeconds(5), "NEXT obeyed");
+        L.Must("press", node, "prev");
+
+        select.Set(false);
+        Lab.WaitUntil(() => Stuck().Length == 0, TimeSpan.FromSeconds(10), "SELECT released");
+        Assert.Contains("button SELECT released, obeyed again", L.Log(node));
+        Lab.WaitUntil(() => this.Panel(node).Leds["fault"] == "off", TimeSpan.FromSeconds(10), "the fault LED off");
+
+        // Held past panel.stuck (30 s) while the daemon runs: no edge comes then, the panel's own timer says so.
+        next.Set(true);
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            Lab.WaitUntil(() => Stuck().SequenceEqual(["next"]), PanelTimings.Default.Stuck + TimeSpan.FromSeconds(15), "NEXT stuck in status");
+            output.WriteLine($"NEXT reported stuck {sw.Elapsed.TotalSeconds:0.0} s after it went down (panel.stuck 30 s)");
+            Assert.True(sw.Elapsed >= PanelTimings.Default.Stuck - TimeSpan.FromSeconds(1), $"stuck after {sw.Elapsed}");
+        }
+        finally
+        {
+            next.Set(false);
+        }
+        Lab.WaitUntil(() => Stuck().Length == 0, TimeSpan.FromSeconds(10), "NEXT released");
+        Lab.WaitUntil(() => this.Panel(node).Lcd[0].StartsWith($"{node} standby", StringComparison.Ordinal), TimeSpan.FromSeconds(5),
+            "still the role screen: a stuck button's release is no press");
     }
 }
