@@ -102,6 +102,8 @@ public sealed class ConfigSyncEngine
     private readonly Dictionary<ulong, PendingApply> _applying = [];
     private readonly Dictionary<long, Op> _ops = [];
     private readonly Queue<ulong> _served = new();
+    /// <summary>Transfers of ours lately, to name them when the peer's report comes (also a late one).</summary>
+    private readonly Queue<(ulong Id, TransferKind Kind, ConfigStamp Stamp)> _recentSent = new();
     private byte[] _text = [];
     private ConfigStamp _local;
     private ConfigStamp _agreed;
@@ -109,7 +111,7 @@ public sealed class ConfigSyncEngine
     private uint _peerWord;
     private bool _peerUp;
     private TimeSpan _nextAnnounce = TimeSpan.MaxValue;
-    private TimeSpan _announceRequestedAt = TimeSpan.MinValue;
+    private TimeSpan? _announceRequestedAt;
     private SyncState _lastState = SyncState.Unknown;
     /// <summary>A local config whose automatic replication the peer refused: not retried until it changes (an operator pushes).</summary>
     private ConfigHash _autoRefused;
@@ -195,7 +197,7 @@ public sealed class ConfigSyncEngine
         }
         if (!wasUp)
             Announce(now);
-        if ((_peer is null || KeepaliveWord.Of(_peer.Local) != word) && now - _announceRequestedAt >= _limits.RequestRetry)
+        if ((_peer is null || KeepaliveWord.Of(_peer.Local) != word) && (_announceRequestedAt is not { } asked || now - asked >= _limits.RequestRetry))
         {
             // The keepalive says the peer runs something its last announce did not say: ask.
             _announceRequestedAt = now;
@@ -265,6 +267,8 @@ public sealed class ConfigSyncEngine
             return EndAt(op, SyncOpKind.Push, false, why);
         if (_peer is { } p && p.Local.Hash == _local.Hash)
             return EndAt(op, SyncOpKind.Push, true, $"{_peerName} runs {_local} already; nothing to push");
+        if (TooLarge() is { } large)
+            return EndAt(op, SyncOpKind.Push, false, large);
         if (_outbound.Count >= OutboundQueueMax)
             return EndAt(op, SyncOpKind.Push, false, $"busy: {_outbound.Count} transfers to {_peerName} queued; try again");
         _ops[op] = new Op(SyncOpKind.Push, force, null, now);
@@ -291,6 +295,10 @@ public sealed class ConfigSyncEngine
         Send(new RequestMessage(id, request));
         return op;
     }
+
+    private string? TooLarge() => _text.Length > _limits.MaxConfigBytes
+        ? $"the config is {_text.Length} bytes, above the {_limits.MaxConfigBytes} bytes a transfer carries"
+        : null;
 
     private string? Unreachable()
     {
@@ -460,6 +468,11 @@ public sealed class ConfigSyncEngine
                 }
                 break;
         }
+        if (o.Kind != TransferKind.Result && o.Kind != TransferKind.FetchReply && _applying.Count > 0)
+        {
+            Refuse(o.TransferId, CancelReason.Busy, $"{_self} is still applying the config {_peerName} sent before");
+            return;
+        }
         if (_inbound.Count >= _limits.InboundMax)
         {
             Refuse(o.TransferId, CancelReason.Busy, $"{_self} is receiving {_inbound.Count} transfers already");
@@ -557,7 +570,9 @@ public sealed class ConfigSyncEngine
         }
         var entry = _ops.FirstOrDefault(x => x.Value.TransferId == o.InReplyTo);
         string outcome = ApplyReport.OutcomeName(report.Outcome);
-        string line = $"{_peerName} {outcome} " + (entry.Value?.Stamp is { } s ? s.ToString() : $"transfer {o.InReplyTo:x16}") +
+        var ours = _recentSent.FirstOrDefault(x => x.Id == o.InReplyTo);
+        string what = ours.Id == o.InReplyTo && ours.Id != 0 ? $"{KindName(ours.Kind)} {ours.Stamp}" : $"transfer {o.InReplyTo:x16}";
+        string line = $"{_peerName} {outcome} {what}" +
             (report.Message.Length > 0 ? ": " + report.Message : "");
         _lastOutcome = line;
         _outbox.Add(new SyncNote(SyncNoteKind.Reported, line));
@@ -601,6 +616,11 @@ public sealed class ConfigSyncEngine
             Refuse(r.RequestId, CancelReason.Busy, $"{_self} has {_outbound.Count} transfers queued; try again");
             return;
         }
+        if (TooLarge() is { } large)
+        {
+            Refuse(r.RequestId, CancelReason.TooLarge, large);
+            return;
+        }
         _served.Enqueue(r.RequestId);
         while (_served.Count > ServedRequestsRemembered)
             _served.Dequeue();
@@ -639,6 +659,12 @@ public sealed class ConfigSyncEngine
         var offer = new OfferMessage(id, kind, inReplyTo, (uint)data.Length, (ushort)SyncLimits.FragmentCount(data.Length),
             ConfigHash.Of(data.Span), stamp, expected);
         var transfer = new OutboundTransfer(offer, data, _limits, now);
+        if (kind != TransferKind.Result)
+        {
+            _recentSent.Enqueue((id, kind, stamp));
+            while (_recentSent.Count > ServedRequestsRemembered)
+                _recentSent.Dequeue();
+        }
         _outbound.Add(new Outbound(transfer, op));
         if (op is { } o && _ops.TryGetValue(o, out var entry))
         {
@@ -736,6 +762,10 @@ public sealed class ConfigSyncEngine
         if (_outbound.Any(o => o.Transfer.Offer.Kind is TransferKind.Replicate or TransferKind.Push or TransferKind.ForcePush
                 && o.Transfer.Offer.Stamp.Hash == _local.Hash))
             return new ReplicationStart(null, $"{_local} is being sent to {_peerName} already");
+        if (_ops.Values.Any(o => o.Kind is SyncOpKind.Replicate or SyncOpKind.Push && o.Stamp?.Hash == _local.Hash))
+            return new ReplicationStart(null, $"{_peerName} has {_local} and is applying it");
+        if (TooLarge() is { } large)
+            return new ReplicationStart(null, "not replicated: " + large);
         if (!explicitCommit && _autoRefused == _local.Hash)
             return new ReplicationStart(null, $"{_peerName} refused {_local}; `config push` to insist");
         if (_outbound.Count >= OutboundQueueMax)

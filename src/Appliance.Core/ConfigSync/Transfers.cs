@@ -80,6 +80,8 @@ public sealed class OutboundTransfer
     private readonly bool[] _acked;
     private readonly TimeSpan[] _sentAt;
     private readonly bool[] _resent;
+    private readonly bool[] _hole;
+    private int _lowestUnacked;
     private readonly int _count;
     private int _ackedCount;
     private int _nextNew;
@@ -101,6 +103,7 @@ public sealed class OutboundTransfer
         _acked = new bool[_count];
         _sentAt = new TimeSpan[_count];
         _resent = new bool[_count];
+        _hole = new bool[_count];
         _rto = limits.InitialRto;
         _lastProgress = now;
         StartedAt = now;
@@ -162,16 +165,19 @@ public sealed class OutboundTransfer
             }
             return;
         }
-        // Retransmit the oldest unacknowledged fragments whose timeout expired (one backoff per pump).
+        // Retransmit what the receiver reported missing (a hole below fragments it holds) without
+        // waiting, and what timed out (one backoff per pump that found any).
         bool expired = false;
         int inFlight = 0;
-        for (int i = 0; i < _nextNew; i++)
+        for (int i = _lowestUnacked; i < _nextNew; i++)
         {
             if (_acked[i])
                 continue;
-            if (now - _sentAt[i] >= _rto)
+            bool timedOut = now - _sentAt[i] >= _rto;
+            if (timedOut || _hole[i])
             {
-                expired = true;
+                expired |= timedOut && !_hole[i];
+                _hole[i] = false;
                 _resent[i] = true;
                 _sentAt[i] = now;
                 Retransmissions++;
@@ -181,7 +187,9 @@ public sealed class OutboundTransfer
         }
         if (expired)
             Backoff();
-        while (inFlight < _limits.Window && _nextNew < _count)
+        // New fragments while the window has room, and never further ahead of the oldest missing one
+        // than an acknowledgement can describe (cumulative + 64), or their acks could not be read.
+        while (inFlight < _limits.Window && _nextNew < _count && _nextNew <= _lowestUnacked + AckSpan)
         {
             _sentAt[_nextNew] = now;
             outbox.Add(Fragment(_nextNew));
@@ -189,6 +197,9 @@ public sealed class OutboundTransfer
             inFlight++;
         }
     }
+
+    /// <summary>How far past the cumulative point an acknowledgement reaches: its selective map's 64 bits.</summary>
+    private const int AckSpan = 64;
 
     public void OnAck(TimeSpan now, AckMessage ack)
     {
@@ -212,6 +223,17 @@ public sealed class OutboundTransfer
             if ((ack.Selective & (1UL << b)) != 0)
                 MarkAcked(now, i);
         }
+        // Fast retransmit: a fragment below the highest one the receiver holds, sent more than two round
+        // trips ago, was lost (not merely overtaken): send it again at the next pump.
+        if (ack.Selective != 0 && _srtt is { } srtt)
+        {
+            int highest = cumulative + 1 + (63 - System.Numerics.BitOperations.LeadingZeroCount(ack.Selective));
+            for (int i = cumulative; i < highest && i < _nextNew; i++)
+                if (!_acked[i] && now - _sentAt[i] > srtt * 2)
+                    _hole[i] = true;
+        }
+        while (_lowestUnacked < _count && _acked[_lowestUnacked])
+            _lowestUnacked++;
         if (ack.Complete)
         {
             if (_ackedCount == _count)
@@ -260,18 +282,18 @@ public sealed class OutboundTransfer
         TimeSpan wake = _lastProgress + _limits.ProgressTimeout;
         if (!OfferAcked)
             return Min(wake, _offerSentAt + _rto);
-        if (_nextNew < _count)
+        int inFlight = 0;
+        for (int i = _lowestUnacked; i < _nextNew; i++)
         {
-            int inFlight = 0;
-            for (int i = 0; i < _nextNew; i++)
-                if (!_acked[i])
-                    inFlight++;
-            if (inFlight < _limits.Window)
-                return TimeSpan.Zero; // room in the window: pump now
+            if (_acked[i])
+                continue;
+            inFlight++;
+            if (_hole[i])
+                return TimeSpan.Zero;
+            wake = Min(wake, _sentAt[i] + _rto);
         }
-        for (int i = 0; i < _nextNew; i++)
-            if (!_acked[i])
-                wake = Min(wake, _sentAt[i] + _rto);
+        if (_nextNew < _count && inFlight < _limits.Window && _nextNew <= _lowestUnacked + AckSpan)
+            return TimeSpan.Zero; // room in the window: pump now
         return wake;
     }
 
