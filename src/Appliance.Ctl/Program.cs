@@ -30,6 +30,9 @@ internal static class Program
         "  undrain SERVICE SERVER  take new clients again\n" +
         "  weight SERVICE SERVER N  set SERVER's weight (0..256; 0 drains)\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
+        "  config push [--force] send this node's config to the peer, which checks and applies it; --force\n" +
+        "                        also when it changes the cluster's name, key file or node list\n" +
+        "  config pull [--force] fetch the peer's config and apply it here (--force: as for push)\n" +
         "  config reference      print every configuration option (markdown)\n" +
         "exit codes: 0 ok, 1 refused/failed/daemon unreachable, 2 bad usage or input\n";
 
@@ -100,8 +103,10 @@ internal static class Program
             case "config" when rest.Length == 2 && rest[1] == "reference":
                 Console.Out.Write(Appliance.Core.Config.ConfigReference.Markdown());
                 return 0;
+            case "config" when rest[1..] is ["push"] or ["push", "--force"] or ["pull"] or ["pull", "--force"]:
+                return Action(control, ConfigSyncRequest("config-" + rest[1], rest.Length == 3), SyncWait);
             case "config":
-                return BadUsage("usage: appliancectl config check FILE | config reference");
+                return BadUsage("usage: appliancectl config check FILE | config reference | config push [--force] | config pull [--force]");
             default:
                 return BadUsage($"unknown command '{rest[0]}'");
         }
@@ -137,6 +142,15 @@ internal static class Program
 
     /// <summary>How long a fence request may take: levels x attempts x timeouts, and the fence_delay.</summary>
     private static readonly TimeSpan FenceWait = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a push or pull may take: 256 KiB over a serial link alone (about 40 s at 115200 baud),
+    /// the peer's check and apply (its director reload; the sync waits 90 s for its report), and slack.
+    /// </summary>
+    private static readonly TimeSpan SyncWait = TimeSpan.FromMinutes(4);
+
+    private static string ConfigSyncRequest(string cmd, bool force) =>
+        force ? $"{{\"cmd\":\"{cmd}\",\"force\":true}}" : $"{{\"cmd\":\"{cmd}\"}}";
 
     /// <summary>{"cmd":CMD,"target":TARGET}, escaped by the writer (no reflection: the image is trimmed).</summary>
     private static string Request(string cmd, string target)

@@ -211,6 +211,8 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ConnectionSampler? _connections;
     private readonly PanelService? _panel;
     private readonly ConfigReloader _reloader;
+    private readonly ConfigSyncService _sync;
+    private IReadOnlyList<SyncLinkCounters> _syncLinks = [];
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -255,6 +257,10 @@ internal sealed class ApplianceDaemon : IDisposable
         {
             BoardOverride = options.Board,
         };
+        // The pair keeps one config: commits replicate over the heartbeat links (README "Keeping the pair's config in sync").
+        _sync = new ConfigSyncService(_self.Name, _peer.Name, options.StateDir, new FileConfigSource(options.ConfigPath, _reloader),
+            new ProxySyncTransport(_heartbeat), text => ConfigLoader.Load(options.ConfigPath, text, BoardFiles.Catalog(options.Board)), log, _time);
+        _heartbeat.SyncReceived = (payload, _) => _sync.Received(payload);
         // The front panel reads status and asks for standby through the control handler, like appliancectl.
         if (_config.Panel is { } panel)
             _panel = new PanelService(panel, _self.Name, HandleAsync, _director is not null, log, _time);
@@ -262,8 +268,30 @@ internal sealed class ApplianceDaemon : IDisposable
 
     /// <summary>SIGHUP: a reload whose outcome only the log sees (ConfigReloader logs every step).</summary>
     public void ReloadInBackground(string trigger) =>
-        _ = Task.Run(() => _reloader.ReloadFileAsync(trigger)).ContinueWith(
+        _ = Task.Run(() => ReloadAsync(trigger)).ContinueWith(
             t => Trace.BackgroundFailed(_log, "reload", t.Exception!.GetBaseException().ToString()), TaskContinuationOptions.OnlyOnFaulted);
+
+    /// <summary>
+    /// A reload of the config file; one that applied is a local change of the pair's config, which
+    /// replicates to the peer when it still runs what the two agreed on (its report joins the reply).
+    /// </summary>
+    private async Task<ReloadOutcome> ReloadAsync(string trigger)
+    {
+        var outcome = await _reloader.ReloadFileAsync(trigger).ConfigureAwait(false);
+        if (!outcome.Ok)
+            return outcome;
+        byte[] text;
+        try
+        {
+            text = File.ReadAllBytes(_options.ConfigPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return outcome with { Message = outcome.Message + $"\nconfig sync: cannot read {_options.ConfigPath} again: {e.Message}" };
+        }
+        var replicated = await _sync.LocalChangedAsync(text, ConfigSyncService.CommitWait).ConfigureAwait(false);
+        return outcome with { Message = outcome.Message + "\nconfig sync: " + replicated.Message };
+    }
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
     private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp);
@@ -296,6 +324,7 @@ internal sealed class ApplianceDaemon : IDisposable
         using var workerGone = CancellationTokenSource.CreateLinkedTokenSource(stop, _heartbeat.Exited);
         // Ready means heartbeating: wait for the worker's first answer before opening the control socket.
         await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
+        _sync.Start();
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log, time: _time);
         control.Start();
         await using var metrics = _config.MetricsListen is { } listen ? new MetricsServer(listen, RenderMetricsAsync, _log) : null;
@@ -375,7 +404,13 @@ internal sealed class ApplianceDaemon : IDisposable
         try
         {
             do
-                _vipWatch.SetPeerActive(PeerActive(await _heartbeat.GetStatusAsync().WaitAsync(stop).ConfigureAwait(false)));
+            {
+                var hb = await _heartbeat.GetStatusAsync().WaitAsync(stop).ConfigureAwait(false);
+                _vipWatch.SetPeerActive(PeerActive(hb));
+                // Config sync learns from the keepalives whether the peer is there and what config it runs.
+                _sync.PeerHeartbeat(hb.Peer is PeerState.Up or PeerState.Warn, hb.PeerSummary.ConfigVersion);
+                _syncLinks = (await _heartbeat.GetSyncStatusAsync().WaitAsync(stop).ConfigureAwait(false)).Links;
+            }
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false));
         }
         catch (OperationCanceledException)
@@ -412,12 +447,17 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _reloader.Running, hb, _monitors.Snapshot(), _monitors.Why(),
-                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _reloader.WriteStatus,
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [],
+                    w =>
+                    {
+                        _reloader.WriteStatus(w);
+                        ConfigSyncService.WriteStatus(w, _sync.View, _syncLinks);
+                    },
                     _panel is null ? null : _panel.WriteStatus);
             }
             case "reload":
             {
-                var outcome = await _reloader.ReloadFileAsync("appliancectl reload").ConfigureAwait(false);
+                var outcome = await ReloadAsync("appliancectl reload").ConfigureAwait(false);
                 return outcome.ToJson();
             }
             case "fence" or "fence-on" or "fence-confirm":
@@ -470,6 +510,12 @@ internal sealed class ApplianceDaemon : IDisposable
                 return ControlServer.Ok(peerActive ? "takeover: asked the peer to release; this node takes over once it has"
                     : "takeover: this node takes the resources once the peer is known to hold none");
             }
+            case "config-push" or "config-pull":
+            {
+                bool force = request.TryGetProperty("force", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.True;
+                var result = cmd == "config-push" ? await _sync.PushAsync(force).ConfigureAwait(false) : await _sync.PullAsync(force).ConfigureAwait(false);
+                return result.Ok ? ControlServer.Ok(result.Message) : ControlServer.Refused(result.Message);
+            }
             case "reset-cadence":
                 await _heartbeat.ResetCadenceAsync().ConfigureAwait(false);
                 return "{\"ok\":true}"u8.ToArray();
@@ -481,7 +527,7 @@ internal sealed class ApplianceDaemon : IDisposable
                     t => Trace.BackgroundFailed(_log, "churn", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, reset-cadence)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, config-push, config-pull, reset-cadence)");
         }
     }
 
@@ -514,6 +560,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _conntrackd?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(6));
         _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         _monitors.Dispose();
+        _sync.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _heartbeat.Dispose();
         _notify.Dispose();
     }

@@ -14,7 +14,8 @@ public static class DurableFile
     /// <see cref="IOException"/> (or <see cref="UnauthorizedAccessException"/>) when it cannot; the
     /// old file is then untouched and the temporary file removed.
     /// </summary>
-    public static void Replace(string path, ReadOnlySpan<byte> content)
+    /// <param name="mode">The new file's permissions from its creation (e.g. 0600 for a file with secrets); null: the umask's default.</param>
+    public static void Replace(string path, ReadOnlySpan<byte> content, UnixFileMode? mode = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
@@ -22,7 +23,11 @@ public static class DurableFile
         string tmp = full + ".tmp";
         try
         {
-            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            TryDelete(tmp); // a leftover of a crash would keep its own mode: create afresh
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (mode is { } m)
+                options.UnixCreateMode = m;
+            using (var f = new FileStream(tmp, options))
             {
                 f.Write(content);
                 f.Flush(flushToDisk: true);
