@@ -572,7 +572,7 @@ public sealed class ConfigSyncEngine
         string outcome = ApplyReport.OutcomeName(report.Outcome);
         var ours = _recentSent.FirstOrDefault(x => x.Id == o.InReplyTo);
         string what = ours.Id == o.InReplyTo && ours.Id != 0 ? $"{KindName(ours.Kind)} {ours.Stamp}" : $"transfer {o.InReplyTo:x16}";
-        string line = $"{_peerName} {outcome} {what}" +
+        string line = $"{what} to {_peerName}: {outcome}" +
             (report.Message.Length > 0 ? ": " + report.Message : "");
         _lastOutcome = line;
         _outbox.Add(new SyncNote(SyncNoteKind.Reported, line));

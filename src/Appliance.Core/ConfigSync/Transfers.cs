@@ -23,8 +23,13 @@ public sealed record SyncLimits
     /// <summary>Retransmission timeout before any round trip was measured (it must cover a serial window, see <see cref="Window"/>).</summary>
     public TimeSpan InitialRto { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Floor of the measured timeout: the daemon-worker-link-worker-daemon path has scheduling hops of a few ms each.</summary>
-    public TimeSpan MinRto { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// Floor of the measured timeout. Over UDP a round trip is a few ms, but over serial a fragment
+    /// waits its turn behind the keepalives (<see cref="SerialPacer"/>): a window takes about half a
+    /// second to leave at 115200 baud, so a lower floor retransmits what is only queued. A real loss
+    /// below the highest fragment acknowledged is resent at once anyway (fast retransmit).
+    /// </summary>
+    public TimeSpan MinRto { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Ceiling of the backed-off timeout.</summary>
     public TimeSpan MaxRto { get; init; } = TimeSpan.FromSeconds(8);

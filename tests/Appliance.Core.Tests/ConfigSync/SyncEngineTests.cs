@@ -74,7 +74,7 @@ public class SyncEngineTests
         p.RunUntil(() => p.A.Ended.Count == 1, Generous, "the replication ends");
         var end = p.A.EndOf(start.Op!.Value);
         Assert.False(end.Ok);
-        Assert.Contains("beta refused", end.Message);
+        Assert.Contains("to beta: refused", end.Message);
         Assert.Contains("appliance.yaml:1:", end.Message);
         Assert.Equal(before, p.B.Running);
         Assert.Contains(p.B.Notes, n => n.Kind == SyncNoteKind.Reported && n.Message.Contains("refused") && n.Message.Contains("appliance.yaml:1:"));
@@ -171,7 +171,7 @@ public class SyncEngineTests
         Assert.Equal(TransferKind.PullReply, p.B.Applies.Single().Kind);
         Assert.Equal(p.A.Running, p.B.Running);
         p.RunUntil(() => p.A.State == SyncState.InSync && p.B.State == SyncState.InSync, Generous, "in sync after the pull");
-        p.RunUntil(() => p.A.Notes.Any(n => n.Kind == SyncNoteKind.Reported && n.Message.StartsWith("beta applied")), Generous,
+        p.RunUntil(() => p.A.Notes.Any(n => n.Kind == SyncNoteKind.Reported && n.Message.Contains("to beta: applied")), Generous,
             "alpha hears beta's report too");
     }
 
