@@ -30,6 +30,9 @@ internal static class Program
         "  undrain SERVICE SERVER  take new clients again\n" +
         "  weight SERVICE SERVER N  set SERVER's weight (0..256; 0 drains)\n" +
         "  config check FILE     validate a configuration file (no daemon needed)\n" +
+        "  config push [--force] send this node's config to the peer, which checks and applies it; --force\n" +
+        "                        also when it changes the cluster's name, key file or node list\n" +
+        "  config pull [--force] fetch the peer's config and apply it here (--force: as for push)\n" +
         "  config reference      print every configuration option (markdown)\n" +
         "  config import-heartbeat DIR [options]   heartbeat v1's ha.cf, haresources, authkeys -> appliance.yaml\n" +
         "  config import-keepalived FILE [options] keepalived.conf -> appliance.yaml (options: config import-heartbeat --help)\n" +
@@ -120,8 +123,10 @@ internal static class Program
                 return ConfigImport.Run(rest[1], rest[2..], Console.Out, Console.Error);
             case "config" when rest.Length >= 2 && rest[1] is "show" or "commit" or "confirm" or "rollback" or "history":
                 return ConfigCommand(control, rest[1..]);
+            case "config" when rest[1..] is ["push"] or ["push", "--force"] or ["pull"] or ["pull", "--force"]:
+                return Action(control, ConfigSyncRequest("config-" + rest[1], rest.Length == 3), SyncWait);
             case "config":
-                return BadUsage("usage: appliancectl config check FILE | config reference | config import-heartbeat DIR | config import-keepalived FILE | config show [--version N] | config commit FILE [--comment TEXT] [--confirm MINUTES] [--base N] | config confirm | config rollback N [--comment TEXT] | config history [--json]");
+                return BadUsage("usage: appliancectl config check FILE | config reference | config import-heartbeat DIR | config import-keepalived FILE | config show [--version N] | config commit FILE [--comment TEXT] [--confirm MINUTES] [--base N] | config confirm | config rollback N [--comment TEXT] | config history [--json] | config push [--force] | config pull [--force]");
             case "console" when rest.Length == 1:
                 return ConsoleHost.Run(control);
             case "console":
@@ -161,6 +166,15 @@ internal static class Program
 
     /// <summary>How long a fence request may take: levels x attempts x timeouts, and the fence_delay.</summary>
     private static readonly TimeSpan FenceWait = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a push or pull may take: 256 KiB over a serial link alone (about 40 s at 115200 baud),
+    /// the peer's check and apply (its director reload; the sync waits 90 s for its report), and slack.
+    /// </summary>
+    private static readonly TimeSpan SyncWait = TimeSpan.FromMinutes(4);
+
+    private static string ConfigSyncRequest(string cmd, bool force) =>
+        force ? $"{{\"cmd\":\"{cmd}\",\"force\":true}}" : $"{{\"cmd\":\"{cmd}\"}}";
 
     /// <summary>{"cmd":CMD,"target":TARGET}, escaped by the writer (no reflection: the image is trimmed).</summary>
     private static string Request(string cmd, string target)

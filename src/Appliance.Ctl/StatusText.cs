@@ -7,6 +7,21 @@ namespace Appliance.Ctl;
 /// <summary>The human form of status: a compact table a person reads at a glance.</summary>
 internal static class StatusText
 {
+    /// <summary>The pair's config: "config in sync: both run v7 (1a2b3c4d)", a transfer under way, the last outcome.</summary>
+    public static string ConfigSync(JsonElement c)
+    {
+        var o = new StringBuilder();
+        string state = c.GetProperty("state").GetString()!;
+        o.Append(CultureInfo.InvariantCulture, $"  config {(state == "diverged" ? "DIVERGED" : state)}: {c.GetProperty("detail").GetString()}\n");
+        foreach (string dir in new[] { "sending", "receiving" })
+            if (c.TryGetProperty(dir, out var t) && t.ValueKind == JsonValueKind.Object)
+                o.Append(CultureInfo.InvariantCulture,
+                    $"    {dir} {t.GetProperty("kind").GetString()}: {t.GetProperty("done").GetInt32()}/{t.GetProperty("fragments").GetInt32()} fragments of {t.GetProperty("bytes").GetInt32()} bytes\n");
+        if (c.TryGetProperty("last", out var last) && last.GetString() is { Length: > 0 } line)
+            o.Append(CultureInfo.InvariantCulture, $"    last: {line.Replace("\n", "\n      ", StringComparison.Ordinal)}\n");
+        return o.ToString();
+    }
+
     public static string Render(JsonElement s)
     {
         var o = new StringBuilder();
@@ -52,6 +67,8 @@ internal static class StatusText
             o.Append(CultureInfo.InvariantCulture, $"  CONFIG: the running config differs from {cfg.GetProperty("file").GetString()} (last reload: {cfg.GetProperty("last_reload").GetString()})");
             o.Append(paths.Count == 0 ? "\n" : $"; restart applianced for: {string.Join(", ", paths)}\n");
         }
+        if (s.TryGetProperty("config_sync", out var sync))
+            o.Append(ConfigSync(sync));
         o.Append(Fencing(s.GetProperty("fencing")));
         var t = s.GetProperty("timers");
         o.Append(CultureInfo.InvariantCulture,

@@ -71,6 +71,25 @@ internal sealed class HeartbeatProxy : IDisposable
         return [.. reply.GetProperty("lines").EnumerateArray().Select(l => l.GetString() ?? "")];
     }
 
+    /// <summary>
+    /// Called on the reader thread with each config-sync payload the worker received from the peer
+    /// (authentic and fresh) and the index of the link it came on. It must not block.
+    /// </summary>
+    public Action<byte[], int>? SyncReceived { get; set; }
+
+    /// <summary>A config-sync payload for the peer (the worker seals and sends it when a link allows).</summary>
+    public void SendSync(byte[] payload) => Command("sync-send", w => w.WriteBase64String("data", payload));
+
+    /// <summary>The config version word the keepalives carry from now on.</summary>
+    public void SetConfigWord(uint word) => Command("config-word", w => w.WriteNumber("word", word));
+
+    /// <summary>The worker's sync message counters per link.</summary>
+    public async Task<(IReadOnlyList<SyncLinkCounters> Links, long Dropped, long RingOverflow, int Queued)> GetSyncStatusAsync()
+    {
+        var reply = await Request("sync-status").ConfigureAwait(false);
+        return HeartbeatWire.ReadSyncStatus(reply.GetProperty("sync"));
+    }
+
     /// <summary>Tells the node whether the local monitors pass.</summary>
     public void SetHealthy(bool healthy) => Command("health", w => w.WriteBoolean("healthy", healthy));
 
@@ -186,8 +205,13 @@ internal sealed class HeartbeatProxy : IDisposable
                     else
                         _onCommand(command);
                 }
-                else if (root.TryGetProperty("id", out var id) && _pending.TryRemove(id.GetInt64(), out var tcs))
-                    tcs.TrySetResult(root.Clone());
+                else if (root.TryGetProperty("id", out var id))
+                {
+                    if (_pending.TryRemove(id.GetInt64(), out var tcs))
+                        tcs.TrySetResult(root.Clone());
+                }
+                else if (root.TryGetProperty("sync", out var sync))
+                    SyncReceived?.Invoke(sync.GetProperty("data").GetBytesFromBase64(), sync.GetProperty("link").GetInt32());
             }
         }
         catch (Exception e) when (e is IOException or JsonException)

@@ -74,6 +74,12 @@ internal sealed class HeartbeatThread : IDisposable
     /// </summary>
     public Action? CommandsReady { get; set; }
 
+    /// <summary>Config-sync messages beside the keepalives (null: none; tests may leave it out).</summary>
+    public SyncSideChannel? Sync { get; set; }
+
+    /// <summary>Called on the heartbeat thread when sync payloads arrived (in <see cref="Sync"/>'s ring); like <see cref="CommandsReady"/>, it must only wake a thread.</summary>
+    public Action? SyncReady { get; set; }
+
     /// <summary>The node's commands, in order, for the thread that carries them out.</summary>
     public ConcurrentQueue<Appliance.Core.Node.NodeCommand> Commands { get; } = new();
     private long _lastLoopTimestamp;
@@ -123,7 +129,18 @@ internal sealed class HeartbeatThread : IDisposable
         Trace.Starting(log, self.Name, config.Cluster.Name, boot.ToString(), config.SourcePath,
             (long)timers.Keepalive.TotalMilliseconds, (long)timers.Warntime.TotalMilliseconds,
             (long)timers.Deadtime.TotalMilliseconds, (long)timers.Initdead.TotalMilliseconds);
-        return new HeartbeatThread(node, self.Links, LinkFactory.Open, timers, peer.Name, time, log, onEvent);
+        var sync = new SyncSideChannel(new Core.ConfigSync.SyncGate(new Core.ConfigSync.SyncEnvelope(setup.Key, config.Cluster.Name), selfId, peerId), self.Links, timers);
+        sync.Attach(node);
+        return new HeartbeatThread(node, self.Links, LinkFactory.Open, timers, peer.Name, time, log, onEvent) { Sync = sync };
+    }
+
+    /// <summary>Any thread: queues a config-sync payload for the peer and wakes the heartbeat thread to send it.</summary>
+    public bool SendSync(byte[] payload)
+    {
+        if (Sync?.Enqueue(payload) != true)
+            return false;
+        _poller.Wake();
+        return true;
     }
 
     /// <summary>Monotonic time since the daemon started; the only clock the heartbeat uses.</summary>
@@ -170,6 +187,8 @@ internal sealed class HeartbeatThread : IDisposable
         }
         TimeSpan now = Now();
         bool stalled = _node.Wake(now);
+        if (Sync is { } sync0)
+            sync0.Now = now;
         for (int i = 0; i < _linkConfigs.Count; i++)
             TryOpen(i, now);
         if (Node is { } first)
@@ -189,6 +208,8 @@ internal sealed class HeartbeatThread : IDisposable
                     wake = _reopenAt[i];
             if (Node?.NextWake() is { } nodeWake && nodeWake < wake)
                 wake = nodeWake;
+            if (Sync?.NextWake(now) is { } syncWake && syncWake < wake)
+                wake = syncWake;
             int timeoutMs = wake <= now ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling((wake - now).TotalMilliseconds));
 
             _poller.Clear();
@@ -205,6 +226,8 @@ internal sealed class HeartbeatThread : IDisposable
             _lastLoopTimestamp = ts;
             now = Now();
             stalled = _node.Wake(now);
+            if (Sync is { } sync)
+                sync.Now = now;
             long sinceScheduled = gapMicros - (long)(timeoutMs * 1000.0);
             if (sinceScheduled > _worstGapMicros)
                 _worstGapMicros = sinceScheduled;
@@ -237,6 +260,13 @@ internal sealed class HeartbeatThread : IDisposable
             // A request may change the node's inputs (a resource done, a device answer, an operator): decide now.
             if (requests && Node is { } n2)
                 n2.Tick(_node, now, stalled: false, _node.Membership.PeerSummary);
+            // Config sync after the keepalive of this step has gone: on a serial link it waits its turn behind it.
+            if (Sync is { } side)
+            {
+                side.Pump(now);
+                if (side.TakeReady())
+                    SyncReady?.Invoke();
+            }
             HandOnCommands();
             DrainEvents();
         }
@@ -259,7 +289,8 @@ internal sealed class HeartbeatThread : IDisposable
         var config = _linkConfigs[i];
         try
         {
-            _node.SetLink(i, _openLink(config, _node.LinkCounters[i]));
+            var link = _openLink(config, _node.LinkCounters[i]);
+            _node.SetLink(i, Sync is { } sync ? sync.Wrap(i, link) : link);
             if (_openError[i] is not null)
                 Trace.LinkOpened(_log, config.Name, Describe(config));
             _openError[i] = null;

@@ -11,8 +11,10 @@ namespace Appliance.Daemon;
 /// The line-JSON messages between applianced and its heartbeat worker process (one JSON object per
 /// line on the worker's stdin and stdout). Parent to worker: {"id":n,"cmd":"status"},
 /// {"id":n,"cmd":"reset-cadence"}, {"id":n,"cmd":"request","request":r}, {"cmd":"health","healthy":b},
-/// {"cmd":"leave"}, {"cmd":"resource-done",...}, {"cmd":"fence-done",...}, {"id":n,"cmd":"fence"|"fence-on","target":t}.
-/// Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true}, and the node's commands {"command":{...}} (<see cref="NodeWire"/>).
+/// {"cmd":"leave"}, {"cmd":"resource-done",...}, {"cmd":"fence-done",...}, {"id":n,"cmd":"fence"|"fence-on","target":t},
+/// config sync: {"cmd":"sync-send","data":base64 payload}, {"cmd":"config-word","word":w}, {"id":n,"cmd":"sync-status"}.
+/// Worker to parent: {"id":n,"status":{...}}, {"id":n,"ok":true}, {"id":n,"sync":{...}} (<see cref="WriteSyncStatus"/>),
+/// the node's commands {"command":{...}} (<see cref="NodeWire"/>), and received sync payloads {"sync":{"link":i,"data":base64}}.
 /// Times are microseconds.
 /// </summary>
 internal static class HeartbeatWire
@@ -98,6 +100,34 @@ internal static class HeartbeatWire
             e.GetProperty("standby_requested").GetBoolean(),
             e.TryGetProperty("node", out var node) ? NodeWire.ReadView(node) : null);
     }
+
+    /// <summary>The worker's sync counters: {"links":[{"name","tx_messages","tx_bytes","rx_messages","rx_rejected"}],"dropped","ring_overflow","queued"}.</summary>
+    public static void WriteSyncStatus(Utf8JsonWriter w, IReadOnlyList<SyncLinkCounters> links, long dropped, long overflow, int queued)
+    {
+        w.WriteStartObject();
+        w.WriteStartArray("links");
+        foreach (var l in links)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteNumber("tx_messages", l.TxMessages);
+            w.WriteNumber("tx_bytes", l.TxBytes);
+            w.WriteNumber("rx_messages", l.RxMessages);
+            w.WriteNumber("rx_rejected", l.RxRejected);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("dropped", dropped);
+        w.WriteNumber("ring_overflow", overflow);
+        w.WriteNumber("queued", queued);
+        w.WriteEndObject();
+    }
+
+    public static (IReadOnlyList<SyncLinkCounters> Links, long Dropped, long RingOverflow, int Queued) ReadSyncStatus(JsonElement e) =>
+        ([.. e.GetProperty("links").EnumerateArray().Select(l => new SyncLinkCounters(l.GetProperty("name").GetString()!,
+            l.GetProperty("tx_messages").GetInt64(), l.GetProperty("tx_bytes").GetInt64(), l.GetProperty("rx_messages").GetInt64(),
+            l.GetProperty("rx_rejected").GetInt64()))],
+         e.GetProperty("dropped").GetInt64(), e.GetProperty("ring_overflow").GetInt64(), e.GetProperty("queued").GetInt32());
 
     private static long Us(TimeSpan t) => (long)t.TotalMicroseconds;
 

@@ -44,6 +44,7 @@ internal static class HeartbeatWorker
         using var hb = HeartbeatThread.Create(setup, TimeProvider.System, log, _ => { });
         hb.Node = new ClusterNode(setup.Config, setup.SelfIndex, Random.Shared.NextDouble);
         hb.CommandsReady = wake.Wake;
+        hb.SyncReady = wake.Wake;
         void Reply(Action<Utf8JsonWriter> write)
         {
             replies.Enqueue(write);
@@ -107,6 +108,27 @@ internal static class HeartbeatWorker
                     hb.InvokeAsync(_ => { hb.Node!.Request(r); return true; }).GetAwaiter().GetResult();
                     SendOk(id);
                     break;
+                case "sync-send":
+                    // A config-sync payload for the peer; the heartbeat thread sends it when a link allows.
+                    hb.SendSync(request.GetProperty("data").GetBytesFromBase64());
+                    break;
+                case "config-word":
+                    uint word = request.GetProperty("word").GetUInt32();
+                    hb.InvokeAsync(_ => { hb.Node!.ConfigWord = word; return true; });
+                    break;
+                case "sync-status":
+                    var counters = hb.Sync?.Counters() ?? [];
+                    long dropped = hb.Sync?.Dropped ?? 0, overflow = hb.Sync?.RingOverflow ?? 0;
+                    int queued = hb.Sync?.Queued ?? 0;
+                    Reply(w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("id", id);
+                        w.WritePropertyName("sync");
+                        HeartbeatWire.WriteSyncStatus(w, counters, dropped, overflow, queued);
+                        w.WriteEndObject();
+                    });
+                    break;
                 case "leave":
                     hb.InvokeAsync(_ => { hb.Node!.Leave(); return true; });
                     break;
@@ -153,6 +175,16 @@ internal static class HeartbeatWorker
                     Write(w => NodeWire.WriteCommand(w, c));
                 while (replies.TryDequeue(out var r))
                     Write(r);
+                while (hb.Sync is { } sync && sync.TryTakeIncoming(out var payload, out int link))
+                    Write(w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteStartObject("sync");
+                        w.WriteNumber("link", link);
+                        w.WriteBase64String("data", payload);
+                        w.WriteEndObject();
+                        w.WriteEndObject();
+                    });
             }
         }
         catch (IOException e)

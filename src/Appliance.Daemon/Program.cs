@@ -222,6 +222,8 @@ internal sealed class ApplianceDaemon : IDisposable
     private readonly ConfigStore? _store;
     private readonly string _storeError = "";
     private readonly RecentLog _recent;
+    private readonly ConfigSyncService _sync;
+    private IReadOnlyList<SyncLinkCounters> _syncLinks = [];
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly SdNotify _notify = new();
@@ -280,6 +282,15 @@ internal sealed class ApplianceDaemon : IDisposable
             _storeError = $"the config history in {options.StateDir}/config-history cannot be kept: {e.Message}";
             Trace.ConfigHistoryProblem(log, _storeError);
         }
+        // The pair keeps one config: commits replicate over the heartbeat links (README "Keeping the pair's config in sync").
+        _sync = new ConfigSyncService(_self.Name, _peer.Name, options.StateDir, new FileConfigSource(options.ConfigPath, _reloader),
+            new ProxySyncTransport(_heartbeat), text => ConfigLoader.Load(options.ConfigPath, text, BoardFiles.Catalog(options.Board)), log, _time);
+        _heartbeat.SyncReceived = (payload, _) => _sync.Received(payload);
+        // A generation committed here (console, appliancectl config commit, rollback) replicates to the
+        // peer like a reload does; the peer's report goes to the log (the commit has answered already).
+        if (_store is not null)
+            _store.Committed += (_, text) => _ = Task.Run(() => _sync.LocalChangedAsync(System.Text.Encoding.UTF8.GetBytes(text), ConfigSyncService.CommitWait))
+                .ContinueWith(t => Trace.BackgroundFailed(_log, "config sync of a commit", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
         // The front panel reads status and asks for standby through the control handler, like appliancectl.
         if (_config.Panel is { } panel)
             _panel = new PanelService(panel, _self.Name, HandleAsync, _director is not null, log, _time);
@@ -287,8 +298,30 @@ internal sealed class ApplianceDaemon : IDisposable
 
     /// <summary>SIGHUP: a reload whose outcome only the log sees (ConfigReloader logs every step).</summary>
     public void ReloadInBackground(string trigger) =>
-        _ = Task.Run(() => _reloader.ReloadFileAsync(trigger)).ContinueWith(
+        _ = Task.Run(() => ReloadAsync(trigger)).ContinueWith(
             t => Trace.BackgroundFailed(_log, "reload", t.Exception!.GetBaseException().ToString()), TaskContinuationOptions.OnlyOnFaulted);
+
+    /// <summary>
+    /// A reload of the config file; one that applied is a local change of the pair's config, which
+    /// replicates to the peer when it still runs what the two agreed on (its report joins the reply).
+    /// </summary>
+    private async Task<ReloadOutcome> ReloadAsync(string trigger)
+    {
+        var outcome = await _reloader.ReloadFileAsync(trigger).ConfigureAwait(false);
+        if (!outcome.Ok)
+            return outcome;
+        byte[] text;
+        try
+        {
+            text = File.ReadAllBytes(_options.ConfigPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return outcome with { Message = outcome.Message + $"\nconfig sync: cannot read {_options.ConfigPath} again: {e.Message}" };
+        }
+        var replicated = await _sync.LocalChangedAsync(text, ConfigSyncService.CommitWait).ConfigureAwait(false);
+        return outcome with { Message = outcome.Message + "\nconfig sync: " + replicated.Message };
+    }
 
     /// <summary>The local monitors; the node adds its own resource failures to decide fitness.</summary>
     private void UpdateHealth() => _heartbeat.SetHealthy(_monitors.AllUp);
@@ -321,6 +354,7 @@ internal sealed class ApplianceDaemon : IDisposable
         using var workerGone = CancellationTokenSource.CreateLinkedTokenSource(stop, _heartbeat.Exited);
         // Ready means heartbeating: wait for the worker's first answer before opening the control socket.
         await _heartbeat.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), stop).ConfigureAwait(false);
+        _sync.Start();
         await using var control = new ControlServer(_options.ControlPath, HandleAsync, _log, time: _time);
         control.Start();
         await using var metrics = _config.MetricsListen is { } listen ? new MetricsServer(listen, RenderMetricsAsync, _log) : null;
@@ -401,7 +435,13 @@ internal sealed class ApplianceDaemon : IDisposable
         try
         {
             do
-                _vipWatch.SetPeerActive(PeerActive(await _heartbeat.GetStatusAsync().WaitAsync(stop).ConfigureAwait(false)));
+            {
+                var hb = await _heartbeat.GetStatusAsync().WaitAsync(stop).ConfigureAwait(false);
+                _vipWatch.SetPeerActive(PeerActive(hb));
+                // Config sync learns from the keepalives whether the peer is there and what config it runs.
+                _sync.PeerHeartbeat(hb.Peer is PeerState.Up or PeerState.Warn, hb.PeerSummary.ConfigVersion);
+                _syncLinks = (await _heartbeat.GetSyncStatusAsync().WaitAsync(stop).ConfigureAwait(false)).Links;
+            }
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false));
         }
         catch (OperationCanceledException)
@@ -438,12 +478,17 @@ internal sealed class ApplianceDaemon : IDisposable
             {
                 var hb = await _heartbeat.GetStatusAsync().ConfigureAwait(false);
                 return StatusJson.Write(_self.Name, _peer.Name, _reloader.Running, hb, _monitors.Snapshot(), _monitors.Why(),
-                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [], _reloader.WriteStatus,
+                    _time.GetElapsedTime(_started), _executor, _vipWatch.Watched, _vipWatch.Alarms, _connections?.Warnings ?? [],
+                    w =>
+                    {
+                        _reloader.WriteStatus(w);
+                        ConfigSyncService.WriteStatus(w, _sync.View, _syncLinks);
+                    },
                     _panel is null ? null : _panel.WriteStatus);
             }
             case "reload":
             {
-                var outcome = await _reloader.ReloadFileAsync("appliancectl reload").ConfigureAwait(false);
+                var outcome = await ReloadAsync("appliancectl reload").ConfigureAwait(false);
                 return outcome.ToJson();
             }
             case "fence" or "fence-on" or "fence-confirm":
@@ -512,6 +557,12 @@ internal sealed class ApplianceDaemon : IDisposable
                 }
                 return ConfigControl.Lines(RecentLog.Merge(lines, _recent.Lines, worker));
             }
+            case "config-push" or "config-pull":
+            {
+                bool force = request.TryGetProperty("force", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.True;
+                var result = cmd == "config-push" ? await _sync.PushAsync(force).ConfigureAwait(false) : await _sync.PullAsync(force).ConfigureAwait(false);
+                return result.Ok ? ControlServer.Ok(result.Message) : ControlServer.Refused(result.Message);
+            }
             case "reset-cadence":
                 await _heartbeat.ResetCadenceAsync().ConfigureAwait(false);
                 return "{\"ok\":true}"u8.ToArray();
@@ -523,7 +574,7 @@ internal sealed class ApplianceDaemon : IDisposable
                     t => Trace.BackgroundFailed(_log, "churn", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
                 return "{\"ok\":true}"u8.ToArray();
             default:
-                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, config-show, config-commit, config-confirm, config-rollback, config-history, log, reset-cadence)");
+                return ControlServer.Error($"unknown command '{cmd}' (this daemon knows: status, reload, standby, takeover, fence, fence-on, fence-confirm, fence-history, services, drain, undrain, weight, config-show, config-commit, config-confirm, config-rollback, config-history, config-push, config-pull, log, reset-cadence)");
         }
     }
 
@@ -557,6 +608,7 @@ internal sealed class ApplianceDaemon : IDisposable
         _conntrackd?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(6));
         _vipWatch.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         _monitors.Dispose();
+        _sync.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
         _heartbeat.Dispose();
         _notify.Dispose();
     }

@@ -16,6 +16,7 @@ public static class DurableFile
     /// file has exactly that mode (set on the temporary file before it is renamed, whatever the umask),
     /// so a config that must stay 0600 is never visible with another mode.
     /// </summary>
+    /// <param name="mode">The new file's permissions from its creation (e.g. 0600 for a file with secrets); null: the umask's default.</param>
     public static void Replace(string path, ReadOnlySpan<byte> content, UnixFileMode? mode = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -24,10 +25,14 @@ public static class DurableFile
         string tmp = full + ".tmp";
         try
         {
-            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            TryDelete(tmp); // a leftover of a crash would keep its own mode: create afresh
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (mode is { } m)
+                options.UnixCreateMode = m;
+            using (var f = new FileStream(tmp, options))
             {
-                if (mode is { } m)
-                    File.SetUnixFileMode(f.SafeFileHandle, m);
+                if (mode is { } exact)
+                    File.SetUnixFileMode(f.SafeFileHandle, exact); // the umask may have narrowed the create mode
                 f.Write(content);
                 f.Flush(flushToDisk: true);
             }

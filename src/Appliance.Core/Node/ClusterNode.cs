@@ -70,6 +70,12 @@ public sealed class ClusterNode
         Summary = new StateSummary(NodeRole.Starting, HealthFlags.None, 0, _mask, 0, 0);
     }
 
+    /// <summary>
+    /// The config version word the keepalives carry (<see cref="ConfigSync.KeepaliveWord"/>; 0: not
+    /// reported). Set by the host when the config sync's stamp changes; the next step announces it.
+    /// </summary>
+    public uint ConfigWord { get; set; }
+
     /// <summary>What this node's keepalives announce (role, health, resources held and starting).</summary>
     public StateSummary Summary { get; private set; }
 
@@ -162,7 +168,7 @@ public sealed class ClusterNode
         var before = Summary;
         var aggregate = _resources.Aggregate;
         bool saysLeaving = _leaving && aggregate == LocalResources.Stopped && d.Role == NodeRole.Standby;
-        Summary = new StateSummary(d.Role, _arbiter.Health | (saysLeaving ? HealthFlags.Leaving : HealthFlags.None), 0,
+        Summary = new StateSummary(d.Role, _arbiter.Health | (saysLeaving ? HealthFlags.Leaving : HealthFlags.None), ConfigWord,
             aggregate == LocalResources.Stopped ? 0 : _mask, aggregate == LocalResources.Starting ? _mask : 0, 0);
         if (_leaving && !_left)
             StepLeaving(m, saysLeaving, before);

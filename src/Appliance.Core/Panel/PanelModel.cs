@@ -14,7 +14,7 @@ public enum PanelAction
 public sealed record PanelAlarm(string Key, string Text, TimeSpan OpenedAt, bool Acknowledged);
 
 /// <summary>The screens NEXT and PREV step through.</summary>
-public enum PanelScreen { Role, Peer, Resources, Fence, Alarms }
+public enum PanelScreen { Role, Peer, Config, Resources, Fence, Alarms }
 
 /// <summary>
 /// The front panel's logic, pure and step-driven: node state in (<see cref="Update"/>), button
@@ -308,6 +308,8 @@ public sealed class PanelModel
                     : "down: " + string.Join(" ", v.Links.Where(l => !l.Up).Select(l => l.Name));
                 return [$"peer {v.PeerName} {v.PeerState}", links];
             }
+            case PanelScreen.Config:
+                return [v.ConfigSync == "diverged" ? "config DIVERGED" : "config " + v.ConfigSync, v.ConfigVersion];
             case PanelScreen.Resources:
             {
                 int started = v.Resources.Count(r => r.State == "started");

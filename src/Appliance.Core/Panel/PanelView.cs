@@ -33,6 +33,12 @@ public sealed record PanelView(string Node, string Role, string RoleReason, stri
     /// <summary>The fencing state machine's phase (idle, delaying, fencing, retrying, ...).</summary>
     public string FencingState { get; init; } = "idle";
 
+    /// <summary>The pair's config: <c>in sync|peer newer|local newer|diverged|unknown</c> (status's config_sync.state).</summary>
+    public string ConfigSync { get; init; } = "unknown";
+
+    /// <summary>This node's config version and hash prefix, like <c>v7 1a2b3c4d</c>.</summary>
+    public string ConfigVersion { get; init; } = "";
+
     /// <summary>How many times the daemon found it had not been scheduled for longer than deadtime.</summary>
     public long Stalls { get; init; }
 
@@ -81,7 +87,16 @@ public sealed record PanelView(string Node, string Role, string RoleReason, stri
         var stall = Obj(status, "stall");
         long stalls = stall.ValueKind == JsonValueKind.Object && stall.TryGetProperty("count", out var c) && c.TryGetInt64(out long n) ? n : 0;
 
+        var sync = Obj(status, "config_sync");
+        string syncState = Str(sync, "state", "unknown");
+        var local = Obj(sync, "local");
+        string version = local.ValueKind == JsonValueKind.Object && local.TryGetProperty("version", out var ver) && ver.TryGetInt64(out long vn)
+            ? $"v{vn} {Str(local, "sha256").PadRight(8)[..8]}" : "";
+
         var conditions = ImmutableArray.CreateBuilder<AlarmCondition>();
+        // Both nodes changed the config since they last agreed: a person chooses (config push or pull).
+        if (syncState == "diverged")
+            conditions.Add(new AlarmCondition("config-diverged", "config diverged"));
         if (lastFence is { Result: "failed" })
             conditions.Add(new AlarmCondition("fence-failed:" + lastFence.Target, "fence failed " + lastFence.Target));
         foreach (var a in Arr(dup, "alarms"))
@@ -102,7 +117,7 @@ public sealed record PanelView(string Node, string Role, string RoleReason, stri
             Str(peer, "name", "peer"), Str(peer, "state", "unknown"), Str(peer, "role", "unknown"))
         {
             Links = links, Resources = resources, Vips = vips, LastFence = lastFence, FencingState = Str(fencing, "state", "idle"),
-            Stalls = stalls, Conditions = conditions.ToImmutable(),
+            Stalls = stalls, Conditions = conditions.ToImmutable(), ConfigSync = syncState, ConfigVersion = version,
         };
     }
 }

@@ -111,12 +111,15 @@ public class PanelModelTests
     [Fact]
     public void Lcd_shows_each_screen_on_a_16x2()
     {
-        var m = Model(View() with { LastFence = new PanelFence("beta", "fenced") });
+        var view = View() with { LastFence = new PanelFence("beta", "fenced"), ConfigSync = "in sync", ConfigVersion = "v7 1a2b3c4d" };
+        var m = Model(view);
         _now += TimeSpan.FromMinutes(15);
-        m.Update(_now, View() with { LastFence = new PanelFence("beta", "fenced") });
+        m.Update(_now, view);
         Assert.Equal(["alpha ACTIVE 15m", "the peer release"], m.Lcd(_now));
         Press(m, ButtonRole.Next, TimeSpan.FromMilliseconds(100));
         Assert.Equal(["peer beta up    ", "links 2/2 up    "], m.Lcd(_now));
+        Press(m, ButtonRole.Next, TimeSpan.FromMilliseconds(100));
+        Assert.Equal(["config in sync  ", "v7 1a2b3c4d     "], m.Lcd(_now));
         Press(m, ButtonRole.Next, TimeSpan.FromMilliseconds(100));
         Assert.Equal(["VIP 203.0.113.10", "res 2/2 started "], m.Lcd(_now));
         Press(m, ButtonRole.Next, TimeSpan.FromMilliseconds(100));
@@ -277,5 +280,22 @@ public class PanelModelTests
         Assert.Equal("retrying", v.FencingState);
         Assert.Equal(["fence-failed:beta", "rs-down:web:10.0.0.11:8080"], v.Conditions.Select(c => c.Key).Where(k => !k.StartsWith("warning:")));
         Assert.Contains(v.Conditions, c => c.Key.StartsWith("warning:service web"));
+    }
+
+    [Fact]
+    public void A_diverged_config_is_an_alarm_and_the_config_screen_says_so()
+    {
+        using var doc = JsonDocument.Parse("""
+            {"node": "alpha", "role": "active", "peer": {"name": "beta", "state": "up"},
+             "config_sync": {"state": "diverged", "local": {"version": 9, "sha256": "1a2b3c4d5e6f00112233445566778899aabbccddeeff00112233445566778899"}}}
+            """);
+        var v = PanelView.FromStatus(doc.RootElement);
+        Assert.Equal("diverged", v.ConfigSync);
+        Assert.Equal("v9 1a2b3c4d", v.ConfigVersion);
+        Assert.Contains(v.Conditions, c => c.Key == "config-diverged" && c.Text == "config diverged");
+        using var older = JsonDocument.Parse("""{"node": "alpha", "role": "active"}""");
+        var w = PanelView.FromStatus(older.RootElement);
+        Assert.Equal("unknown", w.ConfigSync);
+        Assert.DoesNotContain(w.Conditions, c => c.Key == "config-diverged");
     }
 }

@@ -264,6 +264,9 @@ internal sealed class SocatPair : IDisposable
     public string PathA { get; }
     public string PathB { get; }
 
+    /// <summary>socat's process id (a test cuts the cable with SIGSTOP and mends it with SIGCONT).</summary>
+    public int Pid => _socat.Id;
+
     public static SocatPair Start()
     {
         string socat = Edge.FindOnPath("socat")
