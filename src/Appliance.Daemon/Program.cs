@@ -289,7 +289,7 @@ internal sealed class ApplianceDaemon : IDisposable
         // A generation committed here (console, appliancectl config commit, rollback) replicates to the
         // peer like a reload does; the peer's report goes to the log (the commit has answered already).
         if (_store is not null)
-            _store.Committed += (_, text) => _ = Task.Run(() => _sync.LocalChangedAsync(System.Text.Encoding.UTF8.GetBytes(text), ConfigSyncService.CommitWait))
+            _store.Committed += (generation, text) => Task.Run(() => _sync.LocalChangedAsync(System.Text.Encoding.UTF8.GetBytes(text), ConfigSyncService.CommitWait))
                 .ContinueWith(t => Trace.BackgroundFailed(_log, "config sync of a commit", t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
         // The front panel reads status and asks for standby through the control handler, like appliancectl.
         if (_config.Panel is { } panel)
