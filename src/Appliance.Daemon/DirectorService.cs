@@ -308,10 +308,12 @@ internal sealed class DirectorService : IAsyncDisposable
                     Trace.DirectorApplyFailed(_log, "reload", result.Message);
                     return new DirectorReloadResult(false, result.Message, text.Count(c => c == '\n'), TimeSpan.Zero, overrides.Count, 0);
                 }
-                _applied = plan;
                 Interlocked.Increment(ref _generation);
                 elapsed = result.Elapsed;
             }
+            // Also when the kernel had nothing to change (rr -> wrr over equal weights compiles to the
+            // same rules): what `services` shows is the plan of the config that runs now.
+            _applied = plan;
             applied?.Invoke(next);
             return new DirectorReloadResult(true, "", text.Count(c => c == '\n'), elapsed, kept, forgotten);
         }
