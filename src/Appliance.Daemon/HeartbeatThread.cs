@@ -12,7 +12,14 @@ namespace Appliance.Daemon;
 
 /// <summary>One link as seen by status.</summary>
 internal sealed record LinkStatus(
-    string Name, LinkKind Kind, string Endpoint, LinkState State, bool Open, TimeSpan? Silence, LinkCountersSnapshot Counters);
+    string Name, LinkKind Kind, string Endpoint, LinkState State, bool Open, TimeSpan? Silence, LinkCountersSnapshot Counters)
+{
+    /// <summary>The link's own cadence and judging timers.</summary>
+    public LinkTimers Timers { get; init; }
+
+    /// <summary>The link reported a fault of its own (a refused send, a lost device) and has not sent since: a signal to look.</summary>
+    public bool Fault { get; init; }
+}
 
 /// <summary>A consistent picture of the heartbeat, taken on the heartbeat thread.</summary>
 internal sealed record HeartbeatStatus(
@@ -33,7 +40,14 @@ internal sealed record HeartbeatStatus(
     NodeRole Role,
     string RoleReason,
     bool StandbyRequested,
-    Appliance.Core.Node.NodeView? Node = null);
+    Appliance.Core.Node.NodeView? Node = null)
+{
+    /// <summary>The heartbeat worker's pages are locked in RAM (mlockall).</summary>
+    public bool MemoryLocked { get; init; }
+
+    /// <summary>The CPUs the heartbeat thread may run on, like "0-1" or "1".</summary>
+    public string Cpus { get; init; } = "";
+}
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -63,6 +77,13 @@ internal sealed class HeartbeatThread : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
     private bool _realtime;
+    private string _cpus = "";
+
+    /// <summary>The worker locked its memory before starting this thread (shown in status).</summary>
+    public bool MemoryLocked { get; set; }
+
+    /// <summary>CPUs to pin the heartbeat thread to (empty: wherever the scheduler puts it).</summary>
+    public IReadOnlyCollection<int> PinCpus { get; set; } = [];
 
     /// <summary>The node's host logic, when this heartbeat decides roles (always in the daemon; tests may leave it out).</summary>
     public Appliance.Core.Node.ClusterNode? Node { get; set; }
@@ -115,7 +136,7 @@ internal sealed class HeartbeatThread : IDisposable
         var peerId = new NodeId((byte)(config.Nodes.IndexOf(peer) + 1));
         var boot = new BootId(BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) | 1);
         var timers = config.Cluster.Timers;
-        var membership = new Membership(timers, selfId, peerId, boot, self.Links.Length, TimeSpan.Zero);
+        var membership = new Membership(timers, LinkCadence.OfNode(timers, self), selfId, peerId, boot, TimeSpan.Zero);
         var node = new HeartbeatNode(new HeartbeatCodec(setup.Key, config.Cluster.Name), membership, selfId, timers, self.Links.Length)
         {
             LocalState = new StateSummary(NodeRole.Starting, HealthFlags.None, 0, 0, 0, 0),
@@ -123,6 +144,8 @@ internal sealed class HeartbeatThread : IDisposable
         Trace.Starting(log, self.Name, config.Cluster.Name, boot.ToString(), config.SourcePath,
             (long)timers.Keepalive.TotalMilliseconds, (long)timers.Warntime.TotalMilliseconds,
             (long)timers.Deadtime.TotalMilliseconds, (long)timers.Initdead.TotalMilliseconds);
+        foreach (var link in self.Links)
+            Trace.LinkCadence(log, link.Name, KindName(link.Kind), Core.Heartbeat.LinkCadence.Of(timers, link).Explanation);
         return new HeartbeatThread(node, self.Links, LinkFactory.Open, timers, peer.Name, time, log, onEvent);
     }
 
@@ -168,6 +191,16 @@ internal sealed class HeartbeatThread : IDisposable
             _realtime = true;
             Trace.Realtime(_log, RealtimeThread.HeartbeatPriority);
         }
+        if (RealtimeThread.TrySetCurrentThreadTimerSlack(RealtimeThread.HeartbeatTimerSlackNs) is { } slackWhy)
+            Trace.NoTimerSlack(_log, slackWhy);
+        if (PinCpus.Count > 0)
+        {
+            if (RealtimeThread.TryPinCurrentThread(PinCpus) is { } pinWhy)
+                Trace.NotPinned(_log, string.Join(',', PinCpus), pinWhy);
+            else
+                Trace.Pinned(_log, string.Join(',', PinCpus));
+        }
+        _cpus = DescribeCpus(RealtimeThread.CurrentThreadCpus());
         TimeSpan now = Now();
         bool stalled = _node.Wake(now);
         for (int i = 0; i < _linkConfigs.Count; i++)
@@ -189,7 +222,9 @@ internal sealed class HeartbeatThread : IDisposable
                     wake = _reopenAt[i];
             if (Node?.NextWake() is { } nodeWake && nodeWake < wake)
                 wake = nodeWake;
-            int timeoutMs = wake <= now ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling((wake - now).TotalMilliseconds));
+            // To the nanosecond (ppoll): at a 2 ms keepalive, poll(2)'s rounding up to whole
+            // milliseconds was up to half a period late.
+            TimeSpan timeout = wake <= now ? TimeSpan.Zero : wake == TimeSpan.MaxValue ? MaxSleep : Min(wake - now, MaxSleep);
 
             _poller.Clear();
             for (int i = 0; i < _linkConfigs.Count; i++)
@@ -197,7 +232,7 @@ internal sealed class HeartbeatThread : IDisposable
                 var link = _node.LinkAt(i);
                 _pollIndexOfLink[i] = link is null ? -1 : _poller.Add(link.PollFd);
             }
-            _poller.Wait(timeoutMs);
+            _poller.Wait(timeout);
 
             // Stall guard first, before any frame is read or sent (DESIGN.md section 3).
             long ts = Stopwatch.GetTimestamp();
@@ -205,7 +240,7 @@ internal sealed class HeartbeatThread : IDisposable
             _lastLoopTimestamp = ts;
             now = Now();
             stalled = _node.Wake(now);
-            long sinceScheduled = gapMicros - (long)(timeoutMs * 1000.0);
+            long sinceScheduled = gapMicros - (long)timeout.TotalMicroseconds;
             if (sinceScheduled > _worstGapMicros)
                 _worstGapMicros = sinceScheduled;
 
@@ -277,6 +312,7 @@ internal sealed class HeartbeatThread : IDisposable
     {
         var config = _linkConfigs[i];
         Trace.LinkLost(_log, config.Name, Describe(config));
+        _node.Membership.OnLinkFault(i, now, faulted: true);
         _node.SetLink(i, null)?.Dispose();
         _openError[i] = "device gone";
         _reopenAt[i] = now + ReopenInterval;
@@ -299,6 +335,11 @@ internal sealed class HeartbeatThread : IDisposable
                 case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
                 case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
                 case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
+                case MembershipEventKind.LinkFault:
+                    Trace.LinkFault(_log, linkName, kind, _node.Membership.LinkStateOf(e.LinkIndex) == LinkState.Up ? "up" : "down",
+                        (long)_node.Membership.LinkTimersOf(e.LinkIndex).Deadtime.TotalMilliseconds);
+                    break;
+                case MembershipEventKind.LinkFaultCleared: Trace.LinkFaultCleared(_log, linkName, kind); break;
             }
             _onEvent(e);
         }
@@ -315,12 +356,34 @@ internal sealed class HeartbeatThread : IDisposable
             var c = _linkConfigs[i];
             TimeSpan? last = m.LinkLastLife(i);
             links[i] = new LinkStatus(c.Name, c.Kind, Describe(c), m.LinkStateOf(i), _node.LinkAt(i) is not null,
-                last is null ? null : now - last.Value, _node.LinkCounters[i].Snapshot());
+                last is null ? null : now - last.Value, _node.LinkCounters[i].Snapshot())
+            { Timers = m.LinkTimersOf(i), Fault = m.LinkFaulted(i) };
         }
         return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
             m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap, _realtime,
             GC.CollectionCount(0), GC.GetTotalPauseDuration(),
-            Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", view?.StandbyRequested ?? false, view);
+            Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", view?.StandbyRequested ?? false, view)
+        { MemoryLocked = MemoryLocked, Cpus = _cpus };
+    }
+
+    /// <summary>Longest single sleep when nothing is due (a guard: a timer always falls due sooner).</summary>
+    private static readonly TimeSpan MaxSleep = TimeSpan.FromSeconds(1);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>CPU list as ranges, like taskset prints it: "0-3,6".</summary>
+    internal static string DescribeCpus(IReadOnlyList<int> cpus)
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < cpus.Count;)
+        {
+            int j = i;
+            while (j + 1 < cpus.Count && cpus[j + 1] == cpus[j] + 1)
+                j++;
+            parts.Add(i == j ? $"{cpus[i]}" : $"{cpus[i]}-{cpus[j]}");
+            i = j + 1;
+        }
+        return string.Join(',', parts);
     }
 
     public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";
