@@ -74,6 +74,7 @@ internal sealed class HeartbeatThread : IDisposable
     private readonly TimeSpan[] _reopenAt;
     private readonly string?[] _openError;
     private readonly int[] _pollIndexOfLink;
+    private readonly LinkTimers[] _linkTimers;
     private readonly Thread _thread;
     private volatile bool _stopping;
     private bool _realtime;
@@ -123,6 +124,9 @@ internal sealed class HeartbeatThread : IDisposable
         _reopenAt = new TimeSpan[linkConfigs.Count];
         _openError = new string?[linkConfigs.Count];
         _pollIndexOfLink = new int[linkConfigs.Count];
+        _linkTimers = new LinkTimers[linkConfigs.Count];
+        for (int i = 0; i < _linkTimers.Length; i++)
+            _linkTimers[i] = node.Membership.LinkTimersOf(i);
         _thread = new Thread(Run) { Name = "heartbeat", IsBackground = true, Priority = ThreadPriority.Highest };
     }
 
@@ -318,30 +322,64 @@ internal sealed class HeartbeatThread : IDisposable
         _reopenAt[i] = now + ReopenInterval;
     }
 
+    /// <summary>
+    /// Called on the heartbeat thread when membership events wait in the log queue. When set, the
+    /// events are logged by <see cref="WritePendingLogs"/> on the caller's (ordinary) thread: the
+    /// console logger formats strings (allocation, so garbage collections) and takes a lock that its
+    /// own ordinary-priority writer thread holds while it works, which a real-time thread must never
+    /// wait for. Null (tests): logged on the heartbeat thread.
+    /// </summary>
+    public Action? LogsReady { get; set; }
+
+    /// <summary>Events waiting to be logged, with what the log line needs of the heartbeat's state at the time.</summary>
+    private readonly ConcurrentQueue<(MembershipEvent Event, LinkState LinkState)> _logQueue = new();
+
     private void DrainEvents()
     {
+        bool queued = false;
         while (_node.Membership.TryDequeueEvent(out var e))
         {
-            long silenceMs = (long)e.Silence.TotalMilliseconds;
-            string linkName = e.LinkIndex >= 0 ? _linkConfigs[e.LinkIndex].Name : "";
-            string kind = e.LinkIndex >= 0 ? KindName(_linkConfigs[e.LinkIndex].Kind) : "";
-            switch (e.Kind)
+            var state = e.LinkIndex >= 0 ? _node.Membership.LinkStateOf(e.LinkIndex) : LinkState.Down;
+            if (LogsReady is null)
+                Log(e, state);
+            else
             {
-                case MembershipEventKind.LinkUp: Trace.LinkUp(_log, linkName, kind); break;
-                case MembershipEventKind.LinkDown: Trace.LinkDown(_log, linkName, kind, silenceMs); break;
-                case MembershipEventKind.PeerUp: Trace.PeerUp(_log, _peerName); break;
-                case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs); break;
-                case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
-                case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
-                case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
-                case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
-                case MembershipEventKind.LinkFault:
-                    Trace.LinkFault(_log, linkName, kind, _node.Membership.LinkStateOf(e.LinkIndex) == LinkState.Up ? "up" : "down",
-                        (long)_node.Membership.LinkTimersOf(e.LinkIndex).Deadtime.TotalMilliseconds);
-                    break;
-                case MembershipEventKind.LinkFaultCleared: Trace.LinkFaultCleared(_log, linkName, kind); break;
+                _logQueue.Enqueue((e, state));
+                queued = true;
             }
             _onEvent(e);
+        }
+        if (queued)
+            LogsReady!.Invoke();
+    }
+
+    /// <summary>Logs the queued membership events (on the thread <see cref="LogsReady"/> woke).</summary>
+    public void WritePendingLogs()
+    {
+        while (_logQueue.TryDequeue(out var item))
+            Log(item.Event, item.LinkState);
+    }
+
+    private void Log(MembershipEvent e, LinkState linkState)
+    {
+        long silenceMs = (long)e.Silence.TotalMilliseconds;
+        string linkName = e.LinkIndex >= 0 ? _linkConfigs[e.LinkIndex].Name : "";
+        string kind = e.LinkIndex >= 0 ? KindName(_linkConfigs[e.LinkIndex].Kind) : "";
+        switch (e.Kind)
+        {
+            case MembershipEventKind.LinkUp: Trace.LinkUp(_log, linkName, kind); break;
+            case MembershipEventKind.LinkDown: Trace.LinkDown(_log, linkName, kind, silenceMs); break;
+            case MembershipEventKind.PeerUp: Trace.PeerUp(_log, _peerName); break;
+            case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs); break;
+            case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
+            case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
+            case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
+            case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
+            case MembershipEventKind.LinkFault:
+                Trace.LinkFault(_log, linkName, kind, linkState == LinkState.Up ? "up" : "down",
+                    (long)_linkTimers[e.LinkIndex].Deadtime.TotalMilliseconds);
+                break;
+            case MembershipEventKind.LinkFaultCleared: Trace.LinkFaultCleared(_log, linkName, kind); break;
         }
     }
 

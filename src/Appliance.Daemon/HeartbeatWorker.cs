@@ -60,6 +60,7 @@ internal static class HeartbeatWorker
         using var hb = HeartbeatThread.Create(setup, TimeProvider.System, log, _ => { });
         hb.Node = new ClusterNode(setup.Config, setup.SelfIndex, Random.Shared.NextDouble);
         hb.CommandsReady = wake.Wake;
+        hb.LogsReady = wake.Wake;
         hb.MemoryLocked = locked;
         hb.PinCpus = PinCpus(log);
         void Reply(Action<Utf8JsonWriter> write)
@@ -204,6 +205,7 @@ internal static class HeartbeatWorker
                 wake.Wait(Timeout.Infinite);
                 while (hb.Commands.TryDequeue(out var c))
                     Write(w => NodeWire.WriteCommand(w, c));
+                hb.WritePendingLogs();
                 while (replies.TryDequeue(out var r))
                     Write(r);
             }
