@@ -5,7 +5,8 @@ namespace Appliance.Ctl;
 
 /// <summary>
 /// <c>appliancectl config check FILE</c>: loads and validates a config without a daemon, and reads
-/// the key file it names. Exit 0 and a one-line summary on stdout when all is well; exit 2 and
+/// the key file it names. Exit 0 and a one-line summary on stdout when all is well, then one line per
+/// link with the cadence it runs at and why (the bound a serial link's baud rate enforces); exit 2 and
 /// every error, one per line as <c>file:line:column: path: message</c>, on stderr otherwise. The
 /// file itself is read by <see cref="ConfigFile"/>, as the daemon reads it: its refusals exit 2,
 /// its warnings ("warning: ...") go to stderr and do not change the exit code.
@@ -44,6 +45,10 @@ public static class ConfigCheck
         stdout.WriteLine(
             $"{path}: OK (cluster {config.Cluster.Name}, nodes {string.Join('+', config.Nodes.Select(n => n.Name))}, " +
             $"links {string.Join(' ', config.Nodes[0].Links.Select(l => l.Name))})");
+        var timers = config.Cluster.Timers;
+        foreach (var link in config.Nodes[0].Links)
+            stdout.WriteLine($"  link {link.Name} ({(link.Kind == LinkKind.Serial ? "serial" : "udp")}): " +
+                Appliance.Core.Heartbeat.LinkCadence.Of(timers, link).Explanation);
         return ExitOk;
     }
 

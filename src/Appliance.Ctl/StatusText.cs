@@ -115,17 +115,21 @@ internal static class StatusText
     public static string Links(JsonElement peer)
     {
         var o = new StringBuilder();
-        var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
+        var rows = new List<string[]> { new[] { "LINK", "KIND", "STATE", "HEARD", "EVERY/DEAD", "TX", "RX", "REJECTED", "STALE", "BAD-FRAMING", "NOISE-BYTES", "ENDPOINT" } };
         foreach (var l in peer.GetProperty("links").EnumerateArray())
         {
             var c = l.GetProperty("counters");
             string state = l.GetProperty("state").GetString()!;
             if (!l.GetProperty("open").GetBoolean())
                 state += " (closed)";
+            else if (l.TryGetProperty("fault", out var fault) && fault.GetBoolean())
+                state += " (fault)";
+            string cadence = l.TryGetProperty("keepalive_ms", out var k) && l.TryGetProperty("deadtime_ms", out var d)
+                ? $"{k.GetInt64()}ms/{d.GetInt64()}ms" : "-";
             rows.Add(new[]
             {
                 l.GetProperty("name").GetString()!, l.GetProperty("kind").GetString()!, state,
-                Age(l.GetProperty("last_heard_ms")),
+                Age(l.GetProperty("last_heard_ms")), cadence,
                 Num(c, "tx_frames") + (c.GetProperty("tx_dropped").GetInt64() > 0 ? $" (-{Num(c, "tx_dropped")})" : ""),
                 Num(c, "rx_frames"), Num(c, "rx_rejected"), Num(c, "rx_stale"), Num(c, "rx_bad_framing"), Num(c, "rx_noise_bytes"),
                 l.GetProperty("endpoint").GetString()!,

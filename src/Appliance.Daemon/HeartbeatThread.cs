@@ -12,7 +12,14 @@ namespace Appliance.Daemon;
 
 /// <summary>One link as seen by status.</summary>
 internal sealed record LinkStatus(
-    string Name, LinkKind Kind, string Endpoint, LinkState State, bool Open, TimeSpan? Silence, LinkCountersSnapshot Counters);
+    string Name, LinkKind Kind, string Endpoint, LinkState State, bool Open, TimeSpan? Silence, LinkCountersSnapshot Counters)
+{
+    /// <summary>The link's own cadence and judging timers.</summary>
+    public LinkTimers Timers { get; init; }
+
+    /// <summary>The link reported a fault of its own (a refused send, a lost device) and has not sent since: a signal to look.</summary>
+    public bool Fault { get; init; }
+}
 
 /// <summary>A consistent picture of the heartbeat, taken on the heartbeat thread.</summary>
 internal sealed record HeartbeatStatus(
@@ -33,7 +40,14 @@ internal sealed record HeartbeatStatus(
     NodeRole Role,
     string RoleReason,
     bool StandbyRequested,
-    Appliance.Core.Node.NodeView? Node = null);
+    Appliance.Core.Node.NodeView? Node = null)
+{
+    /// <summary>The heartbeat worker's pages are locked in RAM (mlockall).</summary>
+    public bool MemoryLocked { get; init; }
+
+    /// <summary>The CPUs the heartbeat thread may run on, like "0-1" or "1".</summary>
+    public string Cpus { get; init; } = "";
+}
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -60,9 +74,17 @@ internal sealed class HeartbeatThread : IDisposable
     private readonly TimeSpan[] _reopenAt;
     private readonly string?[] _openError;
     private readonly int[] _pollIndexOfLink;
+    private readonly LinkTimers[] _linkTimers;
     private readonly Thread _thread;
     private volatile bool _stopping;
     private bool _realtime;
+    private string _cpus = "";
+
+    /// <summary>The worker locked its memory before starting this thread (shown in status).</summary>
+    public bool MemoryLocked { get; set; }
+
+    /// <summary>CPUs to pin the heartbeat thread to (empty: wherever the scheduler puts it).</summary>
+    public IReadOnlyCollection<int> PinCpus { get; set; } = [];
 
     /// <summary>The node's host logic, when this heartbeat decides roles (always in the daemon; tests may leave it out).</summary>
     public Appliance.Core.Node.ClusterNode? Node { get; set; }
@@ -108,6 +130,9 @@ internal sealed class HeartbeatThread : IDisposable
         _reopenAt = new TimeSpan[linkConfigs.Count];
         _openError = new string?[linkConfigs.Count];
         _pollIndexOfLink = new int[linkConfigs.Count];
+        _linkTimers = new LinkTimers[linkConfigs.Count];
+        for (int i = 0; i < _linkTimers.Length; i++)
+            _linkTimers[i] = node.Membership.LinkTimersOf(i);
         _thread = new Thread(Run) { Name = "heartbeat", IsBackground = true, Priority = ThreadPriority.Highest };
     }
 
@@ -121,7 +146,7 @@ internal sealed class HeartbeatThread : IDisposable
         var peerId = new NodeId((byte)(config.Nodes.IndexOf(peer) + 1));
         var boot = new BootId(BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) | 1);
         var timers = config.Cluster.Timers;
-        var membership = new Membership(timers, selfId, peerId, boot, self.Links.Length, TimeSpan.Zero);
+        var membership = new Membership(timers, LinkCadence.OfNode(timers, self), selfId, peerId, boot, TimeSpan.Zero);
         var node = new HeartbeatNode(new HeartbeatCodec(setup.Key, config.Cluster.Name), membership, selfId, timers, self.Links.Length)
         {
             LocalState = new StateSummary(NodeRole.Starting, HealthFlags.None, 0, 0, 0, 0),
@@ -129,6 +154,8 @@ internal sealed class HeartbeatThread : IDisposable
         Trace.Starting(log, self.Name, config.Cluster.Name, boot.ToString(), config.SourcePath,
             (long)timers.Keepalive.TotalMilliseconds, (long)timers.Warntime.TotalMilliseconds,
             (long)timers.Deadtime.TotalMilliseconds, (long)timers.Initdead.TotalMilliseconds);
+        foreach (var link in self.Links)
+            Trace.LinkCadence(log, link.Name, KindName(link.Kind), Core.Heartbeat.LinkCadence.Of(timers, link).Explanation);
         var sync = new SyncSideChannel(new Core.ConfigSync.SyncGate(new Core.ConfigSync.SyncEnvelope(setup.Key, config.Cluster.Name), selfId, peerId), self.Links, timers);
         sync.Attach(node);
         return new HeartbeatThread(node, self.Links, LinkFactory.Open, timers, peer.Name, time, log, onEvent) { Sync = sync };
@@ -185,6 +212,16 @@ internal sealed class HeartbeatThread : IDisposable
             _realtime = true;
             Trace.Realtime(_log, RealtimeThread.HeartbeatPriority);
         }
+        if (RealtimeThread.TrySetCurrentThreadTimerSlack(RealtimeThread.HeartbeatTimerSlackNs) is { } slackWhy)
+            Trace.NoTimerSlack(_log, slackWhy);
+        if (PinCpus.Count > 0)
+        {
+            if (RealtimeThread.TryPinCurrentThread(PinCpus) is { } pinWhy)
+                Trace.NotPinned(_log, string.Join(',', PinCpus), pinWhy);
+            else
+                Trace.Pinned(_log, string.Join(',', PinCpus));
+        }
+        _cpus = DescribeCpus(RealtimeThread.CurrentThreadCpus());
         TimeSpan now = Now();
         bool stalled = _node.Wake(now);
         if (Sync is { } sync0)
@@ -210,7 +247,9 @@ internal sealed class HeartbeatThread : IDisposable
                 wake = nodeWake;
             if (Sync?.NextWake(now) is { } syncWake && syncWake < wake)
                 wake = syncWake;
-            int timeoutMs = wake <= now ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling((wake - now).TotalMilliseconds));
+            // To the nanosecond (ppoll): at a 2 ms keepalive, poll(2)'s rounding up to whole
+            // milliseconds was up to half a period late.
+            TimeSpan timeout = wake <= now ? TimeSpan.Zero : wake == TimeSpan.MaxValue ? MaxSleep : Min(wake - now, MaxSleep);
 
             _poller.Clear();
             for (int i = 0; i < _linkConfigs.Count; i++)
@@ -218,7 +257,7 @@ internal sealed class HeartbeatThread : IDisposable
                 var link = _node.LinkAt(i);
                 _pollIndexOfLink[i] = link is null ? -1 : _poller.Add(link.PollFd);
             }
-            _poller.Wait(timeoutMs);
+            _poller.Wait(timeout);
 
             // Stall guard first, before any frame is read or sent (DESIGN.md section 3).
             long ts = Stopwatch.GetTimestamp();
@@ -228,7 +267,7 @@ internal sealed class HeartbeatThread : IDisposable
             stalled = _node.Wake(now);
             if (Sync is { } sync)
                 sync.Now = now;
-            long sinceScheduled = gapMicros - (long)(timeoutMs * 1000.0);
+            long sinceScheduled = gapMicros - (long)timeout.TotalMicroseconds;
             if (sinceScheduled > _worstGapMicros)
                 _worstGapMicros = sinceScheduled;
 
@@ -308,30 +347,70 @@ internal sealed class HeartbeatThread : IDisposable
     {
         var config = _linkConfigs[i];
         Trace.LinkLost(_log, config.Name, Describe(config));
+        _node.Membership.OnLinkFault(i, now, faulted: true);
         _node.SetLink(i, null)?.Dispose();
         _openError[i] = "device gone";
         _reopenAt[i] = now + ReopenInterval;
     }
 
+    /// <summary>
+    /// Called on the heartbeat thread when membership events wait in the log queue. When set, the
+    /// events are logged by <see cref="WritePendingLogs"/> on the caller's (ordinary) thread: the
+    /// console logger formats strings (allocation, so garbage collections) and takes a lock that its
+    /// own ordinary-priority writer thread holds while it works, which a real-time thread must never
+    /// wait for. Null (tests): logged on the heartbeat thread.
+    /// </summary>
+    public Action? LogsReady { get; set; }
+
+    /// <summary>Events waiting to be logged, with what the log line needs of the heartbeat's state at the time.</summary>
+    private readonly ConcurrentQueue<(MembershipEvent Event, LinkState LinkState)> _logQueue = new();
+
     private void DrainEvents()
     {
+        bool queued = false;
         while (_node.Membership.TryDequeueEvent(out var e))
         {
-            long silenceMs = (long)e.Silence.TotalMilliseconds;
-            string linkName = e.LinkIndex >= 0 ? _linkConfigs[e.LinkIndex].Name : "";
-            string kind = e.LinkIndex >= 0 ? KindName(_linkConfigs[e.LinkIndex].Kind) : "";
-            switch (e.Kind)
+            var state = e.LinkIndex >= 0 ? _node.Membership.LinkStateOf(e.LinkIndex) : LinkState.Down;
+            if (LogsReady is null)
+                Log(e, state);
+            else
             {
-                case MembershipEventKind.LinkUp: Trace.LinkUp(_log, linkName, kind); break;
-                case MembershipEventKind.LinkDown: Trace.LinkDown(_log, linkName, kind, silenceMs); break;
-                case MembershipEventKind.PeerUp: Trace.PeerUp(_log, _peerName); break;
-                case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs); break;
-                case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
-                case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
-                case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
-                case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
+                _logQueue.Enqueue((e, state));
+                queued = true;
             }
             _onEvent(e);
+        }
+        if (queued)
+            LogsReady!.Invoke();
+    }
+
+    /// <summary>Logs the queued membership events (on the thread <see cref="LogsReady"/> woke).</summary>
+    public void WritePendingLogs()
+    {
+        while (_logQueue.TryDequeue(out var item))
+            Log(item.Event, item.LinkState);
+    }
+
+    private void Log(MembershipEvent e, LinkState linkState)
+    {
+        long silenceMs = (long)e.Silence.TotalMilliseconds;
+        string linkName = e.LinkIndex >= 0 ? _linkConfigs[e.LinkIndex].Name : "";
+        string kind = e.LinkIndex >= 0 ? KindName(_linkConfigs[e.LinkIndex].Kind) : "";
+        switch (e.Kind)
+        {
+            case MembershipEventKind.LinkUp: Trace.LinkUp(_log, linkName, kind); break;
+            case MembershipEventKind.LinkDown: Trace.LinkDown(_log, linkName, kind, silenceMs); break;
+            case MembershipEventKind.PeerUp: Trace.PeerUp(_log, _peerName); break;
+            case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs); break;
+            case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
+            case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
+            case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
+            case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
+            case MembershipEventKind.LinkFault:
+                Trace.LinkFault(_log, linkName, kind, linkState == LinkState.Up ? "up" : "down",
+                    (long)_linkTimers[e.LinkIndex].Deadtime.TotalMilliseconds);
+                break;
+            case MembershipEventKind.LinkFaultCleared: Trace.LinkFaultCleared(_log, linkName, kind); break;
         }
     }
 
@@ -346,12 +425,34 @@ internal sealed class HeartbeatThread : IDisposable
             var c = _linkConfigs[i];
             TimeSpan? last = m.LinkLastLife(i);
             links[i] = new LinkStatus(c.Name, c.Kind, Describe(c), m.LinkStateOf(i), _node.LinkAt(i) is not null,
-                last is null ? null : now - last.Value, _node.LinkCounters[i].Snapshot());
+                last is null ? null : now - last.Value, _node.LinkCounters[i].Snapshot())
+            { Timers = m.LinkTimersOf(i), Fault = m.LinkFaulted(i) };
         }
         return new HeartbeatStatus(m.Peer, m.PeerSummary, m.LastLife is { } l ? now - l : null, links,
             m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap, _realtime,
             GC.CollectionCount(0), GC.GetTotalPauseDuration(),
-            Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", view?.StandbyRequested ?? false, view);
+            Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", view?.StandbyRequested ?? false, view)
+        { MemoryLocked = MemoryLocked, Cpus = _cpus };
+    }
+
+    /// <summary>Longest single sleep when nothing is due (a guard: a timer always falls due sooner).</summary>
+    private static readonly TimeSpan MaxSleep = TimeSpan.FromSeconds(1);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>CPU list as ranges, like taskset prints it: "0-3,6".</summary>
+    internal static string DescribeCpus(IReadOnlyList<int> cpus)
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < cpus.Count;)
+        {
+            int j = i;
+            while (j + 1 < cpus.Count && cpus[j + 1] == cpus[j] + 1)
+                j++;
+            parts.Add(i == j ? $"{cpus[i]}" : $"{cpus[i]}-{cpus[j]}");
+            i = j + 1;
+        }
+        return string.Join(',', parts);
     }
 
     public static string KindName(LinkKind kind) => kind == LinkKind.Serial ? "serial" : "udp";

@@ -40,6 +40,13 @@ internal static class HeartbeatWire
             w.WriteNumber("state", (int)l.State);
             w.WriteBoolean("open", l.Open);
             WriteOptionalUs(w, "silence_us", l.Silence);
+            w.WriteNumber("every", l.Timers.EveryTicks);
+            w.WriteNumber("keepalive_us", Us(l.Timers.Keepalive));
+            w.WriteNumber("warntime_us", Us(l.Timers.Warntime));
+            w.WriteNumber("deadtime_us", Us(l.Timers.Deadtime));
+            w.WriteNumber("frame_time_us", Us(l.Timers.FrameTime));
+            w.WriteNumber("ack_freshness_us", Us(l.Timers.AckFreshness));
+            w.WriteBoolean("fault", l.Fault);
             var c = l.Counters;
             w.WriteStartArray("counters");
             foreach (long v in new[] { c.TxFrames, c.TxDropped, c.RxFrames, c.RxRejected, c.RxStale, c.RxBadFraming, c.RxNoiseBytes })
@@ -56,6 +63,8 @@ internal static class HeartbeatWire
         w.WriteNumber("worst_wake_delay_us", s.WorstGapMicros);
         w.WriteNumber("worst_send_gap_us", Us(s.WorstSendGap));
         w.WriteBoolean("realtime", s.Realtime);
+        w.WriteBoolean("memory_locked", s.MemoryLocked);
+        w.WriteString("cpus", s.Cpus);
         w.WriteNumber("gc_count", s.GcCount);
         w.WriteNumber("gc_pause_us", Us(s.GcPause));
         w.WriteNumber("role", (int)s.Role);
@@ -76,7 +85,13 @@ internal static class HeartbeatWire
             var c = l.GetProperty("counters").EnumerateArray().Select(x => x.GetInt64()).ToArray();
             return new LinkStatus(l.GetProperty("name").GetString()!, (LinkKind)l.GetProperty("kind").GetInt32(),
                 l.GetProperty("endpoint").GetString()!, (LinkState)l.GetProperty("state").GetInt32(), l.GetProperty("open").GetBoolean(),
-                ReadOptionalUs(l, "silence_us"), new LinkCountersSnapshot(c[0], c[1], c[2], c[3], c[4], c[5], c[6]));
+                ReadOptionalUs(l, "silence_us"), new LinkCountersSnapshot(c[0], c[1], c[2], c[3], c[4], c[5], c[6]))
+            {
+                Timers = new LinkTimers(l.GetProperty("every").GetInt32(), FromUs(l.GetProperty("keepalive_us").GetInt64()),
+                    FromUs(l.GetProperty("warntime_us").GetInt64()), FromUs(l.GetProperty("deadtime_us").GetInt64()),
+                    FromUs(l.GetProperty("frame_time_us").GetInt64()), FromUs(l.GetProperty("ack_freshness_us").GetInt64())),
+                Fault = l.GetProperty("fault").GetBoolean(),
+            };
         }).ToArray();
         return new HeartbeatStatus(
             (PeerState)e.GetProperty("peer").GetInt32(),
@@ -98,7 +113,11 @@ internal static class HeartbeatWire
             (NodeRole)e.GetProperty("role").GetInt32(),
             e.GetProperty("role_reason").GetString()!,
             e.GetProperty("standby_requested").GetBoolean(),
-            e.TryGetProperty("node", out var node) ? NodeWire.ReadView(node) : null);
+            e.TryGetProperty("node", out var node) ? NodeWire.ReadView(node) : null)
+        {
+            MemoryLocked = e.GetProperty("memory_locked").GetBoolean(),
+            Cpus = e.GetProperty("cpus").GetString()!,
+        };
     }
 
     /// <summary>The worker's sync counters: {"links":[{"name","tx_messages","tx_bytes","rx_messages","rx_rejected"}],"dropped","ring_overflow","queued"}.</summary>

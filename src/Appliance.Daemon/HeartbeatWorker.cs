@@ -29,6 +29,13 @@ internal static class HeartbeatWorker
     /// <summary>A request line longer than this is a bug in the parent: the worker stops.</summary>
     private const int MaxRequestChars = 4096;
 
+    /// <summary>
+    /// Environment variable: CPUs to pin the heartbeat thread to, like <c>1</c> or <c>2-3</c> (unset:
+    /// wherever the scheduler puts it, which measured best on the 2-core bench machine; README,
+    /// Performance). For a board that reserves a core for it (isolcpus).
+    /// </summary>
+    public const string CpusVariable = "APPLIANCE_HEARTBEAT_CPUS";
+
     public static int Run(NodeSetup setup, ILogger log, RecentLog recent)
     {
         // Everything the worker says goes out through one writer thread: the real-time heartbeat
@@ -38,6 +45,15 @@ internal static class HeartbeatWorker
         // A signal meant for the node must not end the heartbeat in the middle of the daemon's
         // planned switchover or reload: the worker ends when the daemon closes its stdin.
         using var signals = new WorkerSignals();
+        // The whole process in RAM before the heartbeat starts: the program text (so the takeover
+        // path, run for the first time at a failover, is not read from disk then) and, as they are
+        // touched, the heap and stacks. This process is small; the daemon is not locked.
+        string? lockWhy = RealtimeThread.TryLockProcessMemory();
+        bool locked = lockWhy is null;
+        if (locked)
+            Trace.MemoryLocked(log, ResidentKb());
+        else
+            Trace.NoMemoryLock(log, lockWhy!);
         var output = Console.OpenStandardOutput();
         var replies = new ConcurrentQueue<Action<Utf8JsonWriter>>();
         using var wake = new Poller(0);
@@ -45,6 +61,9 @@ internal static class HeartbeatWorker
         hb.Node = new ClusterNode(setup.Config, setup.SelfIndex, Random.Shared.NextDouble);
         hb.CommandsReady = wake.Wake;
         hb.SyncReady = wake.Wake;
+        hb.LogsReady = wake.Wake;
+        hb.MemoryLocked = locked;
+        hb.PinCpus = PinCpus(log);
         void Reply(Action<Utf8JsonWriter> write)
         {
             replies.Enqueue(write);
@@ -162,6 +181,54 @@ internal static class HeartbeatWorker
         return 0; // stdin closed: the daemon is gone, and so is its heartbeat
     }
 
+    private static IReadOnlyCollection<int> PinCpus(ILogger log)
+    {
+        string? text = Environment.GetEnvironmentVariable(CpusVariable);
+        if (string.IsNullOrWhiteSpace(text))
+            return [];
+        if (ParseCpuList(text, out var cpus, out string error))
+            return cpus;
+        Trace.BadTuning(log, CpusVariable, error);
+        return [];
+    }
+
+    /// <summary>A CPU list as taskset and isolcpus write it: <c>1</c>, <c>0,2</c>, <c>2-3</c>.</summary>
+    internal static bool ParseCpuList(string text, out List<int> cpus, out string error)
+    {
+        cpus = [];
+        error = "";
+        foreach (string part in text.Split(','))
+        {
+            string[] ends = part.Trim().Split('-');
+            if (ends.Length is < 1 or > 2 || !int.TryParse(ends[0], out int from) || !int.TryParse(ends[^1], out int to) ||
+                from < 0 || to < from || to >= RealtimeThread.MaxCpus)
+            {
+                error = $"'{text}' is not a CPU list like 1, 0,2 or 2-3 (CPUs 0 to {RealtimeThread.MaxCpus - 1})";
+                cpus = [];
+                return false;
+            }
+            for (int c = from; c <= to; c++)
+                if (!cpus.Contains(c))
+                    cpus.Add(c);
+        }
+        return true;
+    }
+
+    /// <summary>VmRSS of this process from /proc/self/status, in kB (0 when unreadable).</summary>
+    private static long ResidentKb()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException)
+        {
+        }
+        return 0;
+    }
+
     private static void WriteLoop(Stream output, HeartbeatThread hb, ConcurrentQueue<Action<Utf8JsonWriter>> replies, Poller wake, ILogger log)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
@@ -173,6 +240,7 @@ internal static class HeartbeatWorker
                 wake.Wait(Timeout.Infinite);
                 while (hb.Commands.TryDequeue(out var c))
                     Write(w => NodeWire.WriteCommand(w, c));
+                hb.WritePendingLogs();
                 while (replies.TryDequeue(out var r))
                     Write(r);
                 while (hb.Sync is { } sync && sync.TryTakeIncoming(out var payload, out int link))

@@ -76,6 +76,11 @@ internal static class StatusJson
                     w.WriteNumber("last_heard_ms", (long)ls.TotalMilliseconds);
                 else
                     w.WriteNull("last_heard_ms");
+                // The link's own cadence (a serial link may send every n-th keepalive) and its fault flag:
+                // a send the kernel refused or a lost device, a signal to look that changes no judgement.
+                w.WriteNumber("keepalive_ms", (long)l.Timers.Keepalive.TotalMilliseconds);
+                w.WriteNumber("deadtime_ms", (long)l.Timers.Deadtime.TotalMilliseconds);
+                w.WriteBoolean("fault", l.Fault);
                 w.WriteStartObject("counters");
                 w.WriteNumber("tx_frames", l.Counters.TxFrames);
                 w.WriteNumber("tx_dropped", l.Counters.TxDropped);
@@ -193,6 +198,8 @@ internal static class StatusJson
             w.WriteNumber("worst_wake_delay_us", hb.WorstGapMicros);
             w.WriteNumber("worst_send_gap_us", (long)hb.WorstSendGap.TotalMicroseconds);
             w.WriteBoolean("realtime", hb.Realtime);
+            w.WriteBoolean("memory_locked", hb.MemoryLocked);
+            w.WriteString("cpus", hb.Cpus);
             w.WriteNumber("worker_gc_count", hb.GcCount);
             w.WriteNumber("worker_gc_pause_ms", (long)hb.GcPause.TotalMilliseconds);
             w.WriteEndObject();

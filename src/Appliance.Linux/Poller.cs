@@ -39,11 +39,29 @@ public sealed class Poller : IDisposable
     /// Waits up to <paramref name="timeoutMs"/> (0 = just look) for input on any descriptor or a
     /// <see cref="Wake"/>. EINTR counts as a wake-up with nothing ready.
     /// </summary>
-    public int Wait(int timeoutMs)
+    public int Wait(int timeoutMs) => WaitCore(timeoutMs < 0 ? null : TimeSpan.FromMilliseconds(timeoutMs));
+
+    /// <summary>
+    /// Like <see cref="Wait(int)"/> with a timeout to the nanosecond (ppoll(2)); null waits forever. The
+    /// heartbeat sleeps with this: poll(2)'s whole milliseconds, rounded up, would be half a period of
+    /// jitter at a 2 ms keepalive.
+    /// </summary>
+    public int Wait(TimeSpan? timeout) => WaitCore(timeout);
+
+    private unsafe int WaitCore(TimeSpan? timeout)
     {
         int wakeIndex = _count;
         _fds[wakeIndex] = new Interop.Sys.PollFd((int)_wakeFd.DangerousGetHandle(), Interop.Sys.POLLIN);
-        int n = Interop.Sys.Poll(_fds.AsSpan(0, _count + 1), timeoutMs);
+        int n;
+        Interop.Sys.Timespec ts = default;
+        if (timeout is { } t)
+        {
+            long ticks = Math.Max(0, t.Ticks);
+            ts.tv_sec = ticks / TimeSpan.TicksPerSecond;
+            ts.tv_nsec = ticks % TimeSpan.TicksPerSecond * TimeSpan.NanosecondsPerTick;
+        }
+        fixed (Interop.Sys.PollFd* p = _fds)
+            n = Interop.Sys.PPoll(p, (nuint)(_count + 1), timeout is null ? null : &ts, null);
         if (n < 0)
         {
             int errno = Marshal.GetLastPInvokeError();

@@ -313,7 +313,10 @@ public sealed class HeartbeatSimulation
 
     public bool AutoFailback { get; }
 
-    public HeartbeatSimulation(int seed, bool trace, bool withArbiter = false, bool autoFailback = false)
+    /// <param name="timers">The cluster timers; null draws them from the seed (a quarter of schedules at
+    /// the fast timers of DESIGN.md section 4, keepalive 2..19 ms, where the serial link runs at a
+    /// multiple of the cluster's cadence; the rest at 20..200 ms).</param>
+    public HeartbeatSimulation(int seed, bool trace, bool withArbiter = false, bool autoFailback = false, Timers? timers = null)
     {
         WithArbiter = withArbiter;
         AutoFailback = autoFailback;
@@ -321,11 +324,14 @@ public sealed class HeartbeatSimulation
         Tracing = trace;
         _rnd = new Random(seed);
         _rnd.NextBytes(_key);
-        int keepaliveMs = _rnd.Next(20, 201);
+        int keepaliveMs = _rnd.Next(4) == 0 ? _rnd.Next(2, 20) : _rnd.Next(20, 201);
         int deadtimeMs = keepaliveMs * _rnd.Next(3, 11);
-        Timers = new Timers(TimeSpan.FromMilliseconds(keepaliveMs), TimeSpan.FromMilliseconds((keepaliveMs + deadtimeMs) / 2),
+        Timers = timers ?? new Timers(TimeSpan.FromMilliseconds(keepaliveMs), TimeSpan.FromMilliseconds((keepaliveMs + deadtimeMs) / 2),
             TimeSpan.FromMilliseconds(deadtimeMs), TimeSpan.FromMilliseconds(Math.Max(deadtimeMs, 2000)));
         Config = BuildConfig(_rnd.Next(1, 4), autoFailback);
+        LinkTimers = LinkCadence.OfNode(Timers, Config.Nodes[0]);
+        PeerDeadtime = LinkTimers.Max(l => l.Deadtime);
+        MaxAckFreshness = LinkTimers.Max(l => l.AckFreshness);
         _world = [new bool[Config.Resources.Length], new bool[Config.Resources.Length]];
         Faults = new Fault[2, 2];
         SetAll(Healthy);
@@ -352,6 +358,15 @@ public sealed class HeartbeatSimulation
     public int Seed { get; }
     public bool Tracing { get; }
     public Timers Timers { get; }
+
+    /// <summary>Each link's cadence and judging timers, as the daemon derives them (link 0 is serial at 115200 baud).</summary>
+    public LinkTimers[] LinkTimers { get; }
+
+    /// <summary>The longest silence after which the peer is surely dead: the slowest link's deadtime.</summary>
+    public TimeSpan PeerDeadtime { get; }
+
+    /// <summary>The loosest acknowledgement freshness bound of any link.</summary>
+    public TimeSpan MaxAckFreshness { get; }
     public TimeSpan Now { get; private set; }
     public string Trace => _trace.ToString();
 
@@ -396,7 +411,7 @@ public sealed class HeartbeatSimulation
         var self = new NodeId((byte)(node + 1));
         var peer = new NodeId((byte)(2 - node));
         var boot = new BootId(((ulong)Seed << 32) ^ (++_bootCounter * 0x9E3779B97F4A7C15UL) | 1);
-        var m = new Membership(Timers, self, peer, boot, 2, Now);
+        var m = new Membership(Timers, LinkTimers, self, peer, boot, Now);
         var hb = new HeartbeatNode(codec, m, self, Timers, 2) { LocalState = new StateSummary(NodeRole.Standby, HealthFlags.None, 0, 0, 0, 0) };
         hb.SetLink(0, new SimLink(this, node, 0));
         hb.SetLink(1, new SimLink(this, node, 1));

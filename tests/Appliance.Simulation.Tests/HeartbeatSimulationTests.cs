@@ -50,9 +50,32 @@ public class HeartbeatSimulationTests(ITestOutputHelper output)
     [InlineData("full partition")]
     [InlineData("both booting at once")]
     [InlineData("flapping link")]
-    public void Classic_cases(string name)
+    public void Classic_cases(string name) => Classic(name, null);
+
+    /// <summary>
+    /// The same at the fastest timers (keepalive 2 ms, deadtime 6 ms): the serial link at 115200 baud
+    /// cannot carry a frame every 2 ms, runs at its own multiple of the cadence and is judged against
+    /// it, so cutting the UDP link alone (or flapping it) never costs the peer.
+    /// </summary>
+    [Theory]
+    [InlineData("active power cut")]
+    [InlineData("frozen then thawed")]
+    [InlineData("serial cut only")]
+    [InlineData("udp cut only")]
+    [InlineData("full partition")]
+    [InlineData("both booting at once")]
+    [InlineData("flapping link")]
+    public void Classic_cases_at_the_fastest_timers(string name)
     {
-        var sim = new HeartbeatSimulation(4242, trace: true);
+        var fast = new Core.Config.Timers(TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(4), TimeSpan.FromMilliseconds(6), TimeSpan.FromSeconds(2));
+        var sim = Classic(name, fast);
+        Assert.Equal(1, sim.LinkTimers[1].EveryTicks); // UDP at the cluster's cadence
+        Assert.True(sim.LinkTimers[0].EveryTicks > 1, $"serial every {sim.LinkTimers[0].EveryTicks} ticks");
+    }
+
+    private static HeartbeatSimulation Classic(string name, Core.Config.Timers? timers)
+    {
+        var sim = new HeartbeatSimulation(4242, trace: true, timers: timers);
         var checker = new Invariants(sim);
         sim.RunUntil(sim.Now + TimeSpan.FromSeconds(3), checker.Check);
         Assert.Equal(PeerState.Up, sim.MembershipOf(0)!.Peer);
@@ -63,30 +86,30 @@ public class HeartbeatSimulationTests(ITestOutputHelper output)
             case "active power cut":
                 sim.Crash(0);
                 checker.Disturbed();
-                sim.RunUntil(t0 + sim.Timers.Deadtime + TimeSpan.FromMilliseconds(50), checker.Check);
+                sim.RunUntil(t0 + sim.PeerDeadtime + TimeSpan.FromMilliseconds(50), checker.Check);
                 Assert.Equal(PeerState.Dead, sim.MembershipOf(1)!.Peer);
                 sim.Boot(0);
                 break;
             case "frozen then thawed":
-                sim.Freeze(0, 3 * sim.Timers.Deadtime);
+                sim.Freeze(0, 3 * sim.PeerDeadtime);
                 checker.Disturbed();
-                sim.RunUntil(t0 + sim.Timers.Deadtime + TimeSpan.FromMilliseconds(50), checker.Check);
+                sim.RunUntil(t0 + sim.PeerDeadtime + TimeSpan.FromMilliseconds(50), checker.Check);
                 Assert.Equal(PeerState.Dead, sim.MembershipOf(1)!.Peer);
-                sim.RunUntil(t0 + 3 * sim.Timers.Deadtime + TimeSpan.FromMilliseconds(50), checker.Check);
+                sim.RunUntil(t0 + 3 * sim.PeerDeadtime + TimeSpan.FromMilliseconds(50), checker.Check);
                 Assert.Equal(1, sim.MembershipOf(0)!.StallCount);
                 break;
             case "serial cut only":
             case "udp cut only":
                 int link = name.StartsWith("serial") ? 0 : 1;
                 sim.Faults[0, link] = sim.Faults[1, link] = HeartbeatSimulation.Healthy with { Name = "cut", Cut = true };
-                sim.RunUntil(t0 + 3 * sim.Timers.Deadtime, checker.Check);
+                sim.RunUntil(t0 + 3 * sim.PeerDeadtime, checker.Check);
                 Assert.Equal(PeerState.Up, sim.MembershipOf(0)!.Peer);
                 Assert.Equal(LinkState.Down, sim.MembershipOf(0)!.LinkStateOf(link));
                 Assert.Equal(LinkState.Up, sim.MembershipOf(0)!.LinkStateOf(1 - link));
                 break;
             case "full partition":
                 sim.SetAll(HeartbeatSimulation.Healthy with { Name = "cut", Cut = true });
-                sim.RunUntil(t0 + sim.Timers.Deadtime + TimeSpan.FromMilliseconds(50), checker.Check);
+                sim.RunUntil(t0 + sim.PeerDeadtime + TimeSpan.FromMilliseconds(50), checker.Check);
                 Assert.Equal(PeerState.Dead, sim.MembershipOf(0)!.Peer);
                 Assert.Equal(PeerState.Dead, sim.MembershipOf(1)!.Peer);
                 break;
@@ -107,9 +130,10 @@ public class HeartbeatSimulationTests(ITestOutputHelper output)
                 break;
         }
         sim.SetAll(HeartbeatSimulation.Healthy);
-        sim.RunUntil(sim.Now + 2 * sim.Timers.Deadtime + TimeSpan.FromSeconds(2), checker.Check);
+        sim.RunUntil(sim.Now + 2 * sim.PeerDeadtime + TimeSpan.FromSeconds(2), checker.Check);
         Assert.Equal(PeerState.Up, sim.MembershipOf(0)!.Peer);
         Assert.Equal(PeerState.Up, sim.MembershipOf(1)!.Peer);
+        return sim;
     }
 
     private static string? RunSchedule(int seed, bool trace, out string traceText)
@@ -201,6 +225,7 @@ internal sealed class Invariants(HeartbeatSimulation sim)
     public void Check()
     {
         var t = sim.Timers;
+        TimeSpan dead = sim.PeerDeadtime;
         for (int n = 0; n < 2; n++)
         {
             bool frozen = sim.IsFrozen(n);
@@ -208,21 +233,22 @@ internal sealed class Invariants(HeartbeatSimulation sim)
             if (m is null || frozen)
                 continue;
             int peer = 1 - n;
-            bool recentlyThawed = sim.Now - sim.ThawedAt(n) <= t.Deadtime + Slack;
+            bool recentlyThawed = sim.Now - sim.ThawedAt(n) <= dead + Slack;
             if (m.Peer is PeerState.Up or PeerState.Warn && !recentlyThawed &&
-                sim.Now - sim.LastSent(peer) > t.Deadtime + m.AckFreshness + Slack)
+                sim.Now - sim.LastSent(peer) > dead + sim.MaxAckFreshness + Slack)
                 throw new InvariantException(
-                    $"false life: node {n} sees its peer {m.Peer} at {sim.Now.TotalMilliseconds:0} ms but the peer last sent at {sim.LastSent(peer).TotalMilliseconds:0} ms (deadtime {t.Deadtime.TotalMilliseconds} ms)");
+                    $"false life: node {n} sees its peer {m.Peer} at {sim.Now.TotalMilliseconds:0} ms but the peer last sent at {sim.LastSent(peer).TotalMilliseconds:0} ms (slowest link's deadtime {dead.TotalMilliseconds} ms)");
             if (m.LastLife is { } life && m.Peer != PeerState.Dead && !recentlyThawed &&
-                sim.Now - sim.StartedAt(n) > t.Initdead && sim.Now - life > t.Deadtime)
+                sim.Now - sim.StartedAt(n) > t.Initdead && EveryLinkPastItsDeadtime(m))
                 throw new InvariantException(
-                    $"missed death: node {n} last heard its peer at {life.TotalMilliseconds:0} ms, now {sim.Now.TotalMilliseconds:0} ms, still {m.Peer}");
+                    $"missed death: node {n} last heard its peer at {life.TotalMilliseconds:0} ms, now {sim.Now.TotalMilliseconds:0} ms, " +
+                    $"every link silent past its own deadtime ({string.Join(", ", sim.LinkTimers.Select(l => $"{l.Deadtime.TotalMilliseconds} ms"))}), still {m.Peer}");
         }
-        bool healthyLongEnough = sim.Now - _disturbedAt > 2 * t.Deadtime + 4 * t.Keepalive + t.Initdead;
+        bool healthyLongEnough = sim.Now - _disturbedAt > 2 * dead + 4 * sim.LinkTimers.Max(l => l.Keepalive) + t.Initdead;
         if (healthyLongEnough && AllHealthy())
         {
             for (int n = 0; n < 2; n++)
-                if (sim.MembershipOf(n) is { } m && m.Peer != PeerState.Up && sim.Now - _healthySince > 2 * t.Deadtime + 4 * t.Keepalive)
+                if (sim.MembershipOf(n) is { } m && m.Peer != PeerState.Up && sim.Now - _healthySince > 2 * dead + 4 * sim.LinkTimers.Max(l => l.Keepalive))
                     throw new InvariantException($"no liveness: node {n} sees its peer {m.Peer} after a healthy stretch since {_healthySince.TotalMilliseconds:0} ms");
         }
         if (!AllHealthy())
@@ -230,6 +256,15 @@ internal sealed class Invariants(HeartbeatSimulation sim)
     }
 
     private TimeSpan _healthySince = sim.Now;
+
+    /// <summary>Each link judged against its own cadence: silent on every link for that link's deadtime.</summary>
+    private bool EveryLinkPastItsDeadtime(Appliance.Core.Membership.Membership m)
+    {
+        for (int i = 0; i < sim.LinkTimers.Length; i++)
+            if (m.LinkLastLife(i) is { } heard && sim.Now - heard <= sim.LinkTimers[i].Deadtime)
+                return false;
+        return true;
+    }
 
     private bool AllHealthy()
     {

@@ -63,7 +63,7 @@ Verbs:
                        the active node's 'appliancectl services') every 0.5 s, until Ctrl-C
   help                 this text
 
-Options of up (durations: 20ms, 1s, 1.5s):
+Options of up (durations: 2ms, 20ms, 1s, 1.5s):
   --keepalive D        default $(fmt_ms "$DEF_KEEPALIVE"); if only --deadtime is given: min($(fmt_ms "$DEF_KEEPALIVE"), deadtime/5)
   --warntime D         default $(fmt_ms "$DEF_WARNTIME"); derived: 3 x keepalive if that is < deadtime,
                        else (keepalive + deadtime) / 2
@@ -77,6 +77,9 @@ Options of up (durations: 20ms, 1s, 1.5s):
   --fence-delay D              cluster.fence_delay (default 1s; 0ms allowed)
   --fence-delay-random D       cluster.fence_delay_random (default 500ms)
   --auto-failback true|false   default false
+  --baud N             the serial cable's baud in the config (default 115200; 1200 to 921600): a pty
+                       carries any rate, but the daemons give the serial link the cadence this rate
+                       carries (at 115200 at least 10.3 ms: with a 2 ms keepalive it sends every 6th)
   --panel on|off       default on: the front panel in the config (off: the board without a panel)
   --sync on|off        default on: director.sync over sync0 (each daemon supervises conntrackd, a
                        takeover commits the peer's connections before the VIPs); off: no sync (held

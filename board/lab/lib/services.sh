@@ -15,6 +15,12 @@ EXTRA_RESOURCES=()
 # negative control: held connections through the VIP do not survive a failover).
 LAB_SYNC=on
 
+# --baud given to up: the serial cable's line speed in the config. The cable is a pty pair, which
+# carries any rate instantly; the daemons choose the serial link's cadence from this figure
+# (LinkCadence: at 115200 a 95-byte frame needs about 10 ms of line, so a 2 ms keepalive sends on it
+# every 6th tick), as they would on a real UART.
+LAB_BAUD=115200
+
 # write_config KEEPALIVE WARNTIME DEADTIME INITDEAD FENCING FAILBACK EXTRA FENCE FDELAY FRANDOM SCHED WEIGHTS:
 # $DIR/appliance.yaml (timers in ms; FENCE a list like relay,pdu; FDELAY/FRANDOM empty: defaults;
 # SCHED and WEIGHTS: the director's scheduler and rs1,rs2,rs3 weights, see director_config).
@@ -39,7 +45,7 @@ EOF
   - name: $n
     priority: ${PRIO[$n]}
     links:
-      - {name: serial0, kind: serial, device: $DIR/tty-$n, baud: 115200}
+      - {name: serial0, kind: serial, device: $DIR/tty-$n, baud: $LAB_BAUD}
       - {name: lan0, kind: udp, local: ${ADDR[$n]}, peer: ${ADDR[${PEER[$n]}]}, port: $HB_PORT}
     fence: [$(fence_list "$n" "$fence")]
 EOF
@@ -131,10 +137,13 @@ fence_devices() {
 
 # The null-modem cable. Runs inside the switch namespace so that 'down' finds it even
 # without its pidfile (ip netns pids). Fails up (up_fail) if the ptys do not appear.
+# A real cable is wires and a UART: no process of ours has to be scheduled for a byte to cross. So
+# socat runs SCHED_FIFO 30 (below the daemons' heartbeat threads, 39-40): with both CPUs loaded an
+# ordinary socat held frames for tens of milliseconds and the lab's serial link flapped.
 start_serial_cable() {
     local t
     spawn "$NS_SW" "$DIR/socat.pid" "$DIR/socat.log" \
-        socat -d -d "pty,raw,echo=0,link=$DIR/tty-alpha" "pty,raw,echo=0,link=$DIR/tty-beta"
+        chrt -f 30 socat -d -d "pty,raw,echo=0,link=$DIR/tty-alpha" "pty,raw,echo=0,link=$DIR/tty-beta"
     for ((t = 0; t < 50; t++)); do
         [[ -e $DIR/tty-alpha && -e $DIR/tty-beta ]] && break
         sleep 0.1

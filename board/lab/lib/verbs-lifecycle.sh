@@ -14,7 +14,7 @@ cmd_up() {
         if [[ $opt == --*=* ]]; then val=${opt#*=}; opt=${opt%%=*}; shift
         else
             case "$opt" in
-                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--sync|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights|--panel)
+                --keepalive|--warntime|--deadtime|--initdead|--fencing|--auto-failback|--config-extra|--resource|--sync|--fence|--fence-delay|--fence-delay-random|--scheduler|--weights|--panel|--baud)
                     (($# >= 2)) || usage_error "up: $opt needs a value"
                     val=$2; shift 2 ;;
                 *) usage_error "up: unknown option '$opt'" ;;
@@ -42,6 +42,10 @@ cmd_up() {
             --auto-failback)
                 [[ $val == true || $val == false ]] || usage_error "up: --auto-failback true|false"
                 failback=$val ;;
+            --baud)
+                [[ $val =~ ^(1200|2400|4800|9600|19200|38400|57600|115200|230400|460800|921600)$ ]] \
+                    || usage_error "up: --baud takes a standard rate, 1200 to 921600 (like 115200)"
+                LAB_BAUD=$val ;;
             --panel)
                 [[ $val == on || $val == off ]] || usage_error "up: --panel on|off"
                 # shellcheck disable=SC2034 # read by panel_config (verbs-panel.sh)

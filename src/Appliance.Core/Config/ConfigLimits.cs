@@ -42,8 +42,13 @@ public static class ConfigLimits
     /// <summary>PATH_MAX on Linux, including the terminating NUL.</summary>
     public const int MaxPathLength = 4095;
 
-    /// <summary>Fastest keepalive (DESIGN.md section 4: "configurable down to keepalive 20ms").</summary>
-    public static readonly TimeSpan MinKeepalive = TimeSpan.FromMilliseconds(20);
+    /// <summary>
+    /// Fastest keepalive (DESIGN.md section 4: "keepalive down to 2 ms ... on links that can carry
+    /// it"). The heartbeat runs on a real-time thread of its own process that sleeps on a nanosecond
+    /// timer, so 2 ms is a cadence it keeps (README, Performance); a slower link (serial) gets a
+    /// multiple of it (<see cref="Heartbeat.LinkCadence"/>).
+    /// </summary>
+    public static readonly TimeSpan MinKeepalive = TimeSpan.FromMilliseconds(2);
 
     /// <summary>Longest deadtime: a minute without a sign of life is an outage, not jitter.</summary>
     public static readonly TimeSpan MaxDeadtime = TimeSpan.FromSeconds(60);

@@ -44,7 +44,7 @@ public static class ConfigLoader
 
         var cluster = ReadCluster(top.Section(ConfigSchema.Cluster), diag);
         var nodeList = top.List(ConfigSchema.Nodes);
-        var nodes = ReadNodes(nodeList, diag);
+        var nodes = ReadNodes(nodeList, cluster?.Timers, diag);
         var fenceList = top.List(ConfigSchema.FenceDevices);
         var fenceDevices = ReadFenceDevices(fenceList, diag);
         var resources = ReadResources(top.List(ConfigSchema.Resources), diag);
@@ -361,6 +361,7 @@ public static class ConfigLoader
         public Field<IPAddress> Peer { get; init; }
         public Field<IPAddress> Group { get; init; }
         public Field<int> Port { get; init; }
+        public Field<TimeSpan> Keepalive { get; init; }
 
         /// <summary>The valid link; null when anything about it was wrong (and reported).</summary>
         public LinkConfig? Config { get; init; }
@@ -384,7 +385,8 @@ public static class ConfigLoader
         public string Label { get; set; } = "";
     }
 
-    private static ImmutableArray<NodeConfig>? ReadNodes(ListRead list, Diagnostics diag)
+    /// <param name="timers">The cluster's timers when they were read validly: each link's cadence is checked against them.</param>
+    private static ImmutableArray<NodeConfig>? ReadNodes(ListRead list, Timers? timers, Diagnostics diag)
     {
         var drafts = new List<NodeDraft>();
         var firstByName = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -396,7 +398,7 @@ public static class ConfigLoader
                 ok = false;
                 continue;
             }
-            var draft = ReadNode(item.Reader, diag);
+            var draft = ReadNode(item.Reader, timers, diag);
             draft.Label = draft.Path;
             if (draft.Name.Ok)
             {
@@ -420,7 +422,7 @@ public static class ConfigLoader
         return ok ? [.. drafts.Select(d => d.Config!)] : null;
     }
 
-    private static NodeDraft ReadNode(MapReader r, Diagnostics diag)
+    private static NodeDraft ReadNode(MapReader r, Timers? timers, Diagnostics diag)
     {
         var name = r.Get(ConfigSchema.NodeName);
         var priority = r.Get(ConfigSchema.Priority);
@@ -448,7 +450,7 @@ public static class ConfigLoader
                 }
                 byName[link.Name.Value!] = link;
             }
-            if (link.Config is null)
+            if (link.Config is null || (timers is not null && !CheckCadence(link, timers, diag)))
                 ok = false;
             else
                 links.Add(link.Config);
@@ -468,8 +470,10 @@ public static class ConfigLoader
     {
         var name = r.Get(ConfigSchema.LinkName);
         var kind = r.Get(ConfigSchema.LinkKindOption);
+        var keepalive = r.Get(ConfigSchema.LinkKeepalive);
         if (!kind.Ok)
-            return new LinkDraft { Path = r.Path, Name = name, Kind = kind };
+            return new LinkDraft { Path = r.Path, Name = name, Kind = kind, Keepalive = keepalive };
+        TimeSpan? ownKeepalive = keepalive.Present ? keepalive.Value : null;
 
         if (kind.Value == LinkKind.Serial)
         {
@@ -477,8 +481,10 @@ public static class ConfigLoader
             var baud = r.Get(ConfigSchema.SerialBaud);
             return new LinkDraft
             {
-                Path = r.Path, Name = name, Kind = kind, Baud = baud,
-                Config = name.Ok && device.Ok && baud.Ok ? new SerialLinkConfig(name.Value!, device.Value!, baud.Value) : null,
+                Path = r.Path, Name = name, Kind = kind, Baud = baud, Keepalive = keepalive,
+                Config = name.Ok && device.Ok && baud.Ok && keepalive.Ok
+                    ? new SerialLinkConfig(name.Value!, device.Value!, baud.Value) { Keepalive = ownKeepalive }
+                    : null,
             };
         }
 
@@ -486,7 +492,7 @@ public static class ConfigLoader
         var peer = r.Get(ConfigSchema.UdpPeer);
         var group = r.Get(ConfigSchema.UdpGroup);
         var port = r.Get(ConfigSchema.UdpPort);
-        bool ok = name.Ok && local.Ok && peer.Ok && group.Ok && port.Ok;
+        bool ok = name.Ok && local.Ok && peer.Ok && group.Ok && port.Ok && keepalive.Ok;
         if (peer.Present && group.Present)
         {
             diag.Add(group.Position, group.Path, "peer and group are both set; set peer for unicast or group for multicast, not both");
@@ -511,9 +517,28 @@ public static class ConfigLoader
         }
         return new LinkDraft
         {
-            Path = r.Path, Name = name, Kind = kind, Local = local, Peer = peer, Group = group, Port = port,
-            Config = ok ? new UdpLinkConfig(name.Value!, local.Value!, peer.Value, group.Value, port.Value) : null,
+            Path = r.Path, Name = name, Kind = kind, Local = local, Peer = peer, Group = group, Port = port, Keepalive = keepalive,
+            Config = ok ? new UdpLinkConfig(name.Value!, local.Value!, peer.Value, group.Value, port.Value) { Keepalive = ownKeepalive } : null,
         };
+    }
+
+    /// <summary>
+    /// The link's cadence against the cluster timers (<see cref="Heartbeat.LinkCadence"/>); the error
+    /// points at the link's keepalive when it was written, else at what chose the cadence (a serial
+    /// link's baud).
+    /// </summary>
+    private static bool CheckCadence(LinkDraft link, Timers timers, Diagnostics diag)
+    {
+        var result = Heartbeat.LinkCadence.Of(timers, link.Config!);
+        if (result.Error is null)
+            return true;
+        if (link.Keepalive.Present)
+            diag.Add(link.Keepalive.Position, link.Keepalive.Path, result.Error);
+        else if (link.Config is SerialLinkConfig)
+            diag.Add(link.Baud.Position, link.Baud.Path, result.Error);
+        else
+            diag.Add(link.Name.Position, link.Path, result.Error);
+        return false;
     }
 
     /// <summary>
@@ -552,6 +577,7 @@ public static class ConfigLoader
             ok &= la.Kind.Value == LinkKind.Serial
                 ? CheckSerialPair(name, a, la, b, lb, diag)
                 : CheckUdpPair(name, a, la, b, lb, diag);
+            ok &= CheckKeepalivePair(name, a, la, b, lb, diag);
         }
         return ok;
     }
@@ -562,6 +588,23 @@ public static class ConfigLoader
             return true;
         diag.Add(lb.Baud.Position, lb.Baud.Path,
             $"baud ({lb.Baud.Value}) must equal baud on node {a.Label} ({la.Baud.Value}); both ends of link '{name}' run at one speed");
+        return false;
+    }
+
+    /// <summary>Each node judges a link by the frames the other sends on it: both ends keep one cadence.</summary>
+    private static bool CheckKeepalivePair(string name, NodeDraft a, LinkDraft la, NodeDraft b, LinkDraft lb, Diagnostics diag)
+    {
+        var ka = la.Keepalive;
+        var kb = lb.Keepalive;
+        if (!ka.Ok || !kb.Ok || ka.Present == kb.Present && ka.Value == kb.Value)
+            return true;
+        if (kb.Present)
+            diag.Add(kb.Position, kb.Path, ka.Present
+                ? $"keepalive ({Duration.Format(kb.Value)}) must equal keepalive on node {a.Label} ({Duration.Format(ka.Value)}); both ends of link '{name}' send at one cadence"
+                : $"keepalive ({Duration.Format(kb.Value)}) is set here but not on node {a.Label}; both ends of link '{name}' send at one cadence");
+        else
+            diag.Add(ka.Position, ka.Path,
+                $"keepalive ({Duration.Format(ka.Value)}) is set here but not on node {b.Label}; both ends of link '{name}' send at one cadence");
         return false;
     }
 

@@ -92,6 +92,10 @@ internal static class ConfigSchema
         new EnumType<LinkKind>(("serial", LinkKind.Serial), ("udp", LinkKind.Udp)),
         "`serial`: a null-modem cable. `udp`: a network path, unicast or multicast.");
 
+    public static readonly ScalarOption<TimeSpan> LinkKeepalive = Option.Optional("keepalive",
+        new DurationType(ConfigLimits.MinKeepalive, ConfigLimits.MaxDeadtime / 2),
+        "This link's own interval between frames, a whole multiple of `cluster.timers.keepalive`; its warntime and deadtime scale with it, so the link is judged against its own cadence. Left out: the cluster's keepalive on udp; on serial the smallest multiple whose frames the baud rate carries (`appliancectl config check` shows the figures).");
+
     public static readonly ScalarOption<string> SerialDevice = Option.Required("device", PathType,
         "Serial device, like `/dev/ttyS1`.");
 
@@ -116,7 +120,7 @@ internal static class ConfigSchema
 
     public static readonly MapSchema LinkMap = new("nodes[].links[]",
         "A heartbeat path to the other node. Both nodes list the same links, by name, with the same kind.",
-        [LinkName, LinkKindOption],
+        [LinkName, LinkKindOption, LinkKeepalive],
         new VariantSpec(LinkKindOption,
         [
             new VariantCase("serial", "a serial link", [SerialDevice, SerialBaud]),
@@ -127,6 +131,9 @@ internal static class ConfigSchema
             new("link names are unique within a node"),
             new("both nodes have the same links: same names, same kinds"),
             new("a serial link has the same baud on both nodes"),
+            new("a link has the same keepalive on both nodes"),
+            new($"a link's keepalive is a whole multiple of cluster.timers.keepalive, at most {Heartbeat.LinkCadence.MaxEveryTicks} of them; a serial link's is at least its frame's wire time over {Heartbeat.LinkCadence.SerialLineSharePercentMax}% (about {Heartbeat.LinkCadence.SerialFloor(115200).TotalMilliseconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)}ms at 115200 baud, {Heartbeat.LinkCadence.SerialFloor(921600).TotalMilliseconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)}ms at 921600)"),
+            new("the peer is dead only when every link has been silent for its own deadtime (the cluster's deadtime times the link's keepalive multiple)"),
             new("a udp link sets exactly one of peer and group, of the same address family as local"),
             new("a unicast udp link: each node's peer is the other node's local"),
             new("a multicast udp link: both nodes use the same group"),

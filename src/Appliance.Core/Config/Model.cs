@@ -40,6 +40,12 @@ public sealed record ClusterConfig(
 public abstract record LinkConfig(string Name)
 {
     public abstract LinkKind Kind { get; }
+
+    /// <summary>
+    /// The link's own keepalive as written (a whole multiple of the cluster's); null: the fastest its
+    /// medium carries (see <see cref="Heartbeat.LinkCadence"/>).
+    /// </summary>
+    public TimeSpan? Keepalive { get; init; }
 }
 
 /// <summary>A null-modem serial link: raw 8N1 at <paramref name="Baud"/>.</summary>

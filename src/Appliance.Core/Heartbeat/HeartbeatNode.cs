@@ -10,6 +10,9 @@ namespace Appliance.Core.Heartbeat;
 /// calls, on each wake-up, <see cref="Wake"/> (stall guard first), <see cref="Receive"/> for each
 /// readable link, then <see cref="Evaluate"/>. Links are ports; a slot may be empty while its device
 /// is being reopened. No allocation per frame.
+/// <para>The node ticks at the cluster keepalive; each link sends on every n-th tick, n being its
+/// <see cref="LinkTimers.EveryTicks"/> (a serial link whose baud rate cannot carry the cluster's
+/// cadence), and <see cref="SendNow"/> sends on every link at once.</para>
 /// </summary>
 public sealed class HeartbeatNode
 {
@@ -18,6 +21,9 @@ public sealed class HeartbeatNode
     private readonly Timers _timers;
     private readonly IHeartbeatLink?[] _links;
     private readonly LinkReceiver[] _receivers;
+    /// <summary>Per link: the tick number at which it next sends.</summary>
+    private readonly long[] _linkDueTick;
+    private long _tick;
     private readonly byte[] _txBuffer = new byte[HeartbeatCodec.FrameBytes];
     private TimeSpan _nextSend;
     private TimeSpan _now;
@@ -33,6 +39,7 @@ public sealed class HeartbeatNode
         _links = new IHeartbeatLink?[linkCount];
         LinkCounters = new LinkCounters[linkCount];
         _receivers = new LinkReceiver[linkCount];
+        _linkDueTick = new long[linkCount];
         for (int i = 0; i < linkCount; i++)
         {
             LinkCounters[i] = new LinkCounters();
@@ -94,7 +101,7 @@ public sealed class HeartbeatNode
     public void SendNow()
     {
         Membership.Evaluate(_now);
-        SendTick();
+        SendTick(everyLink: true);
     }
 
     /// <summary>When the host must wake up next (keepalive or a membership timer).</summary>
@@ -104,7 +111,7 @@ public sealed class HeartbeatNode
         return deadline < _nextSend ? deadline : _nextSend;
     }
 
-    private void SendTick()
+    private void SendTick(bool everyLink = false)
     {
         // Keep the cadence anchored to the schedule, but never try to catch up a backlog of ticks.
         _nextSend = _sentOnce && _now >= _nextSend && _now - _nextSend < _timers.Keepalive ? _nextSend + _timers.Keepalive : _now + _timers.Keepalive;
@@ -113,9 +120,13 @@ public sealed class HeartbeatNode
         _lastSendAt = _now;
         _sentOnce = true;
         Sequence seq = Membership.NextTick(_now);
+        _tick++;
         StateSummary state = LocalState with { LinksHeard = Membership.LinksUpMask };
         for (int i = 0; i < _links.Length; i++)
         {
+            if (!everyLink && _tick < _linkDueTick[i])
+                continue;
+            _linkDueTick[i] = _tick + Membership.LinkTimersOf(i).EveryTicks;
             var link = _links[i];
             var counters = LinkCounters[i];
             if (link is null)
@@ -125,10 +136,20 @@ public sealed class HeartbeatNode
             }
             var frame = new HeartbeatFrame((byte)i, _self, Membership.SelfBoot, seq, Membership.PeerBoot, Membership.PeerSeq, state);
             int n = _codec.Encode(frame, _txBuffer);
-            if (link.Send(_txBuffer.AsSpan(0, n)) == LinkSendResult.Sent)
-                counters.TxFrames++;
-            else
-                counters.TxDropped++;
+            switch (link.Send(_txBuffer.AsSpan(0, n)))
+            {
+                case LinkSendResult.Sent:
+                    counters.TxFrames++;
+                    Membership.OnLinkFault(i, _now, faulted: false);
+                    break;
+                case LinkSendResult.WouldBlock:
+                    counters.TxDropped++; // a full queue is congestion, not a fault
+                    break;
+                default:
+                    counters.TxDropped++;
+                    Membership.OnLinkFault(i, _now, faulted: true); // a signal to look, never proof of death
+                    break;
+            }
         }
     }
 

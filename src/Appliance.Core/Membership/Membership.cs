@@ -26,7 +26,7 @@ public enum FrameVerdict
     Misdirected,
 }
 
-public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall, PeerStopped }
+public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall, PeerStopped, LinkFault, LinkFaultCleared }
 
 /// <summary>A change of judgement, for the log and (later) the arbiter.</summary>
 public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan At, int LinkIndex, TimeSpan Silence);
@@ -39,9 +39,14 @@ public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan
 /// there, within the peer's current boot) and acknowledges this node's current boot with a sequence
 /// sent within the last <see cref="AckWindowTicks"/> ticks. A recorded frame replayed later fails
 /// one of these: its sequence is old, its boot was retired, or what it acknowledges is too old.</item>
-/// <item>A link is up while it carried a sign of life within deadtime; the peer is up while any link
-/// is, warn after warntime of silence, dead after deadtime; before the first sign of life it is
-/// unknown until initdead, then dead.</item>
+/// <item>Each link is judged against its own cadence (<see cref="LinkTimers"/>: a serial link may send
+/// every n-th tick, and its warntime and deadtime are n times the cluster's). A link is up while it
+/// carried a sign of life within its deadtime; the peer is up while any link is fresh (within its
+/// warntime), warn while some link is still within its deadtime, dead when every link has been
+/// silent for its own deadtime; before the first sign of life it is unknown until initdead, then dead.</item>
+/// <item>A link that reports a fault of its own (a send refused with ENETUNREACH, a serial port that
+/// errors: <see cref="OnLinkFault"/>) is a signal to look, never proof of death: it is reported, and
+/// changes no judgement. Only silence does.</item>
 /// <item>Stall guard: if <see cref="CheckStall"/> sees that this node was not scheduled for longer than
 /// deadtime, it reports a stall and restarts judgement from that instant (the silence was ours).</item>
 /// </list>
@@ -55,10 +60,16 @@ public sealed class Membership
     /// <summary>Events buffered between drains; the heartbeat thread drains every loop, so this only overflows on a bug.</summary>
     public const int PendingEventsMax = 256;
 
-    /// <summary>Send times remembered for our own ticks; an acknowledgement older than this many ticks is stale anyway.</summary>
-    public const int TickTimesRemembered = 64;
+    /// <summary>
+    /// Send times remembered for our own ticks; an acknowledgement older than this many ticks is stale
+    /// anyway. The slowest link sends every <see cref="LinkCadence.MaxEveryTicks"/> ticks and accepts
+    /// acknowledgements up to about 5 of its own keepalives old, which this covers.
+    /// </summary>
+    public const int TickTimesRemembered = 1024;
 
     private readonly Timers _timers;
+    private readonly LinkTimers[] _linkTimers;
+    private readonly bool[] _linkFault;
     private readonly NodeId _peer;
     private readonly NodeId _self;
     private readonly int _linkCount;
@@ -78,10 +89,24 @@ public sealed class Membership
     private readonly TimeSpan _started;
     private readonly TimeSpan[] _tickTimes = new TimeSpan[TickTimesRemembered];
 
+    /// <summary>Every link at the cluster's cadence (UDP links, tests).</summary>
     public Membership(Timers timers, NodeId self, NodeId peer, BootId selfBoot, int linkCount, TimeSpan now)
+        : this(timers, Uniform(timers, linkCount), self, peer, selfBoot, now)
     {
+    }
+
+    /// <param name="links">Each link's cadence and judging timers (<see cref="LinkCadence.OfNode"/>).</param>
+    public Membership(Timers timers, IReadOnlyList<LinkTimers> links, NodeId self, NodeId peer, BootId selfBoot, TimeSpan now)
+    {
+        ArgumentNullException.ThrowIfNull(links);
+        int linkCount = links.Count;
         ArgumentOutOfRangeException.ThrowIfLessThan(linkCount, 1);
         _timers = timers;
+        _linkTimers = [.. links];
+        _linkFault = new bool[linkCount];
+        foreach (var lt in _linkTimers)
+            if (lt.EveryTicks < 1 || lt.EveryTicks > LinkCadence.MaxEveryTicks || lt.Deadtime < timers.Deadtime)
+                throw new ArgumentException($"link timers out of range: {lt}", nameof(links));
         _self = self;
         _peer = peer;
         SelfBoot = selfBoot;
@@ -96,6 +121,14 @@ public sealed class Membership
         AckFreshness = Min(3 * timers.Keepalive, timers.Deadtime);
     }
 
+    private static LinkTimers[] Uniform(Timers timers, int linkCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(linkCount, 1);
+        var links = new LinkTimers[linkCount];
+        Array.Fill(links, LinkTimers.Uniform(timers));
+        return links;
+    }
+
     public BootId SelfBoot { get; }
 
     /// <summary>This node's sequence of its latest tick (what the peer acknowledges).</summary>
@@ -108,12 +141,19 @@ public sealed class Membership
     public Sequence PeerSeq { get; private set; }
 
     /// <summary>
-    /// How long ago the tick a frame acknowledges may have been sent for the frame to prove life. The
-    /// peer acknowledges the newest tick it heard, so in normal operation the lag is one keepalive plus
-    /// transit; three keepalives tolerate a lost frame or two. This bounds what a frame held back and
-    /// replayed can do: it can make a dead peer look alive for at most this much beyond deadtime.
+    /// How long ago the tick a frame acknowledges may have been sent for the frame to prove life, on a
+    /// link at the cluster's cadence. The peer acknowledges the newest tick it heard, so in normal
+    /// operation the lag is one keepalive plus transit; three keepalives tolerate a lost frame or two.
+    /// This bounds what a frame held back and replayed can do: it can make a dead peer look alive for
+    /// at most this much beyond deadtime. A slower link has its own (<see cref="LinkTimers.AckFreshness"/>).
     /// </summary>
     public TimeSpan AckFreshness { get; }
+
+    /// <summary>The cadence and judging timers of link <paramref name="link"/>.</summary>
+    public LinkTimers LinkTimersOf(int link) => _linkTimers[link];
+
+    /// <summary>The link reported a fault of its own and has not sent successfully since (see <see cref="OnLinkFault"/>).</summary>
+    public bool LinkFaulted(int link) => _linkFault[link];
 
     public PeerState Peer { get; private set; } = PeerState.Unknown;
 
@@ -184,7 +224,7 @@ public sealed class Membership
 
         bool acksUs = f.AckBoot == SelfBoot && f.AckSeq.Value >= 1 && f.AckSeq <= SelfSeq &&
             SelfSeq.Value - f.AckSeq.Value < TickTimesRemembered &&
-            now - _tickTimes[f.AckSeq.Value % TickTimesRemembered] <= AckFreshness;
+            now - _tickTimes[f.AckSeq.Value % TickTimesRemembered] <= _linkTimers[link].AckFreshness;
 
         if (f.Boot != PeerBoot)
         {
@@ -238,16 +278,39 @@ public sealed class Membership
         return FrameVerdict.Life;
     }
 
+    /// <summary>
+    /// A link's own report of trouble: a send the kernel refused (ENETUNREACH, EPERM), a serial port
+    /// that errors or vanished (<paramref name="faulted"/> true), or its first good send after that
+    /// (false). A signal to look, never proof of death: it is reported once per change and changes no
+    /// judgement (the link stays up, and the peer alive, until the silence says otherwise), because a
+    /// local fault says nothing about the peer, and a link that fails to send may still receive.
+    /// </summary>
+    public void OnLinkFault(int link, TimeSpan now, bool faulted)
+    {
+        if ((uint)link >= (uint)_linkCount || _linkFault[link] == faulted)
+            return;
+        _linkFault[link] = faulted;
+        Emit(new MembershipEvent(faulted ? MembershipEventKind.LinkFault : MembershipEventKind.LinkFaultCleared, now, link,
+            _linkHeard[link] ? now - _linkLife[link] : TimeSpan.Zero));
+    }
+
     /// <summary>Re-judges links and peer against the timers at <paramref name="now"/>.</summary>
     public void Evaluate(TimeSpan now)
     {
+        bool anyAlive = false, anyFresh = false;
         for (int i = 0; i < _linkCount; i++)
         {
-            if (_linkState[i] == LinkState.Up && Silence(_linkLife[i], now) >= _timers.Deadtime)
+            if (!_linkHeard[i])
+                continue;
+            TimeSpan silence = Silence(_linkLife[i], now);
+            var lt = _linkTimers[i];
+            if (_linkState[i] == LinkState.Up && silence >= lt.Deadtime)
             {
                 _linkState[i] = LinkState.Down;
                 Emit(new MembershipEvent(MembershipEventKind.LinkDown, now, i, now - _linkLife[i]));
             }
+            anyAlive |= silence < lt.Deadtime;
+            anyFresh |= silence < lt.Warntime;
         }
 
         PeerState next;
@@ -257,9 +320,9 @@ public sealed class Membership
             next = now - _started >= _timers.Initdead && now - _judgeFrom >= _timers.Deadtime ? PeerState.Dead : PeerState.Unknown;
         else
         {
-            TimeSpan silence = Silence(_lastLife, now);
-            next = silence >= _timers.Deadtime ? PeerState.Dead
-                : silence >= _timers.Warntime ? PeerState.Warn
+            // Dead only when every link has been silent for its own deadtime.
+            next = !anyAlive ? PeerState.Dead
+                : !anyFresh ? PeerState.Warn
                 : PeerState.Up;
             if (next != PeerState.Dead && Peer is PeerState.Dead or PeerState.Unknown)
                 next = Peer; // only a sign of life brings a dead peer back (a stall's restarted judgement does not)
@@ -286,15 +349,14 @@ public sealed class Membership
         void Consider(TimeSpan t) { if (t > now && t < next) next = t; }
         if (!_everHeard)
             Consider(Max(_started + _timers.Initdead, _judgeFrom + _timers.Deadtime));
-        else
-        {
-            TimeSpan basis = Max(_lastLife, _judgeFrom);
-            Consider(basis + _timers.Warntime);
-            Consider(basis + _timers.Deadtime);
-        }
         for (int i = 0; i < _linkCount; i++)
-            if (_linkState[i] == LinkState.Up)
-                Consider(Max(_linkLife[i], _judgeFrom) + _timers.Deadtime);
+        {
+            if (!_linkHeard[i])
+                continue;
+            TimeSpan basis = Max(_linkLife[i], _judgeFrom);
+            Consider(basis + _linkTimers[i].Warntime);
+            Consider(basis + _linkTimers[i].Deadtime);
+        }
         return next;
     }
 

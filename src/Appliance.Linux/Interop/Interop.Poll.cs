@@ -43,6 +43,23 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "poll", SetLastError = true)]
         internal static unsafe partial int Poll(PollFd* fds, nuint nfds, int timeoutMs);
 
+        /// <summary><c>struct timespec</c> (&lt;linux/time_types.h&gt; __kernel_timespec on 64-bit): seconds and nanoseconds, 16 bytes.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct Timespec
+        {
+            public long tv_sec;
+            public long tv_nsec;
+        }
+
+        /// <summary>
+        /// ppoll(2): poll(2) with a nanosecond timeout (null = forever) and no signal mask change
+        /// (<paramref name="sigmask"/> null). poll(2) takes whole milliseconds and rounds up, which at a
+        /// 2 ms keepalive is half a period of jitter; ppoll's timer fires to the nanosecond, with no slack
+        /// for a real-time thread. Same return and errors as poll(2).
+        /// </summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "ppoll", SetLastError = true)]
+        internal static unsafe partial int PPoll(PollFd* fds, nuint nfds, Timespec* timeout, void* sigmask);
+
         /// <summary>poll(2) over a span (stack-allocated or a reused array); no allocation. See the pointer overload.</summary>
         internal static unsafe int Poll(Span<PollFd> fds, int timeoutMs)
         {

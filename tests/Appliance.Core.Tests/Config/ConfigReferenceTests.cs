@@ -47,6 +47,7 @@ public class ConfigReferenceTests
         Assert.Contains("- deadtime must be more than 2 x keepalive", md);
         Assert.Contains("| `fencing` | `required` \\| `off` | `required` |", md);
         Assert.Contains("| `peer` | IPv4 or IPv6 address | none |", md);
-        Assert.Contains("| `keepalive` | duration, 20ms to 30s | `200ms` |", md);
+        Assert.Contains("| `keepalive` | duration, 2ms to 30s | `200ms` |", md);
+        Assert.Contains("| `keepalive` | duration, 2ms to 30s | none |", md);
     }
 }

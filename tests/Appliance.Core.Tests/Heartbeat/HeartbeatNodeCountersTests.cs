@@ -1,5 +1,6 @@
 using Appliance.Core.Config;
 using Appliance.Core.Heartbeat;
+using Appliance.Core.Membership;
 using Appliance.Core.Ports;
 using Appliance.Core.Values;
 using M = Appliance.Core.Membership.Membership;
@@ -97,5 +98,52 @@ public class HeartbeatNodeCountersTests
         alpha.Evaluate();
         Assert.Equal((0L, 1L), (alpha.LinkCounters[0].TxFrames, alpha.LinkCounters[0].TxDropped));
         Assert.Equal((0L, 1L), (alpha.LinkCounters[1].TxFrames, alpha.LinkCounters[1].TxDropped));
+    }
+    [Fact]
+    public void Each_link_sends_at_its_own_cadence_and_SendNow_sends_on_all()
+    {
+        LinkTimers slow = new(3, 3 * T.Keepalive, 3 * T.Warntime, 3 * T.Deadtime, TimeSpan.Zero, 3 * T.Deadtime);
+        var m = new M(T, [LinkTimers.Uniform(T), slow], new NodeId(1), new NodeId(2), new BootId(0xA1), _start);
+        var alpha = new HeartbeatNode(new HeartbeatCodec(Key, "edge"), m, new NodeId(1), T, 2)
+        {
+            LocalState = new StateSummary(NodeRole.Standby, HealthFlags.None, 0, 0, 0, 0),
+        };
+        FakeLink fast = new(), serial = new();
+        alpha.SetLink(0, fast);
+        alpha.SetLink(1, serial);
+        TimeSpan now = _start;
+        for (int i = 0; i < 30; i++)
+        {
+            alpha.Wake(now);
+            alpha.Evaluate();
+            now += T.Keepalive;
+        }
+        Assert.Equal(30, fast.Sent.Count);
+        Assert.Equal(10, serial.Sent.Count);
+        alpha.Wake(now - T.Keepalive / 2);
+        alpha.SendNow(); // a new role reaches the peer on every link at once
+        Assert.Equal((31, 11), (fast.Sent.Count, serial.Sent.Count));
+    }
+
+    [Fact]
+    public void A_send_error_is_a_link_fault_to_look_at_and_congestion_is_not()
+    {
+        HeartbeatNode alpha = Node(1, 2);
+        var broken = new FakeLink { Next = LinkSendResult.Error };
+        var full = new FakeLink { Next = LinkSendResult.WouldBlock };
+        alpha.SetLink(0, broken);
+        alpha.SetLink(1, full);
+        alpha.Wake(_start);
+        alpha.Evaluate();
+        Assert.True(alpha.Membership.LinkFaulted(0));
+        Assert.False(alpha.Membership.LinkFaulted(1));
+        Assert.True(alpha.Membership.TryDequeueEvent(out var e));
+        Assert.Equal((MembershipEventKind.LinkFault, 0), (e.Kind, e.LinkIndex));
+        broken.Next = LinkSendResult.Sent;
+        alpha.Wake(_start + T.Keepalive);
+        alpha.Evaluate();
+        Assert.False(alpha.Membership.LinkFaulted(0));
+        Assert.True(alpha.Membership.TryDequeueEvent(out e));
+        Assert.Equal(MembershipEventKind.LinkFaultCleared, e.Kind);
     }
 }

@@ -81,6 +81,31 @@ public sealed class InteropAbiTests
     }
 
     [Fact]
+    public void Timespec_layout_matches_libc()
+    {
+        List<string> problems = NativeAbi.StructMismatches<Interop.Sys.Timespec>(Native.Value, "termios_abi.c", "timespec");
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    [Fact]
+    public unsafe void Ppoll_times_out_to_the_sub_millisecond_and_sees_an_eventfd()
+    {
+        int fd = Interop.Sys.EventFd(0, Interop.Sys.EFD_CLOEXEC | Interop.Sys.EFD_NONBLOCK);
+        Assert.True(fd >= 0, $"eventfd: errno {Marshal.GetLastPInvokeError()}");
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var pfd = new Interop.Sys.PollFd(fd, Interop.Sys.POLLIN);
+        var timeout = new Interop.Sys.Timespec { tv_sec = 0, tv_nsec = 300_000 };
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        Assert.Equal(0, Interop.Sys.PPoll(&pfd, 1, &timeout, null));
+        // Never early (the kernel's promise); how late depends on the machine, so no upper bound here.
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(start) >= TimeSpan.FromMicroseconds(300));
+        Assert.Equal(0, Interop.Sys.EventFdWrite(handle, 1));
+        timeout.tv_sec = 5;
+        Assert.Equal(1, Interop.Sys.PPoll(&pfd, 1, &timeout, null));
+        Assert.Equal(Interop.Sys.POLLIN, pfd.REvents);
+    }
+
+    [Fact]
     public void Native_entry_points_are_declared_only_in_Interop()
     {
         Assembly linux = typeof(Interop).Assembly;

@@ -13,6 +13,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <asm/termbits.h>
 #include <asm/ioctls.h>
@@ -30,6 +33,9 @@ int main(void)
     /* struct pollfd <asm-generic/poll.h> */
     SIZE(pollfd);
     OFF(pollfd, fd); OFF(pollfd, events); OFF(pollfd, revents);
+    /* struct timespec <time.h> (ppoll) */
+    SIZE(timespec);
+    OFF(timespec, tv_sec); OFF(timespec, tv_nsec);
 
     /* open(2) <asm-generic/fcntl.h> */
     C(O_RDWR); C(O_NOCTTY); C(O_NONBLOCK); C(O_CLOEXEC);
@@ -52,6 +58,9 @@ int main(void)
     /* sched_setscheduler(2) <linux/sched.h>, sched_param is one int */
     C(SCHED_OTHER); C(SCHED_FIFO); C(EPERM);
     SIZE(sched_param);
+    /* mlockall(2) <asm-generic/mman-common.h>, prctl(2) <linux/prctl.h> */
+    C(MCL_CURRENT); C(MCL_FUTURE); C(MCL_ONFAULT);
+    C(PR_SET_TIMERSLACK); C(PR_GET_TIMERSLACK);
     /* socket options <linux/in.h>, <linux/in6.h> */
     C(IPPROTO_IP); C(IPPROTO_IPV6); C(IP_MULTICAST_IF); C(IP_MULTICAST_ALL); C(IPV6_MULTICAST_ALL);
     /* errno <asm-generic/errno-base.h>, <asm-generic/errno.h> */

@@ -410,9 +410,19 @@ internal sealed class HeartbeatImport(string directory, IImportFiles files, Impo
             _draft.Assumed(first, "initdead", $"not set: heartbeat's default for this deadtime, {ImportText.Ms(initdead)}");
         var at = new Dictionary<string, HaCfLine?> { ["keepalive"] = _keepaliveAt, ["deadtime"] = _deadtimeAt, ["warntime"] = _warntimeAt, ["initdead"] = _initdeadAt };
         _draft.Timers = TimerFit.Fit(new Timers(keepalive, warntime, deadtime, initdead),
-            (name, why) => _draft.Changed(at[name] is { } l ? At(l) : first, name, why));
+            (name, why) => _draft.Changed(at[name] is { } l ? At(l) : first, name, why), SlowestSerial());
         if (_draft.Timers.Deadtime > TimeSpan.FromSeconds(5))
             _draft.TimersComment = "heartbeat's timers; the appliance's defaults (200ms/600ms/1s/10s) detect a dead peer in a second";
+    }
+
+    /// <summary>The shortest cadence the slowest serial medium carries (Heartbeat.LinkCadence), or null without one.</summary>
+    private (TimeSpan, string)? SlowestSerial()
+    {
+        var serial = _media.Where(m => m.Kind == "serial").ToList();
+        if (serial.Count == 0)
+            return null;
+        int baud = serial.Min(m => m.Baud);
+        return (Heartbeat.LinkCadence.SerialFloor(baud), $"the fastest a serial link at {baud} baud carries");
     }
 
     // ---- links --------------------------------------------------------------------------------

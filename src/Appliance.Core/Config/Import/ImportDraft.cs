@@ -227,13 +227,26 @@ internal static class TimerFit
 {
     private static readonly TimeSpan Ms1 = TimeSpan.FromMilliseconds(1);
 
-    public static Timers Fit(Timers wanted, Action<string, string> changed)
+    /// <param name="slowest">
+    /// The slowest link's shortest cadence with why (a serial link's baud rate), or null: the source's
+    /// keepalive was that link's too (heartbeat sends every frame on every medium), so a faster one
+    /// is raised to it rather than left for the link to run at a multiple of, whose scaled deadtime
+    /// could pass the longest allowed.
+    /// </param>
+    public static Timers Fit(Timers wanted, Action<string, string> changed, (TimeSpan Floor, string Why)? slowest = null)
     {
         // At most a third of the longest deadtime, so that a deadtime of 3 keepalives still fits.
         var maxKeepalive = ConfigLimits.MaxDeadtime / 3;
-        var keepalive = Clamp(wanted.Keepalive, ConfigLimits.MinKeepalive, maxKeepalive);
+        var minKeepalive = ConfigLimits.MinKeepalive;
+        string carries = "";
+        if (slowest is { } s && s.Floor > minKeepalive)
+        {
+            minKeepalive = TimeSpan.FromMilliseconds(Math.Ceiling(s.Floor.TotalMilliseconds));
+            carries = $" ({s.Why})";
+        }
+        var keepalive = Clamp(wanted.Keepalive, minKeepalive, maxKeepalive);
         if (keepalive != wanted.Keepalive)
-            changed("keepalive", $"{Duration.Format(wanted.Keepalive)} is outside {Duration.Format(ConfigLimits.MinKeepalive)}..{Duration.Format(maxKeepalive)}; {Duration.Format(keepalive)} here");
+            changed("keepalive", $"{Duration.Format(wanted.Keepalive)} is outside {Duration.Format(minKeepalive)}..{Duration.Format(maxKeepalive)}{carries}; {Duration.Format(keepalive)} here");
 
         var deadtime = wanted.Deadtime;
         var deadMin = 2 * keepalive + Ms1;

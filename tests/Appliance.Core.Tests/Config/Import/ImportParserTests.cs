@@ -290,9 +290,20 @@ public sealed class ImportParserTests : IDisposable
         var r = Heartbeat("keepalive 10ms\ndeadtime 120\nwarntime 200\ninitdead 30\nserial /dev/ttyS1\nnode a b\n");
         Assert.True(r.Ok, string.Join('\n', r.Errors));
         var t = ConfigLoader.Load("x.yaml", r.Yaml!).Config!.Cluster.Timers;
-        Assert.Equal((20, 10_010, 20_000, 30_000), ((int)t.Keepalive.TotalMilliseconds, (int)t.Warntime.TotalMilliseconds, (int)t.Deadtime.TotalMilliseconds, (int)t.Initdead.TotalMilliseconds));
-        Assert.Equal(["keepalive", "deadtime", "warntime"], r.Notes.Where(n => n.Kind == ImportNoteKind.Changed && n.File == "ha.cf" && n.Line > 0).Select(n => n.Subject));
-        Assert.Equal(1, r.Notes.Single(n => n.Subject == "keepalive").Line);
+        // 10ms is a keepalive the appliance runs, but not one heartbeat's serial medium (19200 baud by
+        // default) carried: it is raised to that link's floor, and deadtime is held to a minute.
+        int floorMs = (int)Math.Ceiling(Appliance.Core.Heartbeat.LinkCadence.SerialFloor(19200).TotalMilliseconds);
+        Assert.Equal((floorMs, (floorMs + 60_000) / 2, 60_000, 60_000), ((int)t.Keepalive.TotalMilliseconds, (int)t.Warntime.TotalMilliseconds, (int)t.Deadtime.TotalMilliseconds, (int)t.Initdead.TotalMilliseconds));
+        Assert.Equal(["keepalive", "deadtime", "warntime", "initdead"], r.Notes.Where(n => n.Kind == ImportNoteKind.Changed && n.File == "ha.cf" && n.Line > 0).Select(n => n.Subject));
+        var keepalive = r.Notes.Single(n => n.Subject == "keepalive");
+        Assert.Equal(1, keepalive.Line);
+        Assert.Contains("serial link at 19200 baud", keepalive.Reason, StringComparison.Ordinal);
+
+        // Over UDP alone 10ms stays.
+        var udp = Heartbeat("keepalive 10ms\ndeadtime 1\nucast eth1 10.0.0.2\nnode alpha beta\n",
+            options: ImportGoldenTests.Options(["--node", "alpha", "--address", "alpha:eth1=10.0.0.1"]));
+        Assert.True(udp.Ok, string.Join('\n', udp.Errors));
+        Assert.Equal(TimeSpan.FromMilliseconds(10), ConfigLoader.Load("x.yaml", udp.Yaml!).Config!.Cluster.Timers.Keepalive);
     }
 
     [Fact]

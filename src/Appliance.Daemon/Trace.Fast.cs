@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Daemon;
+
+/// <summary>The heartbeat's fast path (issue 13): link cadences, link faults and the worker's scheduling. Event ids 2300-2399.</summary>
+internal static partial class Trace
+{
+    [LoggerMessage(2300, LogLevel.Warning, "link {Link} ({Kind}) reports a fault of its own (send refused or device lost): a signal to look, not a death; the link stays {State} until it is silent for its deadtime ({DeadtimeMs}ms)")]
+    public static partial void LinkFault(ILogger log, string link, string kind, string state, long deadtimeMs);
+
+    [LoggerMessage(2301, LogLevel.Information, "link {Link} ({Kind}) sends again")]
+    public static partial void LinkFaultCleared(ILogger log, string link, string kind);
+
+    [LoggerMessage(2302, LogLevel.Warning, "heartbeat thread: cannot set its timer slack ({Reason}); its wake-ups may be up to 50 µs late")]
+    public static partial void NoTimerSlack(ILogger log, string reason);
+
+    [LoggerMessage(2303, LogLevel.Information, "heartbeat thread pinned to CPU {Cpus}")]
+    public static partial void Pinned(ILogger log, string cpus);
+
+    [LoggerMessage(2304, LogLevel.Warning, "heartbeat thread: cannot pin it to CPU {Cpus} ({Reason}); it runs wherever the scheduler puts it")]
+    public static partial void NotPinned(ILogger log, string cpus, string reason);
+
+    [LoggerMessage(2305, LogLevel.Information, "heartbeat worker: memory locked (mlockall), {RssKb} kB resident")]
+    public static partial void MemoryLocked(ILogger log, long rssKb);
+
+    [LoggerMessage(2306, LogLevel.Warning, "heartbeat worker: cannot lock its memory ({Reason}); under memory pressure a page it needs may have to be read back first")]
+    public static partial void NoMemoryLock(ILogger log, string reason);
+
+    [LoggerMessage(2307, LogLevel.Information, "link {Link} ({Kind}): {Cadence}")]
+    public static partial void LinkCadence(ILogger log, string link, string kind, string cadence);
+
+    [LoggerMessage(2308, LogLevel.Warning, "{Variable}: {Reason}; ignored")]
+    public static partial void BadTuning(ILogger log, string variable, string reason);
+}
