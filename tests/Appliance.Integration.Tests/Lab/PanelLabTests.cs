@@ -175,16 +175,23 @@ public sealed class PanelLabTests(PanelLabFixture fixture, ITestOutputHelper out
             var p = Panel(survivor);
             output.WriteLine($"{survivor} after fencing {active}: {string.Join(' ', p.Leds)} | {string.Join(" | ", p.Lcd)}");
             Assert.Equal(new Dictionary<string, string> { ["power"] = "on", ["active"] = "on", ["peer"] = "off", ["fault"] = "off" }, p.Leds);
-            // The last-fence screen, three screens on from the role screen.
-            for (int i = 0; i < 3; i++)
+            // The last-fence screen, four screens on from the role screen (peer, config, resources,
+            // fence): one press at a time, each seen on the LCD before the next (presses in quick
+            // succession on a loaded machine could fall within one debounce window and count once).
+            static string ScreenOf(string line) => line.Split(' ')[0];
+            for (int i = 1; i <= 4; i++)
+            {
+                string before = ScreenOf(Panel(survivor).Lcd[0]);
                 L.Must("press", survivor, "next");
-            Lab.WaitUntil(() => Panel(survivor).Lcd[0] == $"fence {active} ok".PadRight(16), TimeSpan.FromSeconds(5), "the last fence on the LCD");
+                Lab.WaitUntil(() => ScreenOf(Panel(survivor).Lcd[0]) != before, TimeSpan.FromSeconds(5), $"the LCD moving on after NEXT press {i}");
+            }
+            Assert.Equal($"fence {active} ok".PadRight(16), Panel(survivor).Lcd[0]);
             Assert.StartsWith("fencing: ", Panel(survivor).Lcd[1]); // the fencing phase: done, then idle
         }
         finally
         {
-            // Back to the role screen for the next tests (NEXT wraps around the five screens).
-            for (int i = 0; i < 5 && !Panel(survivor).Lcd[0].StartsWith($"{survivor} ", StringComparison.Ordinal); i++)
+            // Back to the role screen for the next tests (NEXT wraps around the six screens).
+            for (int i = 0; i < 6 && !Panel(survivor).Lcd[0].StartsWith($"{survivor} ", StringComparison.Ordinal); i++)
             {
                 L.Run("press", survivor, "next");
                 Thread.Sleep(200);

@@ -138,7 +138,7 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
         var samples = new List<(TimeSpan At, bool Alpha, bool Beta)>();
         var sw = Stopwatch.StartNew();
         L.Must("freeze", "alpha");
-        TimeSpan thawAt = TimeSpan.Zero;
+        TimeSpan thawAt = TimeSpan.Zero, thawTook = TimeSpan.Zero;
         bool thawed = false;
         while (sw.Elapsed < TimeSpan.FromSeconds(6))
         {
@@ -148,6 +148,7 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
             {
                 thawAt = sw.Elapsed;
                 L.Must("thaw", "alpha");
+                thawTook = sw.Elapsed - thawAt;
                 thawed = true;
             }
             if (thawed && !a && sw.Elapsed - thawAt > TimeSpan.FromSeconds(1))
@@ -158,9 +159,11 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
         var both = samples.Where(x => x.Alpha && x.Beta).ToList();
         var dropped = samples.First(x => x.At > thawAt && !x.Alpha).At - thawAt;
         output.WriteLine($"{samples.Count} samples every ~10 ms: both nodes held the VIP from {both.First().At.TotalMilliseconds:0} to {both.Last().At.TotalMilliseconds:0} ms (frozen alpha's kernel still had it); " +
-            $"thawed at {thawAt.TotalMilliseconds:0} ms, alpha dropped the VIP {dropped.TotalMilliseconds:0} ms later");
+            $"thawed at {thawAt.TotalMilliseconds:0} ms (the lab's thaw took {thawTook.TotalMilliseconds:0} ms), alpha dropped the VIP {dropped.TotalMilliseconds:0} ms later");
         Assert.NotEmpty(both);
-        Assert.InRange(dropped, TimeSpan.Zero, TimeSpan.FromMilliseconds(100) + TimeSpan.FromMilliseconds(60)); // + the lab's thaw command and one sample
+        // 100 ms for the daemon, plus the lab's thaw command as measured (a process spawn: tens of ms,
+        // hundreds on a loaded machine) and one sample (an `ip` in a namespace).
+        Assert.InRange(dropped, TimeSpan.Zero, TimeSpan.FromMilliseconds(100) + thawTook + TimeSpan.FromMilliseconds(60));
         Assert.Contains("STALL GUARD", L.Log("alpha"));
         // Afterwards exactly one node holds it.
         Thread.Sleep(500);
