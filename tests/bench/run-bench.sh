@@ -15,6 +15,9 @@
 #   7. director           (real-server checks: CPU and lateness at 1000 targets vs a C floor,
 #                          tests/bench/checks.sh; data path, check flip -> kernel, ruleset apply
 #                          vs direct / nft -f, tests/bench/director.sh)
+#   8. fast              (issue 13: power cut at the fastest timers vs keepalived advert_int 0.01, with
+#                          relay fencing too; false failovers with every CPU saturated; idle CPU;
+#                          tests/bench/fast.sh)
 #
 # Progress goes to stderr; the report to out/bench/report.md (also printed on stdout), the
 # daemons' and heartbeat's logs to out/bench/logs/. Root only (network namespaces).
@@ -22,7 +25,8 @@
 #   BENCH_RUNS=20  BENCH_IDLE_SECONDS=60  BENCH_LOAD_SECONDS=60  BENCH_POLL_MS=5
 #   BENCH_FAILOVER_RUNS=20  BENCH_FALSE_SECONDS=60  BENCH_FAILOVER_CASES="cut switch false"
 #   BENCH_HELD_RUNS=20
-#   BENCH_SECTIONS="detect idle cadence panel failover fencing held director"  BENCH_PANEL_SECONDS
+#   BENCH_SECTIONS="detect idle cadence panel failover fencing held director fast"  BENCH_PANEL_SECONDS
+#   fast: BENCH_FAST_TIMERS=3ms/9ms  BENCH_FAST_FALSE_SECONDS=600  BENCH_FAST_IDLE_SECONDS=60 (tests/bench/fast.sh)
 #   director: BENCH_CHECK_* (checks.sh) and BENCH_DIRECTOR_* (director.sh), see those scripts
 set -euo pipefail
 # The daemons the lab starts here offer the benchmark-only `churn` command (a production daemon does not).
@@ -44,7 +48,7 @@ POLL_MS=${BENCH_POLL_MS:-5}
 FO_RUNS=${BENCH_FAILOVER_RUNS:-20}
 FALSE_S=${BENCH_FALSE_SECONDS:-60}
 FO_CASES=${BENCH_FAILOVER_CASES:-cut switch false}
-SECTIONS=${BENCH_SECTIONS:-detect idle cadence panel failover fencing held director}
+SECTIONS=${BENCH_SECTIONS:-detect idle cadence panel failover fencing held director fast}
 LABN="k$$"            # LAB_NAME: [a-z0-9]{1,8}, starts with k (bench labs), unique per run
 HZ=$(getconf CLK_TCK)
 
@@ -561,6 +565,11 @@ section_cadence() {
 # shellcheck source=held.sh
 . "$HERE/held.sh"
 
+# ================================================================== fast (issue 13)
+# (fast.sh: failover at the fastest timers vs keepalived's floor, false failovers with every CPU busy)
+# shellcheck source=fast.sh
+. "$HERE/fast.sh"
+
 # ================================================================== 7. director
 # Two scripts of their own (namespaces and daemons of their own, cleaned up by their own traps).
 section_director() {
@@ -606,7 +615,8 @@ for s in $SECTIONS; do
         fencing) section_fencing ;;
         held) section_held ;;
         director) section_director ;;
-        *) die "unknown section '$s' (detect idle cadence panel failover fencing held director)" ;;
+        fast) section_fast ;;
+        *) die "unknown section '$s' (detect idle cadence panel failover fencing held director fast)" ;;
     esac
 done
 
@@ -617,7 +627,7 @@ ELAPSED=$((SECONDS - T_START))
     echo "$(date -u '+%F %T UTC'); $(uname -sr); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo));"
     echo "daemon $BIN/applianced (tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')); run time ${ELAPSED} s."
     echo
-    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_PANEL" "$R_FO" "$R_FE" "$R_HELD" "$R_DIR"
+    cat "$R_DETECT" "$R_IDLE" "$R_CAD" "$R_PANEL" "$R_FO" "$R_FE" "$R_HELD" "$R_DIR" "$R_FAST"
     echo "Logs of every lab, heartbeat and keepalived pair: out/bench/logs/."
 } >"$REPORT"
 log "done in ${ELAPSED} s; report: $REPORT"

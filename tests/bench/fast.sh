@@ -1,0 +1,171 @@
+# tests/bench/fast.sh: section "fast" of run-bench.sh (sourced by it, after failover.sh and
+# fencing.sh, whose helpers it uses). Failover at the fastest timers against keepalived's floor, all
+# in one run: a power cut of the active (fencing off, and fencing required through the relay),
+# keepalived VRRPv3 at advert_int 0.01 cut the same way, false failovers with every CPU saturated,
+# and the idle CPU of a node at those timers.
+#   FAST_TIMERS (BENCH_FAST_TIMERS, "3ms/9ms"): cluster keepalive/deadtime measured
+#   FAST_FALSE_S (BENCH_FAST_FALSE_SECONDS, 600): each false-failover window under full load
+#   FAST_IDLE_S (BENCH_FAST_IDLE_SECONDS, 60): each idle window
+#   FO_RUNS (BENCH_FAILOVER_RUNS, 20) runs per cut case.
+# shellcheck shell=bash
+
+FAST_TIMERS=${BENCH_FAST_TIMERS:-3ms/9ms}
+FAST_FALSE_S=${BENCH_FAST_FALSE_SECONDS:-600}
+FAST_IDLE_S=${BENCH_FAST_IDLE_SECONDS:-60}
+R_FAST=$TMP/r-fast.md
+: >"$R_FAST"
+
+# steal_ticks: the steal column summed over CPUs (/proc/stat "cpu" line, field 9), and all ticks.
+cpu_line() { awk '$1 == "cpu" {s = 0; for (i = 2; i <= NF; i++) s += $i; print $9, s; exit}' /proc/stat; }
+
+# fast_load SECONDS: stress-ng on every CPU (sets STRESS_PID).
+fast_load() {
+    setsid stress-ng --cpu 0 --timeout "${1}s" --quiet </dev/null >"$TMP/stress.log" 2>&1 &
+    STRESS_PID=$!
+}
+
+# fast_false_ours K D: FAST_FALSE_S with every CPU saturated and both daemons' heaps churned.
+# Row in $TMP/fast-false.txt: impl|timers|dead declarations|role -> active|worst send gap alpha/beta us|steal %|VIP at end
+fast_false_ours() {
+    local k=$1 d=$2 la lb s0 t0 s1 t1 ja jb
+    log "  applianced false failovers at $k/$d: ${FAST_FALSE_S}s, stress-ng on all $(nproc) CPUs + heap churn on both daemons"
+    lab_up --fencing off --keepalive "$k" --deadtime "$d"
+    sleep 3
+    for sock in "$CONTROL_alpha" "$CONTROL_beta"; do
+        "$BT" query "$sock" '{"cmd":"reset-cadence"}' >/dev/null || die "reset-cadence failed"
+    done
+    la=$(nlines "$LOG_alpha"); lb=$(nlines "$LOG_beta")
+    read -r s0 t0 < <(cpu_line)
+    fast_load "$FAST_FALSE_S"
+    for sock in "$CONTROL_alpha" "$CONTROL_beta"; do
+        "$BT" query "$sock" "{\"cmd\":\"churn\",\"seconds\":$FAST_FALSE_S}" >/dev/null || die "churn command failed"
+    done
+    sleep "$FAST_FALSE_S"
+    stress_wait
+    sleep 1
+    read -r s1 t1 < <(cpu_line)
+    ja=$(status_of "$CONTROL_alpha"); jb=$(status_of "$CONTROL_beta")
+    local dead act holder
+    dead=$(( $(count_after "$LOG_alpha" "$la" 'peer beta dead') + $(count_after "$LOG_beta" "$lb" 'peer alpha dead') ))
+    act=$(( $(count_after "$LOG_alpha" "$la" 'arbiter: role active, action None: resources started') + $(count_after "$LOG_beta" "$lb" 'arbiter: role active, action None: resources started') ))
+    holder=$(ip netns exec "$NS_client" socat -T1 - "TCP:$VIP:7000" 2>/dev/null || echo '?')
+    echo "applianced|$k/$d|$dead \"peer X dead\"|$act \"role … -> active\"|$(json_num "$ja" worst_send_gap_us) / $(json_num "$jb" worst_send_gap_us)|$(awk -v a="$s0" -v b="$s1" -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", (b - a) / (y - x) * 100}')|$holder" >>"$TMP/fast-false.txt"
+    log "  -> dead declarations $dead, role -> active $act, worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
+    lab_down "fast-false-$k-$d"
+}
+
+fast_false_ka() {
+    local la lb s0 t0 s1 t1 m b holder nsc
+    log "  keepalived false failovers at advert_int 0.01: ${FAST_FALSE_S}s, stress-ng on all $(nproc) CPUs"
+    ka_up 0.01
+    sleep 3
+    la=$(nlines "$KA_DIR/alpha.log"); lb=$(nlines "$KA_DIR/beta.log")
+    read -r s0 t0 < <(cpu_line)
+    fast_load "$FAST_FALSE_S"
+    sleep "$FAST_FALSE_S"
+    stress_wait
+    read -r s1 t1 < <(cpu_line)
+    m=$(( $(count_after "$KA_DIR/alpha.log" "$la" 'Entering MASTER STATE') + $(count_after "$KA_DIR/beta.log" "$lb" 'Entering MASTER STATE') ))
+    b=$(( $(count_after "$KA_DIR/alpha.log" "$la" 'Entering BACKUP STATE') + $(count_after "$KA_DIR/beta.log" "$lb" 'Entering BACKUP STATE') ))
+    nsc=$("$KAPAIR" ns "$KA_DIR" client)
+    holder=$(ip netns exec "$nsc" socat -T1 - "TCP:192.168.81.10:7000" 2>/dev/null || echo '?')
+    echo "keepalived $(keepalived_version)|advert_int 0.01|$m \"Entering MASTER STATE\"|$b \"Entering BACKUP STATE\"|-|$(awk -v a="$s0" -v b="$s1" -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", (b - a) / (y - x) * 100}')|$holder" >>"$TMP/fast-false.txt"
+    log "  -> MASTER transitions $m, BACKUP transitions $b, VIP on $holder"
+    ka_down fast-false-adv0.01
+}
+
+# fast_idle_ours K D / fast_idle_ka: CPU % of one core of the standby-side node's processes over FAST_IDLE_S.
+fast_idle_ours() {
+    local k=$1 d=$2 pid p pids res
+    lab_up --fencing off --keepalive "$k" --deadtime "$d"
+    sleep 5
+    pid=$(cat "$LAB_DIR/alpha.pid")
+    pids=("$pid")
+    for p in $(ip netns pids "$NS_alpha"); do
+        [[ $p != "$pid" && $(cat "/proc/$p/comm" 2>/dev/null) == applianced ]] && pids+=("$p")
+    done
+    log "  applianced alpha at $k/$d idle: ${FAST_IDLE_S}s (pids ${pids[*]})"
+    res=$(measure_pids "$FAST_IDLE_S" "${pids[@]}")
+    echo "applianced|$k/$d|$res" >>"$TMP/fast-idle.txt"
+    lab_down "fast-idle-$k-$d"
+}
+
+fast_idle_ka() {
+    local ns p pids=() res
+    ka_up 0.01
+    sleep 5
+    ns=$("$KAPAIR" ns "$KA_DIR" alpha)
+    for p in $(ip netns pids "$ns"); do
+        [[ $(cat "/proc/$p/comm" 2>/dev/null) == keepalived ]] && pids+=("$p")
+    done
+    log "  keepalived alpha at advert_int 0.01 idle: ${FAST_IDLE_S}s (pids ${pids[*]})"
+    res=$(measure_pids "$FAST_IDLE_S" "${pids[@]}")
+    echo "keepalived|advert_int 0.01|$res" >>"$TMP/fast-idle.txt"
+    ka_down fast-idle-adv0.01
+}
+
+section_fast() {
+    local k=${FAST_TIMERS%/*} d=${FAST_TIMERS#*/} label="fast:$FAST_TIMERS"
+    log "fast: $FAST_TIMERS vs keepalived advert_int 0.01; $FO_RUNS cuts per case, ${FAST_FALSE_S}s false-failover windows"
+    command -v keepalived >/dev/null || die "keepalived not installed (scripts/install-deps.sh bench)"
+    : >"$TMP/fast-false.txt"; : >"$TMP/fast-idle.txt"; : >"$TMP/fo.tsv"; : >"$TMP/fe.tsv"
+    local load0 load1
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    fo_cut_ours "$label" --keepalive "$k" --deadtime "$d"
+    fo_cut_ka 0.01
+    fe_cut relay "$label" --keepalive "$k" --deadtime "$d"
+    fast_idle_ours "$k" "$d"
+    fast_idle_ka
+    fast_false_ours "$k" "$d"
+    fast_false_ka
+    load1=$(cut -d' ' -f1-3 /proc/loadavg)
+    cp "$TMP/fo.tsv" "$OUT/fast-cut-samples.tsv"
+    cp "$TMP/fe.tsv" "$OUT/fast-fence-samples.tsv"
+
+    local ours ka relay n_o n_k n_r m_o m_k m_r mx_o mx_k mx_r mn_o mn_k
+    awk -F'\t' -v t="$label" '$1 == "ours" && $2 == "cut" && $3 == t' "$TMP/fo.tsv" >"$TMP/sel.tsv"
+    n_o=$(wc -l <"$TMP/sel.tsv"); read -r ours m_o mn_o mx_o < <(stats "$TMP/sel.tsv" 5)
+    awk -F'\t' '$1 == "keepalived" && $2 == "cut" && $3 == "advert_int=0.01"' "$TMP/fo.tsv" >"$TMP/sel.tsv"
+    n_k=$(wc -l <"$TMP/sel.tsv"); read -r ka m_k mn_k mx_k < <(stats "$TMP/sel.tsv" 5)
+    awk -F'\t' -v t="$label" '$1 == "relay" && $2 == t' "$TMP/fe.tsv" >"$TMP/sel.tsv"
+    n_r=$(wc -l <"$TMP/sel.tsv"); read -r relay m_r _ mx_r < <(stats "$TMP/sel.tsv" 5)
+    {
+        echo "## Fast failover (issue 13): $FAST_TIMERS against keepalived's floor, one run"
+        echo
+        echo "Load average at the start / end of this section: $load0 / $load1 ($(nproc) CPUs)."
+        echo "Power cuts as in section 4 (SIGKILL of everything in the active's namespace, its eth0 down, the"
+        echo "serial cable stopped); with relay fencing as in section 5 (the lab's power rail cut, fence_delay 0)."
+        echo "Client: a new TCP connection every $((FC_INTERVAL_US / 1000)) ms; failover = cut → first answer from the new node."
+        echo
+        echo "| case | timers | runs ok / total | failover median (ms) | min | max |"
+        echo "|---|---|---|---|---|---|"
+        echo "| power cut, fencing off | applianced $FAST_TIMERS | $ours / $n_o | $m_o | $mn_o | $mx_o |"
+        echo "| power cut | keepalived VRRPv3 advert_int 0.01 | $ka / $n_k | $m_k | $mn_k | $mx_k |"
+        echo "| power cut, relay fencing required | applianced $FAST_TIMERS | $relay / $n_r | $m_r | - | $mx_r |"
+        echo
+        echo "Ratio of medians, ours / keepalived (fencing off): $(awk -v x="$m_o" -v y="$m_k" 'BEGIN {if (x == "-" || y == "-" || y == 0) print "-"; else printf "%.2f", x / y}')."
+        echo
+        echo "False failovers: ${FAST_FALSE_S} s with \`stress-ng --cpu 0\` (every CPU saturated), ours also with"
+        echo "\`churn\` on both daemons (garbage on the daemon's heap the whole window); nothing was cut, so any"
+        echo "count above 0 is a false failover. Worst send gap: \`.heartbeat.worst_send_gap_us\` of each node over"
+        echo "the window. Steal: the host's steal time over the window, % of all CPU time."
+        echo
+        echo "| daemon | timers | dead declarations / MASTER transitions | VIP moves / BACKUP transitions | worst send gap alpha / beta (µs) | steal % | VIP at end |"
+        echo "|---|---|---|---|---|---|---|"
+        local a b c e f g h
+        while IFS='|' read -r a b c e f g h; do echo "| $a | $b | $c | $e | $f | $g | $h |"; done <"$TMP/fast-false.txt"
+        echo
+        echo "Idle, ${FAST_IDLE_S} s, pair up, alpha's processes (ours: daemon + heartbeat worker):"
+        echo
+        echo "| daemon | timers | CPU % of one core | RSS (kB) | PSS (kB) | processes |"
+        echo "|---|---|---|---|---|---|"
+        local cpu rss pss n
+        while IFS='|' read -r a b c; do
+            read -r cpu rss pss n <<<"$c"
+            echo "| $a | $b | $cpu | $rss | $pss | $n |"
+        done <"$TMP/fast-idle.txt"
+        echo
+        echo "Raw samples: out/bench/fast-cut-samples.tsv, out/bench/fast-fence-samples.tsv."
+        echo
+    } >"$R_FAST"
+}
