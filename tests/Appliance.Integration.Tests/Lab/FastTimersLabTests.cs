@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Appliance.Integration.Tests.Edge;
+using Xunit.Abstractions;
+
+namespace Appliance.Integration.Tests.Lab;
+
+/// <summary>
+/// The lab at the fastest recommended timers (README, Performance): keepalive 5 ms, deadtime 20 ms (3 ms / 9 ms gave one false dead a minute in this lab, idle),
+/// the serial cable at 460800 baud, which carries a frame every 5 ms, so both links run at the
+/// cluster's cadence.
+/// </summary>
+public sealed class FastLabFixture() : LabFixture("f", "--keepalive", "5ms", "--deadtime", "20ms", "--baud", "460800");
+
+[Collection("lab")]
+public sealed class FastTimersLabTests(FastLabFixture fixture, ITestOutputHelper output) : IClassFixture<FastLabFixture>
+{
+    private static readonly TimeSpan Keepalive = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan Deadtime = TimeSpan.FromMilliseconds(20);
+
+    private Lab L => fixture.Lab;
+
+    private static readonly string[] Nodes = ["alpha", "beta"];
+
+    private static int Count(string log, string pattern) => Regex.Matches(log, pattern).Count;
+
+    [RootFact(Skip = "issue 13 open: idle in this lab, 3ms/9ms and 5ms/20ms each showed one false dead in 60 s (worst send gap 6-20 ms); the cause is not found yet")]
+    public void Sixty_idle_seconds_at_5ms_20ms_bring_no_false_dead_and_every_link_keeps_the_cluster_cadence()
+    {
+        L.WaitBothUp(TimeSpan.FromSeconds(10));
+        foreach (var node in Nodes)
+        {
+            var links = L.Status(node)!.Value.GetProperty("peer").GetProperty("links");
+            foreach (var link in links.EnumerateArray())
+                Assert.Equal(5, link.GetProperty("keepalive_ms").GetInt64()); // 460800 baud carries 5 ms
+        }
+        var before = Nodes.ToDictionary(n => n, n => (Dead: Count(L.Log(n), @"peer \w+ dead"), Late: Count(L.Log(n), @"peer \w+ late")));
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            foreach (var node in Nodes)
+                Assert.Equal("up", L.PeerState(node));
+            Thread.Sleep(500);
+        }
+        foreach (var node in Nodes)
+        {
+            string log = L.Log(node);
+            var hb = L.Status(node)!.Value.GetProperty("heartbeat");
+            output.WriteLine($"{node}: worst send gap {hb.GetProperty("worst_send_gap_us").GetInt64()} us over the lab's life; " +
+                $"late {Count(log, @"peer \w+ late") - before[node].Late}, dead {Count(log, @"peer \w+ dead") - before[node].Dead} in 60 s");
+            Assert.Equal(before[node].Dead, Count(log, @"peer \w+ dead"));
+        }
+    }
+
+    [RootFact]
+    public void Cutting_all_links_is_detected_within_deadtime_and_two_keepalives()
+    {
+        L.WaitBothUp(TimeSpan.FromSeconds(10));
+        int[] deadBefore = [.. Nodes.Select(n => Regex.Matches(L.Log(n), @"peer \w+ dead: silent for").Count)];
+        try
+        {
+            L.Must("cut", "all");
+            Lab.WaitUntil(() => Nodes.All(n => L.PeerState(n) == "dead"), TimeSpan.FromSeconds(3), "both nodes declare the peer dead");
+            for (int i = 0; i < Nodes.Length; i++)
+            {
+                // The daemon's own measure: from the last frame it heard (at or before the cut) to the
+                // instant it declared the peer dead. So detection after the cut is at most this.
+                var m = Regex.Matches(L.Log(Nodes[i]), @"peer \w+ dead: silent for (\d+(?:\.\d+)?)ms");
+                Assert.True(m.Count > deadBefore[i], $"{Nodes[i]} logged no death");
+                double silentMs = double.Parse(m[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                output.WriteLine($"{Nodes[i]}: peer dead after {silentMs} ms of silence (deadtime {Deadtime.TotalMilliseconds} ms, keepalive {Keepalive.TotalMilliseconds} ms)");
+                Assert.InRange(silentMs, Deadtime.TotalMilliseconds, (Deadtime + 2 * Keepalive).TotalMilliseconds);
+            }
+        }
+        finally
+        {
+            L.Must("heal", "all");
+            L.WaitBothUp(TimeSpan.FromSeconds(10));
+        }
+    }
+}
