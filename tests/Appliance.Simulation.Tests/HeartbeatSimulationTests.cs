@@ -42,14 +42,14 @@ public class HeartbeatSimulationTests(ITestOutputHelper output)
         Assert.True(error is null, $"seed {seed}: {error}");
     }
 
+    /// <summary>The classic cases, run at the seed's timers and again at the fastest.</summary>
+    public static TheoryData<string> ClassicNames => new()
+    {
+        "active power cut", "frozen then thawed", "serial cut only", "udp cut only", "full partition", "both booting at once", "flapping link",
+    };
+
     [Theory]
-    [InlineData("active power cut")]
-    [InlineData("frozen then thawed")]
-    [InlineData("serial cut only")]
-    [InlineData("udp cut only")]
-    [InlineData("full partition")]
-    [InlineData("both booting at once")]
-    [InlineData("flapping link")]
+    [MemberData(nameof(ClassicNames))]
     public void Classic_cases(string name) => Classic(name, null);
 
     /// <summary>
@@ -58,13 +58,7 @@ public class HeartbeatSimulationTests(ITestOutputHelper output)
     /// it, so cutting the UDP link alone (or flapping it) never costs the peer.
     /// </summary>
     [Theory]
-    [InlineData("active power cut")]
-    [InlineData("frozen then thawed")]
-    [InlineData("serial cut only")]
-    [InlineData("udp cut only")]
-    [InlineData("full partition")]
-    [InlineData("both booting at once")]
-    [InlineData("flapping link")]
+    [MemberData(nameof(ClassicNames))]
     public void Classic_cases_at_the_fastest_timers(string name)
     {
         var fast = new Core.Config.Timers(TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(4), TimeSpan.FromMilliseconds(6), TimeSpan.FromSeconds(2));

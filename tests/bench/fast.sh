@@ -15,7 +15,7 @@ FAST_IDLE_S=${BENCH_FAST_IDLE_SECONDS:-60}
 R_FAST=$TMP/r-fast.md
 : >"$R_FAST"
 
-# steal_ticks: the steal column summed over CPUs (/proc/stat "cpu" line, field 9), and all ticks.
+# cpu_line: the host's steal ticks (/proc/stat "cpu" line, field 9) and all ticks, summed over CPUs.
 cpu_line() { awk '$1 == "cpu" {s = 0; for (i = 2; i <= NF; i++) s += $i; print $9, s; exit}' /proc/stat; }
 
 # fast_load SECONDS: stress-ng on every CPU (sets STRESS_PID).

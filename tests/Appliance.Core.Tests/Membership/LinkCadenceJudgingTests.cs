@@ -39,8 +39,8 @@ public class LinkCadenceJudgingTests
         new(link, id, m.SelfBoot, seq, m.PeerBoot, m.PeerSeq, new StateSummary(NodeRole.Standby, HealthFlags.None, 0, 0, 0, 0));
 
     /// <summary>
-    /// One keepalive tick of both nodes, 10 ms after the previous: each sends on the links in
-    /// <paramref name="carry"/> that are due (serial every 5th tick), the other receives.
+    /// One keepalive tick of both nodes, 10 ms after the previous: each sends on the links that are
+    /// let through and due (serial every 5th tick), the other receives.
     /// </summary>
     private void Tick(bool serial, bool udp)
     {
