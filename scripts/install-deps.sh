@@ -14,7 +14,7 @@ set -euo pipefail
 base=(socat iproute2 nftables libnftables1 libnftables-dev conntrackd conntrack procps gcc libc6-dev linux-libc-dev resource-agents cluster-glue fence-agents libxml2-utils util-linux)
 case "${1:-test}" in
   test|run) pkgs=("${base[@]}" tcpdump heartbeat keepalived) ;;
-  bench)    pkgs=("${base[@]}" tcpdump stress-ng heartbeat keepalived) ;;
+  bench)    pkgs=("${base[@]}" tcpdump stress-ng rt-tests heartbeat keepalived) ;;
   # NativeAOT for arm64 from this x86-64 machine: clang and lld link against Debian's arm64 cross libc.
   arm64)    pkgs=(clang lld binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
   # image/build and image/test: the root file system from the Debian mirror (mmdebstrap), file systems

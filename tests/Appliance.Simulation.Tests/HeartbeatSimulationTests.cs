@@ -46,6 +46,7 @@ public class HeartbeatSimulationTests(ITestOutputHelper output)
     public static TheoryData<string> ClassicNames => new()
     {
         "active power cut", "frozen then thawed", "serial cut only", "udp cut only", "full partition", "both booting at once", "flapping link",
+        "both frozen briefly",
     };
 
     [Theory]
@@ -113,6 +114,30 @@ public class HeartbeatSimulationTests(ITestOutputHelper output)
                 sim.Boot(0);
                 sim.Boot(1);
                 checker.Disturbed();
+                break;
+            case "both frozen briefly":
+                // One host, one hypervisor: both nodes lose the CPU together for most of a deadtime.
+                // Each resumes to a UDP silence at or past that link's deadtime, yet the peer is alive:
+                // the link stays up, because a node back from a late wake-up gives the peer two
+                // keepalives to answer before it judges (Membership.CheckStall).
+                var brief = sim.Timers.Deadtime * 0.8;
+                Assert.True(brief > 2 * sim.Timers.Keepalive);
+                for (int round = 0; round < 10; round++)
+                {
+                    sim.Freeze(0, brief);
+                    sim.Freeze(1, brief);
+                    sim.RunUntil(sim.Now + brief + 3 * sim.LinkTimers.Max(l => l.Keepalive) + TimeSpan.FromMilliseconds(sim.NextInt(0, 20)), () =>
+                    {
+                        checker.Check();
+                        for (int n = 0; n < 2; n++)
+                        {
+                            var m = sim.MembershipOf(n)!;
+                            Assert.True(m.Peer is PeerState.Up or PeerState.Warn, $"round {round}: node {n} sees its peer {m.Peer}");
+                            Assert.True(m.LinkStateOf(1) == LinkState.Up, $"round {round}: node {n} judged UDP down after a freeze of {brief.TotalMilliseconds} ms");
+                        }
+                    });
+                }
+                Assert.True(sim.MembershipOf(0)!.LateWakes > 0);
                 break;
             case "flapping link":
                 for (int i = 0; i < 20; i++)

@@ -74,6 +74,34 @@ fast_false_ka() {
     ka_down fast-false-adv0.01
 }
 
+# fast_host LABEL [load]: the host's own wake-up latency, FAST_IDLE_S of cyclictest (rt-tests) with one
+# SCHED_FIFO thread per CPU at the heartbeat thread's priority and a 1 ms period, no daemon running:
+# what any heartbeat sender on this host can count on. A keepalive cannot leave a CPU that is not
+# running, so a wake-up this late on the sender is a send gap as long. With "load", stress-ng on
+# every CPU meanwhile. Row in $TMP/fast-host.txt: label|samples|median us|max us|>= 5 ms|>= 10 ms|>= 20 ms
+fast_host() {
+    local label=$1 hist=$TMP/cyclictest.hist
+    log "  host wake-up latency, $label: ${FAST_IDLE_S}s of cyclictest, 1 ms period, SCHED_FIFO 40 on each of $(nproc) CPUs"
+    [[ ${2:-} == load ]] && fast_load "$FAST_IDLE_S"
+    cyclictest --smp -p40 -i1000 -D"${FAST_IDLE_S}" -q -m -h 100000 --histfile="$hist" >/dev/null 2>&1 \
+        || die "cyclictest failed (rt-tests installed? scripts/install-deps.sh bench)"
+    [[ ${2:-} == load ]] && stress_wait
+    # Histogram rows: latency in us, then one count column per CPU; sum the columns.
+    awk -v label="$label" '!/^#/ && NF >= 2 {
+            c = 0; for (i = 2; i <= NF; i++) c += $i
+            n += c; cnt[$1 + 0] += c; if (c > 0 && $1 + 0 > mx) mx = $1 + 0
+            if ($1 >= 5000) a += c; if ($1 >= 10000) b += c; if ($1 >= 20000) d += c
+        }
+        /^# Histogram Overflows:/ { for (i = 4; i <= NF; i++) { o += $i + 0 } }
+        END {
+            half = n / 2; s = 0; med = 0
+            for (l = 0; l <= 100000; l++) if (l in cnt) { s += cnt[l]; if (s >= half) { med = l; break } }
+            if (o > 0) mx = ">= 100000"
+            printf "%s|%d|%d|%s|%d|%d|%d\n", label, n + o, med, mx, a + o, b + o, d + o
+        }' "$hist" >>"$TMP/fast-host.txt"
+    log "  -> $(tail -1 "$TMP/fast-host.txt")"
+}
+
 # fast_idle_ours K D / fast_idle_ka: CPU % of one core of the standby-side node's processes over FAST_IDLE_S.
 fast_idle_ours() {
     local k=$1 d=$2 pid p pids res
@@ -108,9 +136,12 @@ section_fast() {
     local k=${FAST_TIMERS%/*} d=${FAST_TIMERS#*/} label="fast:$FAST_TIMERS"
     log "fast: $FAST_TIMERS vs keepalived advert_int 0.01; $FO_RUNS cuts per case, ${FAST_FALSE_S}s false-failover windows"
     command -v keepalived >/dev/null || die "keepalived not installed (scripts/install-deps.sh bench)"
-    : >"$TMP/fast-false.txt"; : >"$TMP/fast-idle.txt"; : >"$TMP/fo.tsv"; : >"$TMP/fe.tsv"
+    command -v cyclictest >/dev/null || die "cyclictest not installed (scripts/install-deps.sh bench)"
+    : >"$TMP/fast-false.txt"; : >"$TMP/fast-idle.txt"; : >"$TMP/fast-host.txt"; : >"$TMP/fo.tsv"; : >"$TMP/fe.tsv"
     local load0 load1
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    fast_host idle
+    fast_host "stress-ng on every CPU" load
     fo_cut_ours "$label" --keepalive "$k" --deadtime "$d"
     fo_cut_ka 0.01
     fe_cut relay "$label" --keepalive "$k" --deadtime "$d"
@@ -154,6 +185,16 @@ section_fast() {
         echo "|---|---|---|---|---|---|---|"
         local a b c e f g h
         while IFS='|' read -r a b c e f g h; do echo "| $a | $b | $c | $e | $f | $g | $h |"; done <"$TMP/fast-false.txt"
+        echo
+        echo "The host itself: cyclictest, ${FAST_IDLE_S} s, one SCHED_FIFO thread per CPU at the heartbeat's priority"
+        echo "(40) waking every 1 ms, no daemon running. Latency is how late each wake-up came; a heartbeat"
+        echo "thread's keepalive is late by as much, whatever the daemon does, so the deadtime must stay above the"
+        echo "worst of it plus a keepalive for a run without false failovers. Steal time the hypervisor does not"
+        echo "report (the steal % above) still shows here."
+        echo
+        echo "| host | wake-ups | median (µs) | max (µs) | ≥ 5 ms | ≥ 10 ms | ≥ 20 ms |"
+        echo "|---|---|---|---|---|---|---|"
+        while IFS='|' read -r a b c e f g h; do echo "| $a | $b | $c | $e | $f | $g | $h |"; done <"$TMP/fast-host.txt"
         echo
         echo "Idle, ${FAST_IDLE_S} s, pair up, alpha's processes (ours: daemon + heartbeat worker):"
         echo

@@ -48,7 +48,10 @@ public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan
 /// errors: <see cref="OnLinkFault"/>) is a signal to look, never proof of death: it is reported, and
 /// changes no judgement. Only silence does.</item>
 /// <item>Stall guard: if <see cref="CheckStall"/> sees that this node was not scheduled for longer than
-/// deadtime, it reports a stall and restarts judgement from that instant (the silence was ours).</item>
+/// deadtime, it reports a stall and restarts judgement from that instant (the silence was ours). A
+/// shorter lateness (more than two keepalives between wake-ups) passes no death or link-down verdict
+/// for two keepalives after this node resumes: if whatever froze us froze the peer too (one host, one
+/// hypervisor), our overdue keepalive and the peer's answer to it are on their way.</item>
 /// </list>
 /// Single-threaded; the heartbeat thread owns it.
 /// </summary>
@@ -86,6 +89,8 @@ public sealed class Membership
     private bool _everHeard;
     private TimeSpan _judgeFrom;
     private TimeSpan _lastCheck;
+    /// <summary>No death or link-down verdict before this instant (two keepalives after a late wake-up).</summary>
+    private TimeSpan _settleUntil;
     private readonly TimeSpan _started;
     private readonly TimeSpan[] _tickTimes = new TimeSpan[TickTimesRemembered];
 
@@ -186,6 +191,9 @@ public sealed class Membership
     }
 
     public int StallCount { get; private set; }
+
+    /// <summary>Wake-ups more than two keepalives after the previous one but within deadtime (see <see cref="CheckStall"/>).</summary>
+    public long LateWakes { get; private set; }
     public TimeSpan LastStall { get; private set; }
 
     /// <summary>Advances this node's sequence for a new keepalive tick and returns it.</summary>
@@ -206,7 +214,14 @@ public sealed class Membership
         TimeSpan gap = now - _lastCheck;
         _lastCheck = now;
         if (gap <= _timers.Deadtime)
+        {
+            if (gap > 2 * _timers.Keepalive)
+            {
+                LateWakes++;
+                _settleUntil = now + 2 * _timers.Keepalive;
+            }
             return false;
+        }
         StallCount++;
         LastStall = gap;
         _judgeFrom = now;
@@ -223,8 +238,7 @@ public sealed class Membership
             return FrameVerdict.Stale;
 
         bool acksUs = f.AckBoot == SelfBoot && f.AckSeq.Value >= 1 && f.AckSeq <= SelfSeq &&
-            SelfSeq.Value - f.AckSeq.Value < TickTimesRemembered &&
-            now - _tickTimes[f.AckSeq.Value % TickTimesRemembered] <= _linkTimers[link].AckFreshness;
+            SelfSeq.Value - f.AckSeq.Value < TickTimesRemembered && AckIsFresh(link, f.AckSeq, now);
 
         if (f.Boot != PeerBoot)
         {
@@ -304,6 +318,8 @@ public sealed class Membership
                 continue;
             TimeSpan silence = Silence(_linkLife[i], now);
             var lt = _linkTimers[i];
+            if (now < _settleUntil && silence >= lt.Deadtime)
+                silence = lt.Deadtime - Tick; // settling after our own late wake-up: not judged yet
             if (_linkState[i] == LinkState.Up && silence >= lt.Deadtime)
             {
                 _linkState[i] = LinkState.Down;
@@ -347,6 +363,7 @@ public sealed class Membership
     {
         TimeSpan next = TimeSpan.MaxValue;
         void Consider(TimeSpan t) { if (t > now && t < next) next = t; }
+        Consider(_settleUntil);
         if (!_everHeard)
             Consider(Max(_started + _timers.Initdead, _judgeFrom + _timers.Deadtime));
         for (int i = 0; i < _linkCount; i++)
@@ -363,6 +380,27 @@ public sealed class Membership
     public bool TryDequeueEvent(out MembershipEvent e) => _events.TryDequeue(out e);
 
     private TimeSpan Silence(TimeSpan lastLife, TimeSpan now) => now - Max(lastLife, _judgeFrom);
+
+    /// <summary>
+    /// Whether an acknowledgement of our tick <paramref name="ack"/> is recent enough for the frame to
+    /// prove life on <paramref name="link"/>. It is timed from our next tick, the newer one the peer
+    /// could have heard instead: at a steady cadence that is the same bound as timing it from the acked
+    /// tick itself (one keepalive later, one keepalive less allowed), but while this node was not
+    /// scheduled it sent no newer tick, and the peer cannot acknowledge what was never sent. Timed from
+    /// the acked tick, every frame the peer sent during our own stall of two or three keepalives looked
+    /// stale when we read it, and the peer's silence as we judged it grew by our stall: at a 3 ms
+    /// keepalive that alone was a false death. An acknowledgement of our newest tick is fresh up to the
+    /// link's deadtime after we sent it (a longer silence of ours is the stall guard's).
+    /// </summary>
+    private bool AckIsFresh(int link, Sequence ack, TimeSpan now)
+    {
+        if (ack == SelfSeq)
+            return now - _tickTimes[ack.Value % TickTimesRemembered] <= _linkTimers[link].Deadtime;
+        TimeSpan nextSent = _tickTimes[(ack.Value + 1) % TickTimesRemembered];
+        return now - nextSent + _timers.Keepalive <= _linkTimers[link].AckFreshness;
+    }
+
+    private static readonly TimeSpan Tick = TimeSpan.FromTicks(1);
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 

@@ -172,18 +172,92 @@ public class MembershipTests
         Assert.Equal(PeerState.Unknown, _b.M.Peer);
     }
 
+    /// <summary>B keeps its cadence for <paramref name="ms"/> ms, its frames lost (A hears none of them).</summary>
+    private void BTicksAlone(int ms)
+    {
+        for (int t = 200; t <= ms; t += 200)
+        {
+            Advance(200);
+            _b.Tick(0);
+        }
+        Advance(ms % 200);
+    }
+
     [Fact]
     public void An_acknowledgement_older_than_the_freshness_bound_proves_nothing()
     {
         Round(0);
         var f = _a.Tick(0); // acknowledges B's current tick, sent just now
         Assert.Equal(TimeSpan.FromMilliseconds(600), _b.M.AckFreshness); // 3 x keepalive
-        Advance(601); // the frame was held back (recorded) meanwhile
+        BTicksAlone(601); // the frame was held back (recorded) meanwhile, while B kept sending
         Assert.Equal(FrameVerdict.Hello, _b.M.OnFrame(0, f, _now));
         Round(0);
         var g = _a.Tick(0);
-        Advance(600); // just within the bound it still proves life
+        BTicksAlone(600); // just within the bound it still proves life
         Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(0, g, _now));
+    }
+
+    [Fact]
+    public void Our_own_stall_does_not_make_the_peers_frames_stale()
+    {
+        Round(0);
+        var f = _a.Tick(0); // acknowledges B's newest tick; B is not scheduled to read it for 700 ms
+        Advance(700); // past the 600 ms bound, within deadtime: B sent nothing newer meanwhile
+        Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(0, f, _now));
+        // B resumes and sends at once; A's next frame still acknowledges the tick before the stall,
+        // and is timed from B's new tick, not from the one it acknowledges.
+        Round(0);
+        var g = _a.Tick(0);
+        Advance(700); // B not scheduled
+        _b.Tick(0); // B resumes and ticks
+        Advance(1);
+        Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(0, g, _now));
+        // The newest tick's acknowledgement is bounded by deadtime (beyond is the stall guard's).
+        Round(0);
+        var h = _a.Tick(0);
+        Advance(1001);
+        Assert.Equal(FrameVerdict.Hello, _b.M.OnFrame(0, h, _now));
+    }
+
+    [Fact]
+    public void After_a_late_wake_up_within_deadtime_the_peer_has_two_keepalives_to_be_heard()
+    {
+        Round(0);
+        Round(0);
+        Events(_b.M);
+        _b.M.CheckStall(_now);
+        Advance(150);
+        _b.M.CheckStall(_now);
+        Advance(900); // the whole host froze: B's wake-up came 900 ms late, A's frames too
+        Assert.False(_b.M.CheckStall(_now)); // not a stall (within deadtime), a late wake-up
+        Assert.Equal(1, _b.M.LateWakes);
+        _b.M.Evaluate(_now);
+        Assert.Equal(PeerState.Warn, _b.M.Peer); // 1050 ms silent, but not judged before A can answer B's overdue keepalive
+        Assert.Equal(LinkState.Up, _b.M.LinkStateOf(0));
+        Assert.Equal(_now + 2 * T.Keepalive, _b.M.NextDeadline(_now));
+        Assert.Equal(FrameVerdict.Hello, _b.M.OnFrame(0, _a.Tick(0), _now)); // A's overdue frame acknowledges B's tick from before the freeze
+        var resumed = _b.Tick(0);
+        Advance(1);
+        _a.M.OnFrame(0, resumed, _now);
+        Advance(150);
+        Assert.Equal(FrameVerdict.Life, _b.M.OnFrame(0, _a.Tick(0), _now));
+        _b.M.Evaluate(_now);
+        Assert.Equal(PeerState.Up, _b.M.Peer);
+        // A truly silent peer is found dead one keepalive after the late wake-up.
+        Advance(150);
+        _b.M.CheckStall(_now);
+        Advance(800);
+        Assert.False(_b.M.CheckStall(_now));
+        _b.M.Evaluate(_now);
+        Assert.Equal(PeerState.Warn, _b.M.Peer);
+        Advance(399);
+        _b.M.CheckStall(_now);
+        _b.M.Evaluate(_now);
+        Assert.Equal(PeerState.Warn, _b.M.Peer);
+        Advance(1);
+        _b.M.CheckStall(_now);
+        _b.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _b.M.Peer);
     }
 
     [Fact]
