@@ -54,6 +54,14 @@ internal static class HeartbeatWorker
             Trace.MemoryLocked(log, ResidentKb());
         else
             Trace.NoMemoryLock(log, lockWhy!);
+        // Every thread of the worker real-time, below the heartbeat thread (which raises itself): the
+        // runtime's own (finalizer, background collector) now, and through inheritance every thread
+        // started from here on. A collection stops the heartbeat thread until the threads it waits on
+        // are done (RealtimeThread.WorkerPriority).
+        if (RealtimeThread.TryMakeProcessRealtime(RealtimeThread.WorkerPriority) is { } rtWhy)
+            Trace.NoWorkerRealtime(log, rtWhy);
+        else
+            Trace.WorkerRealtime(log, RealtimeThread.WorkerPriority);
         var output = Console.OpenStandardOutput();
         var replies = new ConcurrentQueue<Action<Utf8JsonWriter>>();
         using var wake = new Poller(0);

@@ -29,6 +29,12 @@ internal static partial class Trace
     [LoggerMessage(2307, LogLevel.Information, "link {Link} ({Kind}): {Cadence}")]
     public static partial void LinkCadence(ILogger log, string link, string kind, string cadence);
 
+    [LoggerMessage(2309, LogLevel.Information, "heartbeat worker: its other threads run SCHED_FIFO priority {Priority} (a collection they run cannot wait behind ordinary load)")]
+    public static partial void WorkerRealtime(ILogger log, int priority);
+
+    [LoggerMessage(2310, LogLevel.Warning, "heartbeat worker: its other threads could not get real-time scheduling ({Reason}); under CPU load a garbage collection they run can hold up the heartbeat thread")]
+    public static partial void NoWorkerRealtime(ILogger log, string reason);
+
     [LoggerMessage(2308, LogLevel.Warning, "{Variable}: {Reason}; ignored")]
     public static partial void BadTuning(ILogger log, string variable, string reason);
 }

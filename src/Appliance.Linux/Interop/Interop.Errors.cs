@@ -11,6 +11,8 @@ internal static partial class Interop
         internal const int EPERM = 1;
         /// <summary>Interrupted system call. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EINTR = 4;
+        /// <summary>No such process or thread (one that ended meanwhile). &lt;asm-generic/errno-base.h&gt;</summary>
+        internal const int ESRCH = 3;
         /// <summary>I/O error; a tty whose hardware or pty master went away. &lt;asm-generic/errno-base.h&gt;</summary>
         internal const int EIO = 5;
         /// <summary>No such device or address (USB serial adapter unplugged). &lt;asm-generic/errno-base.h&gt;</summary>

@@ -6,9 +6,12 @@ using Xunit.Abstractions;
 namespace Appliance.Integration.Tests.Lab;
 
 /// <summary>
-/// The lab at the fastest recommended timers (README, Performance): keepalive 5 ms, deadtime 20 ms (3 ms / 9 ms gave one false dead a minute in this lab, idle),
+/// The lab at the fastest recommended timers (README, Performance): keepalive 5 ms, deadtime 20 ms,
 /// the serial cable at 460800 baud, which carries a frame every 5 ms, so both links run at the
-/// cluster's cadence.
+/// cluster's cadence. Idle for 60 s, neither node may declare the other dead. On this shared host
+/// that cannot hold yet (the skip says why): what was ours is fixed (every thread of the heartbeat
+/// worker real-time; a node's own lateness no longer counts as the peer's silence: Membership.CheckStall,
+/// AckIsFresh); what is left is the hypervisor's.
 /// </summary>
 public sealed class FastLabFixture() : LabFixture("f", "--keepalive", "5ms", "--deadtime", "20ms", "--baud", "460800");
 
@@ -24,7 +27,7 @@ public sealed class FastTimersLabTests(FastLabFixture fixture, ITestOutputHelper
 
     private static int Count(string log, string pattern) => Regex.Matches(log, pattern).Count;
 
-    [RootFact(Skip = "issue 13 open: idle in this lab, 3ms/9ms and 5ms/20ms each showed one false dead in 60 s (worst send gap 6-20 ms); the cause is not found yet")]
+    [RootFact(Skip = "issue 13: this host freezes a vCPU, or the whole VM, for 20-35 ms about once a minute even idle: cyclictest (SCHED_FIFO 41, C) saw 14 and 32 ms in the same 120 s as the lab's stall guards fired on both nodes at once (29 and 34 ms); a node frozen past deadtime is rightly declared dead by one that was not")]
     public void Sixty_idle_seconds_at_5ms_20ms_bring_no_false_dead_and_every_link_keeps_the_cluster_cadence()
     {
         L.WaitBothUp(TimeSpan.FromSeconds(10));

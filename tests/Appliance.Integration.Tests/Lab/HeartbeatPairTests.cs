@@ -273,23 +273,54 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
         }
 
         static bool Alive(int pid) => File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+    }
 
-        static int WorkerOf(int daemon) => Directory.GetDirectories("/proc")
-            .Select(d => int.TryParse(Path.GetFileName(d), out int p) ? p : 0)
-            .Single(p => p > 0 && ParentOf(p) == daemon && File.ReadAllText($"/proc/{p}/cmdline").Contains("--heartbeat-worker"));
+    private static int WorkerOf(int daemon) => Directory.GetDirectories("/proc")
+        .Select(d => int.TryParse(Path.GetFileName(d), out int p) ? p : 0)
+        .Single(p => p > 0 && ParentOf(p) == daemon && File.ReadAllText($"/proc/{p}/cmdline").Contains("--heartbeat-worker"));
 
-        static int ParentOf(int pid)
+    private static int ParentOf(int pid)
+    {
+        try
         {
-            try
-            {
-                string stat = File.ReadAllText($"/proc/{pid}/stat");
-                return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-            }
-            catch (IOException)
-            {
-                return 0;
-            }
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
         }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    [RootFact]
+    public void Every_thread_of_the_heartbeat_worker_runs_real_time_the_heartbeat_highest()
+    {
+        // A garbage collection stops every thread of the worker, the heartbeat thread too, until the
+        // thread that runs it is done; under CPU load an ordinary thread doing that held keepalives
+        // back for up to 105 ms (make bench, fast section). So no thread of the worker is ordinary.
+        L.WaitBothUp(TimeSpan.FromSeconds(10));
+        int daemon = int.Parse(File.ReadAllText(Path.Combine(L.Env["LAB_DIR"], "alpha.pid")).Trim());
+        int worker = WorkerOf(daemon);
+        var threads = new List<(int Tid, string Name, int Policy, int Priority)>();
+        foreach (var dir in Directory.GetDirectories($"/proc/{worker}/task"))
+        {
+            string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // f[0] is field 3 (state)
+            threads.Add((int.Parse(Path.GetFileName(dir)), File.ReadAllText(Path.Combine(dir, "comm")).Trim(), int.Parse(f[38]), int.Parse(f[37])));
+        }
+        foreach (var t in threads)
+            output.WriteLine($"{t.Tid} {t.Name}: policy {t.Policy}, rt priority {t.Priority}");
+        const int SchedFifo = 1;
+        var heartbeat = Assert.Single(threads, t => t.Name == "heartbeat");
+        Assert.Equal((SchedFifo, 40), (heartbeat.Policy, heartbeat.Priority));
+        var main = Assert.Single(threads, t => t.Tid == worker);
+        Assert.Equal((SchedFifo, 20), (main.Policy, main.Priority));
+        var writer = Assert.Single(threads, t => t.Name == "worker-writer");
+        Assert.Equal((SchedFifo, 20), (writer.Policy, writer.Priority));
+        // The serial reader, one step below the heartbeat (SerialHeartbeatLink.ReaderPriority).
+        Assert.Contains(threads, t => t.Name.StartsWith("serial-", StringComparison.Ordinal) && t.Policy == SchedFifo && t.Priority == 39);
+        // And the runtime's own threads, started before the worker's code ran (finalizer, background collector).
+        Assert.All(threads, t => Assert.True(t.Policy == SchedFifo && t.Priority >= 20, $"thread {t.Tid} {t.Name}: policy {t.Policy}, priority {t.Priority}"));
     }
 
     private string StatusJsonDaemon(string node)
