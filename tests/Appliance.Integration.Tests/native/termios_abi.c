@@ -64,7 +64,7 @@ int main(void)
     /* socket options <linux/in.h>, <linux/in6.h> */
     C(IPPROTO_IP); C(IPPROTO_IPV6); C(IP_MULTICAST_IF); C(IP_MULTICAST_ALL); C(IPV6_MULTICAST_ALL);
     /* errno <asm-generic/errno-base.h>, <asm-generic/errno.h> */
-    C(ENOENT); C(EINTR); C(EIO); C(ENXIO); C(EBADF); C(EAGAIN); C(EACCES); C(EBUSY); C(ENODEV);
+    C(ENOENT); C(EINTR); C(ESRCH); C(EIO); C(ENXIO); C(EBADF); C(EAGAIN); C(EACCES); C(EBUSY); C(ENODEV);
     C(EEXIST); C(EINVAL); C(ENOTTY); C(EADDRNOTAVAIL); C(ECONNREFUSED); C(ENOTDIR); C(ELOOP);
     /* kill(2) <asm-generic/signal.h> */
     C(SIGKILL); C(SIGSEGV);
