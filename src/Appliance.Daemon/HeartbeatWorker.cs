@@ -55,7 +55,7 @@ internal static class HeartbeatWorker
         else
             Trace.NoMemoryLock(log, lockWhy!);
         // Every thread of the worker real-time, below the heartbeat thread (which raises itself): the
-        // runtime's own (finalizer, background collector) now, and through inheritance every thread
+        // runtime's own (finalizer, console logger, signal handler) now, and through inheritance every thread
         // started from here on. A collection stops the heartbeat thread until the threads it waits on
         // are done (RealtimeThread.WorkerPriority).
         if (RealtimeThread.TryMakeProcessRealtime(RealtimeThread.WorkerPriority) is { } rtWhy)

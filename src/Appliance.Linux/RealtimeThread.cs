@@ -18,7 +18,7 @@ public static class RealtimeThread
 
     /// <summary>
     /// The SCHED_FIFO priority of the heartbeat worker's other threads (its main thread, the writer,
-    /// the runtime's finalizer and background collector), below the heartbeat thread's. A collection
+    /// the runtime's finalizer, console logger and signal threads), below the heartbeat thread's. A collection
     /// suspends every thread of the process, the heartbeat thread too, until the threads it waits on
     /// are done: left at an ordinary priority, they waited behind every CPU-bound process, and the
     /// keepalives with them (measured: 32-108 ms send gaps with stress-ng on every CPU, while a bare
@@ -52,7 +52,7 @@ public static class RealtimeThread
     /// <summary>
     /// Puts every thread of this process that exists now under SCHED_FIFO at <paramref name="priority"/>:
     /// the calling thread and those the runtime started before our code ran (the finalizer, the
-    /// background collector), which no <see cref="TryMakeCurrentThreadRealtime"/> reaches. Threads
+    /// console logger, the signal handler), which no <see cref="TryMakeCurrentThreadRealtime"/> reaches. Threads
     /// started later inherit the policy of the thread that starts them. Returns null on success, else
     /// why not for the first thread that refused.
     /// </summary>

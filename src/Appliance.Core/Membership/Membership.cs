@@ -191,10 +191,10 @@ public sealed class Membership
     }
 
     public int StallCount { get; private set; }
+    public TimeSpan LastStall { get; private set; }
 
     /// <summary>Wake-ups more than two keepalives after the previous one but within deadtime (see <see cref="CheckStall"/>).</summary>
     public long LateWakes { get; private set; }
-    public TimeSpan LastStall { get; private set; }
 
     /// <summary>Advances this node's sequence for a new keepalive tick and returns it.</summary>
     public Sequence NextTick(TimeSpan now)
