@@ -20,10 +20,10 @@ public static class RealtimeThread
     /// The SCHED_FIFO priority of the heartbeat worker's other threads (its main thread, the writer,
     /// the runtime's finalizer, console logger and signal threads), below the heartbeat thread's. A collection
     /// suspends every thread of the process, the heartbeat thread too, until the threads it waits on
-    /// are done: left at an ordinary priority, they waited behind every CPU-bound process, and the
-    /// keepalives with them (measured: 32-108 ms send gaps with stress-ng on every CPU, while a bare
-    /// SCHED_FIFO thread on the same host was never more than 3.3 ms late). These threads sleep on
-    /// their file descriptors; they run for microseconds at a time.
+    /// are done; at an ordinary priority they would wait behind every CPU-bound process. (It did not
+    /// remove the 100-108 ms send gaps measured with stress-ng on every CPU plus churn at 3 ms
+    /// keepalive: README, Performance.) These threads sleep on their file descriptors; they run for
+    /// microseconds at a time.
     /// </summary>
     public const int WorkerPriority = 20;
 

@@ -296,8 +296,8 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
     public void Every_thread_of_the_heartbeat_worker_runs_real_time_the_heartbeat_highest()
     {
         // A garbage collection stops every thread of the worker, the heartbeat thread too, until the
-        // thread that runs it is done; under CPU load an ordinary thread doing that held keepalives
-        // back for up to 105 ms (make bench, fast section). So no thread of the worker is ordinary.
+        // threads it waits on are done; under CPU load an ordinary thread would wait behind the load.
+        // So no thread of the worker is ordinary.
         L.WaitBothUp(TimeSpan.FromSeconds(10));
         int daemon = int.Parse(File.ReadAllText(Path.Combine(L.Env["LAB_DIR"], "alpha.pid")).Trim());
         int worker = WorkerOf(daemon);
