@@ -283,13 +283,19 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
     {
         try
         {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+            return int.Parse(StatFields($"/proc/{pid}/stat")[1]);
         }
         catch (IOException)
         {
             return 0;
         }
+    }
+
+    /// <summary>The fields of a /proc stat file after the command name: [0] is field 3 (state), [1] the parent, [37] rt_priority, [38] policy.</summary>
+    private static string[] StatFields(string path)
+    {
+        string stat = File.ReadAllText(path);
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     [RootFact]
@@ -304,8 +310,7 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
         var threads = new List<(int Tid, string Name, int Policy, int Priority)>();
         foreach (var dir in Directory.GetDirectories($"/proc/{worker}/task"))
         {
-            string stat = File.ReadAllText(Path.Combine(dir, "stat"));
-            string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // f[0] is field 3 (state)
+            string[] f = StatFields(Path.Combine(dir, "stat"));
             threads.Add((int.Parse(Path.GetFileName(dir)), File.ReadAllText(Path.Combine(dir, "comm")).Trim(), int.Parse(f[38]), int.Parse(f[37])));
         }
         foreach (var t in threads)
