@@ -46,6 +46,9 @@ internal sealed class ConntrackdSupervisor : IAsyncDisposable
 
     public string ConfigPath { get; }
 
+    /// <summary>conntrackd's control socket (what the commit and the other requests talk to).</summary>
+    public string ControlSocket => _socket;
+
     /// <summary>The running conntrackd's pid, or null.</summary>
     public int? Pid => _current is { HasExited: false } p ? p.Id : null;
 

@@ -147,8 +147,8 @@ section_fast() {
     fast_host idle
     fast_host "stress-ng on every CPU" load
     fo_cut_ours "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"
-    # The same without connection sync: keepalived's pair here has none, and our takeover commits
-    # conntrackd's external cache (in the lab `ip netns exec … conntrackd -c`) before the VIP moves.
+    # The same without connection sync: keepalived's pair here has none (ours commits conntrackd's
+    # external cache while the VIPs come up; the commit's work competes with them for the CPUs).
     fo_cut_ours "$label,sync-off" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD" --sync off
     fo_cut_ka 0.01
     fe_cut relay "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"

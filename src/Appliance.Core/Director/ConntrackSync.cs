@@ -10,10 +10,14 @@ namespace Appliance.Core.Director;
 /// <summary>
 /// Connection sync between the two directors (issue 9 part 4, DESIGN.md section 5): conntrackd in
 /// FTFW mode over the dedicated sync link runs on both nodes all the time; on takeover the new active
-/// node commits the peer's connections (its external cache) into its kernel BEFORE its VIPs come up,
-/// so a packet of a balanced connection never meets a node that has no entry for it (that is the
-/// reset of keepalived#2254). As a resource this is simply the first one: started before every VIP,
-/// stopped after them.
+/// node commits the peer's connections (its external cache) into its kernel. As a resource this is
+/// simply the first one: started before every VIP, stopped after them. Its start gates the VIPs only
+/// on the director's table (NAT and the guard rule); the commit itself runs while the VIPs come up
+/// (issue 13: a takeover's VIPs must not wait 20-100 ms for a conntrackd process, nor 144 ms for a
+/// 10,000-entry commit). That is safe because the table's guard drops a mid-stream TCP packet that
+/// has no conntrack entry yet, and TCP sends it again after the commit (nat-director.md section 5:
+/// the connection lives); without the guard such a packet is picked up as new and reset
+/// (keepalived#2254). New connections are served from the first packet after the VIP.
 /// </summary>
 public sealed record ConntrackSyncResourceConfig(ConntrackSyncConfig Sync) : ResourceConfig(ConntrackSyncResourceConfig.ResourceName)
 {
@@ -35,8 +39,8 @@ public static class NodeResources
         selfIndex == 0 ? sync : sync with { Local = sync.Peer, Peer = sync.Local };
 
     /// <summary>
-    /// What the node starts, in order: the conntrack commit first when <c>director.sync</c> is set
-    /// (connections are in the kernel before the VIPs bring their packets), then the configured resources.
+    /// What the node starts, in order: the conntrack commit first when <c>director.sync</c> is set (its
+    /// start waits for the director's table, then commits while the rest start), then the configured resources.
     /// </summary>
     public static ImmutableArray<ResourceConfig> Of(ApplianceConfig config) =>
         config.Director?.Sync is { } sync

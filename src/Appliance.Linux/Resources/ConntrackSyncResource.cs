@@ -1,37 +1,46 @@
 using System.Diagnostics;
 using Appliance.Core.Ports;
+using Appliance.Linux.Director;
 
 namespace Appliance.Linux.Resources;
 
 /// <summary>
 /// The conntrack commit of a takeover, as a resource that the node starts before every VIP
-/// (<see cref="Appliance.Core.Director.ConntrackSyncResourceConfig"/>): start commits the peer's
-/// connections from conntrackd's external cache into this node's kernel (`conntrackd -c`, bounded by
-/// the node's timeout), then, off the takeover's path, flushes the caches, resyncs with the kernel and
-/// sends a bulk update to the peer (`-f`, `-R`, `-B`, as conntrack-tools' primary-backup script does).
-/// Stop (after the VIPs are gone) purges what this node no longer owns and asks the peer for a resync
-/// (`-t`, `-n`), also off the handover's path. A start cancels a stop's follow-up still pending and
-/// the other way round, so a purge never lands after a commit. Monitor: the supervised conntrackd answers (`-s`).
+/// (<see cref="Appliance.Core.Director.ConntrackSyncResourceConfig"/>). Start waits for the director's
+/// table (it holds the NAT and the guard rule) and returns: the commit of the peer's connections from
+/// conntrackd's external cache into this node's kernel (`conntrackd -c`, bounded) runs in the background
+/// while the VIPs come up, because the table's guard drops a mid-stream packet of a connection not yet
+/// committed and TCP sends it again after the commit (measured: the connection lives; without the guard it
+/// is reset). So a takeover's VIPs wait neither for conntrackd nor for a commit that grows with
+/// the table (10,000 entries: 144 ms). Then, still in the background, it flushes the caches, resyncs
+/// with the kernel and sends a bulk update to the peer (`-f`, `-R`, `-B`, as conntrack-tools'
+/// primary-backup script does). Stop (after the VIPs are gone) purges what this node no longer owns and
+/// asks the peer for a resync (`-t`, `-n`), also in the background. Requests reach conntrackd one at a
+/// time in the order asked; a start cancels a stop's requests not yet sent and the other way round, so a
+/// purge never lands after a commit. Monitor: a commit or follow-up that failed (once), else the
+/// supervised conntrackd answers (`-s`).
 /// </summary>
-/// <param name="conntrackd">How to run conntrackd: its path, or a command that ends in it (tests use `ip netns exec NS conntrackd`).</param>
+/// <param name="controlSocket">The supervised conntrackd's control socket (<see cref="ConntrackdControl"/>: no process per request).</param>
 /// <param name="ready">
 /// Waits (up to the bound it is given) until the supervised conntrackd is up; false if it is not. Null: no wait.
 /// </param>
 /// <param name="tableLoaded">
 /// Waits (up to the bound it is given) until the director's table is in this node's kernel; false if it
-/// is not. The order of a takeover is table, commit, VIPs: committed connections without the table's
-/// NAT are reset (nat-director.md). A table that does not load in time does not stop the takeover (the
-/// VIPs are still worth holding); the outcome says the connections may be lost. Null: no wait.
+/// is not. The order of a takeover is table, then commit and VIPs: committed connections without the
+/// table's NAT are reset, and so are VIPs before the table's guard (nat-director.md). A table that does
+/// not load in time does not stop the takeover (the VIPs are still worth holding); the outcome says the
+/// connections may be lost. Null: no wait.
 /// </param>
-public sealed class ConntrackSyncResource(string[] conntrackd, string configPath,
+/// <param name="report">Told how each commit ended (the daemon logs it: the takeover's log no longer waits for it).</param>
+public sealed class ConntrackSyncResource(string controlSocket,
     Func<TimeSpan, CancellationToken, Task<bool>>? ready = null,
-    Func<TimeSpan, CancellationToken, Task<bool>>? tableLoaded = null) : IResource
+    Func<TimeSpan, CancellationToken, Task<bool>>? tableLoaded = null,
+    Action<ResourceOutcome>? report = null) : IResource
 {
     /// <summary>
-    /// Longest a start waits for the supervised conntrackd to come up before it commits: a node that takes
-    /// over right after its daemon started (both booted together) is there some 0.2 s before its conntrackd.
-    /// Below the commit's own bound (<see cref="Appliance.Core.Director.ConntrackSyncResourceConfig.CommitTimeout"/>,
-    /// 5 s), so the commit keeps 2 s.
+    /// Longest a start waits for the director's table, and a commit for the supervised conntrackd to come
+    /// up: a node that takes over right after its daemon started (both booted together) is there some
+    /// 0.2 s before its conntrackd.
     /// </summary>
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(3);
 
@@ -44,7 +53,11 @@ public sealed class ConntrackSyncResource(string[] conntrackd, string configPath
     /// </summary>
     public static readonly TimeSpan FollowUpDelay = TimeSpan.FromSeconds(1);
 
-    private Task<ResourceOutcome> _followUp = Task.FromResult(ResourceOutcome.Done());
+    private static readonly Task<ResourceOutcome> Nothing = Task.FromResult(ResourceOutcome.Done());
+
+    /// <summary>One conntrackd request at a time, in the order asked (a stop's purge after a commit still running).</summary>
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private Task<ResourceOutcome> _background = Nothing;
     private CancellationTokenSource _followUpCancel = new();
 
     public string Name => Appliance.Core.Director.ConntrackSyncResourceConfig.ResourceName;
@@ -53,47 +66,98 @@ public sealed class ConntrackSyncResource(string[] conntrackd, string configPath
 
     public TimeSpan MonitorInterval => TimeSpan.FromSeconds(10);
 
+    /// <summary>How the last start's commit ended (completed at once when nothing was started).</summary>
+    public Task<ResourceOutcome> Committed { get; private set; } = Nothing;
+
     public async Task<ResourceOutcome> StartAsync(CancellationToken ct)
     {
-        string waited = "";
+        string note = "";
         long t0 = Stopwatch.GetTimestamp();
-        // Both waits share one bound: they overlap at boot (the table loads while conntrackd starts).
-        if (ready is not null && !await ready(ReadyTimeout, ct).ConfigureAwait(false))
-            return ResourceOutcome.Failed($"conntrackd is not running (not up within {ReadyTimeout.TotalSeconds:0} s; see its log in the state directory)");
-        if (tableLoaded is not null && !await tableLoaded(ReadyTimeout - Stopwatch.GetElapsedTime(t0), ct).ConfigureAwait(false))
-            waited = " without the director's table (not loaded yet: committed connections may be reset)";
+        if (tableLoaded is not null && !await tableLoaded(ReadyTimeout, ct).ConfigureAwait(false))
+            note = " without the director's table (not loaded yet: committed connections may be reset)";
         double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         if (ms >= 1)
-            waited += System.FormattableString.Invariant($" after {ms:0}ms waiting for conntrackd and the director's table");
+            note += System.FormattableString.Invariant($" after {ms:0}ms waiting for the director's table");
         // A stop's purge still pending (a node that released and takes over again within the follow-up
         // delay, or the release at boot just before the first takeover) must not come after this commit:
         // `-t` then arms conntrackd's purge timer, and 60 s later the kernel's established entries of this
         // now active node are deleted (a commit cancels that timer only if it comes after `-t`).
         var token = Supersede();
-        var commit = await Run(["-c"], ct).ConfigureAwait(false);
-        if (!commit.Ok)
-            return ResourceOutcome.Failed("commit (conntrackd -c): " + commit.Reason);
-        _followUp = FollowUp(token, ["-f"], ["-R"], ["-B"]);
-        return ResourceOutcome.Done("connections committed (conntrackd -c)" + waited);
+        var committed = new TaskCompletionSource<ResourceOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Committed = committed.Task;
+        // On the thread pool: not even the socket's connect runs on the takeover's path.
+        _background = Task.Run(() => CommitAndFollowUp(token, committed), CancellationToken.None);
+        return ResourceOutcome.Done("committing (conntrackd -c) while the VIPs come up" + note);
     }
 
     public Task<ResourceOutcome> StopAsync(CancellationToken ct)
     {
-        _followUp = FollowUp(Supersede(), ["-t"], ["-n"]);
+        _background = FollowUp(Supersede(), ConntrackdRequest.PurgeTimers, ConntrackdRequest.RequestResync);
         return Task.FromResult(ResourceOutcome.Done("purge and resync requested (conntrackd -t, -n)"));
     }
 
-    /// <summary>conntrackd answers its statistics request; a follow-up that failed is reported here once.</summary>
+    /// <summary>A commit or follow-up that failed is reported here once; else conntrackd answers its statistics request.</summary>
     public async Task<ResourceOutcome> MonitorAsync(CancellationToken ct)
     {
-        if (_followUp.IsCompleted && !_followUp.Result.Ok)
+        if (_background.IsCompleted && !_background.Result.Ok)
         {
-            var failed = _followUp.Result;
-            _followUp = Task.FromResult(ResourceOutcome.Done());
+            var failed = _background.Result;
+            _background = Nothing;
             return failed;
         }
-        var s = await Run(["-s"], ct).ConfigureAwait(false);
+        var s = await Run(ConntrackdRequest.Stats, ct).ConfigureAwait(false);
         return s.Ok ? ResourceOutcome.Done("conntrackd answers") : ResourceOutcome.Failed("conntrackd -s: " + s.Reason);
+    }
+
+    private async Task<ResourceOutcome> CommitAndFollowUp(CancellationToken superseded, TaskCompletionSource<ResourceOutcome> committed)
+    {
+        ResourceOutcome outcome;
+        try
+        {
+            outcome = await Commit(superseded).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            outcome = ResourceOutcome.Failed("commit (conntrackd -c): " + e.Message);
+        }
+        committed.SetResult(outcome);
+        report?.Invoke(outcome);
+        return outcome.Ok
+            ? await FollowUp(superseded, ConntrackdRequest.FlushCaches, ConntrackdRequest.ResyncWithKernel, ConntrackdRequest.SendBulk).ConfigureAwait(false)
+            : outcome;
+    }
+
+    private async Task<ResourceOutcome> Commit(CancellationToken superseded)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        string waited = "";
+        try
+        {
+            if (ready is not null && !await ready(ReadyTimeout, superseded).ConfigureAwait(false))
+                return ResourceOutcome.Failed($"commit: conntrackd is not running (not up within {ReadyTimeout.TotalSeconds:0} s; see its log in the state directory)");
+            double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            if (ms >= 1)
+                waited = System.FormattableString.Invariant($" after {ms:0}ms waiting for conntrackd");
+            await _oneAtATime.WaitAsync(superseded).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return ResourceOutcome.Done("commit superseded by a stop before it was sent");
+        }
+        try
+        {
+            // Not cancelled by a stop: a commit sent is let finish, so the stop's purge comes after it.
+            using var bound = new CancellationTokenSource(Appliance.Core.Director.ConntrackSyncResourceConfig.CommitTimeout);
+            var r = await Run(ConntrackdRequest.Commit, bound.Token).ConfigureAwait(false);
+            string took = System.FormattableString.Invariant($", {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:0}ms after the start");
+            return r.Ok
+                ? ResourceOutcome.Done("connections committed (conntrackd -c)" + waited + took)
+                : ResourceOutcome.Failed("commit (conntrackd -c): " + r.Reason + waited + took);
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
     }
 
     /// <summary>Cancels the pending follow-up (the last start's or stop's) and returns the token of the next one.</summary>
@@ -105,7 +169,7 @@ public sealed class ConntrackSyncResource(string[] conntrackd, string configPath
         return next.Token;
     }
 
-    private async Task<ResourceOutcome> FollowUp(CancellationToken superseded, params string[][] steps)
+    private async Task<ResourceOutcome> FollowUp(CancellationToken superseded, params ConntrackdRequest[] steps)
     {
         try
         {
@@ -117,31 +181,57 @@ public sealed class ConntrackSyncResource(string[] conntrackd, string configPath
         }
         foreach (var step in steps)
         {
-            if (superseded.IsCancellationRequested)
+            try
+            {
+                await _oneAtATime.WaitAsync(superseded).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
                 return ResourceOutcome.Done("superseded by the next start or stop");
-            using var timeout = new CancellationTokenSource(FollowUpTimeout);
-            var r = await Run(step, timeout.Token).ConfigureAwait(false);
-            if (!r.Ok)
-                return ResourceOutcome.Failed($"conntrackd {string.Join(' ', step)}: {r.Reason}");
+            }
+            try
+            {
+                using var timeout = new CancellationTokenSource(FollowUpTimeout);
+                var r = await Run(step, timeout.Token).ConfigureAwait(false);
+                if (!r.Ok)
+                    return ResourceOutcome.Failed($"conntrackd {Flag(step)}: {r.Reason}");
+            }
+            finally
+            {
+                _oneAtATime.Release();
+            }
         }
         return ResourceOutcome.Done();
     }
 
-    private async Task<ResourceOutcome> Run(string[] args, CancellationToken ct)
+    /// <summary>One request; conntrackd's answer text is not needed by any of them (statistics only prove it answers).</summary>
+    private async Task<ResourceOutcome> Run(ConntrackdRequest request, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(conntrackd[0]);
-        foreach (var a in conntrackd[1..])
-            psi.ArgumentList.Add(a);
-        psi.ArgumentList.Add("-C");
-        psi.ArgumentList.Add(configPath);
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        var r = await ChildProcess.RunAsync(psi, stdin: null, ct).ConfigureAwait(false);
-        return r.Outcome switch
+        try
         {
-            ChildOutcome.NotStarted => ResourceOutcome.Failed($"cannot run {conntrackd[0]}: {r.Why}"),
-            ChildOutcome.Killed => ResourceOutcome.Failed("no answer in time (killed)"),
-            _ => r.ExitCode == 0 ? ResourceOutcome.Done() : ResourceOutcome.Failed($"exit {r.ExitCode}: {r.Stderr.Trim()}"),
-        };
+            await ConntrackdControl.RequestAsync(controlSocket, request, ct).ConfigureAwait(false);
+            return ResourceOutcome.Done();
+        }
+        catch (ConntrackdControlException e)
+        {
+            return ResourceOutcome.Failed(e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            return ResourceOutcome.Failed("no answer in time");
+        }
     }
+
+    /// <summary>The `conntrackd` option of a request, for messages an operator can repeat by hand.</summary>
+    private static string Flag(ConntrackdRequest r) => r switch
+    {
+        ConntrackdRequest.Stats => "-s",
+        ConntrackdRequest.SendBulk => "-B",
+        ConntrackdRequest.RequestResync => "-n",
+        ConntrackdRequest.PurgeTimers => "-t",
+        ConntrackdRequest.ResyncWithKernel => "-R",
+        ConntrackdRequest.FlushCaches => "-f",
+        ConntrackdRequest.Commit => "-c",
+        _ => r.ToString(),
+    };
 }

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using Appliance.Core.Config;
+using Appliance.Core.Ports;
 using Appliance.Daemon;
 using Appliance.Integration.Tests.Edge;
+using Appliance.Linux.Director;
 using Appliance.Linux.Resources;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -34,7 +36,7 @@ public sealed class ConntrackSyncTests : IDisposable
     [RootFact]
     public async Task The_supervised_conntrackd_commits_answers_and_is_restarted_when_it_dies()
     {
-        var (supervisor, conntrackd) = Setup();
+        var supervisor = Setup();
         supervisor.Start();
         try
         {
@@ -43,8 +45,10 @@ public sealed class ConntrackSyncTests : IDisposable
             int first = supervisor.Pid!.Value;
             Assert.Equal(Edge.Edge.Run("ip", "netns", "exec", _ns, "readlink", "/proc/self/ns/net").Trim(), Edge.Edge.Run("readlink", $"/proc/{first}/ns/net").Trim());
 
-            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath);
-            var commit = await resource.StartAsync(CancellationToken.None);
+            var resource = new ConntrackSyncResource(supervisor.ControlSocket);
+            var start = await resource.StartAsync(CancellationToken.None);
+            Assert.True(start.Ok, "start: " + start.Reason);
+            var commit = await resource.Committed;
             Assert.True(commit.Ok, "commit: " + commit.Reason + Log());
             var monitor = await resource.MonitorAsync(CancellationToken.None);
             Assert.True(monitor.Ok, "monitor: " + monitor.Reason);
@@ -65,32 +69,76 @@ public sealed class ConntrackSyncTests : IDisposable
     }
 
     /// <summary>
-    /// A takeover right after the daemon started (both nodes booted together, seen in the lab) comes before
-    /// the supervisor's conntrackd is up. Without the wait its commit fails ("can't connect") and the node is
-    /// left unfit, so nobody serves; with it the commit waits and succeeds, and it fails, bounded, only
-    /// when conntrackd never comes.
+    /// The daemon speaks conntrackd's control socket itself (no `conntrackd -c` process per request):
+    /// against Debian's conntrackd, statistics come back as its text, a commit is done when the answer
+    /// ends (its log says so), and an absent conntrackd is an error naming the socket.
     /// </summary>
     [RootFact]
-    public async Task A_commit_before_conntrackd_is_up_waits_for_it_and_fails_only_when_it_never_comes()
+    public async Task The_control_socket_carries_conntrackds_own_requests()
     {
-        var (supervisor, conntrackd) = Setup();
+        var supervisor = Setup();
+        var missing = await Assert.ThrowsAsync<ConntrackdControlException>(
+            () => ConntrackdControl.RequestAsync(supervisor.ControlSocket, ConntrackdRequest.Stats, CancellationToken.None));
+        Assert.Contains(supervisor.ControlSocket, missing.Message);
+        Assert.Contains("is it running?", missing.Message);
+        supervisor.Start();
         try
         {
-            var unready = await new ConntrackSyncResource(conntrackd, supervisor.ConfigPath).StartAsync(CancellationToken.None);
-            Assert.False(unready.Ok, "a commit with no conntrackd running succeeded");
+            Assert.True(await supervisor.WaitReadyAsync(TimeSpan.FromSeconds(10), CancellationToken.None), "conntrackd did not start" + Log());
+            string stats = await ConntrackdControl.RequestAsync(supervisor.ControlSocket, ConntrackdRequest.Stats, CancellationToken.None);
+            Assert.Contains("cache internal:", stats);
+            Assert.Contains("cache external:", stats);
+            Assert.Equal("", await ConntrackdControl.RequestAsync(supervisor.ControlSocket, ConntrackdRequest.Commit, CancellationToken.None));
+            Assert.Contains("commit has taken", Log());
+            await ConntrackdControl.RequestAsync(supervisor.ControlSocket, ConntrackdRequest.RequestResync, CancellationToken.None);
+            Assert.True(SpinWait.SpinUntil(() => Log().Contains("resync requested", StringComparison.Ordinal), TimeSpan.FromSeconds(5)), "-n was not understood" + Log());
+        }
+        finally
+        {
+            await supervisor.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// A takeover right after the daemon started (both nodes booted together, seen in the lab) comes before
+    /// the supervisor's conntrackd is up. The start does not wait for it (the VIPs come up meanwhile; the
+    /// guard holds the synced connections' packets); the commit waits and succeeds, and it fails, bounded,
+    /// only when conntrackd never comes, and the next monitor says so.
+    /// </summary>
+    [RootFact]
+    public async Task A_commit_before_conntrackd_is_up_waits_for_it_without_holding_the_start_and_fails_only_when_it_never_comes()
+    {
+        var supervisor = Setup();
+        try
+        {
+            var unready = new ConntrackSyncResource(supervisor.ControlSocket);
+            Assert.True((await unready.StartAsync(CancellationToken.None)).Ok);
+            Assert.False((await unready.Committed).Ok, "a commit with no conntrackd running succeeded");
+            await Task.Delay(100); // the failure reaches the monitor once the background work ended
+            var reported = await unready.MonitorAsync(CancellationToken.None);
+            Assert.False(reported.Ok);
+            Assert.Contains("commit (conntrackd -c)", reported.Reason);
+
+            var reports = new List<ResourceOutcome>();
+            var never = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync, report: reports.Add);
             var sw = Stopwatch.StartNew();
-            var never = await new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync).StartAsync(CancellationToken.None);
-            Assert.False(never.Ok);
-            Assert.Contains("conntrackd is not running", never.Reason);
+            var started = await never.StartAsync(CancellationToken.None);
+            Assert.True(started.Ok, started.Reason);
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(1), $"the start waited {sw.Elapsed.TotalMilliseconds:0}ms for conntrackd");
+            Assert.False(never.Committed.IsCompleted, "the commit did not wait for conntrackd");
+            var failed = await never.Committed;
+            Assert.False(failed.Ok);
+            Assert.Contains("conntrackd is not running", failed.Reason);
             Assert.InRange(sw.Elapsed, ConntrackSyncResource.ReadyTimeout - TimeSpan.FromMilliseconds(100), ConntrackSyncResource.ReadyTimeout + TimeSpan.FromSeconds(5));
+            Assert.Equal([failed], reports);
 
             // The takeover's commit starts first; conntrackd comes 300 ms later.
-            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync);
-            var commit = resource.StartAsync(CancellationToken.None);
+            var resource = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync);
+            Assert.True((await resource.StartAsync(CancellationToken.None)).Ok);
             await Task.Delay(300);
-            Assert.False(commit.IsCompleted, "the commit did not wait for conntrackd");
+            Assert.False(resource.Committed.IsCompleted, "the commit did not wait for conntrackd");
             supervisor.Start();
-            var done = await commit;
+            var done = await resource.Committed;
             Assert.True(done.Ok, "commit: " + done.Reason + Log());
             Assert.Contains("waiting for conntrackd", done.Reason);
         }
@@ -101,14 +149,15 @@ public sealed class ConntrackSyncTests : IDisposable
     }
 
     /// <summary>
-    /// The takeover's order is table, commit, VIPs: a commit waits for the director's table (at boot it
-    /// loads in the background), and when the table does not come within the bound the commit still
-    /// happens (the VIPs are worth holding) and says that the connections may be lost.
+    /// The takeover's order is the table, then the commit and the VIPs: the start waits for the director's
+    /// table (at boot it loads in the background), and when the table does not come within the bound the
+    /// start still succeeds and the commit still happens (the VIPs are worth holding), and it says that
+    /// the connections may be lost.
     /// </summary>
     [RootFact]
     public async Task A_commit_waits_for_the_directors_table_and_says_so_when_it_never_comes()
     {
-        var (supervisor, conntrackd) = Setup();
+        var supervisor = Setup();
         supervisor.Start();
         try
         {
@@ -125,19 +174,22 @@ public sealed class ConntrackSyncTests : IDisposable
                     return false;
                 }
             }
-            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync, Loaded);
+            var resource = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync, Loaded);
             var commit = resource.StartAsync(CancellationToken.None);
             await Task.Delay(500);
             Assert.False(commit.IsCompleted, "the commit did not wait for the director's table");
             table.SetResult();
             var done = await commit;
-            Assert.True(done.Ok, "commit: " + done.Reason + Log());
+            Assert.True(done.Ok, "start: " + done.Reason);
             Assert.DoesNotContain("without the director's table", done.Reason);
+            Assert.True((await resource.Committed).Ok, "commit: " + resource.Committed.Result.Reason + Log());
 
-            var late = await new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync,
-                (_, _) => Task.FromResult(false)).StartAsync(CancellationToken.None);
-            Assert.True(late.Ok, "a commit without the table failed the takeover: " + late.Reason);
+            var lateResource = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync,
+                (_, _) => Task.FromResult(false));
+            var late = await lateResource.StartAsync(CancellationToken.None);
+            Assert.True(late.Ok, "a start without the table failed the takeover: " + late.Reason);
             Assert.Contains("without the director's table", late.Reason);
+            Assert.True((await lateResource.Committed).Ok, "commit: " + lateResource.Committed.Result.Reason + Log());
         }
         finally
         {
@@ -154,11 +206,11 @@ public sealed class ConntrackSyncTests : IDisposable
     [RootFact]
     public async Task A_takeover_right_after_a_release_cancels_the_release_purge()
     {
-        var (supervisor, conntrackd) = Setup();
+        var supervisor = Setup();
         supervisor.Start();
         try
         {
-            var resource = new ConntrackSyncResource(conntrackd, supervisor.ConfigPath, supervisor.WaitReadyAsync);
+            var resource = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync);
             Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
             Assert.True(SpinWait.SpinUntil(() => Log().Contains("flushing conntrack table in", StringComparison.Ordinal), TimeSpan.FromSeconds(10)),
                 "a lone release armed no purge timer" + Log());
@@ -166,6 +218,7 @@ public sealed class ConntrackSyncTests : IDisposable
             Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
             var start = await resource.StartAsync(CancellationToken.None);
             Assert.True(start.Ok, start.Reason + Log());
+            Assert.True((await resource.Committed).Ok, resource.Committed.Result.Reason + Log());
             Thread.Sleep(ConntrackSyncResource.FollowUpDelay + TimeSpan.FromSeconds(1.5)); // both follow-ups would have run by now
             string log = Log();
             int commit = log.LastIndexOf("committing", StringComparison.Ordinal);
@@ -179,7 +232,7 @@ public sealed class ConntrackSyncTests : IDisposable
     }
 
     /// <summary>A namespace with a sync veth pair, and a supervisor (not started) whose conntrackd runs in it.</summary>
-    private (ConntrackdSupervisor Supervisor, string[] Conntrackd) Setup()
+    private ConntrackdSupervisor Setup()
     {
         Assert.True(File.Exists(ConntrackdSupervisor.Program), $"{ConntrackdSupervisor.Program} is missing: scripts/install-deps.sh installs conntrackd");
         Edge.Edge.Run("ip", "netns", "add", _ns);
@@ -190,7 +243,7 @@ public sealed class ConntrackSyncTests : IDisposable
 
         // conntrackd runs in the namespace (in a daemon the whole process is in the node's namespace).
         string[] conntrackd = ["/usr/sbin/ip", "netns", "exec", _ns, ConntrackdSupervisor.Program];
-        return (new ConntrackdSupervisor(sync, _dir, NullLogger.Instance, TimeProvider.System, conntrackd), conntrackd);
+        return new ConntrackdSupervisor(sync, _dir, NullLogger.Instance, TimeProvider.System, conntrackd);
     }
 
     private string Log() => File.Exists(Path.Combine(_dir, "conntrackd.log")) ? "\n" + File.ReadAllText(Path.Combine(_dir, "conntrackd.log")) : "";
