@@ -74,7 +74,9 @@ fo_cut_ours() {
         labc cut all >/dev/null || die "lab cut all failed"
         fc_wait
         fo_row ours cut "$timers" "$i" "$t0" "$FC_RES"
-        lab_down "failover-cut-${timers//\//-}"
+        # each run's logs kept, and the cut's wall-clock time to find it in them
+        log "      cut at $(date +%T.%3N --date="@${t0:0:10}.${t0:10:3}"); logs failover-cut-${timers//\//-}-$i-*.log"
+        lab_down "failover-cut-${timers//\//-}-$i"
     done
 }
 

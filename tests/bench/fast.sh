@@ -10,14 +10,21 @@
 #     every keepalive (at 115200 the serial link runs at a multiple of the cadence, and a cut of all
 #     links is found only after its longer deadtime)
 #   FO_RUNS (BENCH_FAILOVER_RUNS, 20) runs per cut case.
+#   FAST_CASES (BENCH_FAST_CASES, all: "host cut cut-sync-off cut-keepalived relay idle false"):
+#     the cases to run, for trials; the benchmark is all of them in one run.
 # shellcheck shell=bash
 
 FAST_TIMERS=${BENCH_FAST_TIMERS:-3ms/9ms}
 FAST_FALSE_S=${BENCH_FAST_FALSE_SECONDS:-600}
 FAST_IDLE_S=${BENCH_FAST_IDLE_SECONDS:-60}
 FAST_BAUD=${BENCH_FAST_BAUD:-460800}
+FAST_CASES=${BENCH_FAST_CASES:-host cut cut-sync-off cut-keepalived relay idle false}
 R_FAST=$TMP/r-fast.md
 : >"$R_FAST"
+
+# fast_case NAME: NAME is one of the cases to run (BENCH_FAST_CASES; a trial runs a few, the report
+# then shows "-" for the others).
+fast_case() { [[ " $FAST_CASES " == *" $1 "* ]]; }
 
 # cpu_line: the host's steal ticks (/proc/stat "cpu" line, field 9) and all ticks, summed over CPUs.
 cpu_line() { awk '$1 == "cpu" {s = 0; for (i = 2; i <= NF; i++) s += $i; print $9, s; exit}' /proc/stat; }
@@ -144,18 +151,24 @@ section_fast() {
     : >"$TMP/fast-false.txt"; : >"$TMP/fast-idle.txt"; : >"$TMP/fast-host.txt"; : >"$TMP/fo.tsv"; : >"$TMP/fe.tsv"
     local load0 load1
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
-    fast_host idle
-    fast_host "stress-ng on every CPU" load
-    fo_cut_ours "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"
+    if fast_case host; then
+        fast_host idle
+        fast_host "stress-ng on every CPU" load
+    fi
+    fast_case cut && fo_cut_ours "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"
     # The same without connection sync: keepalived's pair here has none (ours commits conntrackd's
     # external cache while the VIPs come up; the commit's work competes with them for the CPUs).
-    fo_cut_ours "$label,sync-off" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD" --sync off
-    fo_cut_ka 0.01
-    fe_cut relay "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"
-    fast_idle_ours "$k" "$d"
-    fast_idle_ka
-    fast_false_ours "$k" "$d"
-    fast_false_ka
+    fast_case cut-sync-off && fo_cut_ours "$label,sync-off" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD" --sync off
+    fast_case cut-keepalived && fo_cut_ka 0.01
+    fast_case relay && fe_cut relay "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"
+    if fast_case idle; then
+        fast_idle_ours "$k" "$d"
+        fast_idle_ka
+    fi
+    if fast_case false; then
+        fast_false_ours "$k" "$d"
+        fast_false_ka
+    fi
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
     cp "$TMP/fo.tsv" "$OUT/fast-cut-samples.tsv"
     cp "$TMP/fe.tsv" "$OUT/fast-fence-samples.tsv"

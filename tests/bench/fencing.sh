@@ -64,7 +64,7 @@ fe_cut() {
         read -r _last new <<<"$FC_RES"
         res=$(awk -v t0="$t0" -v n="$new" 'BEGIN {if (n == "" || n == "-") print "-"; else printf "%.1f", (n - t0) / 1e6}')
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$timers" "$i" "$([[ $verified == true ]] && echo "$ms" || echo -)" "$res" "$dev" >>"$TMP/fe.tsv"
-        log "    run $i: $standby fenced $active via $dev in ${ms} ms (verified $verified); client failover ${res} ms"
+        log "    run $i: $standby fenced $active via $dev in ${ms} ms (verified $verified); client failover ${res} ms (power off at $(date +%T.%3N --date="@${t0:0:10}.${t0:10:3}"))"
         # restore: the fenced node stays off (action off) until `fence on`, and the plug back in
         labc power on "$active" >/dev/null
         [[ $kind == off ]] || labc ctl "$standby" fence on "$active" >/dev/null || die "fence on $active failed"

@@ -139,6 +139,10 @@ public sealed class ConnectionSurvivalLabTests(SyncLabFixture fixture, ITestOutp
             pids[n] = ConntrackdPid(n) ?? throw new Xunit.Sdk.XunitException($"no conntrackd in {n}'s namespace");
             output.WriteLine($"{n}: conntrackd pid {pids[n]}");
             Assert.Contains("initialization completed", File.ReadAllText(Path.Combine(L.Env["LAB_DIR"], $"{n}-state", "conntrackd.log")));
+            // Real time (its netlink events are not overrun by ordinary load), but below every thread of the
+            // heartbeat worker: left alone conntrackd makes itself SCHED_RR 99 and preempts the keepalives.
+            Assert.Equal((ProcStat.SchedRr, Appliance.Core.Director.ConntrackdConfig.SchedulerPriority), ProcStat.Scheduling($"/proc/{pids[n]}/stat"));
+            Assert.True(Appliance.Core.Director.ConntrackdConfig.SchedulerPriority < Appliance.Linux.RealtimeThread.WorkerPriority);
         }
         string active = FencingLab.Holder(L)!;
         string standby = FencingLab.Other(active);

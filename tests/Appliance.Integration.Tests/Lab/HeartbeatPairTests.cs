@@ -283,19 +283,12 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
     {
         try
         {
-            return int.Parse(StatFields($"/proc/{pid}/stat")[1]);
+            return int.Parse(ProcStat.Fields($"/proc/{pid}/stat")[1]);
         }
         catch (IOException)
         {
             return 0;
         }
-    }
-
-    /// <summary>The fields of a /proc stat file after the command name: [0] is field 3 (state), [1] the parent, [37] rt_priority, [38] policy.</summary>
-    private static string[] StatFields(string path)
-    {
-        string stat = File.ReadAllText(path);
-        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     [RootFact]
@@ -310,12 +303,12 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
         var threads = new List<(int Tid, string Name, int Policy, int Priority)>();
         foreach (var dir in Directory.GetDirectories($"/proc/{worker}/task"))
         {
-            string[] f = StatFields(Path.Combine(dir, "stat"));
-            threads.Add((int.Parse(Path.GetFileName(dir)), File.ReadAllText(Path.Combine(dir, "comm")).Trim(), int.Parse(f[38]), int.Parse(f[37])));
+            var (policy, priority) = ProcStat.Scheduling(Path.Combine(dir, "stat"));
+            threads.Add((int.Parse(Path.GetFileName(dir)), File.ReadAllText(Path.Combine(dir, "comm")).Trim(), policy, priority));
         }
         foreach (var t in threads)
             output.WriteLine($"{t.Tid} {t.Name}: policy {t.Policy}, rt priority {t.Priority}");
-        const int SchedFifo = 1;
+        const int SchedFifo = ProcStat.SchedFifo;
         var heartbeat = Assert.Single(threads, t => t.Name == "heartbeat");
         Assert.Equal((SchedFifo, 40), (heartbeat.Policy, heartbeat.Priority));
         var main = Assert.Single(threads, t => t.Tid == worker);

@@ -1,0 +1,21 @@
+namespace Appliance.Integration.Tests.Lab;
+
+/// <summary>A process's or thread's /proc stat file (proc(5)).</summary>
+internal static class ProcStat
+{
+    public const int SchedFifo = 1, SchedRr = 2;
+
+    /// <summary>The fields after the command name: [0] is field 3 (state), [1] the parent, [37] rt_priority, [38] policy.</summary>
+    public static string[] Fields(string path)
+    {
+        string stat = File.ReadAllText(path);
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    }
+
+    /// <summary>The scheduling policy and real-time priority of the process or thread whose stat file is <paramref name="path"/>.</summary>
+    public static (int Policy, int Priority) Scheduling(string path)
+    {
+        var f = Fields(path);
+        return (int.Parse(f[38], System.Globalization.CultureInfo.InvariantCulture), int.Parse(f[37], System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
