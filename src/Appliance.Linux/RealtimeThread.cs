@@ -22,7 +22,7 @@ public static class RealtimeThread
     /// suspends every thread of the process, the heartbeat thread too, until the threads it waits on
     /// are done; at an ordinary priority they would wait behind every CPU-bound process. (It did not
     /// remove the 100-108 ms send gaps measured with stress-ng on every CPU plus churn at 3 ms
-    /// keepalive: README, Performance.) These threads sleep on their file descriptors; they run for
+    /// keepalive: a scheduler trace shows those are a virtual CPU of the bench host stopping, README, Performance.) These threads sleep on their file descriptors; they run for
     /// microseconds at a time.
     /// </summary>
     public const int WorkerPriority = 20;

@@ -46,6 +46,13 @@ fo_row() {
         log "    $1 $2 $3 run $4: NO answer from the other node (recorded as a failure)"
         return
     fi
+    if ((new < $5)); then
+        # the other node answered before the cut: it had taken over falsely (an overloaded host), so
+        # this run measures nothing
+        printf '%s\t%s\t%s\t%s\t-\t-\n' "$1" "$2" "$3" "$4" >>"$TMP/fo.tsv"
+        log "    $1 $2 $3 run $4: the other node answered $(( ($5 - new) / 1000000 )) ms BEFORE the cut (a false takeover): recorded as a failure"
+        return
+    fi
     awk -v i="$1" -v s="$2" -v t="$3" -v r="$4" -v t0="$5" -v l="$last" -v n="$new" \
         'BEGIN {printf "%s\t%s\t%s\t%s\t%.1f\t%.1f\n", i, s, t, r, (n - t0) / 1e6, (n - l) / 1e6}' >>"$TMP/fo.tsv"
     log "    $1 $2 $3 run $4: $(tail -n 1 "$TMP/fo.tsv" | awk -F'\t' '{print "from t0 " $5 " ms, gap " $6 " ms"}')"

@@ -181,7 +181,7 @@ section_fast() {
         echo
         echo "Load average at the start / end of this section: $load0 / $load1 ($(nproc) CPUs)."
         echo "Power cuts as in section 4 (SIGKILL of everything in the active's namespace, its eth0 down, the"
-        echo "serial cable stopped); with relay fencing as in section 5 (the lab's power rail cut, fence_delay 0)."
+        echo "serial cable stopped); with relay fencing as in section 5 (the same kill, then the lab's power rail told; fence_delay 0)."
         echo "Client: a new TCP connection every $((FC_INTERVAL_US / 1000)) ms; failover = cut → first answer from the new node."
         echo
         echo "| case | timers | runs ok / total | failover median (ms) | min | max |"

@@ -29,7 +29,11 @@ fe_wait_pdu_sessions() {
 
 # fe_cut KIND TIMERS LAB_ARGS...: FO_RUNS pulled plugs of the active node with fencing required via
 # KIND (no fence_delay, so the fence starts when the peer is declared dead); KIND "off": fencing
-# off, for comparison. The failover is timed from the instant the lab's power rail cut the power.
+# off, for comparison. The plug is pulled as in section 4's power cut (every process of the node
+# SIGKILLed, its eth0 down: the PIDs are read first), then the lab's power rail is told, so it finishes
+# the cut and the relay or the PDU finds the node off. The failover is timed from the kill: the rail
+# itself takes 20-100 ms to notice a plug and kill a node (it is a shell loop that forks), which is the
+# lab's, not the failover's.
 # Rows in $TMP/fe.tsv: kind timers run dead_to_verified_ms client_failover_ms device
 fe_cut() {
     local kind=$1 timers=$2 i active standby n0 t0 res
@@ -48,8 +52,15 @@ fe_cut() {
             fc_stop; log "    run $i: first answer '${FC_FIRST}', not $active: skipped"; continue
         fi
         rand_sleep 0.3 0.2
+        local ns_active="NS_$active" pids
+        pids=$(ip netns pids "${!ns_active}")
+        t0=$(now_ns)
+        # shellcheck disable=SC2086 # a list of PIDs
+        kill -KILL $pids 2>/dev/null || true
+        # the ip command runs in the node's namespace: the rail may kill it too, when the standby's fence
+        # is quicker than it (the rail's cut takes the link down anyway)
+        ip -n "${!ns_active}" link set eth0 down 2>/dev/null || true
         labc power off "$active" >/dev/null
-        t0=$(cat "$LAB_DIR/power-$active.at")
         fc_wait
         if [[ $kind == off ]]; then
             dev=- ms=- verified=false
@@ -116,7 +127,7 @@ section_fencing() {
         echo "A pulled plug of the active node, $FO_RUNS times per case, fencing required, fence_delay 0."
         echo "*dead → verified*: the standby's fence history (from the FencePeer decision right after the peer"
         echo "was declared dead, to the status read that proves it off). *client failover*: from the pulled"
-        echo "plug (the instant the lab's power rail cut it) to the first answer from the other node on the"
+        echo "plug (the node's processes killed, then the lab's power rail told) to the first answer from the other node on the"
         echo "VIP (client connects every $((FC_INTERVAL_US / 1000)) ms, overlapping)."
         echo "cluster-glue: \`stonith -t rps10 -T off\` against the same PDU simulator program (the whole command)."
         echo
