@@ -151,17 +151,17 @@ section_fast() {
         fast_host idle
         fast_host "stress-ng on every CPU" load
     fi
-    fast_case cut && fo_cut_ours "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"
+    if fast_case cut; then fo_cut_ours "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"; fi
     # The same without connection sync: keepalived's pair here has none (ours commits conntrackd's
     # external cache while the VIPs come up; the commit's work competes with them for the CPUs).
-    fast_case cut-sync-off && fo_cut_ours "$label,sync-off" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD" --sync off
-    fast_case cut-keepalived && fo_cut_ka 0.01
-    fast_case relay && fe_cut relay "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"
+    if fast_case cut-sync-off; then fo_cut_ours "$label,sync-off" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD" --sync off; fi
+    if fast_case cut-keepalived; then fo_cut_ka 0.01; fi
+    if fast_case relay; then fe_cut relay "$label" --keepalive "$k" --deadtime "$d" --baud "$FAST_BAUD"; fi
     if fast_case idle; then
         fast_idle_ours "$k" "$d"
         fast_idle_ka
     fi
-    fast_case false && fast_false "$k" "$d"
+    if fast_case false; then fast_false "$k" "$d"; fi
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
     cp "$TMP/fo.tsv" "$OUT/fast-cut-samples.tsv"
     cp "$TMP/fe.tsv" "$OUT/fast-fence-samples.tsv"
