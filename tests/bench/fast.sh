@@ -139,11 +139,24 @@ fast_idle_ka() {
     ka_down fast-idle-adv0.01
 }
 
+# fast_idle_hb: Linux-HA heartbeat at its fastest well-behaved keepalive, FAST_IDLE_S idle, nodea's
+# processes (10 ms: it accepts down to 1 ms, but below 10 ms it reports late heartbeats and dead nodes
+# while idle, section 2's probe).
+FAST_HB_KEEPALIVE_MS=10
+fast_idle_hb() {
+    local row
+    IDLE_S=$FAST_IDLE_S idle_heartbeat "$FAST_HB_KEEPALIVE_MS"
+    row=$(tail -n 1 "$TMP/idle.txt")
+    IFS='|' read -r _ _ row _ <<<"$row"
+    echo "heartbeat 3.0.6|keepalive ${FAST_HB_KEEPALIVE_MS}ms, deadtime $((5 * FAST_HB_KEEPALIVE_MS))ms|$row" >>"$TMP/fast-idle.txt"
+}
+
 section_fast() {
     local k=${FAST_TIMERS%/*} d=${FAST_TIMERS#*/} label="fast:$FAST_TIMERS"
     log "fast: $FAST_TIMERS (serial at $FAST_BAUD baud) vs keepalived advert_int 0.01; $FO_RUNS cuts per case, ${FAST_FALSE_S}s false-failover windows"
     command -v keepalived >/dev/null || die "keepalived not installed (scripts/install-deps.sh bench)"
     command -v cyclictest >/dev/null || die "cyclictest not installed (scripts/install-deps.sh bench)"
+    if fast_case idle; then [[ -x /usr/libexec/heartbeat/heartbeat ]] || die "Linux-HA heartbeat not installed (scripts/install-deps.sh bench)"; fi
     : >"$TMP/fast-false.txt"; : >"$TMP/fast-stalls.txt"; : >"$TMP/fast-idle.txt"; : >"$TMP/fast-host.txt"; : >"$TMP/fo.tsv"; : >"$TMP/fe.tsv"
     local load0 load1
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -160,6 +173,7 @@ section_fast() {
     if fast_case idle; then
         fast_idle_ours "$k" "$d"
         fast_idle_ka
+        fast_idle_hb
     fi
     if fast_case false; then fast_false "$k" "$d"; fi
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
