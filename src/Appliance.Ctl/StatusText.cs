@@ -77,6 +77,13 @@ internal static class StatusText
         long stalls = stall.GetProperty("count").GetInt64();
         o.Append(stalls == 0 ? "   stalls: 0\n"
             : string.Create(CultureInfo.InvariantCulture, $"   STALLS: {stalls} (last {Duration(stall.GetProperty("last_ms").GetInt64())})\n"));
+        if (s.TryGetProperty("heartbeat", out var hb) && hb.TryGetProperty("rescue", out var rescue))
+        {
+            o.Append(CultureInfo.InvariantCulture, $"  heartbeat thread: CPU {hb.GetProperty("cpus").GetString()}");
+            o.Append(rescue.GetProperty("watch_cpu").ValueKind == JsonValueKind.Number
+                ? string.Create(CultureInfo.InvariantCulture, $", watched from CPU {rescue.GetProperty("watch_cpu").GetInt32()}: moved {rescue.GetProperty("moves").GetInt64()} times\n")
+                : $", not watched: {rescue.GetProperty("off").GetString()}\n");
+        }
         return o.ToString();
     }
 

@@ -47,7 +47,13 @@ internal sealed record HeartbeatStatus(
 
     /// <summary>The CPUs the heartbeat thread may run on, like "0-1" or "1".</summary>
     public string Cpus { get; init; } = "";
+
+    /// <summary>The heartbeat thread's watcher on another CPU.</summary>
+    public RescueStatus Rescue { get; init; } = new(-1, 0, TimeSpan.Zero, 0, "not started");
 }
+
+/// <summary>The watcher of <see cref="HeartbeatRescue"/>: its CPU (-1: none, <paramref name="Off"/> says why), moves made, the latest one's lateness, moves refused.</summary>
+internal sealed record RescueStatus(int WatchCpu, long Rescues, TimeSpan WorstLate, long Failures, string? Off);
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -78,13 +84,18 @@ internal sealed class HeartbeatThread : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
     private bool _realtime;
-    private string _cpus = "";
+    private string? _rescueOff;
 
     /// <summary>The worker locked its memory before starting this thread (shown in status).</summary>
     public bool MemoryLocked { get; set; }
 
-    /// <summary>CPUs to pin the heartbeat thread to (empty: wherever the scheduler puts it).</summary>
+    /// <summary>CPUs to pin the heartbeat thread to (empty: every CPU but the watcher's, or all when there is no watcher).</summary>
     public IReadOnlyCollection<int> PinCpus { get; set; } = [];
+
+    /// <summary>Watch the heartbeat thread from another CPU and move it off a CPU that stopped (<see cref="HeartbeatRescue"/>).</summary>
+    public bool RescueEnabled { get; set; }
+
+    private HeartbeatRescue? _rescue;
 
     /// <summary>The node's host logic, when this heartbeat decides roles (always in the daemon; tests may leave it out).</summary>
     public Appliance.Core.Node.ClusterNode? Node { get; set; }
@@ -214,14 +225,7 @@ internal sealed class HeartbeatThread : IDisposable
         }
         if (RealtimeThread.TrySetCurrentThreadTimerSlack(RealtimeThread.HeartbeatTimerSlackNs) is { } slackWhy)
             Trace.NoTimerSlack(_log, slackWhy);
-        if (PinCpus.Count > 0)
-        {
-            if (RealtimeThread.TryPinCurrentThread(PinCpus) is { } pinWhy)
-                Trace.NotPinned(_log, string.Join(',', PinCpus), pinWhy);
-            else
-                Trace.Pinned(_log, string.Join(',', PinCpus));
-        }
-        _cpus = DescribeCpus(RealtimeThread.CurrentThreadCpus());
+        StartRescue();
         TimeSpan now = Now();
         bool stalled = _node.Wake(now);
         if (Sync is { } sync0)
@@ -257,6 +261,7 @@ internal sealed class HeartbeatThread : IDisposable
                 var link = _node.LinkAt(i);
                 _pollIndexOfLink[i] = link is null ? -1 : _poller.Add(link.PollFd);
             }
+            _rescue?.Expect(Stopwatch.GetTimestamp() + timeout.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond);
             _poller.Wait(timeout);
 
             // Stall guard first, before any frame is read or sent (DESIGN.md section 3).
@@ -311,6 +316,36 @@ internal sealed class HeartbeatThread : IDisposable
         }
         for (int i = 0; i < _linkConfigs.Count; i++)
             _node.SetLink(i, null)?.Dispose();
+    }
+
+    /// <summary>
+    /// Pins the heartbeat thread as <see cref="RescuePlan"/> says and starts its watcher on another CPU
+    /// (<see cref="HeartbeatRescue"/>), or logs why there is none.
+    /// </summary>
+    private void StartRescue()
+    {
+        var allowed = RealtimeThread.CurrentThreadCpus();
+        var plan = RescuePlan.Of(allowed, PinCpus, RescueEnabled);
+        if (plan.Off is null || PinCpus.Count > 0)
+        {
+            string cpus = DescribeCpus(plan.HeartbeatCpus);
+            if (RealtimeThread.TryPinCurrentThread(plan.HeartbeatCpus) is { } pinWhy)
+            {
+                Trace.NotPinned(_log, cpus, pinWhy);
+                plan = plan with { WatchCpu = -1, Off = "the heartbeat thread could not be pinned" };
+            }
+            else
+                Trace.Pinned(_log, cpus);
+        }
+        if (plan.Off is { } off)
+        {
+            _rescueOff = off;
+            Trace.NoRescue(_log, off);
+            return;
+        }
+        _rescue = new HeartbeatRescue(plan, allowed, _timers.Keepalive, _poller.Wake);
+        _rescue.Attach();
+        Trace.Rescue(_log, plan.WatchCpu, (long)HeartbeatRescue.SlackOf(_timers.Keepalive).TotalMicroseconds);
     }
 
     private void HandOnCommands()
@@ -432,7 +467,11 @@ internal sealed class HeartbeatThread : IDisposable
             m.StallCount, m.LastStall, m.SelfBoot, m.SelfSeq, m.PeerBoot, Interlocked.Read(ref _worstGapMicros), _node.WorstSendGap, _realtime,
             GC.CollectionCount(0), GC.GetTotalPauseDuration(),
             Node?.Role ?? _node.LocalState.Role, Node?.Last.Reason ?? "", view?.StandbyRequested ?? false, view)
-        { MemoryLocked = MemoryLocked, Cpus = _cpus };
+        {
+            MemoryLocked = MemoryLocked,
+            Cpus = DescribeCpus(RealtimeThread.CurrentThreadCpus()),
+            Rescue = _rescue is { } r ? new RescueStatus(r.WatchCpu, r.Rescues, r.WorstLate, r.Failures, null) : new RescueStatus(-1, 0, TimeSpan.Zero, 0, _rescueOff),
+        };
     }
 
     /// <summary>Longest single sleep when nothing is due (a guard: a timer always falls due sooner).</summary>
@@ -471,6 +510,7 @@ internal sealed class HeartbeatThread : IDisposable
         _poller.Wake();
         if (_thread.IsAlive)
             _thread.Join(TimeSpan.FromSeconds(2));
+        _rescue?.Dispose();
         _poller.Dispose();
     }
 }

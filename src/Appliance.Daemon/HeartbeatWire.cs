@@ -65,6 +65,14 @@ internal static class HeartbeatWire
         w.WriteBoolean("realtime", s.Realtime);
         w.WriteBoolean("memory_locked", s.MemoryLocked);
         w.WriteString("cpus", s.Cpus);
+        w.WriteStartObject("rescue");
+        w.WriteNumber("watch_cpu", s.Rescue.WatchCpu);
+        w.WriteNumber("moves", s.Rescue.Rescues);
+        w.WriteNumber("worst_late_us", Us(s.Rescue.WorstLate));
+        w.WriteNumber("refused", s.Rescue.Failures);
+        if (s.Rescue.Off is { } off)
+            w.WriteString("off", off);
+        w.WriteEndObject();
         w.WriteNumber("gc_count", s.GcCount);
         w.WriteNumber("gc_pause_us", Us(s.GcPause));
         w.WriteNumber("role", (int)s.Role);
@@ -117,7 +125,15 @@ internal static class HeartbeatWire
         {
             MemoryLocked = e.GetProperty("memory_locked").GetBoolean(),
             Cpus = e.GetProperty("cpus").GetString()!,
+            Rescue = ReadRescue(e.GetProperty("rescue")),
         };
+    }
+
+    private static RescueStatus ReadRescue(JsonElement r)
+    {
+        return new RescueStatus(r.GetProperty("watch_cpu").GetInt32(), r.GetProperty("moves").GetInt64(),
+            FromUs(r.GetProperty("worst_late_us").GetInt64()), r.GetProperty("refused").GetInt64(),
+            r.TryGetProperty("off", out var off) ? off.GetString() : null);
     }
 
     /// <summary>The worker's sync counters: {"links":[{"name","tx_messages","tx_bytes","rx_messages","rx_rejected"}],"dropped","ring_overflow","queued"}.</summary>

@@ -36,6 +36,13 @@ internal static class HeartbeatWorker
     /// </summary>
     public const string CpusVariable = "APPLIANCE_HEARTBEAT_CPUS";
 
+    /// <summary>
+    /// Environment variable: <c>off</c> runs the heartbeat thread without its watcher on another CPU
+    /// (<see cref="HeartbeatRescue"/>; on by default wherever there are two CPUs). For measuring what the
+    /// watcher saves; a node has no reason to turn it off.
+    /// </summary>
+    public const string RescueVariable = "APPLIANCE_HEARTBEAT_RESCUE";
+
     public static int Run(NodeSetup setup, ILogger log, RecentLog recent)
     {
         // Everything the worker says goes out through one writer thread: the real-time heartbeat
@@ -72,6 +79,7 @@ internal static class HeartbeatWorker
         hb.LogsReady = wake.Wake;
         hb.MemoryLocked = locked;
         hb.PinCpus = PinCpus(log);
+        hb.RescueEnabled = RescueEnabled(log);
         void Reply(Action<Utf8JsonWriter> write)
         {
             replies.Enqueue(write);
@@ -198,6 +206,17 @@ internal static class HeartbeatWorker
             return cpus;
         Trace.BadTuning(log, CpusVariable, error);
         return [];
+    }
+
+    private static bool RescueEnabled(ILogger log)
+    {
+        string? text = Environment.GetEnvironmentVariable(RescueVariable)?.Trim();
+        if (string.IsNullOrEmpty(text) || text == "on")
+            return true;
+        if (text == "off")
+            return false;
+        Trace.BadTuning(log, RescueVariable, $"'{text}' is neither on nor off");
+        return true;
     }
 
     /// <summary>A CPU list as taskset and isolcpus write it: <c>1</c>, <c>0,2</c>, <c>2-3</c>.</summary>

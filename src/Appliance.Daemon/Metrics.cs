@@ -45,6 +45,8 @@ internal static class MetricsText
         }
         Help(o, "appliance_stalls_total", "counter", "Times the stall guard found this node not scheduled for longer than deadtime.");
         Line(o, "appliance_stalls_total", Labels(), status.GetProperty("stall").GetProperty("count").GetInt64());
+        Help(o, "appliance_heartbeat_moves_total", "counter", "Times the heartbeat thread's watcher moved it off a CPU where it was late (a CPU the host stopped).");
+        Line(o, "appliance_heartbeat_moves_total", Labels(), status.GetProperty("heartbeat").GetProperty("rescue").GetProperty("moves").GetInt64());
         Help(o, "appliance_heartbeat_worst_send_gap_seconds", "gauge", "Longest interval between two keepalives since the last reset.");
         Line(o, "appliance_heartbeat_worst_send_gap_seconds", Labels(), status.GetProperty("heartbeat").GetProperty("worst_send_gap_us").GetInt64() / 1e6);
         Help(o, "appliance_resource_started", "gauge", "1 while the resource is started on this node.");

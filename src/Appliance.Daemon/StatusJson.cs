@@ -200,6 +200,18 @@ internal static class StatusJson
             w.WriteBoolean("realtime", hb.Realtime);
             w.WriteBoolean("memory_locked", hb.MemoryLocked);
             w.WriteString("cpus", hb.Cpus);
+            // The watcher on another CPU (HeartbeatRescue): how often it had to move the heartbeat thread.
+            w.WriteStartObject("rescue");
+            if (hb.Rescue.WatchCpu >= 0)
+                w.WriteNumber("watch_cpu", hb.Rescue.WatchCpu);
+            else
+                w.WriteNull("watch_cpu");
+            w.WriteNumber("moves", hb.Rescue.Rescues);
+            w.WriteNumber("worst_late_us", (long)hb.Rescue.WorstLate.TotalMicroseconds);
+            w.WriteNumber("refused", hb.Rescue.Failures);
+            if (hb.Rescue.Off is { } off)
+                w.WriteString("off", off);
+            w.WriteEndObject();
             w.WriteNumber("worker_gc_count", hb.GcCount);
             w.WriteNumber("worker_gc_pause_ms", (long)hb.GcPause.TotalMilliseconds);
             w.WriteEndObject();

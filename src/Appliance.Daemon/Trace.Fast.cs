@@ -35,6 +35,12 @@ internal static partial class Trace
     [LoggerMessage(2310, LogLevel.Warning, "heartbeat worker: its other threads could not get real-time scheduling ({Reason}); under CPU load a garbage collection they run can hold up the heartbeat thread")]
     public static partial void NoWorkerRealtime(ILogger log, string reason);
 
+    [LoggerMessage(2311, LogLevel.Information, "heartbeat thread watched from CPU {WatchCpu}: if it is more than {SlackUs} µs late (its CPU stopped: a virtual machine's host, an SMI), it is moved to another CPU")]
+    public static partial void Rescue(ILogger log, int watchCpu, long slackUs);
+
+    [LoggerMessage(2312, LogLevel.Information, "heartbeat thread not watched from another CPU: {Reason}; a CPU that stops for longer than deadtime stops its keepalives")]
+    public static partial void NoRescue(ILogger log, string reason);
+
     [LoggerMessage(2308, LogLevel.Warning, "{Variable}: {Reason}; ignored")]
     public static partial void BadTuning(ILogger log, string variable, string reason);
 }

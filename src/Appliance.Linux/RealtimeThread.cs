@@ -98,10 +98,21 @@ public static class RealtimeThread
     public static long CurrentThreadTimerSlack() => Interop.Sys.Prctl(Interop.Sys.PR_GET_TIMERSLACK, 0, 0, 0, 0);
 
     /// <summary>Restricts the calling thread to <paramref name="cpus"/> (sched_setaffinity).</summary>
-    public static unsafe string? TryPinCurrentThread(IReadOnlyCollection<int> cpus)
+    public static string? TryPinCurrentThread(IReadOnlyCollection<int> cpus)
     {
         ArgumentNullException.ThrowIfNull(cpus);
-        if (cpus.Count == 0)
+        return TryPinThread(0, [.. cpus]);
+    }
+
+    /// <summary>
+    /// Restricts thread <paramref name="tid"/> (0: the caller) to <paramref name="cpus"/>
+    /// (sched_setaffinity). A thread waiting to run on a CPU it may no longer use is moved to one it may
+    /// use at once. Allocates nothing unless it fails.
+    /// </summary>
+    public static unsafe string? TryPinThread(int tid, ReadOnlySpan<int> cpus)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(tid);
+        if (cpus.IsEmpty)
             throw new ArgumentException("no CPU given", nameof(cpus));
         ulong* mask = stackalloc ulong[MaxCpus / 64];
         new Span<ulong>(mask, MaxCpus / 64).Clear();
@@ -111,8 +122,14 @@ public static class RealtimeThread
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cpu, MaxCpus);
             mask[cpu / 64] |= 1UL << (cpu % 64);
         }
-        return Interop.Sys.SchedSetAffinity(0, MaxCpus / 8, mask) == 0 ? null : LastError();
+        return Interop.Sys.SchedSetAffinity(tid, MaxCpus / 8, mask) == 0 ? null : LastError();
     }
+
+    /// <summary>The calling thread's id (gettid), for <see cref="TryPinThread"/> from another thread.</summary>
+    public static int CurrentThreadId() => Interop.Sys.GetTid();
+
+    /// <summary>The CPU the calling thread runs on now (-1 when the kernel does not say).</summary>
+    public static int CurrentCpu() => Interop.Sys.SchedGetCpu();
 
     /// <summary>The CPUs the calling thread may run on.</summary>
     public static unsafe IReadOnlyList<int> CurrentThreadCpus()

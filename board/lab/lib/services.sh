@@ -260,12 +260,18 @@ daemon_state() {
     esac
 }
 
+# LAB_ENV_<node> (say LAB_ENV_alpha="APPLIANCE_HEARTBEAT_CPUS=0"), if set when the daemon starts,
+# adds NAME=VALUE words to that node's environment: the tests place each node's heartbeat on a CPU.
 start_daemon() {
-    local n=$1
+    local n=$1 var extra
+    var="LAB_ENV_$n"
+    extra=${!var:-}
+    [[ $extra =~ ^([A-Z_][A-Z0-9_]*=[^[:space:]]*[[:space:]]*)*$ ]] || die "$var: want NAME=VALUE words, got '$extra'"
     mkdir -p "$DIR/$n-state"
-    echo "=== $(date '+%F %T') $PROG: starting applianced --node $n" >>"$DIR/$n.log"
+    echo "=== $(date '+%F %T') $PROG: starting applianced --node $n${extra:+ with $extra}" >>"$DIR/$n.log"
+    # shellcheck disable=SC2086 # $extra is NAME=VALUE words, split on purpose
     spawn "$(ns_of "$n")" "$DIR/$n.pid" "$DIR/$n.log" \
-        "$DAEMON" --config "$DIR/appliance.yaml" --node "$n" --control "$(sock_of "$n")" \
+        env $extra "$DAEMON" --config "$DIR/appliance.yaml" --node "$n" --control "$(sock_of "$n")" \
         --state-dir "$DIR/$n-state" --board "$DIR/board-$n.yaml" \
         || { tail -n 20 "$DIR/$n.log" >&2; echo "$PROG: applianced for $n did not start" >&2; return 1; }
 }

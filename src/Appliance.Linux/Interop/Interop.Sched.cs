@@ -33,6 +33,14 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "sched_getaffinity", SetLastError = true)]
         internal static unsafe partial int SchedGetAffinity(int pid, nuint size, ulong* mask);
 
+        /// <summary>gettid(2) (glibc 2.30): the calling thread's id, which sched_setaffinity(2) takes to move that one thread.</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "gettid")]
+        internal static partial int GetTid();
+
+        /// <summary>sched_getcpu(3): the CPU the calling thread runs on now (the vDSO, no system call); -1 on error.</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "sched_getcpu")]
+        internal static partial int SchedGetCpu();
+
         // ---- mlockall(2) flags: <asm-generic/mman-common.h> (via <sys/mman.h>) ----
         /// <summary>Lock every page mapped now (and fault it in). &lt;asm-generic/mman.h&gt;</summary>
         internal const int MCL_CURRENT = 1;

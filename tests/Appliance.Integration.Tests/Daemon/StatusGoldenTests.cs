@@ -62,7 +62,11 @@ public sealed class StatusGoldenTests
             [new LinkStatus("serial0", LinkKind.Serial, "/dev/ttyS1@115200", LinkState.Down, true, TimeSpan.FromMilliseconds(1432), counters),
              new LinkStatus("lan1", LinkKind.Udp, "192.168.80.1->192.168.80.2:694", LinkState.Down, true, null, counters)],
             1, TimeSpan.FromMilliseconds(2100), new BootId(0x1234_5678_9abc_def1), new Sequence(5012), new BootId(0xfedc_ba98_7654_3211),
-            412, TimeSpan.FromMilliseconds(201), true, 0, TimeSpan.Zero, node.Role, node.RoleReason, false, node);
+            412, TimeSpan.FromMilliseconds(201), true, 0, TimeSpan.Zero, node.Role, node.RoleReason, false, node)
+        {
+            Cpus = "0",
+            Rescue = new RescueStatus(1, 3, TimeSpan.FromMicroseconds(2140), 0, null),
+        };
         var last = new FenceHistoryEntry(new DateTimeOffset(2026, 12, 4, 2, 13, 7, 120, TimeSpan.Zero), "beta", "relay-beta", "off", "timeout", false,
             "every fence device failed for beta: relay-beta: timeout", 4210, "peer dead");
         return StatusJson.Write("alpha", "beta", config, hb,

@@ -311,6 +311,13 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
         const int SchedFifo = ProcStat.SchedFifo;
         var heartbeat = Assert.Single(threads, t => t.Name == "heartbeat");
         Assert.Equal((SchedFifo, 40), (heartbeat.Policy, heartbeat.Priority));
+        // Its watcher on another CPU (HeartbeatRescue), as prompt as it; never on the heartbeat thread's CPUs.
+        var watch = Assert.Single(threads, t => t.Name == "heartbeat-watch");
+        Assert.Equal((SchedFifo, 40), (watch.Policy, watch.Priority));
+        string CpusOf(int tid) => File.ReadLines($"/proc/{worker}/task/{tid}/status").First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)).Split(':')[1].Trim();
+        output.WriteLine($"heartbeat on CPUs {CpusOf(heartbeat.Tid)}, watcher on {CpusOf(watch.Tid)}");
+        static List<int> Parse(string list) => Appliance.Daemon.HeartbeatWorker.ParseCpuList(list, out var cpus, out string error) ? cpus : throw new FormatException(error);
+        Assert.Empty(Parse(CpusOf(heartbeat.Tid)).Intersect(Parse(CpusOf(watch.Tid))));
         var main = Assert.Single(threads, t => t.Tid == worker);
         Assert.Equal((SchedFifo, 20), (main.Policy, main.Priority));
         var writer = Assert.Single(threads, t => t.Name == "worker-writer");

@@ -24,6 +24,9 @@ public sealed class Lab : IDisposable
     private readonly string _bin;
     private bool _up;
 
+    /// <summary>Environment for every run of the lab script (like <c>LAB_ENV_alpha</c>, a node's own variables).</summary>
+    public Dictionary<string, string> ExtraEnv { get; } = [];
+
     public Lab(string prefix)
     {
         Name = prefix + Guid.NewGuid().ToString("N")[..(8 - prefix.Length)];
@@ -60,8 +63,7 @@ public sealed class Lab : IDisposable
         var psi = new ProcessStartInfo(_script) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
             psi.ArgumentList.Add(a);
-        psi.Environment["LAB_NAME"] = Name;
-        psi.Environment["APPLIANCE_BIN"] = _bin;
+        SetEnvironment(psi);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -80,9 +82,16 @@ public sealed class Lab : IDisposable
         var psi = new ProcessStartInfo(_script) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
             psi.ArgumentList.Add(a);
+        SetEnvironment(psi);
+        return Process.Start(psi)!;
+    }
+
+    private void SetEnvironment(ProcessStartInfo psi)
+    {
         psi.Environment["LAB_NAME"] = Name;
         psi.Environment["APPLIANCE_BIN"] = _bin;
-        return Process.Start(psi)!;
+        foreach (var (name, value) in ExtraEnv)
+            psi.Environment[name] = value;
     }
 
     public void Must(params string[] args)
@@ -206,8 +215,16 @@ public abstract class LabFixture : IDisposable
     public TimeSpan UpWithin { get; }
 
     protected LabFixture(string prefix, params string[] options)
+        : this(prefix, new Dictionary<string, string>(), options)
+    {
+    }
+
+    /// <param name="env">Environment of every lab run (<see cref="Lab.ExtraEnv"/>), so of the daemons it starts.</param>
+    protected LabFixture(string prefix, IReadOnlyDictionary<string, string> env, params string[] options)
     {
         Lab = new Lab(prefix);
+        foreach (var (name, value) in env)
+            Lab.ExtraEnv[name] = value;
         if (!Environment.IsPrivilegedProcess)
             return;
         try

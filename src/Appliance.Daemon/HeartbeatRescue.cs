@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using Appliance.Linux;
+
+namespace Appliance.Daemon;
+
+/// <summary>Where the heartbeat thread and its watcher run: disjoint CPUs, or no watcher and why not.</summary>
+internal sealed record RescuePlan(int[] HeartbeatCpus, int WatchCpu, string? Off)
+{
+    /// <summary>
+    /// The plan for a heartbeat that may use <paramref name="allowed"/> CPUs and that the operator may
+    /// have pinned to <paramref name="pinned"/> (empty: not pinned). The watcher takes one CPU the
+    /// heartbeat thread does not use: the first allowed CPU outside the pin set, else the last allowed
+    /// CPU (the heartbeat thread keeps the others). One CPU, or a pin set that leaves none: no watcher.
+    /// </summary>
+    public static RescuePlan Of(IReadOnlyList<int> allowed, IReadOnlyCollection<int> pinned, bool enabled)
+    {
+        int[] heartbeat = pinned.Count > 0 ? [.. pinned] : [.. allowed];
+        if (!enabled)
+            return new RescuePlan(heartbeat, -1, $"turned off ({HeartbeatWorker.RescueVariable}=off)");
+        if (allowed.Count < 2)
+            return new RescuePlan(heartbeat, -1, "one CPU: there is no other to move the heartbeat to");
+        if (pinned.Count > 0)
+        {
+            foreach (int cpu in allowed)
+                if (!pinned.Contains(cpu))
+                    return new RescuePlan(heartbeat, cpu, null);
+            return new RescuePlan(heartbeat, -1, $"the heartbeat is pinned to every CPU ({HeartbeatWorker.CpusVariable}): none left for the watcher");
+        }
+        int watch = allowed[^1];
+        return new RescuePlan([.. allowed.Where(c => c != watch)], watch, null);
+    }
+}
+
+/// <summary>
+/// The heartbeat thread's watcher on another CPU. A virtual machine's host can stop one virtual CPU
+/// for ~100 ms while the others run on (measured on the bench host: README, Performance): a heartbeat
+/// thread waiting to run there, or sleeping on a timer armed there, sends nothing however high its
+/// priority, because to the guest's scheduler that CPU is busy, and the peer declares this live node
+/// dead. An SMI or a long non-preemptible kernel section on one CPU of a real board does the same, for
+/// less time. This thread sleeps until the moment by which the heartbeat thread said it would have
+/// looped (plus slack); if it has not, it moves the heartbeat thread off the CPU it is stuck on
+/// (sched_setaffinity moves a waiting thread at once), wakes it (its timer may be on the stopped CPU),
+/// and takes the stuck CPU for itself, so that the two never share one. A heartbeat thread that hangs
+/// in our own code is not helped (moving it changes nothing), so the peer still sees its silence.
+/// Real-time like the heartbeat thread; it allocates nothing while it runs.
+/// </summary>
+internal sealed class HeartbeatRescue : IDisposable
+{
+    private readonly int[] _cpus;
+    private readonly int[] _others;
+    private readonly long _slackTicks;
+    private readonly Action _wakeHeartbeat;
+    private readonly Poller _sleep = new(0);
+    private readonly Thread _thread;
+    private int _heartbeatTid;
+    private int _watchCpu;
+    private long _due = long.MaxValue;
+    private int _heartbeatCpu = -1;
+    private long _rescues;
+    private long _worstLateTicks;
+    private long _failures;
+    private volatile bool _stopping;
+
+    /// <param name="plan">Where the two threads start (<see cref="RescuePlan.WatchCpu"/> must be set).</param>
+    /// <param name="allowed">Every CPU the heartbeat may be moved to.</param>
+    /// <param name="keepalive">The cluster keepalive: the watcher acts half of it after the heartbeat thread is due, at most 20 ms, at least 0.5 ms.</param>
+    /// <param name="wakeHeartbeat">Wakes the heartbeat thread's poll (an eventfd write; any thread).</param>
+    public HeartbeatRescue(RescuePlan plan, IReadOnlyList<int> allowed, TimeSpan keepalive, Action wakeHeartbeat)
+    {
+        if (plan.WatchCpu < 0)
+            throw new ArgumentException("the plan has no watcher CPU", nameof(plan));
+        _cpus = [.. allowed];
+        _others = new int[_cpus.Length];
+        _watchCpu = plan.WatchCpu;
+        _slackTicks = SlackOf(keepalive).Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+        _wakeHeartbeat = wakeHeartbeat;
+        _thread = new Thread(Run) { Name = "heartbeat-watch", IsBackground = true };
+    }
+
+    /// <summary>How late the heartbeat thread may be before it is moved: half a keepalive, within 0.5-20 ms.</summary>
+    public static TimeSpan SlackOf(TimeSpan keepalive)
+    {
+        var half = keepalive / 2;
+        return half < TimeSpan.FromMilliseconds(0.5) ? TimeSpan.FromMilliseconds(0.5)
+            : half > TimeSpan.FromMilliseconds(20) ? TimeSpan.FromMilliseconds(20) : half;
+    }
+
+    /// <summary>Times the heartbeat thread was moved off a CPU it could not run on.</summary>
+    public long Rescues => Interlocked.Read(ref _rescues);
+
+    /// <summary>The latest the heartbeat thread was found, beyond when it was due, when it was moved.</summary>
+    public TimeSpan WorstLate => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _worstLateTicks));
+
+    /// <summary>Moves that the kernel refused (counted, not fatal: the heartbeat runs where it was).</summary>
+    public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>The CPU the watcher runs on now.</summary>
+    public int WatchCpu => Volatile.Read(ref _watchCpu);
+
+    /// <summary>Heartbeat thread, once, on itself: starts watching it.</summary>
+    public void Attach()
+    {
+        _heartbeatTid = RealtimeThread.CurrentThreadId();
+        _thread.Start();
+    }
+
+    /// <summary>
+    /// Heartbeat thread, every loop before it sleeps: it will have looped again by
+    /// <paramref name="dueTimestamp"/> (a <see cref="Stopwatch"/> timestamp). Two stores and a vDSO call.
+    /// </summary>
+    public void Expect(long dueTimestamp)
+    {
+        Volatile.Write(ref _heartbeatCpu, RealtimeThread.CurrentCpu());
+        long before = Volatile.Read(ref _due);
+        Volatile.Write(ref _due, dueTimestamp);
+        if (dueTimestamp < before)
+            _sleep.Wake(); // the watcher sleeps towards a later moment than this one
+    }
+
+    private void Run()
+    {
+        // As prompt as the thread it watches; alone on its CPU as far as the two are concerned.
+        RealtimeThread.TryMakeCurrentThreadRealtime(RealtimeThread.HeartbeatPriority);
+        RealtimeThread.TrySetCurrentThreadTimerSlack(RealtimeThread.HeartbeatTimerSlackNs);
+        Span<int> one = stackalloc int[1];
+        one[0] = _watchCpu;
+        RealtimeThread.TryPinThread(0, one);
+        long handled = long.MinValue;
+        while (!_stopping)
+        {
+            long due = Volatile.Read(ref _due);
+            long now = Stopwatch.GetTimestamp();
+            if (due == long.MaxValue)
+            {
+                _sleep.Wait((TimeSpan?)null);
+                continue;
+            }
+            long at = due + _slackTicks;
+            if (now < at || due == handled)
+            {
+                // Not late yet, or already moved for this loop and not back yet (a hang of its own,
+                // or the kernel could not move it): look again a slack later.
+                long wait = now < at ? at - now : _slackTicks;
+                _sleep.Wait(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+                continue;
+            }
+            handled = due;
+            Rescue(now - due);
+        }
+    }
+
+    private void Rescue(long lateTicks)
+    {
+        int stuck = Volatile.Read(ref _heartbeatCpu);
+        int n = 0;
+        foreach (int cpu in _cpus)
+            if (cpu != stuck)
+                _others[n++] = cpu;
+        if (stuck < 0 || n == 0 || RealtimeThread.TryPinThread(_heartbeatTid, _others.AsSpan(0, n)) is not null)
+        {
+            Interlocked.Increment(ref _failures);
+            return;
+        }
+        _wakeHeartbeat();
+        Span<int> one = stackalloc int[1];
+        one[0] = stuck;
+        RealtimeThread.TryPinThread(0, one);
+        Volatile.Write(ref _watchCpu, stuck);
+        Interlocked.Increment(ref _rescues);
+        if (lateTicks > Interlocked.Read(ref _worstLateTicks))
+            Interlocked.Exchange(ref _worstLateTicks, lateTicks);
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _sleep.Wake();
+        if (_thread.IsAlive)
+            _thread.Join(TimeSpan.FromSeconds(2));
+        _sleep.Dispose();
+    }
+}
