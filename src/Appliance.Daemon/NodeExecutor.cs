@@ -149,6 +149,7 @@ internal sealed class NodeExecutor : IAsyncDisposable
             {
                 ResourceVerb.Start => res.StartAsync(timeout.Token),
                 ResourceVerb.Stop => res.StopAsync(timeout.Token),
+                ResourceVerb.Finish => res.FinishAsync(timeout.Token),
                 _ => res.MonitorAsync(timeout.Token),
             };
             outcome = await action.WaitAsync(r.Timeout + ResourceCancelGrace, _time, _stopping.Token).ConfigureAwait(false);
@@ -178,9 +179,11 @@ internal sealed class NodeExecutor : IAsyncDisposable
         }
         else
         {
-            Trace.ResourceAction(_log, r.Verb == ResourceVerb.Start ? "start" : "stop", res.Name, res.Kind, outcome.Ok ? "done" : "FAILED", ms, outcome.Reason);
+            Trace.ResourceAction(_log, r.Verb.ToString().ToLowerInvariant(), res.Name, res.Kind, outcome.Ok ? "done" : "FAILED", ms, outcome.Reason);
             if (r.Verb == ResourceVerb.Start && !outcome.Ok)
                 Trace.ResourceStartFailed(_log, res.Name, outcome.Reason);
+            else if (r.Verb == ResourceVerb.Finish && !outcome.Ok)
+                Trace.ResourceFinishFailed(_log, res.Name, outcome.Reason);
         }
         if (r.Verb == ResourceVerb.Stop && outcome.Ok)
             Hold(r.Index, false);

@@ -246,7 +246,7 @@ internal sealed class ApplianceDaemon : IDisposable
             _conntrackd = new ConntrackdSupervisor(Core.Director.NodeResources.ForNode(sync, setup.SelfIndex), options.StateDir, log, _time);
         if (_config.Director is { } directorConfig)
             _director = new DirectorService(directorConfig, _config.Cluster.Name, log, _time);
-        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd, _director, log)).ToArray();
+        var resources = Core.Director.NodeResources.Of(_config).Select(r => ResourceFactory.Create(r, _conntrackd, _director)).ToArray();
         _vipWatch = new DuplicateVipWatch(_config.Resources.OfType<VipResourceConfig>(), log);
         // Only the devices that fence the peer live on this board (a node never drives its own relay).
         var devices = _config.FenceLevels(_peer).ToDictionary(d => d.Name, d => Fencing.FenceDeviceFactory.Create(d, _self.Name));

@@ -8,25 +8,14 @@ namespace Appliance.Daemon;
 internal static class ResourceFactory
 {
     /// <param name="conntrackd">The supervised conntrackd (for the conntrack-sync resource: its config file, and its commit waits until it is up).</param>
-    /// <param name="director">The director's table, which the start waits for (the takeover's order: table, then the commit and the VIPs).</param>
-    /// <param name="log">Where the conntrack commit, which ends after its start returned, says how it ended.</param>
-    public static IResource Create(ResourceConfig config, ConntrackdSupervisor? conntrackd = null, DirectorService? director = null,
-        Microsoft.Extensions.Logging.ILogger? log = null) => config switch
+    /// <param name="director">The director's table, which the start waits for (the takeover's order: table, VIPs, commit).</param>
+    public static IResource Create(ResourceConfig config, ConntrackdSupervisor? conntrackd = null, DirectorService? director = null) => config switch
     {
         VipResourceConfig vip => new VipResource(vip),
         ScriptResourceConfig script => new ScriptResource(script),
         Appliance.Core.Director.ConntrackSyncResourceConfig => conntrackd is null
             ? throw new ArgumentException("the conntrack-sync resource needs the conntrackd supervisor", nameof(conntrackd))
-            : new ConntrackSyncResource(conntrackd.ControlSocket, conntrackd.WaitReadyAsync, director is null ? null : director.WaitLoadedAsync,
-                log is null ? null : o => Committed(log, o)),
+            : new ConntrackSyncResource(conntrackd.ControlSocket, conntrackd.WaitReadyAsync, director is null ? null : director.WaitLoadedAsync),
         _ => throw new ArgumentException($"no implementation for resource kind {config.Kind}", nameof(config)),
     };
-
-    private static void Committed(Microsoft.Extensions.Logging.ILogger log, ResourceOutcome outcome)
-    {
-        if (outcome.Ok)
-            Trace.ConntrackCommitted(log, outcome.Reason);
-        else
-            Trace.ConntrackCommitFailed(log, outcome.Reason);
-    }
 }

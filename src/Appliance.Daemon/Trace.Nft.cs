@@ -47,12 +47,6 @@ internal static partial class Trace
     [LoggerMessage(1815, LogLevel.Warning, "conntrackd says: {Line}")]
     public static partial void ConntrackdSays(ILogger log, string line);
 
-    [LoggerMessage(1816, LogLevel.Information, "conntrack-sync: {Outcome}")]
-    public static partial void ConntrackCommitted(ILogger log, string outcome);
-
-    [LoggerMessage(1817, LogLevel.Error, "conntrack-sync: {Outcome}; the synced connections' packets stay dropped by the guard (their clients time out)")]
-    public static partial void ConntrackCommitFailed(ILogger log, string outcome);
-
     [LoggerMessage(1820, LogLevel.Warning, "check: {Service} {Server} {UpDown}: {Reason}; now {State}, applied in {Ms}ms")]
     public static partial void CheckFlipped(ILogger log, string service, string server, string upDown, string reason, string state, long ms);
 

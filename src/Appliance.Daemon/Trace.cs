@@ -80,6 +80,9 @@ internal static partial class Trace
     [LoggerMessage(1401, LogLevel.Error, "resource {Name} failed to start ({Reason}); rolling back")]
     public static partial void ResourceStartFailed(ILogger log, string name, string reason);
 
+    [LoggerMessage(1402, LogLevel.Error, "resource {Name} failed to finish its start ({Reason}); the others stay up, restarting it in place")]
+    public static partial void ResourceFinishFailed(ILogger log, string name, string reason);
+
     [LoggerMessage(1403, LogLevel.Error, "resource {Name} failed its monitor ({Reason}); restarting it in place")]
     public static partial void ResourceMonitorFailed(ILogger log, string name, string reason);
 

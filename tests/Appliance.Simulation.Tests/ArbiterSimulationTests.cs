@@ -127,10 +127,12 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
                     Assert.False(sim.IsRunning(0));
                     break;
                 case "fence device slow":
-                    // Past its 2 s timeout the controller retries; the late switch still lands.
+                    // Past its 2 s timeout the controller retries; the late switch still lands. Each
+                    // action answers in 0.5-3 s against a 2 s timeout, so a round passes about one time
+                    // in three: allow several rounds with their backoff rather than a lucky draw.
                     sim.FenceDevice[1] = HeartbeatSimulation.FenceBehaviour.Slow;
                     sim.Crash(0);
-                    sim.RunUntil(t0 + bound + TimeSpan.FromSeconds(12), Safe);
+                    sim.RunUntil(t0 + bound + 4 * FencingLimits.RoundBackoffMax + TimeSpan.FromSeconds(12), Safe);
                     Assert.Equal(NodeRole.Active, RoleOf(1));
                     break;
                 case "both nodes booting at once":

@@ -328,11 +328,12 @@ public sealed class HeartbeatSimulation
         int deadtimeMs = keepaliveMs * _rnd.Next(3, 11);
         Timers = timers ?? new Timers(TimeSpan.FromMilliseconds(keepaliveMs), TimeSpan.FromMilliseconds((keepaliveMs + deadtimeMs) / 2),
             TimeSpan.FromMilliseconds(deadtimeMs), TimeSpan.FromMilliseconds(Math.Max(deadtimeMs, 2000)));
-        Config = BuildConfig(_rnd.Next(1, 4), autoFailback);
+        Config = BuildConfig(_rnd.Next(1, 4), autoFailback, connectionSync: seed % 3 == 0);
         LinkTimers = LinkCadence.OfNode(Timers, Config.Nodes[0]);
         PeerDeadtime = LinkTimers.Max(l => l.Deadtime);
         MaxAckFreshness = LinkTimers.Max(l => l.AckFreshness);
-        _world = [new bool[Config.Resources.Length], new bool[Config.Resources.Length]];
+        int held = Appliance.Core.Director.NodeResources.Of(Config).Length; // with connection sync, its resource first
+        _world = [new bool[held], new bool[held]];
         Faults = new Fault[2, 2];
         SetAll(Healthy);
         Now = TimeSpan.FromSeconds(_rnd.Next(1, 100_000)); // a random origin: no code may assume zero
@@ -340,7 +341,11 @@ public sealed class HeartbeatSimulation
         Boot(1);
     }
 
-    private ApplianceConfig BuildConfig(int resources, bool autoFailback)
+    /// <param name="connectionSync">
+    /// A director that syncs connections: its conntrack resource starts first and finishes (the commit)
+    /// after every other resource started, so the order and its failures are in the simulation too.
+    /// </param>
+    private ApplianceConfig BuildConfig(int resources, bool autoFailback, bool connectionSync)
     {
         var cluster = new ClusterConfig("sim", "/k", autoFailback, FencingMode.Required, Timers)
             { FenceDelay = FenceDelay, FenceDelayRandom = TimeSpan.FromMilliseconds(400) };
@@ -352,6 +357,9 @@ public sealed class HeartbeatSimulation
             FenceDevices = [relay("relay-alpha"), relay("relay-beta")],
             Resources = [.. Enumerable.Range(0, resources).Select(i => (ResourceConfig)new ScriptResourceConfig($"r{i}", ResourceKind.Exec, "true", "true", null, null, [], TimeSpan.FromSeconds(1))
                 { MonitorInterval = TimeSpan.FromMilliseconds(_rnd.Next(0, 3) * 500), Monitor = "true" })],
+            Director = connectionSync
+                ? new DirectorConfig([], new ConntrackSyncConfig("eth2", IPAddress.Parse("10.99.0.1"), IPAddress.Parse("10.99.0.2"), 3780), [])
+                : null,
         };
     }
 

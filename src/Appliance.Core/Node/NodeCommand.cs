@@ -3,8 +3,12 @@ using Appliance.Core.Fencing;
 
 namespace Appliance.Core.Node;
 
-/// <summary>A resource action the host carries out and reports back with <see cref="ClusterNode.ResourceDone"/>.</summary>
-public enum ResourceVerb { Start, Stop, Monitor }
+/// <summary>
+/// A resource action the host carries out and reports back with <see cref="ClusterNode.ResourceDone"/>:
+/// start, stop, check, or finish a start once every resource has started
+/// (<see cref="ResourceSpec.FinishesLast"/>: the conntrack commit after the VIPs).
+/// </summary>
+public enum ResourceVerb { Start, Stop, Monitor, Finish }
 
 /// <summary>Why a fence operation ran: the arbiter (a dead peer) or an operator's `fence NODE`.</summary>
 public enum FenceTrigger { PeerDead, Operator }

@@ -8,6 +8,13 @@ namespace Appliance.Core.Node;
 public readonly record struct ResourceSpec(string Name, string Kind, TimeSpan Timeout, TimeSpan MonitorInterval)
 {
     /// <summary>
+    /// Its start has a second step (<see cref="ResourceVerb.Finish"/>) that runs after every resource
+    /// has started: the conntrack commit, which needs the director's table (its start) but must not hold
+    /// back the VIPs after it, nor share the CPU with them while they come up.
+    /// </summary>
+    public bool FinishesLast { get; init; }
+
+    /// <summary>
     /// Bound of a VIP action (an rtnetlink request and a raw frame: milliseconds); scripts and agents
     /// carry their configured <c>timeout</c>.
     /// </summary>
@@ -18,7 +25,8 @@ public readonly record struct ResourceSpec(string Name, string Kind, TimeSpan Ti
         ScriptResourceConfig s => s.Timeout,
         Director.ConntrackSyncResourceConfig => Director.ConntrackSyncResourceConfig.CommitTimeout,
         _ => VipTimeout,
-    }, r.MonitorInterval);
+    }, r.MonitorInterval)
+    { FinishesLast = r is Director.ConntrackSyncResourceConfig };
 
     public static string KindName(ResourceKind k) => k switch
     {
@@ -43,10 +51,14 @@ public readonly record struct ResourceView(string Name, string Kind, ResourceSta
 /// restarted in place once (stop, start: pacemaker's on-fail=restart), and if that fails the node is
 /// unfit, so the arbiter hands over to a healthy peer. At boot every resource is stopped once, so
 /// nothing a previous run left behind is held by a node that is not active.
+/// <para>A resource that <see cref="ResourceSpec.FinishesLast"/> is started in its place and finished
+/// (<see cref="ResourceVerb.Finish"/>) once every resource has started; the node holds its resources
+/// (<see cref="LocalResources.Started"/>) when the finishes are done. A finish that fails is restarted in
+/// place like a failed monitor (stop, start, finish), and a second failure makes the node unfit.</para>
 /// </summary>
 public sealed class ResourceSequencer
 {
-    private enum Phase { Cleanup, Idle, Starting, Stopping, RestartStop, RestartStart }
+    private enum Phase { Cleanup, Idle, Starting, Finishing, Stopping, RestartStop, RestartStart, RestartFinish }
 
     private readonly ResourceSpec[] _specs;
     private readonly ResourceState[] _states;
@@ -144,16 +156,32 @@ public sealed class ResourceSequencer
                     Issue(_cursor, ResourceVerb.Start, outbox);
                     return;
                 }
-                Aggregate = LocalResources.Started;
-                _phase = Phase.Idle;
-                for (int i = 0; i < _specs.Length; i++)
-                    _monitorDue[i] = now + _specs[i].MonitorInterval;
+                _phase = Phase.Finishing;
+                _cursor = NextToFinish(0);
+                Advance(now, outbox);
+                return;
+            case Phase.Finishing:
+                if (_wanted != ArbiterAction.StartResources)
+                {
+                    StopFrom(_specs.Length - 1);
+                    Advance(now, outbox);
+                    return;
+                }
+                if (_cursor < _specs.Length)
+                {
+                    Issue(_cursor, ResourceVerb.Finish, outbox);
+                    return;
+                }
+                HoldAll(now);
                 break;
             case Phase.RestartStop:
                 Issue(_cursor, ResourceVerb.Stop, outbox);
                 return;
             case Phase.RestartStart:
                 Issue(_cursor, ResourceVerb.Start, outbox);
+                return;
+            case Phase.RestartFinish:
+                Issue(_cursor, ResourceVerb.Finish, outbox);
                 return;
         }
         // Idle: converge on what the arbiter wants, else run a monitor that is due.
@@ -184,6 +212,23 @@ public sealed class ResourceSequencer
         }
     }
 
+    /// <summary>Every resource started and finished: the node holds them, and monitors fall due.</summary>
+    private void HoldAll(TimeSpan now)
+    {
+        Aggregate = LocalResources.Started;
+        _phase = Phase.Idle;
+        for (int i = 0; i < _specs.Length; i++)
+            _monitorDue[i] = now + _specs[i].MonitorInterval;
+    }
+
+    /// <summary>The first resource from <paramref name="from"/> whose start has a finish still to run.</summary>
+    private int NextToFinish(int from)
+    {
+        while (from < _specs.Length && !(_specs[from].FinishesLast && _states[from] == ResourceState.Started))
+            from++;
+        return from;
+    }
+
     private void StopFrom(int cursor)
     {
         _phase = Phase.Stopping;
@@ -195,8 +240,10 @@ public sealed class ResourceSequencer
     private void Issue(int i, ResourceVerb verb, List<NodeCommand> outbox)
     {
         _inFlight = i;
-        if (verb != ResourceVerb.Monitor)
+        if (verb is ResourceVerb.Start or ResourceVerb.Stop)
             _states[i] = verb == ResourceVerb.Start ? ResourceState.Starting : ResourceState.Stopping;
+        else if (verb == ResourceVerb.Finish)
+            _details[i] = "finishing its start, after every resource started";
         outbox.Add(new RunResource(i, verb, _specs[i].Timeout));
     }
 
@@ -221,7 +268,11 @@ public sealed class ResourceSequencer
                 return;
             case ResourceVerb.Start when outcome.Ok:
                 _states[i] = ResourceState.Started;
-                if (_phase == Phase.RestartStart)
+                if (_phase == Phase.RestartStart && s.FinishesLast)
+                {
+                    _phase = Phase.RestartFinish; // its finish again, then it is back
+                }
+                else if (_phase == Phase.RestartStart)
                 {
                     _details[i] = $"restarted after its monitor failed ({_details[i]})";
                     _monitorDue[i] = now + s.MonitorInterval;
@@ -232,6 +283,32 @@ public sealed class ResourceSequencer
                     _details[i] = outcome.Reason;
                     _cursor++;
                 }
+                return;
+            case ResourceVerb.Finish when outcome.Ok:
+                if (_phase == Phase.RestartFinish)
+                {
+                    _details[i] = $"restarted ({outcome.Reason})";
+                    _monitorDue[i] = now + s.MonitorInterval;
+                    _phase = Phase.Idle;
+                }
+                else
+                {
+                    _details[i] = outcome.Reason;
+                    _cursor = NextToFinish(i + 1);
+                }
+                return;
+            case ResourceVerb.Finish:
+                if (_phase == Phase.RestartFinish)
+                {
+                    Lose(i, $"restarted after its finish failed; failed again ({outcome.Reason})");
+                    return;
+                }
+                // Every other resource is up (the VIPs serve): the node holds them, and this one is
+                // restarted in place, as after a failed monitor.
+                HoldAll(now);
+                _details[i] = $"finish failed ({outcome.Reason}): restarting";
+                _phase = Phase.RestartStop;
+                _cursor = i;
                 return;
             case ResourceVerb.Start:
                 _states[i] = ResourceState.Failed;

@@ -27,4 +27,10 @@ public interface IResource
 
     /// <summary>Is the started resource still running? Failed means it is not (or cannot tell).</summary>
     Task<ResourceOutcome> MonitorAsync(CancellationToken ct);
+
+    /// <summary>
+    /// The second step of a start that the node runs once every resource has started
+    /// (<see cref="Node.ResourceSpec.FinishesLast"/>: the conntrack commit). Nothing for the others.
+    /// </summary>
+    Task<ResourceOutcome> FinishAsync(CancellationToken ct) => Task.FromResult(ResourceOutcome.Done());
 }

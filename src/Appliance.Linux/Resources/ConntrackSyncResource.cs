@@ -6,19 +6,20 @@ namespace Appliance.Linux.Resources;
 
 /// <summary>
 /// The conntrack commit of a takeover, as a resource that the node starts before every VIP
-/// (<see cref="Appliance.Core.Director.ConntrackSyncResourceConfig"/>). Start waits for the director's
-/// table (it holds the NAT and the guard rule) and returns: the commit of the peer's connections from
-/// conntrackd's external cache into this node's kernel (`conntrackd -c`, bounded) runs in the background
-/// while the VIPs come up, because the table's guard drops a mid-stream packet of a connection not yet
-/// committed and TCP sends it again after the commit (measured: the connection lives; without the guard it
-/// is reset). So a takeover's VIPs wait neither for conntrackd nor for a commit that grows with
-/// the table (10,000 entries: 144 ms). Then, still in the background, it flushes the caches, resyncs
-/// with the kernel and sends a bulk update to the peer (`-f`, `-R`, `-B`, as conntrack-tools'
-/// primary-backup script does). Stop (after the VIPs are gone) purges what this node no longer owns and
-/// asks the peer for a resync (`-t`, `-n`), also in the background. Requests reach conntrackd one at a
-/// time in the order asked; a start cancels a stop's requests not yet sent and the other way round, so a
-/// purge never lands after a commit. Monitor: a commit or follow-up that failed (once), else the
-/// supervised conntrackd answers (`-s`).
+/// (<see cref="Appliance.Core.Director.ConntrackSyncResourceConfig"/>) and finishes after them
+/// (<see cref="Appliance.Core.Node.ResourceSpec.FinishesLast"/>: the node's sequencer owns that order).
+/// Start waits for the director's table (it holds the NAT and the guard rule). Finish commits the peer's
+/// connections from conntrackd's external cache into this node's kernel (`conntrackd -c`, bounded) once
+/// the VIPs are up: the table's guard drops a mid-stream packet of a connection not yet committed and TCP
+/// sends it again after the commit (measured: the connection lives; without the guard it is reset), so
+/// the VIPs wait neither for conntrackd nor for a commit that grows with the table (10,000 entries:
+/// 144 ms), nor share the CPU with it while they come up. Then, in the background, it flushes the
+/// caches, resyncs with the kernel and sends a bulk update to the peer (`-f`, `-R`, `-B`, as
+/// conntrack-tools' primary-backup script does). Stop (after the VIPs are gone) purges what this node no
+/// longer owns and asks the peer for a resync (`-t`, `-n`), also in the background. Requests reach
+/// conntrackd one at a time in the order asked; a start cancels a stop's requests not yet sent and the
+/// other way round, so a purge never lands after a commit. Monitor: a follow-up that failed (once), else
+/// the supervised conntrackd answers (`-s`).
 /// </summary>
 /// <param name="controlSocket">The supervised conntrackd's control socket (<see cref="ConntrackdControl"/>: no process per request).</param>
 /// <param name="ready">
@@ -26,16 +27,14 @@ namespace Appliance.Linux.Resources;
 /// </param>
 /// <param name="tableLoaded">
 /// Waits (up to the bound it is given) until the director's table is in this node's kernel; false if it
-/// is not. The order of a takeover is table, then commit and VIPs: committed connections without the
-/// table's NAT are reset, and so are VIPs before the table's guard (nat-director.md). A table that does
-/// not load in time does not stop the takeover (the VIPs are still worth holding); the outcome says the
-/// connections may be lost. Null: no wait.
+/// is not. The order of a takeover is table, VIPs, commit: committed connections without the table's NAT
+/// are reset, and so are VIPs before the table's guard (nat-director.md). A table that does not load in
+/// time does not stop the takeover (the VIPs are still worth holding); the outcome says the connections
+/// may be lost. Null: no wait.
 /// </param>
-/// <param name="report">Told how each commit ended (the daemon logs it: the takeover's log no longer waits for it).</param>
 public sealed class ConntrackSyncResource(string controlSocket,
     Func<TimeSpan, CancellationToken, Task<bool>>? ready = null,
-    Func<TimeSpan, CancellationToken, Task<bool>>? tableLoaded = null,
-    Action<ResourceOutcome>? report = null) : IResource
+    Func<TimeSpan, CancellationToken, Task<bool>>? tableLoaded = null) : IResource
 {
     /// <summary>
     /// Longest a start waits for the director's table, and a commit for the supervised conntrackd to come
@@ -59,15 +58,13 @@ public sealed class ConntrackSyncResource(string controlSocket,
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
     private Task<ResourceOutcome> _background = Nothing;
     private CancellationTokenSource _followUpCancel = new();
+    private CancellationToken _superseded;
 
     public string Name => Appliance.Core.Director.ConntrackSyncResourceConfig.ResourceName;
 
     public string Kind => "conntrack";
 
     public TimeSpan MonitorInterval => TimeSpan.FromSeconds(10);
-
-    /// <summary>How the last start's commit ended (completed at once when nothing was started).</summary>
-    public Task<ResourceOutcome> Committed { get; private set; } = Nothing;
 
     public async Task<ResourceOutcome> StartAsync(CancellationToken ct)
     {
@@ -79,15 +76,31 @@ public sealed class ConntrackSyncResource(string controlSocket,
         if (ms >= 1)
             note += System.FormattableString.Invariant($" after {ms:0}ms waiting for the director's table");
         // A stop's purge still pending (a node that released and takes over again within the follow-up
-        // delay, or the release at boot just before the first takeover) must not come after this commit:
-        // `-t` then arms conntrackd's purge timer, and 60 s later the kernel's established entries of this
-        // now active node are deleted (a commit cancels that timer only if it comes after `-t`).
-        var token = Supersede();
-        var committed = new TaskCompletionSource<ResourceOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Committed = committed.Task;
-        // On the thread pool: not even the socket's connect runs on the takeover's path.
-        _background = Task.Run(() => CommitAndFollowUp(token, committed), CancellationToken.None);
-        return ResourceOutcome.Done("committing (conntrackd -c) while the VIPs come up" + note);
+        // delay, or the release at boot just before the first takeover) must not come after this start's
+        // commit: `-t` then arms conntrackd's purge timer, and 60 s later the kernel's established entries
+        // of this now active node are deleted (a commit cancels that timer only if it comes after `-t`).
+        _superseded = Supersede();
+        _background = Nothing;
+        return ResourceOutcome.Done("the director's table is in; the commit (conntrackd -c) follows the VIPs" + note);
+    }
+
+    /// <summary>The commit (`conntrackd -c`), once the VIPs are up; then the follow-ups in the background.</summary>
+    public async Task<ResourceOutcome> FinishAsync(CancellationToken ct)
+    {
+        var superseded = _superseded;
+        ResourceOutcome outcome;
+        try
+        {
+            outcome = await Commit(superseded).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            outcome = ResourceOutcome.Failed("commit (conntrackd -c): " + e.Message);
+        }
+        if (!outcome.Ok)
+            return outcome with { Reason = outcome.Reason + "; until a commit lands the guard drops the synced connections' packets (their clients wait, then time out)" };
+        _background = FollowUp(superseded, ConntrackdRequest.FlushCaches, ConntrackdRequest.ResyncWithKernel, ConntrackdRequest.SendBulk);
+        return outcome;
     }
 
     public Task<ResourceOutcome> StopAsync(CancellationToken ct)
@@ -96,7 +109,7 @@ public sealed class ConntrackSyncResource(string controlSocket,
         return Task.FromResult(ResourceOutcome.Done("purge and resync requested (conntrackd -t, -n)"));
     }
 
-    /// <summary>A commit or follow-up that failed is reported here once; else conntrackd answers its statistics request.</summary>
+    /// <summary>A follow-up that failed is reported here once; else conntrackd answers its statistics request.</summary>
     public async Task<ResourceOutcome> MonitorAsync(CancellationToken ct)
     {
         if (_background.IsCompleted && !_background.Result.Ok)
@@ -109,24 +122,6 @@ public sealed class ConntrackSyncResource(string controlSocket,
         return s.Ok ? ResourceOutcome.Done("conntrackd answers") : ResourceOutcome.Failed("conntrackd -s: " + s.Reason);
     }
 
-    private async Task<ResourceOutcome> CommitAndFollowUp(CancellationToken superseded, TaskCompletionSource<ResourceOutcome> committed)
-    {
-        ResourceOutcome outcome;
-        try
-        {
-            outcome = await Commit(superseded).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
-        {
-            outcome = ResourceOutcome.Failed("commit (conntrackd -c): " + e.Message);
-        }
-        committed.SetResult(outcome);
-        report?.Invoke(outcome);
-        return outcome.Ok
-            ? await FollowUp(superseded, ConntrackdRequest.FlushCaches, ConntrackdRequest.ResyncWithKernel, ConntrackdRequest.SendBulk).ConfigureAwait(false)
-            : outcome;
-    }
-
     private async Task<ResourceOutcome> Commit(CancellationToken superseded)
     {
         long t0 = Stopwatch.GetTimestamp();
@@ -137,7 +132,7 @@ public sealed class ConntrackSyncResource(string controlSocket,
                 return ResourceOutcome.Failed($"commit: conntrackd is not running (not up within {ReadyTimeout.TotalSeconds:0} s; see its log in the state directory)");
             double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             if (ms >= 1)
-                waited = System.FormattableString.Invariant($" after {ms:0}ms waiting for conntrackd");
+                waited = System.FormattableString.Invariant($", {ms:0}ms of it waiting for conntrackd");
             await _oneAtATime.WaitAsync(superseded).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -149,10 +144,10 @@ public sealed class ConntrackSyncResource(string controlSocket,
             // Not cancelled by a stop: a commit sent is let finish, so the stop's purge comes after it.
             using var bound = new CancellationTokenSource(Appliance.Core.Director.ConntrackSyncResourceConfig.CommitTimeout);
             var r = await Run(ConntrackdRequest.Commit, bound.Token).ConfigureAwait(false);
-            string took = System.FormattableString.Invariant($", {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:0}ms after the start");
+            string took = System.FormattableString.Invariant($" in {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:0}ms") + waited;
             return r.Ok
-                ? ResourceOutcome.Done("connections committed (conntrackd -c)" + waited + took)
-                : ResourceOutcome.Failed("commit (conntrackd -c): " + r.Reason + waited + took);
+                ? ResourceOutcome.Done("connections committed (conntrackd -c)" + took)
+                : ResourceOutcome.Failed("commit (conntrackd -c): " + r.Reason + took);
         }
         finally
         {

@@ -8,7 +8,7 @@ using Appliance.Core.Node;
 
 namespace Appliance.Core.Tests.Director;
 
-/// <summary>Connection sync: conntrackd's generated config, and the commit ordered before every VIP.</summary>
+/// <summary>Connection sync: conntrackd's generated config, and the takeover's order: table, VIPs, commit.</summary>
 public class ConntrackSyncTests
 {
     private static string Golden([CallerFilePath] string here = "") => Path.Combine(Path.GetDirectoryName(here)!, "Golden", "conntrackd.conf");
@@ -47,7 +47,7 @@ public class ConntrackSyncTests
         "  inside_vips: [gw-inside, gw-inside6]\n", "  inside_vips: [gw-inside, gw-inside6]\n  sync: {interface: eth2, local: 10.99.0.1, peer: 10.99.0.2}\n", StringComparison.Ordinal));
 
     [Fact]
-    public void The_commit_is_the_first_resource_so_it_starts_before_every_vip_and_stops_after_them()
+    public void The_sync_resource_starts_first_with_the_table_commits_after_every_vip_and_stops_last()
     {
         var config = WithSync();
         Assert.NotNull(config.Director!.Sync);
@@ -60,7 +60,7 @@ public class ConntrackSyncTests
         var s = new ResourceSequencer([.. resources.Select(ResourceSpec.From)]);
         var outbox = new List<NodeCommand>();
         var now = TimeSpan.FromSeconds(5);
-        void Drive(ArbiterAction want, NodeRole role, List<int> order)
+        void Drive(ArbiterAction want, NodeRole role, List<(int, ResourceVerb)> order)
         {
             s.Want(want, role);
             for (int guard = 0; guard < 100; guard++)
@@ -70,17 +70,23 @@ public class ConntrackSyncTests
                     return;
                 var r = Assert.IsType<RunResource>(Assert.Single(outbox));
                 outbox.Clear();
-                order.Add(r.Index);
+                order.Add((r.Index, r.Verb));
+                if (r.Verb == ResourceVerb.Finish)
+                    Assert.Equal(LocalResources.Starting, s.Aggregate); // not held until the commit is in
                 s.Done(now, r.Index, r.Verb, Appliance.Core.Ports.ResourceOutcome.Done());
             }
         }
         Drive(ArbiterAction.None, NodeRole.Starting, []);
-        var starts = new List<int>();
+        var starts = new List<(int, ResourceVerb)>();
         Drive(ArbiterAction.StartResources, NodeRole.Takeover, starts);
-        Assert.Equal(Enumerable.Range(0, resources.Length), starts);
+        // The table (the sync resource's start), every VIP, then the commit (its finish).
+        Assert.Equal([.. Enumerable.Range(0, resources.Length).Select(i => (i, ResourceVerb.Start)), (0, ResourceVerb.Finish)], starts);
+        Assert.Equal(LocalResources.Started, s.Aggregate);
         Assert.Equal(ConntrackSyncResourceConfig.CommitTimeout, ResourceSpec.From(resources[0]).Timeout);
-        var stops = new List<int>();
+        Assert.True(ResourceSpec.From(resources[0]).FinishesLast);
+        Assert.All(resources.Skip(1), r => Assert.False(ResourceSpec.From(r).FinishesLast));
+        var stops = new List<(int, ResourceVerb)>();
         Drive(ArbiterAction.StopResources, NodeRole.Releasing, stops);
-        Assert.Equal(Enumerable.Range(0, resources.Length).Reverse(), stops);
+        Assert.Equal(Enumerable.Range(0, resources.Length).Reverse().Select(i => (i, ResourceVerb.Stop)), stops);
     }
 }

@@ -113,6 +113,68 @@ public class ClusterNodeTests
         Assert.Equal(LocalResources.Started, s.Aggregate); // still held: the arbiter hands over, then stops it
     }
 
+    private static ResourceSequencer WithFinish(TimeSpan monitor = default) => new(
+    [
+        new ResourceSpec("sync", "conntrack", TimeSpan.FromSeconds(30), monitor) { FinishesLast = true },
+        new ResourceSpec("vip", "vip", TimeSpan.FromSeconds(5), default),
+    ]);
+
+    [Fact]
+    public void A_stop_wanted_while_a_finish_runs_waits_for_it_then_stops_everything_in_reverse()
+    {
+        var s = WithFinish();
+        var outbox = new List<NodeCommand>();
+        CleanUp(s, outbox, 2);
+        s.Want(ArbiterAction.StartResources, NodeRole.Takeover);
+        Assert.Equal((0, ResourceVerb.Start), Pair(Next(s, outbox, T0)));
+        Assert.Equal((1, ResourceVerb.Start), Pair(Next(s, outbox, T0)));
+        s.Advance(T0, outbox);
+        var finish = Assert.IsType<RunResource>(Assert.Single(outbox));
+        outbox.Clear();
+        Assert.Equal((0, ResourceVerb.Finish), (finish.Index, finish.Verb));
+        s.Want(ArbiterAction.StopResources, NodeRole.Releasing); // the peer came back meanwhile
+        s.Advance(T0, outbox);
+        Assert.Empty(outbox); // one action at a time: the commit is let finish (a purge must come after it)
+        s.Done(T0, 0, ResourceVerb.Finish, ResourceOutcome.Done());
+        Assert.Equal((1, ResourceVerb.Stop), Pair(Next(s, outbox, T0)));
+        Assert.Equal((0, ResourceVerb.Stop), Pair(Next(s, outbox, T0)));
+        s.Advance(T0, outbox);
+        Assert.Equal(LocalResources.Stopped, s.Aggregate);
+    }
+
+    [Fact]
+    public void A_failed_finish_keeps_the_other_resources_and_restarts_it_in_place_once_then_the_node_is_unfit()
+    {
+        var s = WithFinish(monitor: TimeSpan.FromSeconds(10));
+        var outbox = new List<NodeCommand>();
+        CleanUp(s, outbox, 2);
+        s.Want(ArbiterAction.StartResources, NodeRole.Takeover);
+        Next(s, outbox, T0);
+        Next(s, outbox, T0);
+        Assert.Equal((0, ResourceVerb.Finish), Pair(Next(s, outbox, T0, ok: false)));
+        Assert.Equal(LocalResources.Started, s.Aggregate); // the VIP serves; the commit is what failed
+        Assert.Equal("", s.Failure);
+        Assert.Contains("finish failed", s.Snapshot()[0].Detail);
+        Assert.Equal((0, ResourceVerb.Stop), Pair(Next(s, outbox, T0)));
+        Assert.Equal((0, ResourceVerb.Start), Pair(Next(s, outbox, T0)));
+        Assert.Equal((0, ResourceVerb.Finish), Pair(Next(s, outbox, T0)));
+        Assert.Equal("", s.Failure);
+        Assert.Equal(T0 + TimeSpan.FromSeconds(10), s.NextWake()); // monitored again
+
+        // A monitor that fails later restarts it with its finish too; a finish that fails again is the end.
+        var now = T0 + TimeSpan.FromSeconds(10);
+        Assert.Equal((0, ResourceVerb.Monitor), Pair(Next(s, outbox, now, ok: false)));
+        Assert.Equal((0, ResourceVerb.Stop), Pair(Next(s, outbox, now)));
+        Assert.Equal((0, ResourceVerb.Start), Pair(Next(s, outbox, now)));
+        Assert.Equal((0, ResourceVerb.Finish), Pair(Next(s, outbox, now, ok: false)));
+        Assert.Contains("failed again", s.Failure);
+        Assert.Equal(LocalResources.Started, s.Aggregate); // still held: the arbiter hands over, then stops it
+        s.Advance(now, outbox);
+        Assert.Empty(outbox);
+    }
+
+    private static (int, ResourceVerb) Pair(RunResource r) => (r.Index, r.Verb);
+
     [Fact]
     public void A_withdrawn_start_does_not_run_later_on_a_node_that_backed_off()
     {

@@ -194,7 +194,7 @@ public sealed class ConnectionFailoverTests(ITestOutputHelper output) : IDisposa
         {
             var resource = new ConntrackSyncResource(d2.ControlSocket);
             Assert.True((await resource.StartAsync(CancellationToken.None)).Ok);
-            var r = await resource.Committed;
+            var r = await resource.FinishAsync(CancellationToken.None);
             Assert.True(r.Ok, "commit on d2: " + r.Reason);
         }
         void Vips() => Sh($"""

@@ -48,7 +48,7 @@ public sealed class ConntrackSyncTests : IDisposable
             var resource = new ConntrackSyncResource(supervisor.ControlSocket);
             var start = await resource.StartAsync(CancellationToken.None);
             Assert.True(start.Ok, "start: " + start.Reason);
-            var commit = await resource.Committed;
+            var commit = await resource.FinishAsync(CancellationToken.None);
             Assert.True(commit.Ok, "commit: " + commit.Reason + Log());
             var monitor = await resource.MonitorAsync(CancellationToken.None);
             Assert.True(monitor.Ok, "monitor: " + monitor.Reason);
@@ -101,9 +101,9 @@ public sealed class ConntrackSyncTests : IDisposable
 
     /// <summary>
     /// A takeover right after the daemon started (both nodes booted together, seen in the lab) comes before
-    /// the supervisor's conntrackd is up. The start does not wait for it (the VIPs come up meanwhile; the
-    /// guard holds the synced connections' packets); the commit waits and succeeds, and it fails, bounded,
-    /// only when conntrackd never comes, and the next monitor says so.
+    /// the supervisor's conntrackd is up. The start does not wait for it (the VIPs come up after it; the
+    /// guard holds the synced connections' packets); the commit (the resource's finish, after the VIPs)
+    /// waits and succeeds, and it fails, bounded, only when conntrackd never comes, saying what that costs.
     /// </summary>
     [RootFact]
     public async Task A_commit_before_conntrackd_is_up_waits_for_it_without_holding_the_start_and_fails_only_when_it_never_comes()
@@ -113,32 +113,32 @@ public sealed class ConntrackSyncTests : IDisposable
         {
             var unready = new ConntrackSyncResource(supervisor.ControlSocket);
             Assert.True((await unready.StartAsync(CancellationToken.None)).Ok);
-            Assert.False((await unready.Committed).Ok, "a commit with no conntrackd running succeeded");
-            await Task.Delay(100); // the failure reaches the monitor once the background work ended
-            var reported = await unready.MonitorAsync(CancellationToken.None);
-            Assert.False(reported.Ok);
-            Assert.Contains("commit (conntrackd -c)", reported.Reason);
+            var refused = await unready.FinishAsync(CancellationToken.None);
+            Assert.False(refused.Ok, "a commit with no conntrackd running succeeded");
+            Assert.Contains("commit (conntrackd -c)", refused.Reason);
+            Assert.Contains("the guard drops the synced connections' packets", refused.Reason);
 
-            var reports = new List<ResourceOutcome>();
-            var never = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync, report: reports.Add);
+            var never = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync);
             var sw = Stopwatch.StartNew();
             var started = await never.StartAsync(CancellationToken.None);
             Assert.True(started.Ok, started.Reason);
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(1), $"the start waited {sw.Elapsed.TotalMilliseconds:0}ms for conntrackd");
-            Assert.False(never.Committed.IsCompleted, "the commit did not wait for conntrackd");
-            var failed = await never.Committed;
+            var finishing = never.FinishAsync(CancellationToken.None);
+            await Task.Delay(100);
+            Assert.False(finishing.IsCompleted, "the commit did not wait for conntrackd");
+            var failed = await finishing;
             Assert.False(failed.Ok);
             Assert.Contains("conntrackd is not running", failed.Reason);
             Assert.InRange(sw.Elapsed, ConntrackSyncResource.ReadyTimeout - TimeSpan.FromMilliseconds(100), ConntrackSyncResource.ReadyTimeout + TimeSpan.FromSeconds(5));
-            Assert.Equal([failed], reports);
 
             // The takeover's commit starts first; conntrackd comes 300 ms later.
             var resource = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync);
             Assert.True((await resource.StartAsync(CancellationToken.None)).Ok);
+            var committing = resource.FinishAsync(CancellationToken.None);
             await Task.Delay(300);
-            Assert.False(resource.Committed.IsCompleted, "the commit did not wait for conntrackd");
+            Assert.False(committing.IsCompleted, "the commit did not wait for conntrackd");
             supervisor.Start();
-            var done = await resource.Committed;
+            var done = await committing;
             Assert.True(done.Ok, "commit: " + done.Reason + Log());
             Assert.Contains("waiting for conntrackd", done.Reason);
         }
@@ -149,7 +149,7 @@ public sealed class ConntrackSyncTests : IDisposable
     }
 
     /// <summary>
-    /// The takeover's order is the table, then the commit and the VIPs: the start waits for the director's
+    /// The takeover's order is the table, the VIPs, then the commit: the start waits for the director's
     /// table (at boot it loads in the background), and when the table does not come within the bound the
     /// start still succeeds and the commit still happens (the VIPs are worth holding), and it says that
     /// the connections may be lost.
@@ -182,14 +182,16 @@ public sealed class ConntrackSyncTests : IDisposable
             var done = await commit;
             Assert.True(done.Ok, "start: " + done.Reason);
             Assert.DoesNotContain("without the director's table", done.Reason);
-            Assert.True((await resource.Committed).Ok, "commit: " + resource.Committed.Result.Reason + Log());
+            var committed = await resource.FinishAsync(CancellationToken.None);
+            Assert.True(committed.Ok, "commit: " + committed.Reason + Log());
 
             var lateResource = new ConntrackSyncResource(supervisor.ControlSocket, supervisor.WaitReadyAsync,
                 (_, _) => Task.FromResult(false));
             var late = await lateResource.StartAsync(CancellationToken.None);
             Assert.True(late.Ok, "a start without the table failed the takeover: " + late.Reason);
             Assert.Contains("without the director's table", late.Reason);
-            Assert.True((await lateResource.Committed).Ok, "commit: " + lateResource.Committed.Result.Reason + Log());
+            var lateCommit = await lateResource.FinishAsync(CancellationToken.None);
+            Assert.True(lateCommit.Ok, "commit: " + lateCommit.Reason + Log());
         }
         finally
         {
@@ -218,7 +220,8 @@ public sealed class ConntrackSyncTests : IDisposable
             Assert.True((await resource.StopAsync(CancellationToken.None)).Ok);
             var start = await resource.StartAsync(CancellationToken.None);
             Assert.True(start.Ok, start.Reason + Log());
-            Assert.True((await resource.Committed).Ok, resource.Committed.Result.Reason + Log());
+            var committed = await resource.FinishAsync(CancellationToken.None);
+            Assert.True(committed.Ok, committed.Reason + Log());
             Thread.Sleep(ConntrackSyncResource.FollowUpDelay + TimeSpan.FromSeconds(1.5)); // both follow-ups would have run by now
             string log = Log();
             int commit = log.LastIndexOf("committing", StringComparison.Ordinal);
