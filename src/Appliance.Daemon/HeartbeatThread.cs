@@ -441,6 +441,9 @@ internal sealed class HeartbeatThread : IDisposable
             case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
             case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
             case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
+            case MembershipEventKind.StallPeerStayed: Trace.StallPeerStayed(_log, _peerName, silenceMs); break;
+            case MembershipEventKind.StallPeerMoved: Trace.StallPeerMoved(_log, _peerName); break;
+            case MembershipEventKind.StallUnanswered: Trace.StallUnanswered(_log, _peerName, silenceMs); break;
             case MembershipEventKind.LinkFault:
                 Trace.LinkFault(_log, linkName, kind, linkState == LinkState.Up ? "up" : "down",
                     (long)_linkTimers[e.LinkIndex].Deadtime.TotalMilliseconds);

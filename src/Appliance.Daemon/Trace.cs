@@ -50,8 +50,17 @@ internal static partial class Trace
     [LoggerMessage(1013, LogLevel.Error, "background task {Task} failed: {Reason}")]
     public static partial void BackgroundFailed(ILogger log, string task, string reason);
 
-    [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead, stepping down")]
+    [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead: asking it before holding on to anything")]
     public static partial void Stall(ILogger log, long gapMs, long deadtimeMs);
+
+    [LoggerMessage(1109, LogLevel.Warning, "stall guard: {Peer} answered {Ms}ms later as a standby holding nothing: it never moved, nothing to undo")]
+    public static partial void StallPeerStayed(ILogger log, string peer, long ms);
+
+    [LoggerMessage(1110, LogLevel.Error, "stall guard: {Peer} claims the resources since this node stalled (it took over or is fencing): this node releases whatever it holds")]
+    public static partial void StallPeerMoved(ILogger log, string peer);
+
+    [LoggerMessage(1111, LogLevel.Error, "stall guard: no answer from {Peer} within {Ms}ms: this node releases whatever it holds")]
+    public static partial void StallUnanswered(ILogger log, string peer, long ms);
 
     [LoggerMessage(1107, LogLevel.Information, "arbiter: role {Role}, action {Action}: {Reason}")]
     public static partial void Role(ILogger log, string role, string action, string reason);

@@ -56,6 +56,7 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
     [Theory]
     [InlineData("active power cut")]
     [InlineData("active frozen then thawed")]
+    [InlineData("both frozen past deadtime")]
     [InlineData("serial cut only")]
     [InlineData("udp cut only")]
     [InlineData("full partition with both alive")]
@@ -96,6 +97,27 @@ public class ArbiterSimulationTests(ITestOutputHelper output)
                     sim.RunUntil(t0 + bound, Safe);
                     Assert.Equal(NodeRole.Active, RoleOf(1)); // it fenced the frozen node
                     Assert.False(sim.IsRunning(0));
+                    break;
+                case "both frozen past deadtime":
+                    // One host, one hypervisor: both nodes lose the CPU past deadtime, the standby a
+                    // little longer. Neither declared the other dead, so nothing moves: the active's
+                    // stall guard asks, and the standby answers that it stayed standby.
+                    for (int round = 0; round < 5; round++)
+                    {
+                        var frozen = 2 * t.Deadtime;
+                        sim.Freeze(0, frozen);
+                        sim.Freeze(1, frozen + TimeSpan.FromMilliseconds(sim.NextInt(0, (int)(2 * t.Keepalive.TotalMilliseconds))));
+                        sim.RunUntil(sim.Now + frozen + 2 * t.Deadtime, () =>
+                        {
+                            Safe();
+                            Assert.True(sim.Holds(0), $"round {round}: node 0 released at {sim.Now.TotalMilliseconds:0} ms");
+                            Assert.NotEqual(NodeRole.Releasing, RoleOf(0));
+                        });
+                        Assert.Equal(NodeRole.Active, RoleOf(0));
+                        Assert.Equal(NodeRole.Standby, RoleOf(1));
+                    }
+                    Assert.Equal(5, sim.MembershipOf(0)!.StallCount);
+                    Assert.True(sim.IsRunning(0) && sim.IsRunning(1)); // nobody fenced
                     break;
                 case "serial cut only":
                 case "udp cut only":

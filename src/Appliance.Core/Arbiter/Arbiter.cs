@@ -34,7 +34,8 @@ public readonly record struct ArbiterView(
     LocalResources Resources,
     bool PeerFenced,
     OperatorRequest Request,
-    bool Leaving = false);
+    bool Leaving = false,
+    bool StallAsking = false);
 
 /// <summary>One step's outcome: the role to announce, an action, and why (for the log).</summary>
 public readonly record struct ArbiterDecision(NodeRole Role, ArbiterAction Action, string Reason);
@@ -44,8 +45,10 @@ public readonly record struct ArbiterDecision(NodeRole Role, ArbiterAction Actio
 /// after every heartbeat wake-up and carries out the action. Safety rule: resources start only if
 /// (a) the peer's fresh frames, sent after it saw our takeover announcement, say it holds none and
 /// is not taking over, or (b) the peer was fenced after it was last heard, or (c) fencing is off and
-/// the peer is dead (logged loudly by the host). A stall, a failed stop or an operator's standby
-/// always steps down first.
+/// the peer is dead (logged loudly by the host). A stall the peer does not answer with "standby,
+/// holding nothing" (<see cref="ArbiterView.Stalled"/>), a failed stop or an operator's standby always
+/// steps down first; while that answer is awaited (<see cref="ArbiterView.StallAsking"/>) the node
+/// announces the stall and changes nothing.
 /// </summary>
 public sealed class Arbiter
 {
@@ -86,7 +89,7 @@ public sealed class Arbiter
 
         Health = (v.LocalHealthy ? HealthFlags.None : HealthFlags.MonitorFailing)
                | (v.Resources == LocalResources.StopFailed ? HealthFlags.StopFailed : HealthFlags.None)
-               | (v.Stalled ? HealthFlags.Stalled : HealthFlags.None)
+               | (v.Stalled || v.StallAsking ? HealthFlags.Stalled : HealthFlags.None)
                | (_standbyRequested || v.Leaving ? HealthFlags.Declines : HealthFlags.None)
                | (_takeoverRequested ? HealthFlags.WantsResources : HealthFlags.None);
 
@@ -94,7 +97,7 @@ public sealed class Arbiter
             return Become(NodeRole.Failed, ArbiterAction.None, "a resource failed to stop: this node may still hold it, the peer must fence it");
 
         if (v.Stalled && Holding(v.Resources))
-            return Become(NodeRole.Releasing, ArbiterAction.StopResources, "stall guard: the peer may have taken over while this node was not running");
+            return Become(NodeRole.Releasing, ArbiterAction.StopResources, "stall guard: the peer moved or did not answer after this node was not running");
 
         // SIGTERM (DESIGN.md section 3): a planned switchover, then nothing more in this boot.
         if (v.Leaving)
@@ -104,9 +107,7 @@ public sealed class Arbiter
 
         bool peerAlive = v.Peer is PeerState.Up or PeerState.Warn;
         var p = v.PeerSummary;
-        bool peerHolds = peerAlive && (p.ResourcesHeld != 0 || p.ResourcesStarting != 0 ||
-                                       p.Role is NodeRole.Active or NodeRole.Takeover or NodeRole.Fencing or NodeRole.Releasing ||
-                                       (p.Health & HealthFlags.StopFailed) != 0);
+        bool peerHolds = peerAlive && p.ClaimsResources;
         // An operator's standby moves the resources once: done when the peer has them (with
         // auto_failback it lasts, or the preferred node would take them straight back), or moot when
         // the peer is dead, since then this node is all there is. "Has them" means started or
@@ -133,7 +134,8 @@ public sealed class Arbiter
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "a local monitor fails and the peer is healthy: switching over");
                 if (peerEligible && !peerHolds && (p.Health & HealthFlags.WantsResources) != 0)
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "an operator asked the peer to take over: switching over");
-                if (peerAlive && p.Role == NodeRole.Active && p.ResourcesHeld != 0 && !_selfPreferred)
+                // Not to a peer that announces a stall: it asks this node first and releases by itself.
+                if (peerAlive && p.Role == NodeRole.Active && p.ResourcesHeld != 0 && !_selfPreferred && (p.Health & HealthFlags.Stalled) == 0)
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "both nodes active (after a partition): the preferred peer keeps the resources");
                 if (_autoFailback && !_selfPreferred && peerEligible && !peerHolds && p.Role == NodeRole.Standby)
                     return Become(NodeRole.Releasing, ArbiterAction.StopResources, "auto_failback: the preferred peer is back");

@@ -25,7 +25,11 @@ public enum HealthFlags : byte
     MonitorFailing = 1,
     /// <summary>A resource failed to stop: this node may still hold it and must be fenced before takeover.</summary>
     StopFailed = 2,
-    /// <summary>The stall guard fired recently.</summary>
+    /// <summary>
+    /// The stall guard fired and its question to the peer is open, or the node is stepping down
+    /// because of it (Membership.CheckStall). A node that sees an active peer announce this does not
+    /// release to it: the stalled node releases by itself unless this node says it holds nothing.
+    /// </summary>
     Stalled = 4,
     /// <summary>This node will not take resources: an operator put it in standby.</summary>
     Declines = 8,
@@ -40,7 +44,16 @@ public enum HealthFlags : byte
 
 /// <summary>The sender's state summary carried in every frame.</summary>
 public readonly record struct StateSummary(
-    NodeRole Role, HealthFlags Health, uint ConfigVersion, uint ResourcesHeld, uint ResourcesStarting, byte LinksHeard);
+    NodeRole Role, HealthFlags Health, uint ConfigVersion, uint ResourcesHeld, uint ResourcesStarting, byte LinksHeard)
+{
+    /// <summary>
+    /// The sender holds, is starting or stopping resources, is taking over or fencing, or may still
+    /// hold something after a failed stop: anything but a node that holds nothing and wants nothing.
+    /// </summary>
+    public bool ClaimsResources =>
+        ResourcesHeld != 0 || ResourcesStarting != 0 || (Health & HealthFlags.StopFailed) != 0 ||
+        Role is NodeRole.Active or NodeRole.Takeover or NodeRole.Fencing or NodeRole.Releasing;
+}
 
 /// <summary>One heartbeat frame, decoded. See DESIGN.md section 4 and <see cref="HeartbeatCodec"/> for the wire layout.</summary>
 public readonly record struct HeartbeatFrame(

@@ -75,11 +75,14 @@ public sealed class HeartbeatNode
         return old;
     }
 
-    /// <summary>First call of every wake-up. Returns true when the stall guard fired.</summary>
+    /// <summary>
+    /// First call of every wake-up. Returns true when the stall guard fired. The peer is asked
+    /// whether it moved only when this node claims resources: a standby has nothing to keep.
+    /// </summary>
     public bool Wake(TimeSpan now)
     {
         _now = now;
-        return Membership.CheckStall(now);
+        return Membership.CheckStall(now, ask: LocalState.ClaimsResources);
     }
 
     /// <summary>Drains link <paramref name="index"/>; false when its device is gone.</summary>

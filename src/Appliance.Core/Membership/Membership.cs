@@ -26,7 +26,27 @@ public enum FrameVerdict
     Misdirected,
 }
 
-public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall, PeerStopped, LinkFault, LinkFaultCleared }
+/// <summary>
+/// The stall guard's question to the peer after this node was not scheduled for longer than deadtime
+/// (<see cref="Membership.CheckStall"/>): did the peer stay standby, or did it move?
+/// </summary>
+public enum StallAnswer
+{
+    /// <summary>No question open: no stall since the last was dealt with, or this node claimed nothing when it stalled.</summary>
+    None,
+    /// <summary>Waiting for the peer's answer: an authentic frame that acknowledges a tick sent after the stall.</summary>
+    Awaited,
+    /// <summary>The peer acknowledged a tick sent after the stall as a standby holding nothing, and no frame since the stall said otherwise.</summary>
+    PeerStayedStandby,
+    /// <summary>A frame of the peer since the stall claimed resources (taking over, fencing, active, holding).</summary>
+    PeerMoved,
+    /// <summary>No answer within the slowest link's deadtime.</summary>
+    Unanswered,
+}
+
+public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall, PeerStopped, LinkFault, LinkFaultCleared,
+    /// <summary>The stall guard's question answered (<see cref="StallAnswer"/>); Silence is the time since the stall was noticed.</summary>
+    StallPeerStayed, StallPeerMoved, StallUnanswered }
 
 /// <summary>A change of judgement, for the log and (later) the arbiter.</summary>
 public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan At, int LinkIndex, TimeSpan Silence);
@@ -48,7 +68,8 @@ public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan
 /// errors: <see cref="OnLinkFault"/>) is a signal to look, never proof of death: it is reported, and
 /// changes no judgement. Only silence does.</item>
 /// <item>Stall guard: if <see cref="CheckStall"/> sees that this node was not scheduled for longer than
-/// deadtime, it reports a stall and restarts judgement from that instant (the silence was ours). A
+/// deadtime, it reports a stall and restarts judgement from that instant (the silence was ours), and
+/// asks the peer whether it moved (<see cref="StallAnswerAt"/>). A
 /// shorter lateness (more than two keepalives between wake-ups) passes no death or link-down verdict
 /// for two keepalives after this node resumes: if whatever froze us froze the peer too (one host, one
 /// hypervisor), our overdue keepalive and the peer's answer to it are on their way.</item>
@@ -71,6 +92,7 @@ public sealed class Membership
     public const int TickTimesRemembered = 1024;
 
     private readonly Timers _timers;
+    private readonly TimeSpan _slowestDeadtime;
     private readonly LinkTimers[] _linkTimers;
     private readonly bool[] _linkFault;
     private readonly NodeId _peer;
@@ -124,6 +146,9 @@ public sealed class Membership
         _judgeFrom = now;
         _lastCheck = now;
         AckFreshness = Min(3 * timers.Keepalive, timers.Deadtime);
+        _slowestDeadtime = timers.Deadtime;
+        foreach (var lt in _linkTimers)
+            _slowestDeadtime = Max(_slowestDeadtime, lt.Deadtime);
     }
 
     private static LinkTimers[] Uniform(Timers timers, int linkCount)
@@ -193,6 +218,44 @@ public sealed class Membership
     public int StallCount { get; private set; }
     public TimeSpan LastStall { get; private set; }
 
+    /// <summary>This node's newest tick when the last stall was noticed: the peer's answer acknowledges a later one.</summary>
+    public Sequence StallTick { get; private set; }
+
+    private StallAnswer _stallAnswer;
+    private TimeSpan _stallNoticed;
+    private TimeSpan _stallAnswerBy;
+
+    /// <summary>
+    /// The peer's answer to the last stall at <paramref name="now"/>. A node that held resources keeps
+    /// them only on <see cref="StallAnswer.PeerStayedStandby"/>: a peer that declared this node dead
+    /// while it was not running is taking over or fencing from that moment, and every frame it sends
+    /// says so (<see cref="StateSummary.ClaimsResources"/>), so its answer to a tick this node sent
+    /// after the stall cannot be "standby, holding nothing" unless it never moved. The answer takes one
+    /// round trip; it is awaited up to the slowest link's deadtime (a peer that went silent is judged
+    /// by membership as usual, and the node steps down as the stall guard always did).
+    /// </summary>
+    public StallAnswer StallAnswerAt(TimeSpan now)
+    {
+        if (_stallAnswer == StallAnswer.Awaited && now > _stallAnswerBy)
+            Answer(StallAnswer.Unanswered, now);
+        return _stallAnswer;
+    }
+
+    private void Answer(StallAnswer answer, TimeSpan now)
+    {
+        _stallAnswer = answer;
+        var kind = answer switch
+        {
+            StallAnswer.PeerStayedStandby => MembershipEventKind.StallPeerStayed,
+            StallAnswer.PeerMoved => MembershipEventKind.StallPeerMoved,
+            _ => MembershipEventKind.StallUnanswered,
+        };
+        Emit(new MembershipEvent(kind, now, -1, now - _stallNoticed));
+    }
+
+    /// <summary>The host acted on the answer (kept or stepped down): the next stall asks afresh.</summary>
+    public void StallDealtWith() => _stallAnswer = StallAnswer.None;
+
     /// <summary>Wake-ups more than two keepalives after the previous one but within deadtime (see <see cref="CheckStall"/>).</summary>
     public long LateWakes { get; private set; }
 
@@ -209,7 +272,8 @@ public sealed class Membership
     /// scheduled for longer than deadtime: the peer has probably declared it dead, and judgement of the
     /// peer restarts now (the silence it saw was its own).
     /// </summary>
-    public bool CheckStall(TimeSpan now)
+    /// <param name="ask">This node claims resources: ask the peer whether it moved (<see cref="StallAnswerAt"/>).</param>
+    public bool CheckStall(TimeSpan now, bool ask = true)
     {
         TimeSpan gap = now - _lastCheck;
         _lastCheck = now;
@@ -225,6 +289,10 @@ public sealed class Membership
         StallCount++;
         LastStall = gap;
         _judgeFrom = now;
+        StallTick = SelfSeq;
+        _stallAnswer = ask ? StallAnswer.Awaited : StallAnswer.None;
+        _stallNoticed = now;
+        _stallAnswerBy = now + _slowestDeadtime;
         Emit(new MembershipEvent(MembershipEventKind.Stall, now, -1, gap));
         return true;
     }
@@ -259,6 +327,15 @@ public sealed class Membership
         _linkSeq[link] = f.Seq;
         if (f.Seq > PeerSeq)
             PeerSeq = f.Seq;
+        if (_stallAnswer == StallAnswer.Awaited)
+        {
+            // A claim in any authentic frame of the peer's boot counts, even one too old to prove
+            // life: stepping down on a stale claim costs a switchover, keeping on one could split.
+            if (f.State.ClaimsResources)
+                Answer(StallAnswer.PeerMoved, now);
+            else if (acksUs && f.AckSeq > StallTick && f.State.Role == NodeRole.Standby)
+                Answer(StallAnswer.PeerStayedStandby, now);
+        }
         if (!acksUs)
             return FrameVerdict.Hello;
 

@@ -154,12 +154,27 @@ public sealed class ClusterNode
         if (stalled)
             _fencing.ForgetVerified();
         _peerFenced = m.Peer == PeerState.Dead && _fencing.VerifiedAt is { } verified && (m.LastLife is not { } life || life < verified);
-        var view = new ArbiterView(now, m.Peer, m.PeerSummary, m.SelfSeq, m.PeerAckedSelfSeq, _stallSeen,
-            Healthy, _resources.Aggregate, _peerFenced, _pending, _leaving);
+        // The stall guard asks the peer before it steps down (Membership.StallAnswerAt): resources
+        // held through a stall are kept only if the peer answers that it stayed standby.
+        bool asking = false, stepDown = false;
+        if (_stallSeen)
+        {
+            switch (m.StallAnswerAt(now))
+            {
+                case StallAnswer.Awaited: asking = true; break;
+                case StallAnswer.PeerStayedStandby: _stallSeen = false; m.StallDealtWith(); break;
+                default: stepDown = true; break; // moved, unanswered, or a stall the membership never saw
+            }
+        }
+        var view = new ArbiterView(now, m.Peer, m.PeerSummary, m.SelfSeq, m.PeerAckedSelfSeq, stepDown,
+            Healthy, _resources.Aggregate, _peerFenced, _pending, _leaving, asking);
         _pending = OperatorRequest.None;
         var d = _arbiter.Step(view);
-        if (d.Role is NodeRole.Standby or NodeRole.Active)
+        if (stepDown && d.Role is NodeRole.Standby or NodeRole.Active)
+        {
             _stallSeen = false; // stepped down (or never held): the stall has been dealt with
+            m.StallDealtWith();
+        }
 
         _resources.Want(d.Action, d.Role);
         _resources.Advance(now, _outbox);

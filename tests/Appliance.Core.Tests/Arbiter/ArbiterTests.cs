@@ -154,7 +154,40 @@ public class ArbiterTests
     }
 
     [Fact]
-    public void The_stall_guard_steps_down_at_once()
+    public void While_the_stall_guard_awaits_the_peers_answer_the_node_announces_the_stall_and_keeps_still()
+    {
+        var a = new A(true, false, FencingMode.Off);
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default, res: LocalResources.Started));
+        var asking = View(PeerState.Up, PeerStandby, res: LocalResources.Started) with { StallAsking = true };
+        var d = a.Step(asking);
+        Assert.Equal((NodeRole.Active, ArbiterAction.None), (d.Role, d.Action));
+        Assert.Equal(HealthFlags.Stalled, a.Health);
+        d = a.Step(View(PeerState.Up, PeerStandby, res: LocalResources.Started)); // answered: the peer stayed standby
+        Assert.Equal((NodeRole.Active, ArbiterAction.None), (d.Role, d.Action));
+        Assert.Equal(HealthFlags.None, a.Health);
+    }
+
+    [Fact]
+    public void An_active_node_does_not_release_to_a_preferred_peer_that_announces_a_stall()
+    {
+        // The preferred peer froze, this node took over; the peer, thawed, still says active and
+        // stalled. It releases by itself once this node's answer says active: if this node released
+        // too, nobody would hold the resources.
+        var a = new A(false, false, FencingMode.Off);
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default, res: LocalResources.Started));
+        Assert.Equal(NodeRole.Active, a.Role);
+        var stalledPeer = PeerActive with { Health = HealthFlags.Stalled };
+        Assert.Equal(NodeRole.Active, a.Step(View(PeerState.Up, stalledPeer, res: LocalResources.Started)).Role);
+        var d = a.Step(View(PeerState.Up, PeerActive, res: LocalResources.Started)); // a partition healed: the usual rule
+        Assert.Equal((NodeRole.Releasing, ArbiterAction.StopResources), (d.Role, d.Action));
+    }
+
+    [Fact]
+    public void The_stall_guard_steps_down_at_once_when_the_peer_moved_or_did_not_answer()
     {
         var a = new A(true, false, FencingMode.Off);
         a.Step(View(PeerState.Dead, default));

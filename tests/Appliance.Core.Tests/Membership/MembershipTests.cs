@@ -299,6 +299,72 @@ public class MembershipTests
         Assert.Equal(PeerState.Up, _a.M.Peer);
     }
 
+    /// <summary>A stalls past deadtime; B, which may have declared it dead meanwhile, answers.</summary>
+    private void AStallsPastDeadtime()
+    {
+        Round(0);
+        Round(0);
+        _a.M.CheckStall(_now);
+        Advance(1500);
+        Assert.True(_a.M.CheckStall(_now));
+        Assert.Equal(StallAnswer.Awaited, _a.M.StallAnswerAt(_now));
+        Events(_a.M);
+    }
+
+    [Fact]
+    public void After_a_stall_only_an_answer_to_a_later_tick_says_the_peer_stayed_standby()
+    {
+        AStallsPastDeadtime();
+        // B's frames written during A's stall acknowledge A's tick from before it: no answer yet,
+        // B cannot have seen that A is back.
+        var during = _b.Tick(0);
+        _a.M.OnFrame(0, during, _now);
+        Assert.Equal(StallAnswer.Awaited, _a.M.StallAnswerAt(_now));
+        var resumed = _a.Tick(0); // A's first keepalive after the stall
+        Advance(1);
+        _b.M.OnFrame(0, resumed, _now);
+        Advance(1);
+        Assert.Equal(FrameVerdict.Life, _a.M.OnFrame(0, _b.Tick(0), _now)); // acknowledges it, standby, holding nothing
+        Assert.Equal(StallAnswer.PeerStayedStandby, _a.M.StallAnswerAt(_now));
+        Assert.Equal(new[] { MembershipEventKind.StallPeerStayed }, Events(_a.M));
+        _a.M.StallDealtWith();
+        Assert.Equal(StallAnswer.None, _a.M.StallAnswerAt(_now));
+    }
+
+    [Theory]
+    [InlineData(NodeRole.Takeover, 0u, 0u)]
+    [InlineData(NodeRole.Fencing, 0u, 0u)]
+    [InlineData(NodeRole.Active, 1u, 0u)]
+    [InlineData(NodeRole.Standby, 0u, 1u)] // starting resources, whatever the role says
+    [InlineData(NodeRole.Releasing, 1u, 0u)]
+    public void After_a_stall_any_frame_that_claims_resources_says_the_peer_moved(NodeRole role, uint held, uint starting)
+    {
+        AStallsPastDeadtime();
+        var claim = new StateSummary(role, HealthFlags.None, 0, held, starting, 0);
+        // Even a frame too old to prove life (it acknowledges A's tick from before the stall).
+        Assert.Equal(FrameVerdict.Hello, _a.M.OnFrame(0, _b.Tick(0) with { State = claim }, _now));
+        Assert.Equal(StallAnswer.PeerMoved, _a.M.StallAnswerAt(_now));
+        // A later "standby" does not undo it: B moved at some point since the stall.
+        var resumed = _a.Tick(0);
+        _b.M.OnFrame(0, resumed, _now);
+        _a.M.OnFrame(0, _b.Tick(0), _now);
+        Assert.Equal(StallAnswer.PeerMoved, _a.M.StallAnswerAt(_now));
+        Assert.Equal(new[] { MembershipEventKind.StallPeerMoved }, Events(_a.M));
+    }
+
+    [Fact]
+    public void After_a_stall_silence_is_no_answer_once_the_slowest_link_deadtime_passed()
+    {
+        var slow = new[] { LinkTimers.Uniform(T), LinkTimers.Uniform(T) with { Deadtime = TimeSpan.FromSeconds(3) } };
+        _a.M = new M(T, slow, A, B, new BootId(0xA2), _now);
+        AStallsPastDeadtime();
+        Advance(3000);
+        Assert.Equal(StallAnswer.Awaited, _a.M.StallAnswerAt(_now));
+        Advance(1);
+        Assert.Equal(StallAnswer.Unanswered, _a.M.StallAnswerAt(_now));
+        Assert.Equal(new[] { MembershipEventKind.StallUnanswered }, Events(_a.M));
+    }
+
     [Fact]
     public void Stall_guard_fires_past_deadtime_and_the_silence_is_not_blamed_on_the_peer()
     {

@@ -130,6 +130,44 @@ public sealed class TakeoverTests(DefaultLabFixture fixture, ITestOutputHelper o
     }
 
     [RootFact]
+    public void Both_nodes_frozen_past_deadtime_keep_the_vip_where_it_was()
+    {
+        // One host, one hypervisor: both boxes lose the CPU longer than deadtime. Neither saw the
+        // other silent while it ran, so nothing must move: alpha's stall guard asks beta, beta
+        // answers as a standby holding nothing, and alpha keeps the VIP it never stopped serving.
+        MakeAlphaActive();
+        try
+        {
+            int before = L.Status("alpha")!.Value.GetProperty("stall").GetProperty("count").GetInt32();
+            L.Must("freeze", "beta");
+            L.Must("freeze", "alpha");
+            Thread.Sleep(1500); // deadtime 1 s
+            L.Must("thaw", "alpha");
+            L.Must("thaw", "beta");
+            var sw = Stopwatch.StartNew();
+            bool lost = false, betaHeld = false;
+            while (sw.Elapsed < TimeSpan.FromSeconds(3))
+            {
+                lost |= !KernelHoldsVip("alpha");
+                betaHeld |= KernelHoldsVip("beta");
+                Thread.Sleep(10);
+            }
+            string log = L.Log("alpha");
+            output.WriteLine(string.Join("\n", log.Split('\n').Where(l => l.Contains("stall guard", StringComparison.OrdinalIgnoreCase) || l.Contains("STALL GUARD"))));
+            Assert.True(L.Status("alpha")!.Value.GetProperty("stall").GetProperty("count").GetInt32() > before, "alpha's stall guard fired");
+            Assert.Contains("answered", log);
+            Assert.False(lost, "alpha released the VIP after a stall that beta never noticed");
+            Assert.False(betaHeld, "beta took the VIP");
+            Assert.Equal("active", L.Status("alpha")!.Value.GetProperty("role").GetString());
+        }
+        finally
+        {
+            L.Run("thaw", "beta");
+            MakeAlphaActive();
+        }
+    }
+
+    [RootFact]
     public void A_frozen_active_node_drops_the_vip_at_once_on_thaw()
     {
         // Fencing is off in the lab, so this shows the split brain fencing exists to prevent: beta takes
