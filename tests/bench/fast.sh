@@ -63,14 +63,16 @@ fast_false() {
     read -r s1 t1 < <(cpu_line)
     steal=$(awk -v a="$s0" -v b="$s1" -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", (b - a) / (y - x) * 100}')
     ja=$(status_of "$CONTROL_alpha"); jb=$(status_of "$CONTROL_beta")
-    local dead act holder stalls m b nsc
+    local dead act holder stalls kept moves m b nsc
     dead=$(( $(count_after "$LOG_alpha" "$la" 'peer beta dead') + $(count_after "$LOG_beta" "$lb" 'peer alpha dead') ))
     act=$(( $(count_after "$LOG_alpha" "$la" 'arbiter: role active, action None: resources started') + $(count_after "$LOG_beta" "$lb" 'arbiter: role active, action None: resources started') ))
     stalls=$(( $(count_after "$LOG_alpha" "$la" 'STALL GUARD') + $(count_after "$LOG_beta" "$lb" 'STALL GUARD') ))
+    kept=$(( $(count_after "$LOG_alpha" "$la" 'as a standby holding nothing') + $(count_after "$LOG_beta" "$lb" 'as a standby holding nothing') ))
     holder=$(ip netns exec "$NS_client" socat -T1 - "TCP:$VIP:7000" 2>/dev/null || echo '?')
     echo "applianced|$k/$d|$dead \"peer X dead\"|$act \"role … -> active\"|$(json_num "$ja" worst_send_gap_us) / $(json_num "$jb" worst_send_gap_us)|$steal|$holder" >>"$TMP/fast-false.txt"
-    echo "$stalls" >"$TMP/fast-stalls.txt"
-    log "  -> ours: dead declarations $dead, role -> active $act, stall guards $stalls, worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
+    moves=$(( $(json_num "$ja" moves) + $(json_num "$jb" moves) ))
+    echo "$stalls|$kept|$moves" >"$TMP/fast-stalls.txt"
+    log "  -> ours: dead declarations $dead, role -> active $act, stall guards $stalls ($kept answered by a standby peer), heartbeat threads moved off a late CPU $moves times, worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
     m=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering MASTER STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering MASTER STATE') ))
     b=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering BACKUP STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering BACKUP STATE') ))
     nsc=$("$KAPAIR" ns "$KA_DIR" client)
@@ -212,8 +214,13 @@ section_fast() {
         echo "running in it side by side, ours also with \`churn\` on both daemons (garbage on the daemon's heap the"
         echo "whole window); nothing was cut, so any count above 0 is a false failover. Worst send gap:"
         echo "\`.heartbeat.worst_send_gap_us\` of each node over the window; our nodes' stall guards (a node that was"
-        echo "not scheduled for more than deadtime) fired $(cat "$TMP/fast-stalls.txt" 2>/dev/null || echo -) times. Steal: the host's steal"
-        echo "time over the window, % of all CPU time."
+        local counts stalls kept moves
+        counts="-|-|-"
+        [[ -s $TMP/fast-stalls.txt ]] && counts=$(cat "$TMP/fast-stalls.txt")
+        IFS='|' read -r stalls kept moves <<<"$counts"
+        echo "not scheduled for more than deadtime) fired $stalls times ($kept of them on a node holding the VIP whose peer"
+        echo "answered that it had stayed standby, so nothing moved), and their watchers moved a heartbeat thread off"
+        echo "a CPU where it was late $moves times. Steal: the host's steal time over the window, % of all CPU time."
         echo
         echo "| daemon | timers | dead declarations / MASTER transitions | VIP moves / BACKUP transitions | worst send gap alpha / beta (µs) | steal % | VIP at end |"
         echo "|---|---|---|---|---|---|---|"
