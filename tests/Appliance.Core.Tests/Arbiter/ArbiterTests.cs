@@ -18,6 +18,16 @@ public class ArbiterTests
         OperatorRequest request = OperatorRequest.None) =>
         new(TimeSpan.FromSeconds(1), peer, summary, new Sequence(selfSeq), new Sequence(acked), stalled, healthy, res, fenced, request);
 
+    /// <summary>An arbiter (fencing off) that took over from a dead peer and holds the resources.</summary>
+    private static A ActiveAlone(bool selfPreferred)
+    {
+        var a = new A(selfPreferred, false, FencingMode.Off);
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default));
+        a.Step(View(PeerState.Dead, default, res: LocalResources.Started));
+        return a;
+    }
+
     [Fact]
     public void Waits_in_starting_until_the_peer_is_judged()
     {
@@ -156,10 +166,7 @@ public class ArbiterTests
     [Fact]
     public void While_the_stall_guard_awaits_the_peers_answer_the_node_announces_the_stall_and_keeps_still()
     {
-        var a = new A(true, false, FencingMode.Off);
-        a.Step(View(PeerState.Dead, default));
-        a.Step(View(PeerState.Dead, default));
-        a.Step(View(PeerState.Dead, default, res: LocalResources.Started));
+        var a = ActiveAlone(selfPreferred: true);
         var asking = View(PeerState.Up, PeerStandby, res: LocalResources.Started) with { StallAsking = true };
         var d = a.Step(asking);
         Assert.Equal((NodeRole.Active, ArbiterAction.None), (d.Role, d.Action));
@@ -175,10 +182,7 @@ public class ArbiterTests
         // The preferred peer froze, this node took over; the peer, thawed, still says active and
         // stalled. It releases by itself once this node's answer says active: if this node released
         // too, nobody would hold the resources.
-        var a = new A(false, false, FencingMode.Off);
-        a.Step(View(PeerState.Dead, default));
-        a.Step(View(PeerState.Dead, default));
-        a.Step(View(PeerState.Dead, default, res: LocalResources.Started));
+        var a = ActiveAlone(selfPreferred: false);
         Assert.Equal(NodeRole.Active, a.Role);
         var stalledPeer = PeerActive with { Health = HealthFlags.Stalled };
         Assert.Equal(NodeRole.Active, a.Step(View(PeerState.Up, stalledPeer, res: LocalResources.Started)).Role);
@@ -189,10 +193,7 @@ public class ArbiterTests
     [Fact]
     public void The_stall_guard_steps_down_at_once_when_the_peer_moved_or_did_not_answer()
     {
-        var a = new A(true, false, FencingMode.Off);
-        a.Step(View(PeerState.Dead, default));
-        a.Step(View(PeerState.Dead, default));
-        a.Step(View(PeerState.Dead, default, res: LocalResources.Started));
+        var a = ActiveAlone(selfPreferred: true);
         Assert.Equal(NodeRole.Active, a.Role);
         var d = a.Step(View(PeerState.Up, PeerActive, res: LocalResources.Started, stalled: true));
         Assert.Equal((NodeRole.Releasing, ArbiterAction.StopResources), (d.Role, d.Action));
