@@ -221,9 +221,8 @@ public sealed class Membership
     /// <summary>This node's newest tick when the last stall was noticed: the peer's answer acknowledges a later one.</summary>
     public Sequence StallTick { get; private set; }
 
+    // While a question is open, _judgeFrom is the instant the stall was noticed (it is set nowhere else).
     private StallAnswer _stallAnswer;
-    private TimeSpan _stallNoticed;
-    private TimeSpan _stallAnswerBy;
 
     /// <summary>
     /// The peer's answer to the last stall at <paramref name="now"/>. A node that held resources keeps
@@ -236,7 +235,7 @@ public sealed class Membership
     /// </summary>
     public StallAnswer StallAnswerAt(TimeSpan now)
     {
-        if (_stallAnswer == StallAnswer.Awaited && now > _stallAnswerBy)
+        if (_stallAnswer == StallAnswer.Awaited && now > _judgeFrom + _slowestDeadtime)
             Answer(StallAnswer.Unanswered, now);
         return _stallAnswer;
     }
@@ -250,7 +249,7 @@ public sealed class Membership
             StallAnswer.PeerMoved => MembershipEventKind.StallPeerMoved,
             _ => MembershipEventKind.StallUnanswered,
         };
-        Emit(new MembershipEvent(kind, now, -1, now - _stallNoticed));
+        Emit(new MembershipEvent(kind, now, -1, now - _judgeFrom));
     }
 
     /// <summary>The host acted on the answer (kept or stepped down): the next stall asks afresh.</summary>
@@ -291,8 +290,6 @@ public sealed class Membership
         _judgeFrom = now;
         StallTick = SelfSeq;
         _stallAnswer = ask ? StallAnswer.Awaited : StallAnswer.None;
-        _stallNoticed = now;
-        _stallAnswerBy = now + _slowestDeadtime;
         Emit(new MembershipEvent(MembershipEventKind.Stall, now, -1, gap));
         return true;
     }
