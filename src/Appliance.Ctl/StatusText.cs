@@ -81,7 +81,7 @@ internal static class StatusText
         {
             o.Append(CultureInfo.InvariantCulture, $"  heartbeat thread: CPU {hb.GetProperty("cpus").GetString()}");
             o.Append(rescue.GetProperty("watch_cpu").ValueKind == JsonValueKind.Number
-                ? string.Create(CultureInfo.InvariantCulture, $", watched from CPU {rescue.GetProperty("watch_cpu").GetInt32()}: moved {rescue.GetProperty("moves").GetInt64()} times\n")
+                ? string.Create(CultureInfo.InvariantCulture, $", watched from CPU {rescue.GetProperty("watch_cpu").GetInt32()}: ran its loop {rescue.GetProperty("steps").GetInt64()} times, moved it {rescue.GetProperty("moves").GetInt64()} times\n")
                 : $", not watched: {rescue.GetProperty("off").GetString()}\n");
         }
         return o.ToString();

@@ -38,11 +38,22 @@ internal sealed record RescuePlan(int[] HeartbeatCpus, int WatchCpu, string? Off
 /// priority, because to the guest's scheduler that CPU is busy, and the peer declares this live node
 /// dead. An SMI or a long non-preemptible kernel section on one CPU of a real board does the same, for
 /// less time. This thread sleeps until the moment by which the heartbeat thread said it would have
-/// looped (plus slack); if it has not, it moves the heartbeat thread off the CPU it is stuck on
-/// (sched_setaffinity moves a waiting thread at once), wakes it (its timer may be on the stopped CPU),
-/// and takes the stuck CPU for itself, so that the two never share one. A heartbeat thread that hangs
-/// in our own code is not helped (moving it changes nothing), so the peer still sees its silence.
-/// Real-time like the heartbeat thread; it allocates nothing while it runs.
+/// looped (plus slack). If it has not:
+/// <list type="bullet">
+/// <item>When the heartbeat thread is outside its loop's body (asleep in poll(2) or waking from it:
+/// where a stopped CPU almost always catches it), the watcher runs one pass of the loop itself, on its
+/// own CPU (<paramref name="stepLoop"/> of the constructor: read the links, judge, send the keepalive
+/// that is due), and again at every keepalive while the heartbeat thread stays away. Nothing has to
+/// move: a heartbeat thread that a stopped CPU holds in the kernel (a wake-up or timer of its own half
+/// done there, a lock that CPU holds) cannot be moved before that CPU runs again, and the watcher does
+/// not wait for it.</item>
+/// <item>When the heartbeat thread is late inside the body (it holds the loop), the watcher moves it
+/// off the CPU it is stuck on (sched_setaffinity moves a waiting thread at once), wakes it, and takes
+/// the stuck CPU for itself, so that the two never share one.</item>
+/// </list>
+/// A heartbeat thread that hangs in our own code holds the loop and is not helped (moving it changes
+/// nothing), so the peer still sees its silence. Real-time like the heartbeat thread; it allocates
+/// nothing while it runs.
 /// </summary>
 internal sealed class HeartbeatRescue : IDisposable
 {
@@ -50,6 +61,7 @@ internal sealed class HeartbeatRescue : IDisposable
     private readonly int[] _others;
     private readonly long _slackTicks;
     private readonly Action _wakeHeartbeat;
+    private readonly Func<bool> _stepLoop;
     private readonly Poller _sleep = new(0);
     private readonly Thread _thread;
     private int _heartbeatTid;
@@ -57,6 +69,7 @@ internal sealed class HeartbeatRescue : IDisposable
     private long _due = long.MaxValue;
     private int _heartbeatCpu = -1;
     private long _rescues;
+    private long _steps;
     private long _worstLateTicks;
     private long _failures;
     private volatile bool _stopping;
@@ -65,7 +78,12 @@ internal sealed class HeartbeatRescue : IDisposable
     /// <param name="allowed">Every CPU the heartbeat may be moved to.</param>
     /// <param name="keepalive">The cluster keepalive: the watcher acts half of it after the heartbeat thread is due, at most 20 ms, at least 0.5 ms.</param>
     /// <param name="wakeHeartbeat">Wakes the heartbeat thread's poll (an eventfd write; any thread).</param>
-    public HeartbeatRescue(RescuePlan plan, IReadOnlyList<int> allowed, TimeSpan keepalive, Action wakeHeartbeat)
+    /// <param name="stepLoop">
+    /// Runs one pass of the heartbeat loop on the calling (watcher) thread if the heartbeat thread is
+    /// not inside one, and then calls <see cref="Expect"/> with when the loop is due next; false when the
+    /// heartbeat thread holds the loop.
+    /// </param>
+    public HeartbeatRescue(RescuePlan plan, IReadOnlyList<int> allowed, TimeSpan keepalive, Action wakeHeartbeat, Func<bool> stepLoop)
     {
         if (plan.WatchCpu < 0)
             throw new ArgumentException("the plan has no watcher CPU", nameof(plan));
@@ -74,6 +92,7 @@ internal sealed class HeartbeatRescue : IDisposable
         _watchCpu = plan.WatchCpu;
         _slackTicks = SlackOf(keepalive).Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
         _wakeHeartbeat = wakeHeartbeat;
+        _stepLoop = stepLoop;
         _thread = new Thread(Run) { Name = "heartbeat-watch", IsBackground = true };
     }
 
@@ -88,7 +107,10 @@ internal sealed class HeartbeatRescue : IDisposable
     /// <summary>Times the heartbeat thread was moved off a CPU it could not run on.</summary>
     public long Rescues => Interlocked.Read(ref _rescues);
 
-    /// <summary>The latest the heartbeat thread was found, beyond when it was due, when it was moved.</summary>
+    /// <summary>Passes of the heartbeat loop the watcher ran itself while the heartbeat thread was away.</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>The latest the heartbeat loop was found, beyond when it was due, when the watcher acted.</summary>
     public TimeSpan WorstLate => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _worstLateTicks));
 
     /// <summary>Moves that the kernel refused (counted, not fatal: the heartbeat runs where it was).</summary>
@@ -105,11 +127,17 @@ internal sealed class HeartbeatRescue : IDisposable
     }
 
     /// <summary>
-    /// Heartbeat thread, every loop before it sleeps: it will have looped again by
-    /// <paramref name="dueTimestamp"/> (a <see cref="Stopwatch"/> timestamp). Two stores and a vDSO call.
+    /// Whoever ran the heartbeat loop, at the end of each pass: it is due again by
+    /// <paramref name="dueTimestamp"/> (a <see cref="Stopwatch"/> timestamp; <see cref="long.MaxValue"/>:
+    /// not at all, the loop is ending). Two stores and a vDSO call.
     /// </summary>
     public void Expect(long dueTimestamp)
     {
+        if (Environment.CurrentManagedThreadId == _thread.ManagedThreadId)
+        {
+            Volatile.Write(ref _due, dueTimestamp); // the watcher's own pass: it reads this next
+            return;
+        }
         Volatile.Write(ref _heartbeatCpu, RealtimeThread.CurrentCpu());
         long before = Volatile.Read(ref _due);
         Volatile.Write(ref _due, dueTimestamp);
@@ -136,17 +164,33 @@ internal sealed class HeartbeatRescue : IDisposable
                 continue;
             }
             long at = due + _slackTicks;
-            if (now < at || due == handled)
+            if (now < at)
             {
-                // Not late yet, or already moved for this loop and not back yet (a hang of its own,
-                // or the kernel could not move it): look again a slack later.
-                long wait = now < at ? at - now : _slackTicks;
-                _sleep.Wait(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+                _sleep.Wait(TimeSpan.FromTicks((at - now) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
                 continue;
             }
-            handled = due;
-            Rescue(now - due);
+            // Late. Outside its loop's body the heartbeat thread is stopped where it sleeps or wakes:
+            // run the pass for it (it sets the next due). Inside, it holds the loop: move it, once per
+            // pass, and look again a slack later (a hang of its own, or a move the kernel refused).
+            if (_stepLoop())
+            {
+                Interlocked.Increment(ref _steps);
+                NoteLate(now - due);
+                continue;
+            }
+            if (due != handled)
+            {
+                handled = due;
+                Rescue(now - due);
+            }
+            _sleep.Wait(TimeSpan.FromTicks(_slackTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
         }
+    }
+
+    private void NoteLate(long lateTicks)
+    {
+        if (lateTicks > Interlocked.Read(ref _worstLateTicks))
+            Interlocked.Exchange(ref _worstLateTicks, lateTicks);
     }
 
     private void Rescue(long lateTicks)
@@ -167,8 +211,7 @@ internal sealed class HeartbeatRescue : IDisposable
         RealtimeThread.TryPinThread(0, one);
         Volatile.Write(ref _watchCpu, stuck);
         Interlocked.Increment(ref _rescues);
-        if (lateTicks > Interlocked.Read(ref _worstLateTicks))
-            Interlocked.Exchange(ref _worstLateTicks, lateTicks);
+        NoteLate(lateTicks);
     }
 
     public void Dispose()

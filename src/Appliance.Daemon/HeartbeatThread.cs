@@ -49,11 +49,15 @@ internal sealed record HeartbeatStatus(
     public string Cpus { get; init; } = "";
 
     /// <summary>The heartbeat thread's watcher on another CPU.</summary>
-    public RescueStatus Rescue { get; init; } = new(-1, 0, TimeSpan.Zero, 0, "not started");
+    public RescueStatus Rescue { get; init; } = new(-1, 0, 0, TimeSpan.Zero, 0, "not started");
 }
 
-/// <summary>The watcher of <see cref="HeartbeatRescue"/>: its CPU (-1: none, <paramref name="Off"/> says why), moves made, the latest one's lateness, moves refused.</summary>
-internal sealed record RescueStatus(int WatchCpu, long Rescues, TimeSpan WorstLate, long Failures, string? Off);
+/// <summary>
+/// The watcher of <see cref="HeartbeatRescue"/>: its CPU (-1: none, <paramref name="Off"/> says why),
+/// passes of the loop it ran for a late heartbeat thread, moves of that thread, the latest lateness it
+/// found, moves refused.
+/// </summary>
+internal sealed record RescueStatus(int WatchCpu, long Steps, long Rescues, TimeSpan WorstLate, long Failures, string? Off);
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -92,7 +96,7 @@ internal sealed class HeartbeatThread : IDisposable
     /// <summary>CPUs to pin the heartbeat thread to (empty: every CPU but the watcher's, or all when there is no watcher).</summary>
     public IReadOnlyCollection<int> PinCpus { get; set; } = [];
 
-    /// <summary>Watch the heartbeat thread from another CPU and move it off a CPU that stopped (<see cref="HeartbeatRescue"/>).</summary>
+    /// <summary>Watch the heartbeat thread from another CPU and run its loop for it while its CPU is stopped (<see cref="HeartbeatRescue"/>).</summary>
     public bool RescueEnabled { get; set; }
 
     private HeartbeatRescue? _rescue;
@@ -115,8 +119,19 @@ internal sealed class HeartbeatThread : IDisposable
 
     /// <summary>The node's commands, in order, for the thread that carries them out.</summary>
     public ConcurrentQueue<Appliance.Core.Node.NodeCommand> Commands { get; } = new();
-    private long _lastLoopTimestamp;
+    /// <summary>When the loop said it would run next (a <see cref="Stopwatch"/> timestamp): how late a pass comes is measured from it.</summary>
+    private long _loopDue;
     private long _worstGapMicros;
+
+    /// <summary>
+    /// 1 while a thread runs the loop's body: the heartbeat thread, except while it sleeps in poll(2),
+    /// or its watcher running a pass for it when it is late (<see cref="TryStepForWatcher"/>). Taking it
+    /// is a full fence, so each sees what the other did to the node.
+    /// </summary>
+    private int _loopHeld;
+    /// <summary>The watcher's own look at the links (it must not touch the heartbeat thread's poll set).</summary>
+    private readonly Poller _watchPoller;
+    private readonly int[] _watchIndexOfLink;
 
     public HeartbeatThread(
         HeartbeatNode node,
@@ -141,6 +156,8 @@ internal sealed class HeartbeatThread : IDisposable
         _reopenAt = new TimeSpan[linkConfigs.Count];
         _openError = new string?[linkConfigs.Count];
         _pollIndexOfLink = new int[linkConfigs.Count];
+        _watchPoller = new Poller(linkConfigs.Count);
+        _watchIndexOfLink = new int[linkConfigs.Count];
         _linkTimers = new LinkTimers[linkConfigs.Count];
         for (int i = 0; i < _linkTimers.Length; i++)
             _linkTimers[i] = node.Membership.LinkTimersOf(i);
@@ -225,6 +242,8 @@ internal sealed class HeartbeatThread : IDisposable
         }
         if (RealtimeThread.TrySetCurrentThreadTimerSlack(RealtimeThread.HeartbeatTimerSlackNs) is { } slackWhy)
             Trace.NoTimerSlack(_log, slackWhy);
+        // The loop is held from here on except while this thread sleeps in poll(2) (see TryStepForWatcher).
+        Volatile.Write(ref _loopHeld, 1);
         StartRescue();
         TimeSpan now = Now();
         bool stalled = _node.Wake(now);
@@ -238,19 +257,12 @@ internal sealed class HeartbeatThread : IDisposable
             _node.Evaluate();
         HandOnCommands();
         DrainEvents();
-        _lastLoopTimestamp = Stopwatch.GetTimestamp();
+        _loopDue = Stopwatch.GetTimestamp();
 
         while (!_stopping)
         {
             now = Now();
-            TimeSpan wake = _node.NextWake();
-            for (int i = 0; i < _reopenAt.Length; i++)
-                if (_node.LinkAt(i) is null && _reopenAt[i] < wake)
-                    wake = _reopenAt[i];
-            if (Node?.NextWake() is { } nodeWake && nodeWake < wake)
-                wake = nodeWake;
-            if (Sync?.NextWake(now) is { } syncWake && syncWake < wake)
-                wake = syncWake;
+            TimeSpan wake = NextWake(now);
             // To the nanosecond (ppoll): at a 2 ms keepalive, poll(2)'s rounding up to whole
             // milliseconds was up to half a period late.
             TimeSpan timeout = wake <= now ? TimeSpan.Zero : wake == TimeSpan.MaxValue ? MaxSleep : Min(wake - now, MaxSleep);
@@ -261,36 +273,117 @@ internal sealed class HeartbeatThread : IDisposable
                 var link = _node.LinkAt(i);
                 _pollIndexOfLink[i] = link is null ? -1 : _poller.Add(link.PollFd);
             }
-            _rescue?.Expect(Stopwatch.GetTimestamp() + timeout.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond);
+            ExpectAfter(timeout);
+            Volatile.Write(ref _loopHeld, 0);
             _poller.Wait(timeout);
+            HoldLoop();
+            Step(_poller, _pollIndexOfLink, byWatcher: false);
+        }
+        _rescue?.Expect(long.MaxValue);
+        for (int i = 0; i < _linkConfigs.Count; i++)
+            _node.SetLink(i, null)?.Dispose();
+    }
 
-            // Stall guard first, before any frame is read or sent (DESIGN.md section 3).
-            long ts = Stopwatch.GetTimestamp();
-            long gapMicros = (long)Stopwatch.GetElapsedTime(_lastLoopTimestamp, ts).TotalMicroseconds;
-            _lastLoopTimestamp = ts;
-            now = Now();
-            stalled = _node.Wake(now);
-            if (Sync is { } sync)
-                sync.Now = now;
-            long sinceScheduled = gapMicros - (long)timeout.TotalMicroseconds;
-            if (sinceScheduled > _worstGapMicros)
-                _worstGapMicros = sinceScheduled;
+    /// <summary>When the loop must run next: keepalive, a membership or node timer, a link to reopen, config sync.</summary>
+    private TimeSpan NextWake(TimeSpan now)
+    {
+        TimeSpan wake = _node.NextWake();
+        for (int i = 0; i < _reopenAt.Length; i++)
+            if (_node.LinkAt(i) is null && _reopenAt[i] < wake)
+                wake = _reopenAt[i];
+        if (Node?.NextWake() is { } nodeWake && nodeWake < wake)
+            wake = nodeWake;
+        if (Sync?.NextWake(now) is { } syncWake && syncWake < wake)
+            wake = syncWake;
+        return wake;
+    }
 
-            var peerBefore = _node.Membership.PeerSummary;
+    /// <summary>Tells the watcher (and the wake-delay figure) that the loop is due again <paramref name="timeout"/> from now.</summary>
+    private void ExpectAfter(TimeSpan timeout)
+    {
+        _loopDue = Stopwatch.GetTimestamp() + timeout.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+        _rescue?.Expect(_loopDue);
+    }
+
+    /// <summary>
+    /// The heartbeat thread, back from poll(2): takes the loop, waiting out a pass the watcher is
+    /// running for it (tens of microseconds, on the other CPU).
+    /// </summary>
+    private void HoldLoop()
+    {
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _loopHeld, 1, 0) != 0)
+            spin.SpinOnce(sleep1Threshold: -1);
+    }
+
+    /// <summary>
+    /// The watcher's pass of the loop for a heartbeat thread that is late and not inside the loop (its
+    /// CPU stopped while it slept or woke, <see cref="HeartbeatRescue"/>): look at the links without
+    /// waiting, then the same pass as the heartbeat thread's, minus what only it does (reopening
+    /// devices, control requests, config sync's sending), and the next due. False when the heartbeat
+    /// thread holds the loop (it is late inside it) or the loop is ending.
+    /// </summary>
+    private bool TryStepForWatcher()
+    {
+        if (Interlocked.CompareExchange(ref _loopHeld, 1, 0) != 0)
+            return false;
+        try
+        {
+            if (_stopping)
+                return false;
+            _watchPoller.Clear();
             for (int i = 0; i < _linkConfigs.Count; i++)
             {
-                int p = _pollIndexOfLink[i];
-                if (p < 0 || !_poller.IsReady(p))
-                    continue;
-                if (!_node.Receive(i))
-                    LoseLink(i, now);
+                var link = _node.LinkAt(i);
+                _watchIndexOfLink[i] = link is null ? -1 : _watchPoller.Add(link.PollFd);
             }
-            // Stall guard and frames first, then the node's decision, then the keepalive that announces it.
-            if (Node is { } node)
-                node.Tick(_node, now, stalled, peerBefore);
-            else
-                _node.Evaluate();
+            _watchPoller.Wait(TimeSpan.Zero);
+            Step(_watchPoller, _watchIndexOfLink, byWatcher: true);
+            TimeSpan now = Now();
+            TimeSpan wake = NextWake(now);
+            ExpectAfter(wake <= now ? TimeSpan.Zero : wake == TimeSpan.MaxValue ? MaxSleep : Min(wake - now, MaxSleep));
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _loopHeld, 0);
+        }
+    }
 
+    /// <summary>
+    /// One pass of the loop after a wake-up, by whichever thread holds it: the stall guard first, before
+    /// any frame is read or sent (DESIGN.md section 3), then the links <paramref name="ready"/> says are
+    /// readable, the node's decision and the keepalive that announces it.
+    /// </summary>
+    private void Step(Poller ready, int[] pollIndexOfLink, bool byWatcher)
+    {
+        long ts = Stopwatch.GetTimestamp();
+        TimeSpan now = Now();
+        bool stalled = _node.Wake(now);
+        if (Sync is { } sync)
+            sync.Now = now;
+        long sinceScheduled = (long)Stopwatch.GetElapsedTime(_loopDue, ts).TotalMicroseconds;
+        if (sinceScheduled > _worstGapMicros)
+            _worstGapMicros = sinceScheduled;
+
+        var peerBefore = _node.Membership.PeerSummary;
+        for (int i = 0; i < _linkConfigs.Count; i++)
+        {
+            int p = pollIndexOfLink[i];
+            if (p < 0 || !ready.IsReady(p))
+                continue;
+            // A device gone is the heartbeat thread's to close and reopen (it polls it now).
+            if (!_node.Receive(i) && !byWatcher)
+                LoseLink(i, now);
+        }
+        // Stall guard and frames first, then the node's decision, then the keepalive that announces it.
+        if (Node is { } node)
+            node.Tick(_node, now, stalled, peerBefore);
+        else
+            _node.Evaluate();
+
+        if (!byWatcher)
+        {
             for (int i = 0; i < _linkConfigs.Count; i++)
                 if (_node.LinkAt(i) is null && now >= _reopenAt[i])
                     TryOpen(i, now);
@@ -311,11 +404,9 @@ internal sealed class HeartbeatThread : IDisposable
                 if (side.TakeReady())
                     SyncReady?.Invoke();
             }
-            HandOnCommands();
-            DrainEvents();
         }
-        for (int i = 0; i < _linkConfigs.Count; i++)
-            _node.SetLink(i, null)?.Dispose();
+        HandOnCommands();
+        DrainEvents();
     }
 
     /// <summary>
@@ -343,7 +434,7 @@ internal sealed class HeartbeatThread : IDisposable
             Trace.NoRescue(_log, off);
             return;
         }
-        _rescue = new HeartbeatRescue(plan, allowed, _timers.Keepalive, _poller.Wake);
+        _rescue = new HeartbeatRescue(plan, allowed, _timers.Keepalive, _poller.Wake, TryStepForWatcher);
         _rescue.Attach();
         Trace.Rescue(_log, plan.WatchCpu, (long)HeartbeatRescue.SlackOf(_timers.Keepalive).TotalMicroseconds);
     }
@@ -473,7 +564,7 @@ internal sealed class HeartbeatThread : IDisposable
         {
             MemoryLocked = MemoryLocked,
             Cpus = DescribeCpus(RealtimeThread.CurrentThreadCpus()),
-            Rescue = _rescue is { } r ? new RescueStatus(r.WatchCpu, r.Rescues, r.WorstLate, r.Failures, null) : new RescueStatus(-1, 0, TimeSpan.Zero, 0, _rescueOff),
+            Rescue = _rescue is { } r ? new RescueStatus(r.WatchCpu, r.Steps, r.Rescues, r.WorstLate, r.Failures, null) : new RescueStatus(-1, 0, 0, TimeSpan.Zero, 0, _rescueOff),
         };
     }
 
@@ -515,5 +606,6 @@ internal sealed class HeartbeatThread : IDisposable
             _thread.Join(TimeSpan.FromSeconds(2));
         _rescue?.Dispose();
         _poller.Dispose();
+        _watchPoller.Dispose();
     }
 }

@@ -67,6 +67,7 @@ internal static class HeartbeatWire
         w.WriteString("cpus", s.Cpus);
         w.WriteStartObject("rescue");
         w.WriteNumber("watch_cpu", s.Rescue.WatchCpu);
+        w.WriteNumber("steps", s.Rescue.Steps);
         w.WriteNumber("moves", s.Rescue.Rescues);
         w.WriteNumber("worst_late_us", Us(s.Rescue.WorstLate));
         w.WriteNumber("refused", s.Rescue.Failures);
@@ -131,7 +132,7 @@ internal static class HeartbeatWire
 
     private static RescueStatus ReadRescue(JsonElement r)
     {
-        return new RescueStatus(r.GetProperty("watch_cpu").GetInt32(), r.GetProperty("moves").GetInt64(),
+        return new RescueStatus(r.GetProperty("watch_cpu").GetInt32(), r.GetProperty("steps").GetInt64(), r.GetProperty("moves").GetInt64(),
             FromUs(r.GetProperty("worst_late_us").GetInt64()), r.GetProperty("refused").GetInt64(),
             r.TryGetProperty("off", out var off) ? off.GetString() : null);
     }

@@ -45,6 +45,8 @@ internal static class MetricsText
         }
         Help(o, "appliance_stalls_total", "counter", "Times the stall guard found this node not scheduled for longer than deadtime.");
         Line(o, "appliance_stalls_total", Labels(), status.GetProperty("stall").GetProperty("count").GetInt64());
+        Help(o, "appliance_heartbeat_watcher_steps_total", "counter", "Passes of the heartbeat loop its watcher ran on another CPU while the heartbeat thread was late (its CPU stopped).");
+        Line(o, "appliance_heartbeat_watcher_steps_total", Labels(), status.GetProperty("heartbeat").GetProperty("rescue").GetProperty("steps").GetInt64());
         Help(o, "appliance_heartbeat_moves_total", "counter", "Times the heartbeat thread's watcher moved it off a CPU where it was late (a CPU the host stopped).");
         Line(o, "appliance_heartbeat_moves_total", Labels(), status.GetProperty("heartbeat").GetProperty("rescue").GetProperty("moves").GetInt64());
         Help(o, "appliance_heartbeat_worst_send_gap_seconds", "gauge", "Longest interval between two keepalives since the last reset.");

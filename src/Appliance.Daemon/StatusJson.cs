@@ -200,12 +200,13 @@ internal static class StatusJson
             w.WriteBoolean("realtime", hb.Realtime);
             w.WriteBoolean("memory_locked", hb.MemoryLocked);
             w.WriteString("cpus", hb.Cpus);
-            // The watcher on another CPU (HeartbeatRescue): how often it had to move the heartbeat thread.
+            // The watcher on another CPU (HeartbeatRescue): how often it ran the loop for a late heartbeat thread, or moved it.
             w.WriteStartObject("rescue");
             if (hb.Rescue.WatchCpu >= 0)
                 w.WriteNumber("watch_cpu", hb.Rescue.WatchCpu);
             else
                 w.WriteNull("watch_cpu");
+            w.WriteNumber("steps", hb.Rescue.Steps);
             w.WriteNumber("moves", hb.Rescue.Rescues);
             w.WriteNumber("worst_late_us", (long)hb.Rescue.WorstLate.TotalMicroseconds);
             w.WriteNumber("refused", hb.Rescue.Failures);

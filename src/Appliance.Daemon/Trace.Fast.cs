@@ -35,7 +35,7 @@ internal static partial class Trace
     [LoggerMessage(2310, LogLevel.Warning, "heartbeat worker: its other threads could not get real-time scheduling ({Reason}); under CPU load a garbage collection they run can hold up the heartbeat thread")]
     public static partial void NoWorkerRealtime(ILogger log, string reason);
 
-    [LoggerMessage(2311, LogLevel.Information, "heartbeat thread watched from CPU {WatchCpu}: if it is more than {SlackUs} µs late (its CPU stopped: a virtual machine's host, an SMI), it is moved to another CPU")]
+    [LoggerMessage(2311, LogLevel.Information, "heartbeat thread watched from CPU {WatchCpu}: if it is more than {SlackUs} µs late (its CPU stopped: a virtual machine's host, an SMI), the watcher runs its loop, or moves it to another CPU")]
     public static partial void Rescue(ILogger log, int watchCpu, long slackUs);
 
     [LoggerMessage(2312, LogLevel.Information, "heartbeat thread not watched from another CPU: {Reason}; a CPU that stops for longer than deadtime stops its keepalives")]

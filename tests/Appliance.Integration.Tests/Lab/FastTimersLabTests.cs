@@ -10,8 +10,8 @@ namespace Appliance.Integration.Tests.Lab;
 /// 30 ms, the serial cable at 460800 baud, which carries a frame every 5 ms, so both links run at the
 /// cluster's cadence. Idle for 60 s, neither node may declare the other dead. This host stops a vCPU,
 /// or the whole VM, for 20-35 ms about once a minute: a node's own lateness does not count as the
-/// peer's silence (Membership.CheckStall, AckIsFresh), and the heartbeat's watcher thread moves the
-/// heartbeat thread off a CPU that stopped (HeartbeatRescue), and a freeze of both nodes longer than
+/// peer's silence (Membership.CheckStall, AckIsFresh), the heartbeat's watcher thread runs the loop
+/// from another CPU while the heartbeat thread's CPU is stopped (HeartbeatRescue), and a freeze of both nodes longer than
 /// deadtime stalls both alike: the active's stall guard asks and the standby answers that it stayed.
 /// 3ms/15ms fails over faster (README) but had 2-3 false failovers in 600 s of full load here.
 /// </summary>
