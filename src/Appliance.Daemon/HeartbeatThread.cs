@@ -531,7 +531,7 @@ internal sealed class HeartbeatThread : IDisposable
             case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
             case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
             case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
-            case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds); break;
+            case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds, (long)Membership.StallGraceWindow.TotalSeconds); break;
             case MembershipEventKind.StallPeerStayed: Trace.StallPeerStayed(_log, _peerName, silenceMs); break;
             case MembershipEventKind.StallPeerMoved: Trace.StallPeerMoved(_log, _peerName); break;
             case MembershipEventKind.StallUnanswered: Trace.StallUnanswered(_log, _peerName, silenceMs); break;

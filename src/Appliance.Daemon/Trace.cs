@@ -50,8 +50,8 @@ internal static partial class Trace
     [LoggerMessage(1013, LogLevel.Error, "background task {Task} failed: {Reason}")]
     public static partial void BackgroundFailed(ILogger log, string task, string reason);
 
-    [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead: asking it before holding on to anything")]
-    public static partial void Stall(ILogger log, long gapMs, long deadtimeMs);
+    [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead: asking it before holding on to anything; the peer is judged against twice deadtime for {GraceS}s")]
+    public static partial void Stall(ILogger log, long gapMs, long deadtimeMs, long graceS);
 
     [LoggerMessage(1109, LogLevel.Warning, "stall guard: {Peer} answered {Ms}ms later as a standby holding nothing: it never moved, nothing to undo")]
     public static partial void StallPeerStayed(ILogger log, string peer, long ms);

@@ -232,6 +232,7 @@ public sealed class InvariantException(string message) : Exception(message);
 ///    from a stall within deadtime); a held-back or replayed frame can stretch life by no more;
 /// 2. detection: a running, unfrozen node that has had no genuine frame from its peer delivered for
 ///    deadtime (and is past initdead and any stall) sees it dead;
+///    (in both, deadtime counts twice while the node is in a stall's grace, Membership.StallGraceWindow)
 /// 3. liveness: after a long enough healthy stretch, both see each other up.
 /// </summary>
 internal sealed class Invariants(HeartbeatSimulation sim)
@@ -252,13 +253,14 @@ internal sealed class Invariants(HeartbeatSimulation sim)
             if (m is null || frozen)
                 continue;
             int peer = 1 - n;
-            bool recentlyThawed = sim.Now - sim.ThawedAt(n) <= dead + Slack;
+            int graceFactor = sim.Now < m.StallGraceUntil ? 2 : 1;
+            bool recentlyThawed = sim.Now - sim.ThawedAt(n) <= graceFactor * dead + Slack;
             if (m.Peer is PeerState.Up or PeerState.Warn && !recentlyThawed &&
-                sim.Now - sim.LastSent(peer) > dead + sim.MaxAckFreshness + Slack)
+                sim.Now - sim.LastSent(peer) > graceFactor * dead + sim.MaxAckFreshness + Slack)
                 throw new InvariantException(
                     $"false life: node {n} sees its peer {m.Peer} at {sim.Now.TotalMilliseconds:0} ms but the peer last sent at {sim.LastSent(peer).TotalMilliseconds:0} ms (slowest link's deadtime {dead.TotalMilliseconds} ms)");
             if (m.LastLife is { } life && m.Peer != PeerState.Dead && !recentlyThawed &&
-                sim.Now - sim.StartedAt(n) > t.Initdead && EveryLinkPastItsDeadtime(m))
+                sim.Now - sim.StartedAt(n) > t.Initdead && EveryLinkPastItsDeadtime(m, graceFactor))
                 throw new InvariantException(
                     $"missed death: node {n} last heard its peer at {life.TotalMilliseconds:0} ms, now {sim.Now.TotalMilliseconds:0} ms, " +
                     $"every link silent past its own deadtime ({string.Join(", ", sim.LinkTimers.Select(l => $"{l.Deadtime.TotalMilliseconds} ms"))}), still {m.Peer}");
@@ -277,10 +279,10 @@ internal sealed class Invariants(HeartbeatSimulation sim)
     private TimeSpan _healthySince = sim.Now;
 
     /// <summary>Each link judged against its own cadence: silent on every link for that link's deadtime.</summary>
-    private bool EveryLinkPastItsDeadtime(Appliance.Core.Membership.Membership m)
+    private bool EveryLinkPastItsDeadtime(Appliance.Core.Membership.Membership m, int graceFactor)
     {
         for (int i = 0; i < sim.LinkTimers.Length; i++)
-            if (m.LinkLastLife(i) is { } heard && sim.Now - heard <= sim.LinkTimers[i].Deadtime)
+            if (m.LinkLastLife(i) is { } heard && sim.Now - heard <= graceFactor * sim.LinkTimers[i].Deadtime)
                 return false;
         return true;
     }

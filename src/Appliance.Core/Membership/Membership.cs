@@ -73,11 +73,19 @@ public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan
 /// shorter lateness (more than two keepalives between wake-ups) passes no death or link-down verdict
 /// for two keepalives after this node resumes: if whatever froze us froze the peer too (one host, one
 /// hypervisor), our overdue keepalive and the peer's answer to it are on their way.</item>
+/// <item>After a stall, for <see cref="StallGraceWindow"/>, links and peer are judged against twice
+/// their deadtime: freezes of a virtual machine come in bursts, and the one that froze this node
+/// often holds the peer a little longer than it held us (measured on the bench host: a whole-VM
+/// freeze, then 18-25 ms more for one node alone). A real death in that window is found one deadtime
+/// later; where nothing freezes (a dedicated board) this never applies.</item>
 /// </list>
 /// Single-threaded; the heartbeat thread owns it.
 /// </summary>
 public sealed class Membership
 {
+    /// <summary>How long after a stall of its own this node judges the peer against twice deadtime (see the class remarks).</summary>
+    public static readonly TimeSpan StallGraceWindow = TimeSpan.FromSeconds(10);
+
     /// <summary>Old peer boots remembered to refuse their replays; a peer restarting more often than this within our lifetime is not a use case.</summary>
     public const int RetiredBootsMax = 16;
 
@@ -113,6 +121,8 @@ public sealed class Membership
     private TimeSpan _lastCheck;
     /// <summary>No death or link-down verdict before this instant (two keepalives after a late wake-up).</summary>
     private TimeSpan _settleUntil;
+    /// <summary>Until this instant (<see cref="StallGraceWindow"/> after a stall) every deadtime counts twice.</summary>
+    private TimeSpan _graceUntil;
     private readonly TimeSpan _started;
     private readonly TimeSpan[] _tickTimes = new TimeSpan[TickTimesRemembered];
 
@@ -215,6 +225,9 @@ public sealed class Membership
         }
     }
 
+    /// <summary>Until this instant the peer and links are judged against twice deadtime (<see cref="StallGraceWindow"/> after the last stall).</summary>
+    public TimeSpan StallGraceUntil => _graceUntil;
+
     public int StallCount { get; private set; }
     public TimeSpan LastStall { get; private set; }
 
@@ -288,6 +301,7 @@ public sealed class Membership
         StallCount++;
         LastStall = gap;
         _judgeFrom = now;
+        _graceUntil = now + StallGraceWindow;
         StallTick = SelfSeq;
         _stallAnswer = ask ? StallAnswer.Awaited : StallAnswer.None;
         Emit(new MembershipEvent(MembershipEventKind.Stall, now, -1, gap));
@@ -386,14 +400,15 @@ public sealed class Membership
     public void Evaluate(TimeSpan now)
     {
         bool anyAlive = false, anyFresh = false;
+        bool grace = now < _graceUntil;
         for (int i = 0; i < _linkCount; i++)
         {
             if (!_linkHeard[i])
                 continue;
             TimeSpan silence = Silence(_linkLife[i], now);
             var lt = _linkTimers[i];
-            if (now < _settleUntil && silence >= lt.Deadtime)
-                silence = lt.Deadtime - Tick; // settling after our own late wake-up: not judged yet
+            if (silence >= lt.Deadtime && (now < _settleUntil || (grace && silence < 2 * lt.Deadtime)))
+                silence = lt.Deadtime - Tick; // settling after our own late wake-up, or in a stall's grace: not judged yet
             if (_linkState[i] == LinkState.Up && silence >= lt.Deadtime)
             {
                 _linkState[i] = LinkState.Down;
@@ -438,6 +453,7 @@ public sealed class Membership
         TimeSpan next = TimeSpan.MaxValue;
         void Consider(TimeSpan t) { if (t > now && t < next) next = t; }
         Consider(_settleUntil);
+        Consider(_graceUntil);
         if (!_everHeard)
             Consider(Max(_started + _timers.Initdead, _judgeFrom + _timers.Deadtime));
         for (int i = 0; i < _linkCount; i++)
@@ -447,6 +463,8 @@ public sealed class Membership
             TimeSpan basis = Max(_linkLife[i], _judgeFrom);
             Consider(basis + _linkTimers[i].Warntime);
             Consider(basis + _linkTimers[i].Deadtime);
+            if (now < _graceUntil)
+                Consider(basis + 2 * _linkTimers[i].Deadtime);
         }
         return next;
     }

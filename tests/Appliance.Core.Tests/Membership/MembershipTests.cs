@@ -382,6 +382,82 @@ public class MembershipTests
         Assert.Equal(new[] { MembershipEventKind.Stall }, Events(_a.M));
         Advance(1000);
         _a.M.Evaluate(_now);
-        Assert.Equal(PeerState.Dead, _a.M.Peer); // a truly silent peer is still found dead a deadtime later
+        Assert.Equal(PeerState.Warn, _a.M.Peer); // within the stall's grace: twice deadtime
+        Assert.Equal(_now + T.Deadtime, _a.M.NextDeadline(_now));
+        Advance(1000);
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer); // a truly silent peer is still found dead, two deadtimes later
+    }
+
+    /// <summary>
+    /// The bench host's pattern: a whole-VM freeze past deadtime, then the peer held ~20 ms more on its
+    /// own (deadtime 15 ms there). After its stall, A gives B twice deadtime for the grace window.
+    /// </summary>
+    [Fact]
+    public void After_a_stall_the_peer_is_judged_against_twice_deadtime_for_the_grace_window()
+    {
+        Round(0, 1);
+        Round(0, 1);
+        _a.M.CheckStall(_now);
+        Advance(1500);
+        Assert.True(_a.M.CheckStall(_now));
+        Round(0, 1); // both back: B heard right after
+        Events(_a.M);
+        TimeSpan heard = _now;
+        _now = heard + T.Deadtime + TimeSpan.FromMilliseconds(300); // B alone held on: silent past deadtime
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Warn, _a.M.Peer);
+        Assert.Equal(LinkState.Up, _a.M.LinkStateOf(0));
+        Assert.Equal(heard + 2 * T.Deadtime, _a.M.NextDeadline(_now));
+        Round(0, 1); // and B is back: no verdict was passed
+        Assert.Equal(PeerState.Up, _a.M.Peer);
+        Assert.DoesNotContain(MembershipEventKind.PeerDead, Events(_a.M));
+        // A silence of twice deadtime is a death even inside the window.
+        heard = _now;
+        _now = heard + 2 * T.Deadtime;
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer);
+    }
+
+    [Fact]
+    public void After_the_grace_window_a_deadtime_of_silence_is_a_death_again()
+    {
+        Round(0);
+        _a.M.CheckStall(_now);
+        Advance(1500);
+        Assert.True(_a.M.CheckStall(_now));
+        TimeSpan stalled = _now;
+        for (_now = stalled + TimeSpan.FromMilliseconds(100); _now < stalled + M.StallGraceWindow; _now += TimeSpan.FromMilliseconds(100))
+        {
+            _a.M.CheckStall(_now);
+            Round(0);
+        }
+        Round(0);
+        Events(_a.M);
+        TimeSpan heard = _now;
+        Assert.True(heard >= stalled + M.StallGraceWindow);
+        Assert.Equal(heard + T.Deadtime, _a.M.NextDeadline(heard + T.Warntime));
+        _now = heard + T.Deadtime;
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer);
+    }
+
+    [Fact]
+    public void A_late_wake_up_within_deadtime_gives_no_grace()
+    {
+        Round(0);
+        _a.M.CheckStall(_now);
+        Advance(900);
+        Assert.False(_a.M.CheckStall(_now));
+        Round(0);
+        Events(_a.M);
+        TimeSpan heard = _now;
+        while (_now < heard + T.Deadtime)
+        {
+            Advance(100);
+            Assert.False(_a.M.CheckStall(_now));
+        }
+        _a.M.Evaluate(_now);
+        Assert.Equal(PeerState.Dead, _a.M.Peer);
     }
 }

@@ -164,6 +164,32 @@ public sealed class Lab : IDisposable
 
     public string Log(string node) => File.ReadAllText(Env[$"LOG_{node}"]);
 
+    /// <summary>
+    /// Waits until neither node is within a stall's grace (Membership.StallGraceWindow after its last
+    /// "STALL GUARD" line; the log's time of day is this machine's), so that a test timing a death
+    /// sees the plain deadtime. Returns how long it waited.
+    /// </summary>
+    public TimeSpan WaitOutStallGrace()
+    {
+        TimeSpan wait = TimeSpan.Zero;
+        foreach (var node in new[] { "alpha", "beta" })
+        {
+            var m = System.Text.RegularExpressions.Regex.Matches(Log(node), @"^(\d\d:\d\d:\d\d\.\d{3}) crit: \S+ STALL GUARD", System.Text.RegularExpressions.RegexOptions.Multiline);
+            if (m.Count == 0)
+                continue;
+            var at = TimeSpan.ParseExact(m[^1].Groups[1].Value, @"hh\:mm\:ss\.fff", System.Globalization.CultureInfo.InvariantCulture);
+            var since = DateTime.Now.TimeOfDay - at;
+            if (since < TimeSpan.Zero)
+                since += TimeSpan.FromDays(1); // the stall was before midnight
+            var left = Appliance.Core.Membership.Membership.StallGraceWindow + TimeSpan.FromMilliseconds(200) - since;
+            if (left > wait)
+                wait = left;
+        }
+        if (wait > TimeSpan.Zero)
+            Thread.Sleep(wait);
+        return wait;
+    }
+
     private readonly Dictionary<string, AddressManager> _addresses = [];
 
     /// <summary>
