@@ -13,7 +13,7 @@ namespace Appliance.Integration.Tests.Lab;
 /// peer's silence (Membership.CheckStall, AckIsFresh), the heartbeat's watcher thread runs the loop
 /// from another CPU while the heartbeat thread's CPU is stopped (HeartbeatRescue), and a freeze of both nodes longer than
 /// deadtime stalls both alike: the active's stall guard asks and the standby answers that it stayed.
-/// 3ms/15ms fails over faster (README) but had 2-3 false failovers in 600 s of full load here.
+/// 3ms/15ms fails over faster (README) but had 1-3 false deaths or VIP moves in every 600 s window of full load here.
 /// </summary>
 public sealed class FastLabFixture() : LabFixture("f", "--keepalive", "5ms", "--deadtime", "30ms", "--baud", "460800");
 
