@@ -132,6 +132,8 @@ internal sealed class HeartbeatThread : IDisposable
     /// <summary>The watcher's own look at the links (it must not touch the heartbeat thread's poll set).</summary>
     private readonly Poller _watchPoller;
     private readonly int[] _watchIndexOfLink;
+    /// <summary>Per link: the watcher's pass found its device gone; the heartbeat thread closes it on its next pass.</summary>
+    private readonly bool[] _goneSeenByWatcher;
 
     public HeartbeatThread(
         HeartbeatNode node,
@@ -158,6 +160,7 @@ internal sealed class HeartbeatThread : IDisposable
         _pollIndexOfLink = new int[linkConfigs.Count];
         _watchPoller = new Poller(linkConfigs.Count);
         _watchIndexOfLink = new int[linkConfigs.Count];
+        _goneSeenByWatcher = new bool[linkConfigs.Count];
         _linkTimers = new LinkTimers[linkConfigs.Count];
         for (int i = 0; i < _linkTimers.Length; i++)
             _linkTimers[i] = node.Membership.LinkTimersOf(i);
@@ -265,7 +268,7 @@ internal sealed class HeartbeatThread : IDisposable
             TimeSpan wake = NextWake(now);
             // To the nanosecond (ppoll): at a 2 ms keepalive, poll(2)'s rounding up to whole
             // milliseconds was up to half a period late.
-            TimeSpan timeout = wake <= now ? TimeSpan.Zero : wake == TimeSpan.MaxValue ? MaxSleep : Min(wake - now, MaxSleep);
+            TimeSpan timeout = Timeout(wake, now);
 
             _poller.Clear();
             for (int i = 0; i < _linkConfigs.Count; i++)
@@ -297,6 +300,10 @@ internal sealed class HeartbeatThread : IDisposable
             wake = syncWake;
         return wake;
     }
+
+    /// <summary>How long the loop may sleep at <paramref name="now"/> to be back at <paramref name="wake"/>.</summary>
+    private static TimeSpan Timeout(TimeSpan wake, TimeSpan now) =>
+        wake <= now ? TimeSpan.Zero : wake == TimeSpan.MaxValue ? MaxSleep : Min(wake - now, MaxSleep);
 
     /// <summary>Tells the watcher (and the wake-delay figure) that the loop is due again <paramref name="timeout"/> from now.</summary>
     private void ExpectAfter(TimeSpan timeout)
@@ -340,8 +347,7 @@ internal sealed class HeartbeatThread : IDisposable
             _watchPoller.Wait(TimeSpan.Zero);
             Step(_watchPoller, _watchIndexOfLink, byWatcher: true);
             TimeSpan now = Now();
-            TimeSpan wake = NextWake(now);
-            ExpectAfter(wake <= now ? TimeSpan.Zero : wake == TimeSpan.MaxValue ? MaxSleep : Min(wake - now, MaxSleep));
+            ExpectAfter(Timeout(NextWake(now), now));
             return true;
         }
         finally
@@ -369,11 +375,21 @@ internal sealed class HeartbeatThread : IDisposable
         var peerBefore = _node.Membership.PeerSummary;
         for (int i = 0; i < _linkConfigs.Count; i++)
         {
-            int p = pollIndexOfLink[i];
-            if (p < 0 || !ready.IsReady(p))
+            // A device gone is the heartbeat thread's to close and reopen, also when the watcher's
+            // pass was the one that found it (and took the readiness that would have told it).
+            if (!byWatcher && _goneSeenByWatcher[i])
+            {
+                _goneSeenByWatcher[i] = false;
+                if (_node.LinkAt(i) is not null)
+                    LoseLink(i, now);
                 continue;
-            // A device gone is the heartbeat thread's to close and reopen (it polls it now).
-            if (!_node.Receive(i) && !byWatcher)
+            }
+            int p = pollIndexOfLink[i];
+            if (p < 0 || !ready.IsReady(p) || _node.Receive(i))
+                continue;
+            if (byWatcher)
+                _goneSeenByWatcher[i] = true;
+            else
                 LoseLink(i, now);
         }
         // Stall guard and frames first, then the node's decision, then the keepalive that announces it.

@@ -79,7 +79,8 @@ public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan
 /// freeze, then 18-25 ms more for one node alone). A real death in that window is found one deadtime
 /// later; where nothing freezes (a dedicated board) this never applies.</item>
 /// </list>
-/// Single-threaded; the heartbeat thread owns it.
+/// Single-threaded: one thread at a time (the heartbeat thread, or its watcher while it runs the loop
+/// in the heartbeat thread's stead) owns it.
 /// </summary>
 public sealed class Membership
 {
