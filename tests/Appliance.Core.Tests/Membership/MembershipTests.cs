@@ -422,10 +422,7 @@ public class MembershipTests
     [Fact]
     public void After_the_grace_window_a_deadtime_of_silence_is_a_death_again()
     {
-        Round(0);
-        _a.M.CheckStall(_now);
-        Advance(1500);
-        Assert.True(_a.M.CheckStall(_now));
+        AStallsPastDeadtime();
         TimeSpan stalled = _now;
         for (_now = stalled + TimeSpan.FromMilliseconds(100); _now < stalled + M.StallGraceWindow; _now += TimeSpan.FromMilliseconds(100))
         {
