@@ -23,7 +23,7 @@ vm_console_open() {
 # vm_console_close DIR: stops the reader (cleanup).
 vm_console_close() {
     local dir=$1
-    [ -n "${VM_READER[$dir]:-}" ] && kill "${VM_READER[$dir]}" 2>/dev/null
+    [ -n "${VM_READER[$dir]:-}" ] && { kill "${VM_READER[$dir]}" 2>/dev/null || true; }
     VM_READER[$dir]=
 }
 

@@ -164,6 +164,25 @@ public sealed class Lab : IDisposable
 
     public string Log(string node) => File.ReadAllText(Env[$"LOG_{node}"]);
 
+    /// <summary>One logged event: its time of day (this machine's clock: both nodes log with it) and the milliseconds it names.</summary>
+    public readonly record struct Logged(TimeSpan At, long Ms, string Line);
+
+    private static readonly System.Text.RegularExpressions.Regex StallLine = new(
+        @"^(\d\d:\d\d:\d\d\.\d{3}) crit: \S+ STALL GUARD: this node was not scheduled for (\d+)ms.*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+    private static readonly System.Text.RegularExpressions.Regex DeadLine = new(
+        @"^(\d\d:\d\d:\d\d\.\d{3}) fail: \S+ peer \w+ dead: silent for (\d+)ms.*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+
+    private static List<Logged> Events(System.Text.RegularExpressions.Regex re, string log) =>
+        [.. re.Matches(log).Select(m => new Logged(
+            TimeSpan.ParseExact(m.Groups[1].Value, @"hh\:mm\:ss\.fff", System.Globalization.CultureInfo.InvariantCulture),
+            long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), m.Value.TrimEnd('\r')))];
+
+    /// <summary>NODE's own stalls ("STALL GUARD": it was not scheduled for longer than deadtime), oldest first.</summary>
+    public List<Logged> Stalls(string node) => Events(StallLine, Log(node));
+
+    /// <summary>NODE's verdicts that its peer is dead, with the silence each one measured, oldest first.</summary>
+    public List<Logged> Deaths(string node) => Events(DeadLine, Log(node));
+
     /// <summary>
     /// Waits until neither node is within a stall's grace (Membership.StallGraceWindow after its last
     /// "STALL GUARD" line; the log's time of day is this machine's), so that a test timing a death
@@ -174,11 +193,10 @@ public sealed class Lab : IDisposable
         TimeSpan wait = TimeSpan.Zero;
         foreach (var node in new[] { "alpha", "beta" })
         {
-            var m = System.Text.RegularExpressions.Regex.Matches(Log(node), @"^(\d\d:\d\d:\d\d\.\d{3}) crit: \S+ STALL GUARD", System.Text.RegularExpressions.RegexOptions.Multiline);
-            if (m.Count == 0)
+            var stalls = Stalls(node);
+            if (stalls.Count == 0)
                 continue;
-            var at = TimeSpan.ParseExact(m[^1].Groups[1].Value, @"hh\:mm\:ss\.fff", System.Globalization.CultureInfo.InvariantCulture);
-            var since = DateTime.Now.TimeOfDay - at;
+            var since = DateTime.Now.TimeOfDay - stalls[^1].At;
             if (since < TimeSpan.Zero)
                 since += TimeSpan.FromDays(1); // the stall was before midnight
             var left = Appliance.Core.Membership.Membership.StallGraceWindow + TimeSpan.FromMilliseconds(200) - since;
