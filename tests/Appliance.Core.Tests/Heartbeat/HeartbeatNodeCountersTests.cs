@@ -204,13 +204,21 @@ public class HeartbeatNodeCountersTests
         for (int i = 0; i < 200; i++)
             Round();
         Assert.Equal(Core.Membership.PeerState.Up, alpha.Membership.Peer);
-        long rxBefore = beta.LinkCounters[0].RxFrames;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10_000; i++)
-            Round();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(10_000, beta.LinkCounters[0].RxFrames - rxBefore);
-        Assert.Equal(Core.Membership.PeerState.Up, beta.Membership.Peer);
-        Assert.True(allocated == 0, $"{allocated} bytes allocated over 40,000 frames sent and received");
+        // A per-frame allocation, even one object of 24 bytes, shows in every attempt as at least
+        // 960,000 bytes. The runtime itself may allocate once on this thread while the loop is hot
+        // (a method's on-stack replacement or next tier: CI saw 3,736 bytes once); that does not
+        // repeat, so the steady state is proven by any one attempt that allocated nothing.
+        var attempts = new List<long>();
+        for (int attempt = 0; attempt < 3 && (attempts.Count == 0 || attempts[^1] != 0); attempt++)
+        {
+            long rxBefore = beta.LinkCounters[0].RxFrames;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+                Round();
+            attempts.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(10_000, beta.LinkCounters[0].RxFrames - rxBefore);
+            Assert.Equal(Core.Membership.PeerState.Up, beta.Membership.Peer);
+        }
+        Assert.True(attempts[^1] == 0, $"bytes allocated over 40,000 frames sent and received, per attempt: {string.Join(", ", attempts)}");
     }
 }
