@@ -144,14 +144,13 @@ public sealed class HeartbeatRescueTests(ITestOutputHelper output)
                 case Watch.Steps:
                     Assert.True(gap < RescueLabTests.Stop / 2, $"worst gap {gap.TotalMilliseconds} ms: the loop waited out the stop");
                     Assert.True(rescue!.Steps >= 10, $"the watcher ran {rescue.Steps} passes in a 150 ms stop of a 3 ms loop");
-                    Assert.Equal(0, cpuAfter); // nothing had to move
+                    AssertPlacesSwapped(rescue, cpuAfter); // none, unless the host itself stopped a CPU mid-pass
                     break;
                 case Watch.Held:
                     Assert.True(gap < RescueLabTests.Stop / 2, $"worst gap {gap.TotalMilliseconds} ms: the thread waited out the stop");
                     Assert.Equal(0, rescue!.Steps);
                     Assert.True(rescue.Rescues >= 1);
-                    Assert.Equal(1, cpuAfter);
-                    Assert.Equal(0, rescue.WatchCpu);
+                    AssertPlacesSwapped(rescue, cpuAfter);
                     break;
                 default:
                     Assert.True(gap >= RescueLabTests.Stop * 2 / 3, $"worst gap {gap.TotalMilliseconds} ms: the stop did not hold the thread (so it proves nothing)");
@@ -159,5 +158,17 @@ public sealed class HeartbeatRescueTests(ITestOutputHelper output)
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Each move swaps the two CPUs: the thread goes to the watcher's and the watcher takes the one it
+    /// left. The thread started on CPU 0, so an odd number of moves leaves it on 1. Usually there is
+    /// one move (Held) or none (Steps), but this host also stops a CPU by itself now and then (7 % steal
+    /// on 2026-12-07), and a thread late then is moved again, rightly: CI once saw two.
+    /// </summary>
+    private static void AssertPlacesSwapped(HeartbeatRescue rescue, int cpuAfter)
+    {
+        Assert.Equal(rescue.Rescues % 2 == 1 ? 1 : 0, cpuAfter);
+        Assert.Equal(1 - cpuAfter, rescue.WatchCpu);
     }
 }

@@ -105,8 +105,7 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
                 output.WriteLine($"{node}: peer dead {at.TotalMilliseconds:0} ms after `cut all` began (cut took {cutTook.TotalMilliseconds:0} ms); deadtime {Deadtime.TotalMilliseconds} ms");
                 Assert.InRange(at, Deadtime - Keepalive, Deadtime + 2 * Keepalive + margin);
                 // The daemon's own measure of the silence is never below deadtime.
-                var m = Regex.Matches(L.Log(node), @"peer \w+ dead: silent for (\d+)ms").Last();
-                long silentMs = long.Parse(m.Groups[1].Value);
+                long silentMs = L.Deaths(node)[^1].Ms;
                 output.WriteLine($"{node}: logged silence {silentMs} ms");
                 Assert.InRange(silentMs, (long)Deadtime.TotalMilliseconds, (long)(Deadtime + Keepalive).TotalMilliseconds);
             }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Appliance.Integration.Tests.Edge;
 using Xunit.Abstractions;
 
@@ -35,8 +34,6 @@ public sealed class RescueLabTests(RescueLabFixture fixture, ITestOutputHelper o
 
     /// <summary>Stopped this long: the bench host's freezes are 91-104 ms, ten deadtimes here.</summary>
     internal static readonly TimeSpan Stop = TimeSpan.FromMilliseconds(150);
-
-    internal static int Deaths(Lab lab, string node) => Regex.Matches(lab.Log(node), @"peer \w+ dead").Count;
 
     internal static HeartbeatPlace Rescue(Lab lab, string node)
     {
@@ -76,7 +73,7 @@ public sealed class RescueLabTests(RescueLabFixture fixture, ITestOutputHelper o
             output.WriteLine($"{node}: heartbeat on CPU {r.Cpus}, watcher on CPU {r.Rescue.GetProperty("watch_cpu")}, {Acts(r.Rescue)} passes or moves so far");
             Assert.NotEqual(r.Cpus, r.Rescue.GetProperty("watch_cpu").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
-        var deaths = Nodes.ToDictionary(n => n, n => Deaths(L, n));
+        var deaths = Nodes.ToDictionary(n => n, n => L.Deaths(n).Count);
         long actsBefore = Acts(Rescue(L, "alpha").Rescue);
         const int Rounds = 5;
         for (int round = 0; round < Rounds; round++)
@@ -93,8 +90,8 @@ public sealed class RescueLabTests(RescueLabFixture fixture, ITestOutputHelper o
         {
             var r = Rescue(L, node).Rescue;
             output.WriteLine($"{node}: {r.GetProperty("steps")} passes by the watcher, {r.GetProperty("moves")} moves, latest found {r.GetProperty("worst_late_us")} µs late, {r.GetProperty("refused")} refused; " +
-                $"deaths declared {Deaths(L, node) - deaths[node]}");
-            Assert.Equal(deaths[node], Deaths(L, node));
+                $"deaths declared {L.Deaths(node).Count - deaths[node]}");
+            Assert.Equal(deaths[node], L.Deaths(node).Count);
             Assert.Equal(0, r.GetProperty("refused").GetInt64());
         }
         Assert.True(Acts(Rescue(L, "alpha").Rescue) - actsBefore >= Rounds, "alpha's watcher did not act in every round");
@@ -120,9 +117,9 @@ public sealed class NoRescueLabTests(NoRescueLabFixture fixture, ITestOutputHelp
         var r = RescueLabTests.Rescue(L, "alpha");
         Assert.Equal("0", r.Cpus);
         Assert.Contains("off", r.Rescue.GetProperty("off").GetString());
-        int before = RescueLabTests.Deaths(L, "beta");
+        int before = L.Deaths("beta").Count;
         RescueLabTests.StopCpu(0);
-        Lab.WaitUntil(() => RescueLabTests.Deaths(L, "beta") > before, TimeSpan.FromSeconds(2), "beta declares alpha dead");
-        output.WriteLine(Regex.Matches(L.Log("beta"), @"peer \w+ dead[^\n]*")[^1].Value);
+        Lab.WaitUntil(() => L.Deaths("beta").Count > before, TimeSpan.FromSeconds(2), "beta declares alpha dead");
+        output.WriteLine(L.Deaths("beta")[^1].Line);
     }
 }
