@@ -60,12 +60,13 @@ public sealed class FastTimersLabTests(FastLabFixture fixture, ITestOutputHelper
             var hb = L.Status(node)!.Value.GetProperty("heartbeat");
             var deaths = L.Deaths(node).Skip(before[node].Dead).ToList();
             var ownStalls = L.Stalls(node);
+            var peerStalls = L.Stalls(peer);
             output.WriteLine($"{node}: worst send gap {hb.GetProperty("worst_send_gap_us").GetInt64()} us over the lab's life; " +
                 $"late {Count(L.Log(node), @"peer \w+ late") - before[node].Late}, dead {deaths.Count}, own stalls {ownStalls.Count - before[node].Stalls} in 60 s");
             foreach (var dead in deaths)
             {
                 static bool Near(Lab.Logged a, Lab.Logged b) => (a.At - b.At).Duration() <= TimeSpan.FromSeconds(2);
-                var frozen = L.Stalls(peer).Where(s => Near(s, dead) && s.Ms >= Deadtime.TotalMilliseconds).ToList();
+                var frozen = peerStalls.Where(s => Near(s, dead) && s.Ms >= Deadtime.TotalMilliseconds).ToList();
                 bool stalledItself = ownStalls.Any(s => Near(s, dead));
                 if (frozen.Count > 0 && !stalledItself)
                     output.WriteLine($"  {node}: {dead.Line}\n    stands: the host stopped {peer} then ({peer}: {frozen[0].Line})");
