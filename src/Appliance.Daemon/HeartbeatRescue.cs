@@ -47,12 +47,19 @@ internal sealed record RescuePlan(int[] HeartbeatCpus, int WatchCpu, string? Off
 /// move: a heartbeat thread that a stopped CPU holds in the kernel (a wake-up or timer of its own half
 /// done there, a lock that CPU holds) cannot be moved before that CPU runs again, and the watcher does
 /// not wait for it.</item>
-/// <item>When the heartbeat thread is late inside the body (it holds the loop), the watcher moves it
-/// off the CPU it is stuck on (sched_setaffinity moves a waiting thread at once), wakes it, and takes
-/// the stuck CPU for itself, so that the two never share one.</item>
+/// <item>When the heartbeat thread is late inside the body (it holds the loop), the watcher has it
+/// moved off the CPU it is stuck on and takes that CPU for itself, so that the two never share one
+/// (sched_setaffinity moves a thread that waits for its CPU at once; the move is made by a third
+/// thread, the mover, because for a thread caught running on a CPU the hypervisor stopped the call
+/// waits until that CPU runs again). Meanwhile, at every keepalive, the watcher sends the keepalive
+/// the held thread cannot (<paramref name="cover"/> of the constructor, <see cref="KeepaliveCover"/>):
+/// what the node last announced, on its datagram links, acknowledging the peer's newest tick. A
+/// thread held by a stopped CPU is not moved by anything before that CPU runs again; the cover is
+/// what keeps the peer from taking the silence for a death.</item>
 /// </list>
 /// A heartbeat thread that hangs in our own code holds the loop and is not helped (moving it changes
-/// nothing), so the peer still sees its silence. Real-time like the heartbeat thread; it allocates
+/// nothing, and the cover ends <see cref="KeepaliveCover.LimitOf"/> after the thread was due), so the
+/// peer still sees its silence, that much later. Real-time like the heartbeat thread; it allocates
 /// nothing while it runs.
 /// </summary>
 internal sealed class HeartbeatRescue : IDisposable
@@ -62,8 +69,16 @@ internal sealed class HeartbeatRescue : IDisposable
     private readonly long _slackTicks;
     private readonly Action _wakeHeartbeat;
     private readonly Func<bool> _stepLoop;
+    private readonly Func<long, bool>? _cover;
+    private readonly long _keepaliveTicks;
     private readonly Poller _sleep = new(0);
     private readonly Thread _thread;
+    private readonly Poller _moveSleep = new(0);
+    private readonly Thread _mover;
+    /// <summary>1 from the watcher's request until the mover has made the move.</summary>
+    private int _moveRequested;
+    private long _moveLateTicks;
+    private int _watcherTid;
     private int _heartbeatTid;
     private int _watchCpu;
     private long _due = long.MaxValue;
@@ -83,7 +98,13 @@ internal sealed class HeartbeatRescue : IDisposable
     /// not inside one, and then calls <see cref="Expect"/> with when the loop is due next; false when the
     /// heartbeat thread holds the loop.
     /// </param>
-    public HeartbeatRescue(RescuePlan plan, IReadOnlyList<int> allowed, TimeSpan keepalive, Action wakeHeartbeat, Func<bool> stepLoop)
+    /// <param name="cover">
+    /// Called at every keepalive while the heartbeat thread is late inside the loop, with the moment it
+    /// was due: sends one keepalive for it (<see cref="KeepaliveCover"/>); false when it sent nothing
+    /// (the cover is over). Null: no cover.
+    /// </param>
+    public HeartbeatRescue(RescuePlan plan, IReadOnlyList<int> allowed, TimeSpan keepalive, Action wakeHeartbeat, Func<bool> stepLoop,
+        Func<long, bool>? cover = null)
     {
         if (plan.WatchCpu < 0)
             throw new ArgumentException("the plan has no watcher CPU", nameof(plan));
@@ -93,7 +114,10 @@ internal sealed class HeartbeatRescue : IDisposable
         _slackTicks = SlackOf(keepalive).Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
         _wakeHeartbeat = wakeHeartbeat;
         _stepLoop = stepLoop;
+        _cover = cover;
+        _keepaliveTicks = Math.Max(1, keepalive.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond);
         _thread = new Thread(Run) { Name = "heartbeat-watch", IsBackground = true };
+        _mover = new Thread(RunMover, MoverStackBytes) { Name = "heartbeat-move", IsBackground = true };
     }
 
     /// <summary>How late the heartbeat thread may be before it is moved: half a keepalive, within 0.5-20 ms.</summary>
@@ -113,6 +137,9 @@ internal sealed class HeartbeatRescue : IDisposable
     /// <summary>The latest the heartbeat loop was found, beyond when it was due, when the watcher acted.</summary>
     public TimeSpan WorstLate => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _worstLateTicks));
 
+    /// <summary>The mover's stack: it only makes system calls (its pages are locked with the rest).</summary>
+    private const int MoverStackBytes = 256 * 1024;
+
     /// <summary>Moves that the kernel refused (counted, not fatal: the heartbeat runs where it was).</summary>
     public long Failures => Interlocked.Read(ref _failures);
 
@@ -124,6 +151,7 @@ internal sealed class HeartbeatRescue : IDisposable
     {
         _heartbeatTid = RealtimeThread.CurrentThreadId();
         _thread.Start();
+        _mover.Start();
     }
 
     /// <summary>
@@ -153,6 +181,7 @@ internal sealed class HeartbeatRescue : IDisposable
         Span<int> one = stackalloc int[1];
         one[0] = _watchCpu;
         RealtimeThread.TryPinThread(0, one);
+        Volatile.Write(ref _watcherTid, RealtimeThread.CurrentThreadId());
         long handled = long.MinValue;
         while (!_stopping)
         {
@@ -170,8 +199,9 @@ internal sealed class HeartbeatRescue : IDisposable
                 continue;
             }
             // Late. Outside its loop's body the heartbeat thread is stopped where it sleeps or wakes:
-            // run the pass for it (it sets the next due). Inside, it holds the loop: move it, once per
-            // pass, and look again a slack later (a hang of its own, or a move the kernel refused).
+            // run the pass for it (it sets the next due). Inside, it holds the loop: have it moved, once
+            // per pass, and send its keepalives until it runs again or the cover ends; then look again a
+            // slack later (a hang of its own, or a move the kernel refused).
             if (_stepLoop())
             {
                 Interlocked.Increment(ref _steps);
@@ -181,9 +211,43 @@ internal sealed class HeartbeatRescue : IDisposable
             if (due != handled)
             {
                 handled = due;
-                Rescue(now - due);
+                RequestMove(now - due);
             }
-            _sleep.Wait(TimeSpan.FromTicks(_slackTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            if (_cover?.Invoke(due) == true)
+            {
+                _sleep.Wait(Ticks(_keepaliveTicks));
+                continue;
+            }
+            _sleep.Wait(Ticks(_slackTicks));
+        }
+    }
+
+    private static TimeSpan Ticks(long stopwatchTicks) => TimeSpan.FromTicks(stopwatchTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
+
+    /// <summary>The watcher: asks the mover to move the heartbeat thread (unless a move is under way) and goes on.</summary>
+    private void RequestMove(long lateTicks)
+    {
+        if (Volatile.Read(ref _moveRequested) != 0)
+            return;
+        _moveLateTicks = lateTicks;
+        Volatile.Write(ref _moveRequested, 1);
+        _moveSleep.Wake();
+    }
+
+    /// <summary>The mover: on the watcher's CPU, at the watcher's priority (so it runs when the watcher sleeps).</summary>
+    private void RunMover()
+    {
+        RealtimeThread.TryMakeCurrentThreadRealtime(RealtimeThread.HeartbeatPriority);
+        Span<int> one = stackalloc int[1];
+        one[0] = Volatile.Read(ref _watchCpu);
+        RealtimeThread.TryPinThread(0, one);
+        while (!_stopping)
+        {
+            _moveSleep.Wait((TimeSpan?)null);
+            if (Volatile.Read(ref _moveRequested) == 0 || _stopping)
+                continue;
+            Rescue(Volatile.Read(ref _moveLateTicks));
+            Volatile.Write(ref _moveRequested, 0);
         }
     }
 
@@ -208,6 +272,7 @@ internal sealed class HeartbeatRescue : IDisposable
         _wakeHeartbeat();
         Span<int> one = stackalloc int[1];
         one[0] = stuck;
+        RealtimeThread.TryPinThread(Volatile.Read(ref _watcherTid), one);
         RealtimeThread.TryPinThread(0, one);
         Volatile.Write(ref _watchCpu, stuck);
         Interlocked.Increment(ref _rescues);
@@ -218,8 +283,12 @@ internal sealed class HeartbeatRescue : IDisposable
     {
         _stopping = true;
         _sleep.Wake();
+        _moveSleep.Wake();
         if (_thread.IsAlive)
             _thread.Join(TimeSpan.FromSeconds(2));
+        if (_mover.IsAlive)
+            _mover.Join(TimeSpan.FromSeconds(2));
         _sleep.Dispose();
+        _moveSleep.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Appliance.Core.Config;
+using Appliance.Core.ConfigSync;
 using Appliance.Core.Heartbeat;
 using Appliance.Core.Membership;
 using Appliance.Core.Ports;
@@ -57,7 +58,14 @@ internal sealed record HeartbeatStatus(
 /// passes of the loop it ran for a late heartbeat thread, moves of that thread, the latest lateness it
 /// found, moves refused.
 /// </summary>
-internal sealed record RescueStatus(int WatchCpu, long Steps, long Rescues, TimeSpan WorstLate, long Failures, string? Off);
+internal sealed record RescueStatus(int WatchCpu, long Steps, long Rescues, TimeSpan WorstLate, long Failures, string? Off)
+{
+    /// <summary>Covers: times the watcher sent keepalives for a heartbeat thread held inside its pass (<see cref="KeepaliveCover"/>).</summary>
+    public long Covers { get; init; }
+
+    /// <summary>Keepalive ticks those covers sent.</summary>
+    public long CoverTicks { get; init; }
+}
 
 /// <summary>
 /// The dedicated heartbeat thread (DESIGN.md section 3): one poll() over every link and a wake-up
@@ -117,6 +125,12 @@ internal sealed class HeartbeatThread : IDisposable
     /// <summary>Called on the heartbeat thread when sync payloads arrived (in <see cref="Sync"/>'s ring); like <see cref="CommandsReady"/>, it must only wake a thread.</summary>
     public Action? SyncReady { get; set; }
 
+    /// <summary>
+    /// Tests: runs on the heartbeat thread inside each of its own passes, after the stall guard and
+    /// before the links are read (a test holds the thread there, as a stopped CPU would). Null in the daemon.
+    /// </summary>
+    internal Action? InsidePass { get; set; }
+
     /// <summary>The node's commands, in order, for the thread that carries them out.</summary>
     public ConcurrentQueue<Appliance.Core.Node.NodeCommand> Commands { get; } = new();
     /// <summary>When the loop said it would run next (a <see cref="Stopwatch"/> timestamp): how late a pass comes is measured from it.</summary>
@@ -134,6 +148,18 @@ internal sealed class HeartbeatThread : IDisposable
     private readonly int[] _watchIndexOfLink;
     /// <summary>Per link: the watcher's pass found its device gone; the heartbeat thread closes it on its next pass.</summary>
     private readonly bool[] _goneSeenByWatcher;
+    /// <summary>
+    /// 1 while the watcher sends a cover tick or the thread running a pass takes a cover over (the
+    /// node's <see cref="KeepaliveCover"/> episode and <see cref="_stash"/> are theirs in turn).
+    /// </summary>
+    private int _coverHeld;
+    /// <summary>Per link: what the watcher read off it during a cover (null: not a datagram link).</summary>
+    private readonly CoverStash?[] _stash;
+    private readonly byte[] _coverTx = new byte[HeartbeatCodec.FrameBytes];
+    private readonly byte[] _coverRx = new byte[Appliance.Linux.Links.UdpHeartbeatLink.MaxDatagramBytes];
+    private readonly long _coverLimitTicks;
+    /// <summary>The due (a <see cref="Stopwatch"/> timestamp) the latest cover was for: one cover per late pass.</summary>
+    private long _coverDue = long.MinValue;
 
     public HeartbeatThread(
         HeartbeatNode node,
@@ -161,6 +187,11 @@ internal sealed class HeartbeatThread : IDisposable
         _watchPoller = new Poller(linkConfigs.Count);
         _watchIndexOfLink = new int[linkConfigs.Count];
         _goneSeenByWatcher = new bool[linkConfigs.Count];
+        _stash = new CoverStash?[linkConfigs.Count];
+        for (int i = 0; i < _stash.Length; i++)
+            if (linkConfigs[i].Kind == LinkKind.Udp)
+                _stash[i] = new CoverStash();
+        _coverLimitTicks = (long)(KeepaliveCover.LimitOf(timers).TotalSeconds * Stopwatch.Frequency);
         _linkTimers = new LinkTimers[linkConfigs.Count];
         for (int i = 0; i < _linkTimers.Length; i++)
             _linkTimers[i] = node.Membership.LinkTimersOf(i);
@@ -357,6 +388,130 @@ internal sealed class HeartbeatThread : IDisposable
     }
 
     /// <summary>
+    /// The watcher, when the heartbeat thread is late inside the loop's body (<see cref="HeartbeatRescue"/>):
+    /// one tick of <see cref="KeepaliveCover"/> on every datagram link: read what the peer sent (kept
+    /// for the heartbeat thread, in order), then send what the node last announced with a fresh sequence
+    /// and the peer's newest tick acknowledged. False when there is nothing to do: the loop was due
+    /// (<paramref name="due"/>) longer ago than the cover's limit, the thread took this cover over (it
+    /// runs again), the node announced nothing yet, or no datagram link is open.
+    /// </summary>
+    private bool TryCoverForWatcher(long due)
+    {
+        if (Stopwatch.GetTimestamp() - due > _coverLimitTicks || _stopping)
+            return false;
+        if (Interlocked.CompareExchange(ref _coverHeld, 1, 0) != 0)
+            return false; // the heartbeat thread is taking the cover over: it runs again
+        try
+        {
+            var cover = _node.Cover;
+            if (!cover.Active)
+            {
+                if (_coverDue == due || !cover.TryBegin())
+                    return false;
+                _coverDue = due;
+            }
+            bool any = false;
+            for (int i = 0; i < _stash.Length; i++)
+            {
+                if (_stash[i] is { } stash && _node.LinkAt(i)?.Shared is { } shared)
+                {
+                    ReadForCover(stash, shared, cover);
+                    any = true;
+                }
+            }
+            if (!any || !cover.TryTick(Now()))
+                return false;
+            for (int i = 0; i < _stash.Length; i++)
+            {
+                if (_stash[i] is null || _node.LinkAt(i)?.Shared is not { } shared || !cover.OwnerSilent)
+                    continue;
+                int n = cover.Encode(i, _coverTx);
+                if (shared.Send(_coverTx.AsSpan(0, n)) == LinkSendResult.Sent)
+                    cover.Sent(i);
+            }
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _coverHeld, 0);
+        }
+    }
+
+    /// <summary>The watcher: takes the link's waiting datagrams into its stash (until full), noting the peer's newest tick.</summary>
+    private void ReadForCover(CoverStash stash, ISharedDatagramLink shared, KeepaliveCover cover)
+    {
+        while (!stash.Full && shared.TryReceive(_coverRx, out int n))
+        {
+            var bytes = _coverRx.AsSpan(0, n);
+            if (n == HeartbeatCodec.FrameBytes && !SyncEnvelope.IsSyncMessage(bytes))
+            {
+                cover.NotePeerFrame(bytes);
+                bytes.CopyTo(stash.Frames[stash.Count++]);
+            }
+            else
+            {
+                bytes.CopyTo(stash.Other);
+                stash.OtherLength = n; // whatever comes after it stays in the socket for the heartbeat thread
+            }
+        }
+    }
+
+    /// <summary>The thread running a pass: waits out a cover tick the watcher is sending (microseconds, on its CPU).</summary>
+    private void EnterCover()
+    {
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _coverHeld, 1, 0) != 0)
+            spin.SpinOnce(sleep1Threshold: -1);
+    }
+
+    /// <summary>The thread running a pass: what the watcher read off the links during a cover, in the order it arrived.</summary>
+    private void ReplayStash()
+    {
+        for (int i = 0; i < _stash.Length; i++)
+        {
+            if (_stash[i] is not { } stash)
+                continue;
+            for (int k = 0; k < stash.Count; k++)
+                Deliver(i, stash.Frames[k]);
+            if (stash.OtherLength >= 0)
+                Deliver(i, stash.Other.AsSpan(0, stash.OtherLength));
+            stash.Count = 0;
+            stash.OtherLength = -1;
+        }
+    }
+
+    /// <summary>A datagram of link <paramref name="i"/> as its demultiplexer would have handed it on.</summary>
+    private void Deliver(int i, ReadOnlySpan<byte> bytes)
+    {
+        if (Sync is { } sync && SyncEnvelope.IsSyncMessage(bytes))
+            sync.OnSyncFrame(i, bytes);
+        else
+            _node.Deliver(i, bytes);
+    }
+
+    /// <summary>What the watcher read off one datagram link during a cover, kept for the heartbeat thread.</summary>
+    private sealed class CoverStash
+    {
+        /// <summary>Heartbeat frames kept: a 200 ms cover of a 3 ms peer is 67; the peer's frames beyond stay in the socket.</summary>
+        public const int MaxFrames = 72;
+        public readonly byte[][] Frames = CreateFrames();
+        public int Count;
+        /// <summary>One datagram of another size or kind (a config-sync message); the watcher reads no further after it.</summary>
+        public readonly byte[] Other = new byte[Appliance.Linux.Links.UdpHeartbeatLink.MaxDatagramBytes];
+        public int OtherLength = -1;
+
+        public bool Full => Count == MaxFrames || OtherLength >= 0;
+
+        private static byte[][] CreateFrames()
+        {
+            var frames = new byte[MaxFrames][];
+            for (int i = 0; i < frames.Length; i++)
+                frames[i] = new byte[HeartbeatCodec.FrameBytes];
+            return frames;
+        }
+    }
+
+    /// <summary>
     /// One pass of the loop after a wake-up, by whichever thread holds it: the stall guard first, before
     /// any frame is read or sent (DESIGN.md section 3), then the links <paramref name="ready"/> says are
     /// readable, the node's decision and the keepalive that announces it.
@@ -365,7 +520,15 @@ internal sealed class HeartbeatThread : IDisposable
     {
         long ts = Stopwatch.GetTimestamp();
         TimeSpan now = Now();
+        // A cover the watcher sent while the loop was held: its ticks first (the stall guard's question
+        // is about ticks after them), then what it read off the links, before the links' newer frames.
+        EnterCover();
+        _node.AdoptCover();
         bool stalled = _node.Wake(now);
+        ReplayStash();
+        Volatile.Write(ref _coverHeld, 0);
+        if (!byWatcher)
+            InsidePass?.Invoke();
         if (Sync is { } sync)
             sync.Now = now;
         long sinceScheduled = (long)Stopwatch.GetElapsedTime(_loopDue, ts).TotalMicroseconds;
@@ -450,7 +613,7 @@ internal sealed class HeartbeatThread : IDisposable
             Trace.NoRescue(_log, off);
             return;
         }
-        _rescue = new HeartbeatRescue(plan, allowed, _timers.Keepalive, _poller.Wake, TryStepForWatcher);
+        _rescue = new HeartbeatRescue(plan, allowed, _timers.Keepalive, _poller.Wake, TryStepForWatcher, TryCoverForWatcher);
         _rescue.Attach();
         Trace.Rescue(_log, plan.WatchCpu, (long)HeartbeatRescue.SlackOf(_timers.Keepalive).TotalMicroseconds);
     }
@@ -580,7 +743,8 @@ internal sealed class HeartbeatThread : IDisposable
         {
             MemoryLocked = MemoryLocked,
             Cpus = DescribeCpus(RealtimeThread.CurrentThreadCpus()),
-            Rescue = _rescue is { } r ? new RescueStatus(r.WatchCpu, r.Steps, r.Rescues, r.WorstLate, r.Failures, null) : new RescueStatus(-1, 0, 0, TimeSpan.Zero, 0, _rescueOff),
+            Rescue = (_rescue is { } r ? new RescueStatus(r.WatchCpu, r.Steps, r.Rescues, r.WorstLate, r.Failures, null) : new RescueStatus(-1, 0, 0, TimeSpan.Zero, 0, _rescueOff))
+                with { Covers = _node.Cover.Covers, CoverTicks = _node.Cover.CoverTicks },
         };
     }
 

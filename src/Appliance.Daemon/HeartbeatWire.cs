@@ -71,6 +71,8 @@ internal static class HeartbeatWire
         w.WriteNumber("moves", s.Rescue.Rescues);
         w.WriteNumber("worst_late_us", Us(s.Rescue.WorstLate));
         w.WriteNumber("refused", s.Rescue.Failures);
+        w.WriteNumber("covers", s.Rescue.Covers);
+        w.WriteNumber("cover_ticks", s.Rescue.CoverTicks);
         if (s.Rescue.Off is { } off)
             w.WriteString("off", off);
         w.WriteEndObject();
@@ -134,7 +136,11 @@ internal static class HeartbeatWire
     {
         return new RescueStatus(r.GetProperty("watch_cpu").GetInt32(), r.GetProperty("steps").GetInt64(), r.GetProperty("moves").GetInt64(),
             FromUs(r.GetProperty("worst_late_us").GetInt64()), r.GetProperty("refused").GetInt64(),
-            r.TryGetProperty("off", out var off) ? off.GetString() : null);
+            r.TryGetProperty("off", out var off) ? off.GetString() : null)
+        {
+            Covers = r.GetProperty("covers").GetInt64(),
+            CoverTicks = r.GetProperty("cover_ticks").GetInt64(),
+        };
     }
 
     /// <summary>The worker's sync counters: {"links":[{"name","tx_messages","tx_bytes","rx_messages","rx_rejected"}],"dropped","ring_overflow","queued"}.</summary>

@@ -210,6 +210,9 @@ internal static class StatusJson
             w.WriteNumber("moves", hb.Rescue.Rescues);
             w.WriteNumber("worst_late_us", (long)hb.Rescue.WorstLate.TotalMicroseconds);
             w.WriteNumber("refused", hb.Rescue.Failures);
+            // Keepalives it sent for a heartbeat thread held inside its pass (KeepaliveCover): episodes and ticks.
+            w.WriteNumber("covers", hb.Rescue.Covers);
+            w.WriteNumber("cover_ticks", hb.Rescue.CoverTicks);
             if (hb.Rescue.Off is { } off)
                 w.WriteString("off", off);
             w.WriteEndObject();

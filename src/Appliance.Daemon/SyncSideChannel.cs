@@ -197,8 +197,8 @@ internal sealed class SyncSideChannel
         return serial;
     }
 
-    /// <summary>Heartbeat thread: a frame with the sync magic arrived on link <paramref name="index"/>.</summary>
-    private void OnSyncFrame(int index, ReadOnlySpan<byte> frame)
+    /// <summary>Heartbeat thread: a frame with the sync magic arrived on link <paramref name="index"/> (or was read off it by the watcher and is replayed now).</summary>
+    internal void OnSyncFrame(int index, ReadOnlySpan<byte> frame)
     {
         var node = _node;
         if (node is null)
@@ -249,6 +249,7 @@ internal sealed class SyncSideChannel
         public LinkKind Kind => _inner.Kind;
         public int PollFd => _inner.PollFd;
         public LinkCounters Counters => _inner.Counters;
+        public ISharedDatagramLink? Shared => _inner.Shared;
 
         /// <summary>The node's keepalives (sync messages go through the inner link directly).</summary>
         public LinkSendResult Send(ReadOnlySpan<byte> frame)

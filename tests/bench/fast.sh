@@ -63,7 +63,7 @@ fast_false() {
     read -r s1 t1 < <(cpu_line)
     steal=$(awk -v a="$s0" -v b="$s1" -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", (b - a) / (y - x) * 100}')
     ja=$(status_of "$CONTROL_alpha"); jb=$(status_of "$CONTROL_beta")
-    local dead act holder stalls kept moves steps m b nsc
+    local dead act holder stalls kept moves steps covers cticks m b nsc
     dead=$(( $(count_after "$LOG_alpha" "$la" 'peer beta dead') + $(count_after "$LOG_beta" "$lb" 'peer alpha dead') ))
     act=$(( $(count_after "$LOG_alpha" "$la" 'arbiter: role active, action None: resources started') + $(count_after "$LOG_beta" "$lb" 'arbiter: role active, action None: resources started') ))
     stalls=$(( $(count_after "$LOG_alpha" "$la" 'STALL GUARD') + $(count_after "$LOG_beta" "$lb" 'STALL GUARD') ))
@@ -72,8 +72,10 @@ fast_false() {
     echo "applianced|$k/$d|$dead \"peer X dead\"|$act \"role … -> active\"|$(json_num "$ja" worst_send_gap_us) / $(json_num "$jb" worst_send_gap_us)|$steal|$holder" >>"$TMP/fast-false.txt"
     moves=$(( $(json_num "$ja" moves) + $(json_num "$jb" moves) ))
     steps=$(( $(json_num "$ja" steps) + $(json_num "$jb" steps) ))
-    echo "$stalls|$kept|$moves|$steps" >"$TMP/fast-stalls.txt"
-    log "  -> ours: dead declarations $dead, role -> active $act, stall guards $stalls ($kept answered by a standby peer), loop passes run by a watcher $steps, heartbeat threads moved off a late CPU $moves times, worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
+    covers=$(( $(json_num "$ja" covers) + $(json_num "$jb" covers) ))
+    cticks=$(( $(json_num "$ja" cover_ticks) + $(json_num "$jb" cover_ticks) ))
+    echo "$stalls|$kept|$moves|$steps|$covers|$cticks" >"$TMP/fast-stalls.txt"
+    log "  -> ours: dead declarations $dead, role -> active $act, stall guards $stalls ($kept answered by a standby peer), loop passes run by a watcher $steps, heartbeat threads moved off a late CPU $moves times, covers $covers ($cticks keepalives sent by a watcher for a held thread), worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
     m=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering MASTER STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering MASTER STATE') ))
     b=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering BACKUP STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering BACKUP STATE') ))
     nsc=$("$KAPAIR" ns "$KA_DIR" client)
@@ -215,14 +217,15 @@ section_fast() {
         echo "running in it side by side, ours also with \`churn\` on both daemons (garbage on the daemon's heap the"
         echo "whole window); nothing was cut, so any count above 0 is a false failover. Worst send gap:"
         echo "\`.heartbeat.worst_send_gap_us\` of each node over the window; our nodes' stall guards (a node that was"
-        local counts stalls kept moves steps
-        counts="-|-|-|-"
+        local counts stalls kept moves steps covers cticks
+        counts="-|-|-|-|-|-"
         [[ -s $TMP/fast-stalls.txt ]] && counts=$(cat "$TMP/fast-stalls.txt")
-        IFS='|' read -r stalls kept moves steps <<<"$counts"
+        IFS='|' read -r stalls kept moves steps covers cticks <<<"$counts"
         echo "not scheduled for more than deadtime) fired $stalls times ($kept of them on a node holding the VIP whose peer"
         echo "answered that it had stayed standby, so nothing moved); their watchers ran a pass of a late heartbeat"
         echo "thread's loop from the other CPU $steps times and moved a heartbeat thread late inside its loop off its"
-        echo "CPU $moves times. Steal: the host's steal time over the window, % of all CPU time."
+        echo "CPU $moves times; a watcher covered for a heartbeat thread held inside its loop $covers times, sending"
+        echo "$cticks keepalives for it. Steal: the host's steal time over the window, % of all CPU time."
         echo
         echo "| daemon | timers | dead declarations / MASTER transitions | VIP moves / BACKUP transitions | worst send gap alpha / beta (µs) | steal % | VIP at end |"
         echo "|---|---|---|---|---|---|---|"

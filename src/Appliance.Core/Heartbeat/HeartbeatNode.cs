@@ -45,7 +45,26 @@ public sealed class HeartbeatNode
             LinkCounters[i] = new LinkCounters();
             _receivers[i] = new LinkReceiver(this, i);
         }
+        Cover = new KeepaliveCover(codec, self, membership.PeerId, membership.SelfBoot, linkCount);
     }
+
+    /// <summary>
+    /// Keepalives the host's watcher sends while the thread holding this node is stopped inside its
+    /// pass; each tick publishes to it what it announced, and <see cref="AdoptCover"/> takes it back.
+    /// </summary>
+    public KeepaliveCover Cover { get; }
+
+    /// <summary>
+    /// First call of a pass, before <see cref="Wake"/>: takes over the ticks a cover sent while this
+    /// node's thread was held (the host keeps the watcher out meanwhile).
+    /// </summary>
+    public void AdoptCover() => Cover.Adopt(Membership, LinkCounters);
+
+    /// <summary>
+    /// Hands the node a frame that reached link <paramref name="index"/> by another way than
+    /// <see cref="Receive"/> (the watcher read it off the link during a cover), as if drained now.
+    /// </summary>
+    public void Deliver(int index, ReadOnlySpan<byte> frame) => OnFrame(index, frame);
 
     public Membership.Membership Membership { get; }
 
@@ -125,6 +144,7 @@ public sealed class HeartbeatNode
         Sequence seq = Membership.NextTick(_now);
         _tick++;
         StateSummary state = LocalState with { LinksHeard = Membership.LinksUpMask };
+        Cover.Publish(seq, Membership.PeerBoot, Membership.PeerSeq, state);
         for (int i = 0; i < _links.Length; i++)
         {
             if (!everyLink && _tick < _linkDueTick[i])

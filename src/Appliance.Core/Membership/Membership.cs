@@ -172,6 +172,9 @@ public sealed class Membership
 
     public BootId SelfBoot { get; }
 
+    /// <summary>The peer's node id (frames of anyone else are misdirected).</summary>
+    public NodeId PeerId => _peer;
+
     /// <summary>This node's sequence of its latest tick (what the peer acknowledges).</summary>
     public Sequence SelfSeq { get; private set; }
 
@@ -278,6 +281,31 @@ public sealed class Membership
         SelfSeq = new Sequence(SelfSeq.Value + 1);
         _tickTimes[SelfSeq.Value % TickTimesRemembered] = now;
         return SelfSeq;
+    }
+
+    /// <summary>
+    /// Takes over ticks another thread sent for this node while it was held (<see cref="Heartbeat.KeepaliveCover"/>):
+    /// <paramref name="first"/> onwards, one per entry of <paramref name="sentAt"/>. The sequence
+    /// continues after the last of them (the peer has seen it), and an acknowledgement of one of them
+    /// is judged by when it was sent. A tick this node also sent itself under the same number keeps the
+    /// earlier time, the stricter one for the peer's acknowledgements.
+    /// </summary>
+    public void AdoptTicks(Sequence first, ReadOnlySpan<TimeSpan> sentAt)
+    {
+        if (sentAt.Length == 0)
+            return;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(sentAt.Length, TickTimesRemembered);
+        if (first.Value == 0 || first.Value > SelfSeq.Value + 1)
+            throw new ArgumentOutOfRangeException(nameof(first), first, $"adopted ticks must continue this node's sequence (now {SelfSeq})");
+        for (int k = 0; k < sentAt.Length; k++)
+        {
+            ulong seq = first.Value + (ulong)k;
+            ref TimeSpan slot = ref _tickTimes[seq % TickTimesRemembered];
+            slot = seq <= SelfSeq.Value && slot < sentAt[k] ? slot : sentAt[k];
+        }
+        var last = new Sequence(first.Value + (ulong)sentAt.Length - 1);
+        if (last > SelfSeq)
+            SelfSeq = last;
     }
 
     /// <summary>

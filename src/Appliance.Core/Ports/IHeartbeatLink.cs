@@ -86,4 +86,25 @@ public interface IHeartbeatLink : IDisposable
     /// <paramref name="receiver"/>. Returns false when the device is gone (the thread reopens it).
     /// </summary>
     bool Drain(IFrameReceiver receiver);
+
+    /// <summary>
+    /// The link's datagrams as a second thread may use them while the heartbeat thread is inside
+    /// <see cref="Send"/> or <see cref="Drain"/> (the watcher's <see cref="Heartbeat.KeepaliveCover"/>);
+    /// null when that is unsafe, as for a serial byte stream whose frames two writers would interleave.
+    /// </summary>
+    ISharedDatagramLink? Shared => null;
+}
+
+/// <summary>
+/// Whole datagrams, sent and received by any thread at any time: each send and each receive is one
+/// system call on one datagram, so nothing interleaves with the owner's own. Never throws for the
+/// link's state (a closed link reports an error or nothing waiting).
+/// </summary>
+public interface ISharedDatagramLink
+{
+    /// <summary>Sends one datagram (like <see cref="IHeartbeatLink.Send"/>).</summary>
+    LinkSendResult Send(ReadOnlySpan<byte> frame);
+
+    /// <summary>Takes one waiting datagram into <paramref name="buffer"/> without blocking; false when none waits.</summary>
+    bool TryReceive(Span<byte> buffer, out int length);
 }

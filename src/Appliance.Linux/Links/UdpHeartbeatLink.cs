@@ -21,7 +21,7 @@ namespace Appliance.Linux.Links;
 /// <c>Local</c>, sends from that interface with TTL 1 (the peer is on the same segment) and loopback
 /// off (we do not hear ourselves), and receives only the groups it joined (IP_MULTICAST_ALL 0).</para>
 /// </remarks>
-public sealed class UdpHeartbeatLink : IHeartbeatLink
+public sealed class UdpHeartbeatLink : IHeartbeatLink, ISharedDatagramLink
 {
     /// <summary>Largest UDP payload over IPv4 (65535 - 20 IP - 8 UDP): nothing is ever truncated.</summary>
     public const int MaxDatagramBytes = 65_507;
@@ -125,7 +125,15 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink
     /// </summary>
     public LinkSendResult Send(ReadOnlySpan<byte> frame)
     {
-        SocketError error = _groupAddress is null ? SendConnected(frame) : SendToGroup(frame);
+        SocketError error;
+        try
+        {
+            error = _groupAddress is null ? SendConnected(frame) : SendToGroup(frame);
+        }
+        catch (ObjectDisposedException)
+        {
+            return LinkSendResult.Error; // closed by the owner while a watcher's cover sent on it
+        }
         if (error == SocketError.Success)
             return LinkSendResult.Sent;
         return error is SocketError.WouldBlock or SocketError.NoBufferSpaceAvailable
@@ -168,6 +176,39 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink
             }
         }
         return true;
+    }
+
+    /// <summary>Send and <see cref="TryReceive"/> are single datagram system calls: safe beside the owner's.</summary>
+    public ISharedDatagramLink? Shared => this;
+
+    /// <summary>
+    /// One waiting datagram, for a thread other than the one that drains the link (the caller's own
+    /// buffer, at least <see cref="MaxDatagramBytes"/> so nothing is truncated). Skips pending ICMP
+    /// errors as <see cref="Drain"/> does; false when nothing waits, the socket fails or is closed.
+    /// </summary>
+    public bool TryReceive(Span<byte> buffer, out int length)
+    {
+        length = 0;
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                int n = _socket.Receive(buffer, SocketFlags.None, out SocketError error);
+                if (error == SocketError.Success)
+                {
+                    length = n;
+                    return true;
+                }
+                if (error is not (SocketError.Interrupted or SocketError.ConnectionRefused or SocketError.ConnectionReset
+                    or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.NetworkDown))
+                    return false;
+            }
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // the owner closed the link meanwhile
+        }
     }
 
     public void Dispose() => _socket.Dispose();

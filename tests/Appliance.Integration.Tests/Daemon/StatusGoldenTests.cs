@@ -65,7 +65,7 @@ public sealed class StatusGoldenTests
             412, TimeSpan.FromMilliseconds(201), true, 0, TimeSpan.Zero, node.Role, node.RoleReason, false, node)
         {
             Cpus = "0",
-            Rescue = new RescueStatus(1, 17, 3, TimeSpan.FromMicroseconds(2140), 0, null),
+            Rescue = new RescueStatus(1, 17, 3, TimeSpan.FromMicroseconds(2140), 0, null) { Covers = 2, CoverTicks = 23 },
         };
         var last = new FenceHistoryEntry(new DateTimeOffset(2026, 12, 4, 2, 13, 7, 120, TimeSpan.Zero), "beta", "relay-beta", "off", "timeout", false,
             "every fence device failed for beta: relay-beta: timeout", 4210, "peer dead");

@@ -1,0 +1,192 @@
+using Appliance.Core.Config;
+using Appliance.Core.Values;
+
+namespace Appliance.Core.Heartbeat;
+
+/// <summary>
+/// Keepalives sent by a second thread (the host's watcher) while the thread that owns the node is
+/// held inside its pass: on a virtual machine whose host stopped that thread's CPU mid-pass, or on a
+/// board whose CPU an SMI holds. Such a thread cannot be moved or replaced before its CPU runs again
+/// (it holds the node's state), and a silence of two deadtimes of a live node is a false death at the
+/// peer. The cover repeats, at the keepalive cadence, exactly what the node last announced (its role
+/// and resources), with a fresh sequence and an acknowledgement of the peer's newest tick that the
+/// watcher read itself, so the peer's membership takes the frames as signs of life under the ordinary
+/// rules (DESIGN.md section 4: fresh sequence, authentic, acknowledging a recent tick). It never judges
+/// or decides anything: what the node does next is its owner's, once it runs again.
+/// <para>Bounded: a cover lasts at most <see cref="LimitOf"/> after the owner was due, so a heartbeat
+/// thread that hangs in our own code is still seen dead by the peer, that much later.</para>
+/// <para>Threads: <see cref="Publish"/> and <see cref="Adopt"/> on the owner (the thread holding the
+/// node), the rest on the watcher; the host keeps the owner's <see cref="Adopt"/> and the watcher's
+/// calls apart (they share the episode). Publish is a seqlock over two slots, so the watcher always
+/// finds a whole announcement even when the owner stopped in the middle of writing one. Allocation-free.</para>
+/// </summary>
+public sealed class KeepaliveCover
+{
+    /// <summary>Most keepalives one cover sends (its time limit is normally reached first).</summary>
+    public const int MaxTicks = 128;
+
+    /// <summary>A cover ends this long after the owner was due at the latest, whatever the timers.</summary>
+    public static readonly TimeSpan LongestCover = TimeSpan.FromMilliseconds(200);
+
+    private readonly HeartbeatCodec _codec;
+    private readonly NodeId _self;
+    private readonly NodeId _peer;
+    private readonly BootId _selfBoot;
+    private readonly Slot[] _slots = [new(), new()];
+    private long _published;
+
+    // The episode: written by the watcher while it covers, read and reset by the owner's Adopt.
+    private readonly TimeSpan[] _times = new TimeSpan[MaxTicks];
+    private readonly long[] _sentPerLink;
+    private bool _active;
+    /// <summary>The announcement the episode began from: when the owner announces again, it runs, and the cover sends no more.</summary>
+    private long _beganAt;
+    private ulong _firstSeq;
+    private int _count;
+    private BootId _ackBoot;
+    private Sequence _ackSeq;
+    private StateSummary _state;
+
+    public KeepaliveCover(HeartbeatCodec codec, NodeId self, NodeId peer, BootId selfBoot, int linkCount)
+    {
+        _codec = codec;
+        _self = self;
+        _peer = peer;
+        _selfBoot = selfBoot;
+        _sentPerLink = new long[linkCount];
+    }
+
+    /// <summary>
+    /// How long after the owner was due a cover may go on: four deadtimes (the held silences measured
+    /// on the bench host were 32-34 ms at a 15 ms deadtime), at most <see cref="LongestCover"/>. A
+    /// heartbeat thread hung in our code is seen dead by the peer this much later than a silent one.
+    /// </summary>
+    public static TimeSpan LimitOf(Timers timers)
+    {
+        var four = 4 * timers.Deadtime;
+        return four < LongestCover ? four : LongestCover;
+    }
+
+    /// <summary>Covers the owner adopted (each one episode of a held owner).</summary>
+    public long Covers { get; private set; }
+
+    /// <summary>Keepalive ticks sent by covers and adopted by the owner.</summary>
+    public long CoverTicks { get; private set; }
+
+    /// <summary>Whether the watcher is inside a cover that the owner has not adopted yet.</summary>
+    public bool Active => _active;
+
+    /// <summary>Owner, in every keepalive tick before its frames go out: what this tick announces.</summary>
+    public void Publish(Sequence seq, BootId peerBoot, Sequence peerSeq, in StateSummary state)
+    {
+        long next = _published + 1;
+        var slot = _slots[next & 1];
+        Volatile.Write(ref slot.Version, slot.Version + 1); // odd: being written
+        Interlocked.MemoryBarrier();
+        slot.Seq = seq.Value;
+        slot.PeerBoot = peerBoot.Value;
+        slot.PeerSeq = peerSeq.Value;
+        slot.State = state;
+        Volatile.Write(ref slot.Version, slot.Version + 1);
+        Volatile.Write(ref _published, next);
+    }
+
+    /// <summary>
+    /// Watcher: starts a cover from the owner's latest whole announcement. False when nothing was
+    /// announced yet (or both slots were being written, which a stopped owner cannot do).
+    /// </summary>
+    public bool TryBegin()
+    {
+        long published = Volatile.Read(ref _published);
+        if (published == 0)
+            return false;
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            var slot = _slots[(published - attempt) & 1];
+            long before = Volatile.Read(ref slot.Version);
+            if ((before & 1) != 0 || before == 0)
+                continue;
+            ulong seq = slot.Seq, peerBoot = slot.PeerBoot, peerSeq = slot.PeerSeq;
+            var state = slot.State;
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref slot.Version) != before)
+                continue;
+            _firstSeq = seq + 1;
+            _count = 0;
+            _ackBoot = new BootId(peerBoot);
+            _ackSeq = new Sequence(peerSeq);
+            _state = state;
+            Array.Clear(_sentPerLink);
+            _beganAt = published;
+            _active = true;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Watcher: an authentic frame of the peer's announced boot that the watcher read off a link; a
+    /// newer sequence is what the next cover tick acknowledges. Anything else changes nothing (the
+    /// bytes go to the owner all the same).
+    /// </summary>
+    public void NotePeerFrame(ReadOnlySpan<byte> bytes)
+    {
+        if (_active && _codec.TryDecode(bytes, out var f) == DecodeStatus.Ok &&
+            f.Sender == _peer && f.Boot == _ackBoot && f.Seq > _ackSeq)
+            _ackSeq = f.Seq;
+    }
+
+    /// <summary>
+    /// Watcher: the owner has announced nothing since the cover began. Once it has, it is running and
+    /// its announcements are the node's: a cover frame after one could repeat a role it just left.
+    /// </summary>
+    public bool OwnerSilent => _active && Volatile.Read(ref _published) == _beganAt;
+
+    /// <summary>Watcher: a new cover tick at <paramref name="now"/>; false when the cover is over or full, or the owner runs again.</summary>
+    public bool TryTick(TimeSpan now)
+    {
+        if (!OwnerSilent || _count == MaxTicks)
+            return false;
+        _times[_count++] = now;
+        return true;
+    }
+
+    /// <summary>Watcher: the current cover tick's frame for link <paramref name="link"/>.</summary>
+    public int Encode(int link, Span<byte> dst)
+    {
+        var seq = new Sequence(_firstSeq + (ulong)(_count - 1));
+        return _codec.Encode(new HeartbeatFrame((byte)link, _self, _selfBoot, seq, _ackBoot, _ackSeq, _state), dst);
+    }
+
+    /// <summary>Watcher: link <paramref name="link"/> took the current tick's frame.</summary>
+    public void Sent(int link) => _sentPerLink[link]++;
+
+    /// <summary>
+    /// Owner, first thing in its next pass: takes over the cover's ticks (its sequence continues after
+    /// them, and the peer's acknowledgements of them are judged by when they were sent) and its frame
+    /// counts, and ends the episode. The host must keep the watcher out meanwhile.
+    /// </summary>
+    public void Adopt(Membership.Membership membership, Ports.LinkCounters[] counters)
+    {
+        if (!_active)
+            return;
+        _active = false;
+        if (_count == 0)
+            return;
+        membership.AdoptTicks(new Sequence(_firstSeq), _times.AsSpan(0, _count));
+        for (int i = 0; i < _sentPerLink.Length && i < counters.Length; i++)
+            counters[i].TxFrames += _sentPerLink[i];
+        Covers++;
+        CoverTicks += _count;
+        _count = 0;
+    }
+
+    private sealed class Slot
+    {
+        public long Version;
+        public ulong Seq;
+        public ulong PeerBoot;
+        public ulong PeerSeq;
+        public StateSummary State;
+    }
+}
