@@ -719,6 +719,7 @@ internal sealed class HeartbeatThread : IDisposable
                     (long)_linkTimers[e.LinkIndex].Deadtime.TotalMilliseconds);
                 break;
             case MembershipEventKind.LinkFaultCleared: Trace.LinkFaultCleared(_log, linkName, kind); break;
+            case MembershipEventKind.Covered: Trace.Covered(_log, e.Count, (long)e.Silence.TotalMilliseconds); break;
         }
     }
 

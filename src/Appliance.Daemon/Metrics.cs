@@ -49,6 +49,8 @@ internal static class MetricsText
         Line(o, "appliance_heartbeat_watcher_steps_total", Labels(), status.GetProperty("heartbeat").GetProperty("rescue").GetProperty("steps").GetInt64());
         Help(o, "appliance_heartbeat_moves_total", "counter", "Times the heartbeat thread's watcher moved it off a CPU where it was late (a CPU the host stopped).");
         Line(o, "appliance_heartbeat_moves_total", Labels(), status.GetProperty("heartbeat").GetProperty("rescue").GetProperty("moves").GetInt64());
+        Help(o, "appliance_heartbeat_cover_ticks_total", "counter", "Keepalives the heartbeat thread's watcher sent for it while it was held inside its pass (a CPU the host stopped mid-pass).");
+        Line(o, "appliance_heartbeat_cover_ticks_total", Labels(), status.GetProperty("heartbeat").GetProperty("rescue").GetProperty("cover_ticks").GetInt64());
         Help(o, "appliance_heartbeat_worst_send_gap_seconds", "gauge", "Longest interval between two keepalives since the last reset.");
         Line(o, "appliance_heartbeat_worst_send_gap_seconds", Labels(), status.GetProperty("heartbeat").GetProperty("worst_send_gap_us").GetInt64() / 1e6);
         Help(o, "appliance_resource_started", "gauge", "1 while the resource is started on this node.");

@@ -35,8 +35,11 @@ internal static partial class Trace
     [LoggerMessage(2310, LogLevel.Warning, "heartbeat worker: its other threads could not get real-time scheduling ({Reason}); under CPU load a garbage collection they run can hold up the heartbeat thread")]
     public static partial void NoWorkerRealtime(ILogger log, string reason);
 
-    [LoggerMessage(2311, LogLevel.Information, "heartbeat thread watched from CPU {WatchCpu}: if it is more than {SlackUs} µs late (its CPU stopped: a virtual machine's host, an SMI), the watcher runs its loop, or moves it to another CPU")]
+    [LoggerMessage(2311, LogLevel.Information, "heartbeat thread watched from CPU {WatchCpu}: if it is more than {SlackUs} µs late (its CPU stopped: a virtual machine's host, an SMI), the watcher runs its loop, or, when it is held inside its loop, sends its keepalives and has it moved to another CPU")]
     public static partial void Rescue(ILogger log, int watchCpu, long slackUs);
+
+    [LoggerMessage(2313, LogLevel.Warning, "heartbeat thread was held inside its loop (its CPU stopped): its watcher sent {Ticks} keepalives for it over {Ms}ms")]
+    public static partial void Covered(ILogger log, int ticks, long ms);
 
     [LoggerMessage(2312, LogLevel.Information, "heartbeat thread not watched from another CPU: {Reason}; a CPU that stops for longer than deadtime stops its keepalives")]
     public static partial void NoRescue(ILogger log, string reason);

@@ -46,10 +46,15 @@ public enum StallAnswer
 
 public enum MembershipEventKind { LinkUp, LinkDown, PeerUp, PeerWarn, PeerDead, PeerRebooted, Stall, PeerStopped, LinkFault, LinkFaultCleared,
     /// <summary>The stall guard's question answered (<see cref="StallAnswer"/>); Silence is the time since the stall was noticed.</summary>
-    StallPeerStayed, StallPeerMoved, StallUnanswered }
+    StallPeerStayed, StallPeerMoved, StallUnanswered,
+    /// <summary>
+    /// This node's thread was held inside its pass and its watcher sent keepalives for it (<see cref="Heartbeat.KeepaliveCover"/>):
+    /// Count ticks, the first at At minus Silence, the last at At.
+    /// </summary>
+    Covered }
 
 /// <summary>A change of judgement, for the log and (later) the arbiter.</summary>
-public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan At, int LinkIndex, TimeSpan Silence);
+public readonly record struct MembershipEvent(MembershipEventKind Kind, TimeSpan At, int LinkIndex, TimeSpan Silence, int Count = 0);
 
 /// <summary>
 /// Decides whether the peer is alive from the frames that reach each link (sans-I/O: time comes in
@@ -306,6 +311,7 @@ public sealed class Membership
         var last = new Sequence(first.Value + (ulong)sentAt.Length - 1);
         if (last > SelfSeq)
             SelfSeq = last;
+        Emit(new MembershipEvent(MembershipEventKind.Covered, sentAt[^1], -1, sentAt[^1] - sentAt[0], sentAt.Length));
     }
 
     /// <summary>

@@ -160,17 +160,8 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink, ISharedDatagramLink
                     break;
                 case SocketError.WouldBlock:
                     return true;
-                case SocketError.Interrupted:
-                case SocketError.ConnectionRefused:
-                case SocketError.ConnectionReset:
-                case SocketError.HostUnreachable:
-                case SocketError.NetworkUnreachable:
-                case SocketError.HostDown:
-                case SocketError.NetworkDown:
-                case SocketError.MessageSize:
-                    // An asynchronous ICMP error of an earlier send (reported once, then cleared), or
-                    // a signal: the link is fine, keep reading.
-                    break;
+                case var e when IsPassing(e):
+                    break; // the link is fine, keep reading
                 default:
                     return false;
             }
@@ -199,8 +190,7 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink, ISharedDatagramLink
                     length = n;
                     return true;
                 }
-                if (error is not (SocketError.Interrupted or SocketError.ConnectionRefused or SocketError.ConnectionReset
-                    or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.NetworkDown))
+                if (!IsPassing(error))
                     return false;
             }
             return false;
@@ -212,6 +202,14 @@ public sealed class UdpHeartbeatLink : IHeartbeatLink, ISharedDatagramLink
     }
 
     public void Dispose() => _socket.Dispose();
+
+    /// <summary>
+    /// A receive error that says nothing about this socket: an asynchronous ICMP error of an earlier
+    /// send (reported once, then cleared), a signal, or a datagram too long for the buffer.
+    /// </summary>
+    private static bool IsPassing(SocketError error) => error is SocketError.Interrupted or SocketError.ConnectionRefused
+        or SocketError.ConnectionReset or SocketError.HostUnreachable or SocketError.NetworkUnreachable
+        or SocketError.HostDown or SocketError.NetworkDown or SocketError.MessageSize;
 
     private SocketError SendConnected(ReadOnlySpan<byte> frame)
     {

@@ -243,6 +243,13 @@ public class KeepaliveCoverTests
         Assert.True(alpha.SelfSeq > beta.PeerSeq, $"alpha {alpha.SelfSeq} goes on above what beta heard, {beta.PeerSeq}");
         Assert.True(alpha.PeerAckedSelfSeq.Value > before.Value + 5, "an acknowledgement of a cover tick proved beta's life to alpha");
         Assert.Equal(1, alpha.StallCount); // alpha's own silence is still its stall guard's to report
+        var covered = new List<MembershipEvent>();
+        while (alpha.TryDequeueEvent(out var e))
+            if (e.Kind == MembershipEventKind.Covered)
+                covered.Add(e);
+        var c = Assert.Single(covered);
+        Assert.Equal(alpha.SelfSeq.Value - 1 - before.Value, (ulong)c.Count); // every cover tick, and alpha's own one since
+        Assert.Equal(T.Keepalive * (c.Count - 1), c.Silence);
         pair.Run(TimeSpan.FromMilliseconds(50));
         Assert.Equal(staleBefore, pair.Nodes[1].LinkCounters[0].RxStale); // alpha's own frames after it were all new
         Assert.Equal(PeerState.Up, pair.Nodes[0].Membership.Peer);
