@@ -58,7 +58,7 @@ internal sealed record RescuePlan(int[] HeartbeatCpus, int WatchCpu, string? Off
 /// what keeps the peer from taking the silence for a death.</item>
 /// </list>
 /// A heartbeat thread that hangs in our own code holds the loop and is not helped (moving it changes
-/// nothing, and the cover ends <see cref="KeepaliveCover.LimitOf"/> after the thread was due), so the
+/// nothing, and the cover ends <see cref="KeepaliveCover.LongestCover"/> after the thread was due), so the
 /// peer still sees its silence, that much later. Real-time like the heartbeat thread; it allocates
 /// nothing while it runs.
 /// </summary>

@@ -191,7 +191,7 @@ internal sealed class HeartbeatThread : IDisposable
         for (int i = 0; i < _stash.Length; i++)
             if (linkConfigs[i].Kind == LinkKind.Udp)
                 _stash[i] = new CoverStash();
-        _coverLimitTicks = (long)(KeepaliveCover.LimitOf(timers).TotalSeconds * Stopwatch.Frequency);
+        _coverLimitTicks = (long)(KeepaliveCover.LongestCover.TotalSeconds * Stopwatch.Frequency);
         _linkTimers = new LinkTimers[linkConfigs.Count];
         for (int i = 0; i < _linkTimers.Length; i++)
             _linkTimers[i] = node.Membership.LinkTimersOf(i);
@@ -492,8 +492,8 @@ internal sealed class HeartbeatThread : IDisposable
     /// <summary>What the watcher read off one datagram link during a cover, kept for the heartbeat thread.</summary>
     private sealed class CoverStash
     {
-        /// <summary>Heartbeat frames kept: a 200 ms cover of a 3 ms peer is 67; the peer's frames beyond stay in the socket.</summary>
-        public const int MaxFrames = 72;
+        /// <summary>Heartbeat frames kept: a 200 ms cover of a peer at the 2 ms floor is 100; the peer's frames beyond stay in the socket.</summary>
+        public const int MaxFrames = 128;
         public readonly byte[][] Frames = CreateFrames();
         public int Count;
         /// <summary>One datagram of another size or kind (a config-sync message); the watcher reads no further after it.</summary>

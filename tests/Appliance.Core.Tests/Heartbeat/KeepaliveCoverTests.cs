@@ -71,7 +71,7 @@ public class KeepaliveCoverTests
         /// <summary>Alpha's thread is held until this instant (inside its pass).</summary>
         public TimeSpan HeldUntil = TimeSpan.MinValue;
         public bool Cover;
-        public TimeSpan CoverLimit = KeepaliveCover.LimitOf(T);
+        public TimeSpan CoverLimit = KeepaliveCover.LongestCover;
         private TimeSpan _nextCover = TimeSpan.MaxValue;
         private bool _covering;
         /// <summary>What the watcher read off alpha's link during a cover, for alpha's next pass.</summary>
@@ -221,7 +221,7 @@ public class KeepaliveCoverTests
         double at = double.Parse(death.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) - heldFrom.TotalMilliseconds;
         // The last cover tick goes out within the limit (60 ms after alpha was due, which is within one
         // keepalive of the hold's start); beta's deadtime runs from it.
-        double limit = KeepaliveCover.LimitOf(T).TotalMilliseconds;
+        double limit = KeepaliveCover.LongestCover.TotalMilliseconds;
         Assert.InRange(at, limit + T.Deadtime.TotalMilliseconds - T.Keepalive.TotalMilliseconds, limit + T.Deadtime.TotalMilliseconds + 2 * T.Keepalive.TotalMilliseconds);
     }
 

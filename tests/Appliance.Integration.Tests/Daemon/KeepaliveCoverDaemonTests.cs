@@ -129,7 +129,7 @@ public sealed class KeepaliveCoverDaemonTests(ITestOutputHelper output)
     [Fact]
     public void A_hold_past_the_covers_limit_is_a_death_the_limit_later()
     {
-        var limit = KeepaliveCover.LimitOf(T);
+        var limit = KeepaliveCover.LongestCover;
         var (events, alpha, heldAt) = Run(limit + TimeSpan.FromMilliseconds(300), watcher: true);
         var dead = Assert.Single(events, e => e.Kind == MembershipEventKind.PeerDead);
         double after = (dead.At - heldAt).TotalMilliseconds;
