@@ -205,6 +205,9 @@ public sealed class HeartbeatPairTests(DefaultLabFixture fixture, ITestOutputHel
             L.WaitToSettle(() => L.PeerState("alpha") == "up" && L.LinkState("alpha", "serial0") == "up");
 
             // 3. beta goes silent; its old frames are replayed towards alpha, and so are frames with a wrong key.
+            // Freezing alpha in step 1 outlasted deadtime, so alpha's stall guard fired on thaw and it judges
+            // against twice deadtime for a while: wait that out, so the death below is timed against deadtime.
+            L.WaitOutStallGrace();
             L.Must("freeze", "beta");
             var before = L.LinkCounters("alpha", "serial0");
             var wrongKey = new HeartbeatCodec(Enumerable.Repeat((byte)0x5A, 32).ToArray(), "lab");
