@@ -60,7 +60,7 @@ internal sealed record HeartbeatStatus(
 /// </summary>
 internal sealed record RescueStatus(int WatchCpu, long Steps, long Rescues, TimeSpan WorstLate, long Failures, string? Off)
 {
-    /// <summary>Covers: times the watcher sent keepalives for a heartbeat thread held inside its pass (<see cref="KeepaliveCover"/>).</summary>
+    /// <summary>Covers: times one thread sent keepalives for a pass the other was held inside (<see cref="KeepaliveCover"/>; mostly the watcher for the heartbeat thread).</summary>
     public long Covers { get; init; }
 
     /// <summary>Keepalive ticks those covers sent.</summary>
@@ -126,10 +126,13 @@ internal sealed class HeartbeatThread : IDisposable
     public Action? SyncReady { get; set; }
 
     /// <summary>
-    /// Tests: runs on the heartbeat thread inside each of its own passes, after the stall guard and
-    /// before the links are read (a test holds the thread there, as a stopped CPU would). Null in the daemon.
+    /// Tests: runs inside each pass, after the stall guard and before the links are read, with whether
+    /// the watcher runs the pass (a test holds the thread there, as a stopped CPU would). Null in the daemon.
     /// </summary>
-    internal Action? InsidePass { get; set; }
+    internal Action<bool>? InsidePass { get; set; }
+
+    /// <summary>Tests: one pass of the loop as the watcher runs it, from the calling thread; false when the loop is held.</summary>
+    internal bool StepAsWatcher() => TryStepForWatcher();
 
     /// <summary>The node's commands, in order, for the thread that carries them out.</summary>
     public ConcurrentQueue<Appliance.Core.Node.NodeCommand> Commands { get; } = new();
@@ -149,15 +152,19 @@ internal sealed class HeartbeatThread : IDisposable
     /// <summary>Per link: the watcher's pass found its device gone; the heartbeat thread closes it on its next pass.</summary>
     private readonly bool[] _goneSeenByWatcher;
     /// <summary>
-    /// 1 while the watcher sends a cover tick or the thread running a pass takes a cover over (the
-    /// node's <see cref="KeepaliveCover"/> episode and <see cref="_stash"/> are theirs in turn).
+    /// 1 while a cover tick is being sent (by the watcher, or by the heartbeat thread for a held
+    /// watcher) or the thread running a pass takes a cover over (the node's <see cref="KeepaliveCover"/>
+    /// episode and <see cref="_stash"/> are theirs in turn).
     /// </summary>
     private int _coverHeld;
-    /// <summary>Per link: what the watcher read off it during a cover (null: not a datagram link).</summary>
+    /// <summary>Per link: what the covering thread read off it during a cover (null: not a datagram link).</summary>
     private readonly CoverStash?[] _stash;
     private readonly byte[] _coverTx = new byte[HeartbeatCodec.FrameBytes];
     private readonly byte[] _coverRx = new byte[Appliance.Linux.Links.UdpHeartbeatLink.MaxDatagramBytes];
     private readonly long _coverLimitTicks;
+    /// <summary>How long the heartbeat thread waits for a watcher's pass before it covers for it (the watcher's slack).</summary>
+    private readonly long _holdSlackTicks;
+    private readonly long _keepaliveTicks;
     /// <summary>The due (a <see cref="Stopwatch"/> timestamp) the latest cover was for: one cover per late pass.</summary>
     private long _coverDue = long.MinValue;
 
@@ -192,6 +199,8 @@ internal sealed class HeartbeatThread : IDisposable
             if (linkConfigs[i].Kind == LinkKind.Udp)
                 _stash[i] = new CoverStash();
         _coverLimitTicks = (long)(KeepaliveCover.LongestCover.TotalSeconds * Stopwatch.Frequency);
+        _holdSlackTicks = (long)(HeartbeatRescue.SlackOf(timers.Keepalive).TotalSeconds * Stopwatch.Frequency);
+        _keepaliveTicks = Math.Max(1, (long)(timers.Keepalive.TotalSeconds * Stopwatch.Frequency));
         _linkTimers = new LinkTimers[linkConfigs.Count];
         for (int i = 0; i < _linkTimers.Length; i++)
             _linkTimers[i] = node.Membership.LinkTimersOf(i);
@@ -345,13 +354,24 @@ internal sealed class HeartbeatThread : IDisposable
 
     /// <summary>
     /// The heartbeat thread, back from poll(2): takes the loop, waiting out a pass the watcher is
-    /// running for it (tens of microseconds, on the other CPU).
+    /// running for it (tens of microseconds, on the other CPU). When the host stopped the watcher's CPU
+    /// in the middle of that pass, the watcher is the held one: after the watcher's slack this thread
+    /// covers for it, a keepalive at a time, as the watcher covers for this thread, until the pass ends.
     /// </summary>
     private void HoldLoop()
     {
+        if (Interlocked.CompareExchange(ref _loopHeld, 1, 0) == 0)
+            return;
+        long waitingSince = Stopwatch.GetTimestamp();
+        long next = waitingSince + _holdSlackTicks;
         var spin = new SpinWait();
         while (Interlocked.CompareExchange(ref _loopHeld, 1, 0) != 0)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (now >= next)
+                next = now + (TryCover(waitingSince) ? _keepaliveTicks : _holdSlackTicks);
             spin.SpinOnce(sleep1Threshold: -1);
+        }
     }
 
     /// <summary>
@@ -388,14 +408,15 @@ internal sealed class HeartbeatThread : IDisposable
     }
 
     /// <summary>
-    /// The watcher, when the heartbeat thread is late inside the loop's body (<see cref="HeartbeatRescue"/>):
+    /// The watcher, when the heartbeat thread is late inside the loop's body (<see cref="HeartbeatRescue"/>),
+    /// or the heartbeat thread, when the watcher is late inside a pass it runs (<see cref="HoldLoop"/>):
     /// one tick of <see cref="KeepaliveCover"/> on every datagram link: read what the peer sent (kept
     /// for the heartbeat thread, in order), then send what the node last announced with a fresh sequence
     /// and the peer's newest tick acknowledged. False when there is nothing to do: the loop was due
     /// (<paramref name="due"/>) longer ago than the cover's limit, the thread took this cover over (it
     /// runs again), the node announced nothing yet, or no datagram link is open.
     /// </summary>
-    private bool TryCoverForWatcher(long due)
+    private bool TryCover(long due)
     {
         if (Stopwatch.GetTimestamp() - due > _coverLimitTicks || _stopping)
             return false;
@@ -456,7 +477,7 @@ internal sealed class HeartbeatThread : IDisposable
         }
     }
 
-    /// <summary>The thread running a pass: waits out a cover tick the watcher is sending (microseconds, on its CPU).</summary>
+    /// <summary>The thread running a pass: waits out a cover tick being sent (microseconds, on the other CPU).</summary>
     private void EnterCover()
     {
         var spin = new SpinWait();
@@ -464,7 +485,7 @@ internal sealed class HeartbeatThread : IDisposable
             spin.SpinOnce(sleep1Threshold: -1);
     }
 
-    /// <summary>The thread running a pass: what the watcher read off the links during a cover, in the order it arrived.</summary>
+    /// <summary>The thread running a pass: what the covering thread read off the links during a cover, in the order it arrived.</summary>
     private void ReplayStash()
     {
         for (int i = 0; i < _stash.Length; i++)
@@ -489,7 +510,7 @@ internal sealed class HeartbeatThread : IDisposable
             _node.Deliver(i, bytes);
     }
 
-    /// <summary>What the watcher read off one datagram link during a cover, kept for the heartbeat thread.</summary>
+    /// <summary>What the covering thread read off one datagram link during a cover, kept for the next pass.</summary>
     private sealed class CoverStash
     {
         /// <summary>Heartbeat frames kept: a 200 ms cover of a peer at the 2 ms floor is 100; the peer's frames beyond stay in the socket.</summary>
@@ -520,15 +541,14 @@ internal sealed class HeartbeatThread : IDisposable
     {
         long ts = Stopwatch.GetTimestamp();
         TimeSpan now = Now();
-        // A cover the watcher sent while the loop was held: its ticks first (the stall guard's question
+        // A cover sent while the loop was held: its ticks first (the stall guard's question
         // is about ticks after them), then what it read off the links, before the links' newer frames.
         EnterCover();
         _node.AdoptCover();
         bool stalled = _node.Wake(now);
         ReplayStash();
         Volatile.Write(ref _coverHeld, 0);
-        if (!byWatcher)
-            InsidePass?.Invoke();
+        InsidePass?.Invoke(byWatcher);
         if (Sync is { } sync)
             sync.Now = now;
         long sinceScheduled = (long)Stopwatch.GetElapsedTime(_loopDue, ts).TotalMicroseconds;
@@ -613,7 +633,7 @@ internal sealed class HeartbeatThread : IDisposable
             Trace.NoRescue(_log, off);
             return;
         }
-        _rescue = new HeartbeatRescue(plan, allowed, _timers.Keepalive, _poller.Wake, TryStepForWatcher, TryCoverForWatcher);
+        _rescue = new HeartbeatRescue(plan, allowed, _timers.Keepalive, _poller.Wake, TryStepForWatcher, TryCover);
         _rescue.Attach();
         Trace.Rescue(_log, plan.WatchCpu, (long)HeartbeatRescue.SlackOf(_timers.Keepalive).TotalMicroseconds);
     }

@@ -75,7 +75,7 @@ fast_false() {
     covers=$(( $(json_num "$ja" covers) + $(json_num "$jb" covers) ))
     cticks=$(( $(json_num "$ja" cover_ticks) + $(json_num "$jb" cover_ticks) ))
     echo "$stalls|$kept|$moves|$steps|$covers|$cticks" >"$TMP/fast-stalls.txt"
-    log "  -> ours: dead declarations $dead, role -> active $act, stall guards $stalls ($kept answered by a standby peer), loop passes run by a watcher $steps, heartbeat threads moved off a late CPU $moves times, covers $covers ($cticks keepalives sent by a watcher for a held thread), worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
+    log "  -> ours: dead declarations $dead, role -> active $act, stall guards $stalls ($kept answered by a standby peer), loop passes run by a watcher $steps, heartbeat threads moved off a late CPU $moves times, covers $covers ($cticks keepalives sent for a held pass), worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
     m=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering MASTER STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering MASTER STATE') ))
     b=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering BACKUP STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering BACKUP STATE') ))
     nsc=$("$KAPAIR" ns "$KA_DIR" client)
@@ -224,7 +224,7 @@ section_fast() {
         echo "not scheduled for more than deadtime) fired $stalls times ($kept of them on a node holding the VIP whose peer"
         echo "answered that it had stayed standby, so nothing moved); their watchers ran a pass of a late heartbeat"
         echo "thread's loop from the other CPU $steps times and moved a heartbeat thread late inside its loop off its"
-        echo "CPU $moves times; a watcher covered for a heartbeat thread held inside its loop $covers times, sending"
+        echo "CPU $moves times; a thread covered for a pass held inside the loop (mostly the watcher for the heartbeat thread) $covers times, sending"
         echo "$cticks keepalives for it. Steal: the host's steal time over the window, % of all CPU time."
         echo
         echo "| daemon | timers | dead declarations / MASTER transitions | VIP moves / BACKUP transitions | worst send gap alpha / beta (µs) | steal % | VIP at end |"

@@ -17,7 +17,9 @@ namespace Appliance.Core.Heartbeat;
 /// <para>Threads: <see cref="Publish"/> and <see cref="Adopt"/> on the owner (the thread holding the
 /// node), the rest on the watcher; the host keeps the owner's <see cref="Adopt"/> and the watcher's
 /// calls apart (they share the episode). Publish is a seqlock over two slots, so the watcher always
-/// finds a whole announcement even when the owner stopped in the middle of writing one. Allocation-free.</para>
+/// finds a whole announcement even when the owner stopped in the middle of writing one. Allocation-free.
+/// "Owner" and "watcher" are roles, not threads: a host whose watcher runs passes for a late owner has
+/// the owner cover for the watcher when the watcher is the one held inside a pass.</para>
 /// </summary>
 public sealed class KeepaliveCover
 {
