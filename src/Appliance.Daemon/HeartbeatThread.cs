@@ -431,6 +431,8 @@ internal sealed class HeartbeatThread : IDisposable
                     return false;
                 _coverDue = due;
             }
+            else if (!cover.OwnerSilent && !cover.TryResume(Now(), _timers.Keepalive))
+                return false; // the held thread announced, and is not yet a keepalive late again
             bool any = false;
             for (int i = 0; i < _stash.Length; i++)
             {

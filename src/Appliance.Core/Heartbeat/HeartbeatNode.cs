@@ -144,7 +144,7 @@ public sealed class HeartbeatNode
         Sequence seq = Membership.NextTick(_now);
         _tick++;
         StateSummary state = LocalState with { LinksHeard = Membership.LinksUpMask };
-        Cover.Publish(seq, Membership.PeerBoot, Membership.PeerSeq, state);
+        Cover.Publish(seq, Membership.PeerBoot, Membership.PeerSeq, state, _now);
         for (int i = 0; i < _links.Length; i++)
         {
             if (!everyLink && _tick < _linkDueTick[i])

@@ -26,6 +26,9 @@ public sealed class KeepaliveCover
     /// <summary>Most keepalives one cover sends (its time limit is normally reached first).</summary>
     public const int MaxTicks = 128;
 
+    /// <summary>Most runs of ticks one cover has: it begins one, and each <see cref="TryResume"/> another.</summary>
+    public const int MaxSegments = 8;
+
     /// <summary>
     /// A cover ends this long after the owner was due at the latest, whatever the timers (with a
     /// deadtime above it a cover changes nothing the peer judges anyway). A heartbeat thread hung in
@@ -49,7 +52,10 @@ public sealed class KeepaliveCover
     private bool _active;
     /// <summary>The announcement the episode began from: when the owner announces again, it runs, and the cover sends no more.</summary>
     private long _beganAt;
-    private ulong _firstSeq;
+    // Runs of consecutive sequence numbers: segment k numbers ticks _segStart[k].. from _segFirst[k].
+    private readonly ulong[] _segFirst = new ulong[MaxSegments];
+    private readonly int[] _segStart = new int[MaxSegments];
+    private int _segments;
     private int _count;
     private BootId _ackBoot;
     private Sequence _ackSeq;
@@ -74,7 +80,7 @@ public sealed class KeepaliveCover
     public bool Active => _active;
 
     /// <summary>Owner, in every keepalive tick before its frames go out: what this tick announces.</summary>
-    public void Publish(Sequence seq, BootId peerBoot, Sequence peerSeq, in StateSummary state)
+    public void Publish(Sequence seq, BootId peerBoot, Sequence peerSeq, in StateSummary state, TimeSpan at)
     {
         long next = _published + 1;
         var slot = _slots[next & 1];
@@ -84,6 +90,7 @@ public sealed class KeepaliveCover
         slot.PeerBoot = peerBoot.Value;
         slot.PeerSeq = peerSeq.Value;
         slot.State = state;
+        slot.At = at;
         Volatile.Write(ref slot.Version, slot.Version + 1);
         Volatile.Write(ref _published, next);
     }
@@ -94,7 +101,65 @@ public sealed class KeepaliveCover
     /// </summary>
     public bool TryBegin()
     {
-        long published = Volatile.Read(ref _published);
+        if (!TryReadLatest(out long published, out var a))
+            return false;
+        _segFirst[0] = a.Seq + 1;
+        _segStart[0] = 0;
+        _segments = 1;
+        _count = 0;
+        _ackBoot = new BootId(a.PeerBoot);
+        _ackSeq = new Sequence(a.PeerSeq);
+        _state = a.State;
+        Array.Clear(_sentPerLink);
+        _beganAt = published;
+        _active = true;
+        return true;
+    }
+
+    /// <summary>
+    /// Watcher: the owner announced since this cover began (its ticks stopped) but is held again before
+    /// its next pass took the cover over: a pass the host stopped twice. Continues the cover from that
+    /// newest announcement, once it is <paramref name="quiet"/> old at <paramref name="now"/> (the
+    /// owner's next keepalive is due and has not come), numbering after both the cover's ticks and the
+    /// owner's. False otherwise, or when the cover has no room for another run of ticks.
+    /// </summary>
+    public bool TryResume(TimeSpan now, TimeSpan quiet)
+    {
+        if (!_active || OwnerSilent || !TryReadLatest(out long published, out var a) || published == _beganAt || now - a.At < quiet)
+            return false;
+        int last = _segments - 1;
+        int ticksInLast = _count - _segStart[last];
+        ulong coverLast = _segFirst[last] + (ulong)ticksInLast - 1;
+        ulong first = Math.Max(coverLast, a.Seq) + 1;
+        if (ticksInLast == 0)
+            _segFirst[last] = first; // the run before has no tick: renumber it
+        else if (_segments == MaxSegments)
+            return false;
+        else
+        {
+            _segFirst[_segments] = first;
+            _segStart[_segments] = _count;
+            _segments++;
+        }
+        if (a.PeerBoot != _ackBoot.Value)
+        {
+            _ackBoot = new BootId(a.PeerBoot);
+            _ackSeq = new Sequence(a.PeerSeq);
+        }
+        else if (a.PeerSeq > _ackSeq.Value)
+            _ackSeq = new Sequence(a.PeerSeq);
+        _state = a.State;
+        _beganAt = published;
+        return true;
+    }
+
+    private readonly record struct Announcement(ulong Seq, ulong PeerBoot, ulong PeerSeq, StateSummary State, TimeSpan At);
+
+    /// <summary>The owner's latest whole announcement; false when there is none (or both slots were being written, which a stopped owner cannot do).</summary>
+    private bool TryReadLatest(out long published, out Announcement a)
+    {
+        published = Volatile.Read(ref _published);
+        a = default;
         if (published == 0)
             return false;
         for (int attempt = 0; attempt < 2; attempt++)
@@ -103,20 +168,10 @@ public sealed class KeepaliveCover
             long before = Volatile.Read(ref slot.Version);
             if ((before & 1) != 0 || before == 0)
                 continue;
-            ulong seq = slot.Seq, peerBoot = slot.PeerBoot, peerSeq = slot.PeerSeq;
-            var state = slot.State;
+            a = new Announcement(slot.Seq, slot.PeerBoot, slot.PeerSeq, slot.State, slot.At);
             Interlocked.MemoryBarrier();
-            if (Volatile.Read(ref slot.Version) != before)
-                continue;
-            _firstSeq = seq + 1;
-            _count = 0;
-            _ackBoot = new BootId(peerBoot);
-            _ackSeq = new Sequence(peerSeq);
-            _state = state;
-            Array.Clear(_sentPerLink);
-            _beganAt = published;
-            _active = true;
-            return true;
+            if (Volatile.Read(ref slot.Version) == before)
+                return true;
         }
         return false;
     }
@@ -151,7 +206,8 @@ public sealed class KeepaliveCover
     /// <summary>Watcher: the current cover tick's frame for link <paramref name="link"/>.</summary>
     public int Encode(int link, Span<byte> dst)
     {
-        var seq = new Sequence(_firstSeq + (ulong)(_count - 1));
+        int last = _segments - 1;
+        var seq = new Sequence(_segFirst[last] + (ulong)(_count - 1 - _segStart[last]));
         return _codec.Encode(new HeartbeatFrame((byte)link, _self, _selfBoot, seq, _ackBoot, _ackSeq, _state), dst);
     }
 
@@ -170,7 +226,12 @@ public sealed class KeepaliveCover
         _active = false;
         if (_count == 0)
             return;
-        membership.AdoptTicks(new Sequence(_firstSeq), _times.AsSpan(0, _count));
+        for (int k = 0; k < _segments; k++)
+        {
+            int start = _segStart[k], end = k + 1 < _segments ? _segStart[k + 1] : _count;
+            if (end > start)
+                membership.AdoptTicks(new Sequence(_segFirst[k]), _times.AsSpan(start, end - start));
+        }
         for (int i = 0; i < _sentPerLink.Length && i < counters.Length; i++)
             counters[i].TxFrames += _sentPerLink[i];
         Covers++;
@@ -185,5 +246,6 @@ public sealed class KeepaliveCover
         public ulong PeerBoot;
         public ulong PeerSeq;
         public StateSummary State;
+        public TimeSpan At;
     }
 }

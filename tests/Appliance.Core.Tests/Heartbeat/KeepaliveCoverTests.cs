@@ -71,6 +71,12 @@ public class KeepaliveCoverTests
         /// <summary>Alpha's thread is held until this instant (inside its pass).</summary>
         public TimeSpan HeldUntil = TimeSpan.MinValue;
         public bool Cover;
+        /// <summary>
+        /// At this instant held alpha runs a moment inside the same pass and announces (its keepalive,
+        /// with the time it read before it was stopped), then is held again: a pass stopped twice.
+        /// </summary>
+        public TimeSpan AnnounceAt = TimeSpan.MaxValue;
+        public Action<HeartbeatNode>? BeforeAnnounce;
         public TimeSpan CoverLimit = KeepaliveCover.LongestCover;
         private TimeSpan _nextCover = TimeSpan.MaxValue;
         private bool _covering;
@@ -109,6 +115,13 @@ public class KeepaliveCoverTests
                     bool held = i == 0 && Now < HeldUntil;
                     if (held)
                     {
+                        if (Now >= AnnounceAt)
+                        {
+                            AnnounceAt = TimeSpan.MaxValue;
+                            BeforeAnnounce?.Invoke(Nodes[0]);
+                            Nodes[0].SendNow();
+                            continue;
+                        }
                         Watch();
                         continue;
                     }
@@ -156,6 +169,8 @@ public class KeepaliveCoverTests
                 _covering = true;
                 _nextCover = Now;
             }
+            else if (!cover.OwnerSilent && !cover.TryResume(Now, T.Keepalive))
+                return;
             if (Now < _nextCover)
                 return;
             _nextCover = Now + T.Keepalive;
@@ -254,6 +269,75 @@ public class KeepaliveCoverTests
         Assert.Equal(staleBefore, pair.Nodes[1].LinkCounters[0].RxStale); // alpha's own frames after it were all new
         Assert.Equal(PeerState.Up, pair.Nodes[0].Membership.Peer);
         Assert.Equal(PeerState.Up, pair.BetaSeesAlpha);
+    }
+
+    [Fact]
+    public void A_pass_stopped_twice_is_covered_both_times_with_what_the_node_announced_in_between()
+    {
+        foreach (bool resume in new[] { true, false })
+        {
+            var pair = Settled();
+            pair.Cover = true;
+            var start = pair.Now;
+            pair.HeldUntil = start + TimeSpan.FromMilliseconds(40);
+            // 8 ms into the hold alpha runs a moment and announces a new role, then is stopped again for 32 ms.
+            pair.AnnounceAt = start + TimeSpan.FromMilliseconds(8);
+            pair.BeforeAnnounce = n => n.LocalState = n.LocalState with { Role = NodeRole.Releasing };
+            if (!resume)
+                pair.CoverLimit = TimeSpan.FromMilliseconds(9); // the cover ends with the first stop: the control
+            pair.Run(TimeSpan.FromMilliseconds(200));
+            var alpha = pair.Nodes[0];
+            if (!resume)
+            {
+                Assert.Contains(pair.Log, l => l.EndsWith("Dead", StringComparison.Ordinal));
+                continue;
+            }
+            Assert.DoesNotContain(pair.Log, l => l.EndsWith("Dead", StringComparison.Ordinal));
+            Assert.Equal(PeerState.Up, pair.BetaSeesAlpha);
+            Assert.Equal(1, alpha.Cover.Covers);
+            // A few ticks before the announcement, then one per keepalive from a keepalive after it.
+            Assert.InRange(alpha.Cover.CoverTicks, 10, 14);
+            Assert.Equal(NodeRole.Releasing, pair.Nodes[1].Membership.PeerSummary.Role);
+            // The sequence carried on past both runs of ticks and the announcement between them.
+            Assert.True(alpha.Membership.SelfSeq.Value >= pair.Nodes[1].Membership.PeerSeq.Value);
+        }
+    }
+
+    [Fact]
+    public void A_resumed_cover_numbers_after_the_announcement_and_the_ticks_before_it()
+    {
+        var pair = Settled(NodeRole.Active);
+        var alpha = pair.Nodes[0];
+        var cover = alpha.Cover;
+        var codec = new HeartbeatCodec(Key, "cover");
+        var bytes = new byte[HeartbeatCodec.FrameBytes];
+        ulong s0 = alpha.Membership.SelfSeq.Value;
+        Assert.True(cover.TryBegin());
+        Assert.False(cover.TryResume(pair.Now, T.Keepalive)); // nothing announced since it began
+        for (int i = 0; i < 3; i++)
+            Assert.True(cover.TryTick(pair.Now));
+        cover.Encode(0, bytes);
+        codec.TryDecode(bytes, out var third);
+        Assert.Equal(s0 + 3, third.Seq.Value);
+
+        // The owner, not having taken the cover over, announces four times in the same held pass (a new
+        // role): its own numbering, s0+1..s0+4, runs past the cover's s0+3.
+        alpha.LocalState = alpha.LocalState with { Role = NodeRole.Releasing };
+        for (int i = 0; i < 4; i++)
+            alpha.SendNow();
+        Assert.False(cover.TryTick(pair.Now));
+        Assert.False(cover.TryResume(pair.Now + T.Keepalive / 2, T.Keepalive)); // not yet late again
+        Assert.True(cover.TryResume(pair.Now + T.Keepalive, T.Keepalive));
+        Assert.True(cover.TryTick(pair.Now + T.Keepalive));
+        cover.Encode(0, bytes);
+        codec.TryDecode(bytes, out var resumed);
+        Assert.Equal(s0 + 5, resumed.Seq.Value); // after the owner's s0+4, which is above the cover's s0+3
+        Assert.Equal(NodeRole.Releasing, resumed.State.Role);
+
+        alpha.AdoptCover();
+        Assert.Equal(new Sequence(s0 + 5), alpha.Membership.SelfSeq);
+        Assert.Equal(4, cover.CoverTicks);
+        Assert.Equal(1, cover.Covers);
     }
 
     [Fact]
