@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using Appliance.Core.Config;
 using Appliance.Core.ConfigSync;
 using Appliance.Core.Heartbeat;
@@ -413,8 +414,9 @@ internal sealed class HeartbeatThread : IDisposable
     /// one tick of <see cref="KeepaliveCover"/> on every datagram link: read what the peer sent (kept
     /// for the heartbeat thread, in order), then send what the node last announced with a fresh sequence
     /// and the peer's newest tick acknowledged. False when there is nothing to do: the loop was due
-    /// (<paramref name="due"/>) longer ago than the cover's limit, the thread took this cover over (it
-    /// runs again), the node announced nothing yet, or no datagram link is open.
+    /// (<paramref name="due"/>) longer ago than the cover's limit, the thread took this cover over and
+    /// announced or took it over within the last keepalive (it runs again), the node announced nothing
+    /// yet, or no datagram link is open.
     /// </summary>
     private bool TryCover(long due)
     {
@@ -427,7 +429,9 @@ internal sealed class HeartbeatThread : IDisposable
             var cover = _node.Cover;
             if (!cover.Active)
             {
-                if (_coverDue == due || !cover.TryBegin())
+                // Once per late pass, and again in the same pass only when the thread, having taken the
+                // cover over, is held again before its next keepalive (its CPU stopped twice in one pass).
+                if (_coverDue == due && !cover.QuietFor(Now(), _timers.Keepalive) || !cover.TryBegin())
                     return false;
                 _coverDue = due;
             }
@@ -546,7 +550,7 @@ internal sealed class HeartbeatThread : IDisposable
         // A cover sent while the loop was held: its ticks first (the stall guard's question
         // is about ticks after them), then what it read off the links, before the links' newer frames.
         EnterCover();
-        _node.AdoptCover();
+        _node.AdoptCover(now);
         bool stalled = _node.Wake(now);
         ReplayStash();
         Volatile.Write(ref _coverHeld, 0);
@@ -725,14 +729,14 @@ internal sealed class HeartbeatThread : IDisposable
         string kind = e.LinkIndex >= 0 ? KindName(_linkConfigs[e.LinkIndex].Kind) : "";
         switch (e.Kind)
         {
-            case MembershipEventKind.LinkUp: Trace.LinkUp(_log, linkName, kind); break;
-            case MembershipEventKind.LinkDown: Trace.LinkDown(_log, linkName, kind, silenceMs); break;
-            case MembershipEventKind.PeerUp: Trace.PeerUp(_log, _peerName); break;
-            case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs); break;
-            case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs); break;
+            case MembershipEventKind.LinkUp: Trace.LinkUp(_log, linkName, kind, When(e)); break;
+            case MembershipEventKind.LinkDown: Trace.LinkDown(_log, linkName, kind, silenceMs, When(e)); break;
+            case MembershipEventKind.PeerUp: Trace.PeerUp(_log, _peerName, When(e)); break;
+            case MembershipEventKind.PeerWarn: Trace.PeerWarn(_log, _peerName, silenceMs, When(e)); break;
+            case MembershipEventKind.PeerDead: Trace.PeerDead(_log, _peerName, silenceMs, When(e)); break;
             case MembershipEventKind.PeerRebooted: Trace.PeerRebooted(_log, _peerName); break;
             case MembershipEventKind.PeerStopped: Trace.PeerStopped(_log, _peerName); break;
-            case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds, (long)Membership.StallGraceWindow.TotalSeconds); break;
+            case MembershipEventKind.Stall: Trace.Stall(_log, silenceMs, (long)_timers.Deadtime.TotalMilliseconds, (long)Membership.StallGraceWindow.TotalSeconds, When(e)); break;
             case MembershipEventKind.StallPeerStayed: Trace.StallPeerStayed(_log, _peerName, silenceMs); break;
             case MembershipEventKind.StallPeerMoved: Trace.StallPeerMoved(_log, _peerName); break;
             case MembershipEventKind.StallUnanswered: Trace.StallUnanswered(_log, _peerName, silenceMs); break;
@@ -741,8 +745,25 @@ internal sealed class HeartbeatThread : IDisposable
                     (long)_linkTimers[e.LinkIndex].Deadtime.TotalMilliseconds);
                 break;
             case MembershipEventKind.LinkFaultCleared: Trace.LinkFaultCleared(_log, linkName, kind); break;
-            case MembershipEventKind.Covered: Trace.Covered(_log, e.Count, (long)e.Silence.TotalMilliseconds); break;
+            case MembershipEventKind.Covered: Trace.Covered(_log, e.Count, (long)e.Silence.TotalMilliseconds, When(e)); break;
         }
+    }
+
+    /// <summary>A line this much later than its event says when the event happened (below it, the line's own time is as good).</summary>
+    private static readonly TimeSpan LateLine = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// For a line written later than its event: when the event happened. The line's own time is when
+    /// the worker's writer thread logged it, which can be long after, when the host stopped a CPU; the
+    /// event's is the heartbeat's, so the lines of two nodes on one host can be put in order.
+    /// </summary>
+    private string When(in MembershipEvent e)
+    {
+        TimeSpan lag = Now() - e.At;
+        if (lag < LateLine)
+            return "";
+        DateTime at = _time.GetUtcNow().UtcDateTime - lag;
+        return string.Create(CultureInfo.InvariantCulture, $" (at {at:HH:mm:ss.fff}, {(long)lag.TotalMilliseconds}ms before this line)");
     }
 
     private HeartbeatStatus Snapshot()

@@ -38,8 +38,8 @@ internal static partial class Trace
     [LoggerMessage(2311, LogLevel.Information, "heartbeat thread watched from CPU {WatchCpu}: if it is more than {SlackUs} µs late (its CPU stopped: a virtual machine's host, an SMI), the watcher runs its loop, or, when it is held inside its loop, sends its keepalives and has it moved to another CPU")]
     public static partial void Rescue(ILogger log, int watchCpu, long slackUs);
 
-    [LoggerMessage(2313, LogLevel.Warning, "a pass of the heartbeat loop was held (its CPU stopped: the heartbeat thread's, or its watcher's in a pass it ran): the other thread sent {Ticks} keepalives for it over {Ms}ms")]
-    public static partial void Covered(ILogger log, int ticks, long ms);
+    [LoggerMessage(2313, LogLevel.Warning, "a pass of the heartbeat loop was held (its CPU stopped: the heartbeat thread's, or its watcher's in a pass it ran): the other thread sent {Ticks} keepalives for it over {Ms}ms{When}")]
+    public static partial void Covered(ILogger log, int ticks, long ms, string when);
 
     [LoggerMessage(2312, LogLevel.Information, "heartbeat thread not watched from another CPU: {Reason}; a CPU that stops for longer than deadtime stops its keepalives")]
     public static partial void NoRescue(ILogger log, string reason);

@@ -17,20 +17,20 @@ internal static partial class Trace
     [LoggerMessage(1003, LogLevel.Critical, "cannot start: {Reason}")]
     public static partial void StartFailed(ILogger log, string reason);
 
-    [LoggerMessage(1100, LogLevel.Information, "link {Link} ({Kind}) up")]
-    public static partial void LinkUp(ILogger log, string link, string kind);
+    [LoggerMessage(1100, LogLevel.Information, "link {Link} ({Kind}) up{When}")]
+    public static partial void LinkUp(ILogger log, string link, string kind, string when);
 
-    [LoggerMessage(1101, LogLevel.Warning, "link {Link} ({Kind}) down: silent for {SilenceMs}ms")]
-    public static partial void LinkDown(ILogger log, string link, string kind, long silenceMs);
+    [LoggerMessage(1101, LogLevel.Warning, "link {Link} ({Kind}) down: silent for {SilenceMs}ms{When}")]
+    public static partial void LinkDown(ILogger log, string link, string kind, long silenceMs, string when);
 
-    [LoggerMessage(1102, LogLevel.Information, "peer {Peer} up")]
-    public static partial void PeerUp(ILogger log, string peer);
+    [LoggerMessage(1102, LogLevel.Information, "peer {Peer} up{When}")]
+    public static partial void PeerUp(ILogger log, string peer, string when);
 
-    [LoggerMessage(1103, LogLevel.Warning, "peer {Peer} late: silent for {SilenceMs}ms (warntime)")]
-    public static partial void PeerWarn(ILogger log, string peer, long silenceMs);
+    [LoggerMessage(1103, LogLevel.Warning, "peer {Peer} late: silent for {SilenceMs}ms (warntime){When}")]
+    public static partial void PeerWarn(ILogger log, string peer, long silenceMs, string when);
 
-    [LoggerMessage(1104, LogLevel.Error, "peer {Peer} dead: silent for {SilenceMs}ms (deadtime)")]
-    public static partial void PeerDead(ILogger log, string peer, long silenceMs);
+    [LoggerMessage(1104, LogLevel.Error, "peer {Peer} dead: silent for {SilenceMs}ms (deadtime){When}")]
+    public static partial void PeerDead(ILogger log, string peer, long silenceMs, string when);
 
     [LoggerMessage(1105, LogLevel.Warning, "peer {Peer} restarted (new boot); its old boot's frames are now refused")]
     public static partial void PeerRebooted(ILogger log, string peer);
@@ -50,8 +50,8 @@ internal static partial class Trace
     [LoggerMessage(1013, LogLevel.Error, "background task {Task} failed: {Reason}")]
     public static partial void BackgroundFailed(ILogger log, string task, string reason);
 
-    [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead: asking it before holding on to anything; the peer is judged against twice deadtime for {GraceS}s")]
-    public static partial void Stall(ILogger log, long gapMs, long deadtimeMs, long graceS);
+    [LoggerMessage(1106, LogLevel.Critical, "STALL GUARD: this node was not scheduled for {GapMs}ms (deadtime {DeadtimeMs}ms); the peer may have declared it dead: asking it before holding on to anything; the peer is judged against twice deadtime for {GraceS}s{When}")]
+    public static partial void Stall(ILogger log, long gapMs, long deadtimeMs, long graceS, string when);
 
     [LoggerMessage(1109, LogLevel.Warning, "stall guard: {Peer} answered {Ms}ms later as a standby holding nothing: it never moved, nothing to undo")]
     public static partial void StallPeerStayed(ILogger log, string peer, long ms);

@@ -55,10 +55,10 @@ public sealed class HeartbeatNode
     public KeepaliveCover Cover { get; }
 
     /// <summary>
-    /// First call of a pass, before <see cref="Wake"/>: takes over the ticks a cover sent while this
-    /// node's thread was held (the host keeps the watcher out meanwhile).
+    /// First call of a pass (begun at <paramref name="now"/>), before <see cref="Wake"/>: takes over the
+    /// ticks a cover sent while this node's thread was held (the host keeps the watcher out meanwhile).
     /// </summary>
-    public void AdoptCover() => Cover.Adopt(Membership, LinkCounters);
+    public void AdoptCover(TimeSpan now) => Cover.Adopt(Membership, LinkCounters, now);
 
     /// <summary>
     /// Hands the node a frame that reached link <paramref name="index"/> by another way than

@@ -215,28 +215,45 @@ public sealed class KeepaliveCover
     public void Sent(int link) => _sentPerLink[link]++;
 
     /// <summary>
-    /// Owner, first thing in its next pass: takes over the cover's ticks (its sequence continues after
-    /// them, and the peer's acknowledgements of them are judged by when they were sent) and its frame
-    /// counts, and ends the episode. The host must keep the watcher out meanwhile.
+    /// Watcher: the owner has neither announced nor taken a cover over for <paramref name="quiet"/> at
+    /// <paramref name="now"/>. A thread held again in the same pass after it took a cover over (its CPU
+    /// stopped twice) is covered again only then: a thread that runs on through its pass announces well
+    /// within a keepalive.
     /// </summary>
-    public void Adopt(Membership.Membership membership, Ports.LinkCounters[] counters)
+    public bool QuietFor(TimeSpan now, TimeSpan quiet) => TryReadLatest(out _, out var a) && now - a.At >= quiet;
+
+    /// <summary>
+    /// Owner, first thing in its next pass (at <paramref name="now"/>): takes over the cover's ticks (its
+    /// sequence continues after them, and the peer's acknowledgements of them are judged by when they
+    /// were sent) and its frame counts, and ends the episode. The host must keep the watcher out
+    /// meanwhile. What the cover sent counts as the owner's announcement from then on, so a cover that
+    /// begins before the owner's next keepalive (it is held again in the same pass) numbers after it.
+    /// </summary>
+    public void Adopt(Membership.Membership membership, Ports.LinkCounters[] counters, TimeSpan now)
     {
         if (!_active)
             return;
         _active = false;
-        if (_count == 0)
-            return;
-        for (int k = 0; k < _segments; k++)
+        if (_count > 0)
         {
-            int start = _segStart[k], end = k + 1 < _segments ? _segStart[k + 1] : _count;
-            if (end > start)
-                membership.AdoptTicks(new Sequence(_segFirst[k]), _times.AsSpan(start, end - start));
+            for (int k = 0; k < _segments; k++)
+            {
+                int start = _segStart[k], end = k + 1 < _segments ? _segStart[k + 1] : _count;
+                if (end > start)
+                    membership.AdoptTicks(new Sequence(_segFirst[k]), _times.AsSpan(start, end - start));
+            }
+            for (int i = 0; i < _sentPerLink.Length && i < counters.Length; i++)
+                counters[i].TxFrames += _sentPerLink[i];
+            Covers++;
+            CoverTicks += _count;
+            _count = 0;
         }
-        for (int i = 0; i < _sentPerLink.Length && i < counters.Length; i++)
-            counters[i].TxFrames += _sentPerLink[i];
-        Covers++;
-        CoverTicks += _count;
-        _count = 0;
+        // The owner's latest announcement (the owner is its only writer), renumbered and timed.
+        if (TryReadLatest(out _, out var a))
+        {
+            ulong peerSeq = a.PeerBoot == _ackBoot.Value && _ackSeq.Value > a.PeerSeq ? _ackSeq.Value : a.PeerSeq;
+            Publish(membership.SelfSeq, new BootId(a.PeerBoot), new Sequence(peerSeq), a.State, now);
+        }
     }
 
     private sealed class Slot

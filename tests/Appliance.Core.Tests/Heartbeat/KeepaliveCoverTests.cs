@@ -77,6 +77,14 @@ public class KeepaliveCoverTests
         /// </summary>
         public TimeSpan AnnounceAt = TimeSpan.MaxValue;
         public Action<HeartbeatNode>? BeforeAnnounce;
+        /// <summary>
+        /// At this instant held alpha runs the start of its pass (takes the cover over, its stall guard,
+        /// what the watcher read), then is held again before it announces: a pass stopped twice, the
+        /// second time after the cover was taken over.
+        /// </summary>
+        public TimeSpan AdoptAt = TimeSpan.MaxValue;
+        /// <summary>Whether the watcher covers again in the same held pass once alpha is quiet for a keepalive (false: the control).</summary>
+        public bool CoverAgain = true;
         public TimeSpan CoverLimit = KeepaliveCover.LongestCover;
         private TimeSpan _nextCover = TimeSpan.MaxValue;
         private bool _covering;
@@ -115,6 +123,12 @@ public class KeepaliveCoverTests
                     bool held = i == 0 && Now < HeldUntil;
                     if (held)
                     {
+                        if (Now >= AdoptAt)
+                        {
+                            AdoptAt = TimeSpan.MaxValue;
+                            StartPass(Nodes[0]);
+                            continue;
+                        }
                         if (Now >= AnnounceAt)
                         {
                             AnnounceAt = TimeSpan.MaxValue;
@@ -142,18 +156,22 @@ public class KeepaliveCoverTests
         {
             var node = Nodes[i];
             if (i == 0)
-            {
-                node.AdoptCover();
-                node.Wake(Now);
-                foreach (var bytes in Stash)
-                    node.Deliver(0, bytes);
-                Stash.Clear();
-            }
+                StartPass(node);
             else
                 node.Wake(Now);
             node.Receive(0);
             node.Evaluate();
             Due[i] = node.NextWake();
+        }
+
+        /// <summary>Alpha's pass up to its links: takes the cover over, its stall guard, then what the watcher read for it.</summary>
+        private void StartPass(HeartbeatNode node)
+        {
+            node.AdoptCover(Now);
+            node.Wake(Now);
+            foreach (var bytes in Stash)
+                node.Deliver(0, bytes);
+            Stash.Clear();
         }
 
         /// <summary>The watcher for held alpha: from half a keepalive after it was due, a cover tick every keepalive, within the limit.</summary>
@@ -162,12 +180,14 @@ public class KeepaliveCoverTests
             var cover = Nodes[0].Cover;
             if (!Cover || Now < Due[0] + T.Keepalive / 2 || Now - Due[0] > CoverLimit)
                 return;
-            if (!_covering)
+            if (!cover.Active)
             {
-                if (!cover.Active && !cover.TryBegin())
+                // Once per held pass, and again (as HeartbeatThread) when alpha took it over and is quiet for a keepalive.
+                if (_covering && !(CoverAgain && cover.QuietFor(Now, T.Keepalive)) || !cover.TryBegin())
                     return;
+                if (!_covering)
+                    _nextCover = Now;
                 _covering = true;
-                _nextCover = Now;
             }
             else if (!cover.OwnerSilent && !cover.TryResume(Now, T.Keepalive))
                 return;
@@ -304,6 +324,36 @@ public class KeepaliveCoverTests
     }
 
     [Fact]
+    public void A_pass_held_again_after_it_took_the_cover_over_is_covered_again()
+    {
+        foreach (bool again in new[] { true, false })
+        {
+            var pair = Settled();
+            pair.Cover = true;
+            pair.CoverAgain = again;
+            var start = pair.Now;
+            pair.HeldUntil = start + TimeSpan.FromMilliseconds(45);
+            // 8 ms into the hold alpha takes the cover over (the start of its pass), and is stopped again
+            // for 37 ms before it announces anything.
+            pair.AdoptAt = start + TimeSpan.FromMilliseconds(8);
+            long staleBefore = pair.Nodes[1].LinkCounters[0].RxStale;
+            pair.Run(TimeSpan.FromMilliseconds(200));
+            var alpha = pair.Nodes[0];
+            if (!again)
+            {
+                Assert.Contains(pair.Log, l => l.EndsWith("Dead", StringComparison.Ordinal)); // the control
+                continue;
+            }
+            Assert.DoesNotContain(pair.Log, l => l.EndsWith("Dead", StringComparison.Ordinal));
+            Assert.Equal(PeerState.Up, pair.BetaSeesAlpha);
+            Assert.Equal(2, alpha.Cover.Covers);
+            // The second cover numbers after the first one's ticks, which alpha took over: beta found none stale.
+            Assert.Equal(staleBefore, pair.Nodes[1].LinkCounters[0].RxStale);
+            Assert.True(alpha.Membership.SelfSeq.Value >= pair.Nodes[1].Membership.PeerSeq.Value);
+        }
+    }
+
+    [Fact]
     public void A_resumed_cover_numbers_after_the_announcement_and_the_ticks_before_it()
     {
         var pair = Settled(NodeRole.Active);
@@ -334,7 +384,7 @@ public class KeepaliveCoverTests
         Assert.Equal(s0 + 5, resumed.Seq.Value); // after the owner's s0+4, which is above the cover's s0+3
         Assert.Equal(NodeRole.Releasing, resumed.State.Role);
 
-        alpha.AdoptCover();
+        alpha.AdoptCover(pair.Now);
         Assert.Equal(new Sequence(s0 + 5), alpha.Membership.SelfSeq);
         Assert.Equal(4, cover.CoverTicks);
         Assert.Equal(1, cover.Covers);
@@ -365,7 +415,7 @@ public class KeepaliveCoverTests
         Assert.False(cover.OwnerSilent);
         Assert.False(cover.TryTick(pair.Now));
         var seq = alpha.Membership.SelfSeq;
-        alpha.AdoptCover();
+        alpha.AdoptCover(pair.Now);
         Assert.False(cover.Active);
         Assert.Equal(seq, alpha.Membership.SelfSeq); // the cover's one tick had the number the node then used
         Assert.Equal(1, cover.Covers);

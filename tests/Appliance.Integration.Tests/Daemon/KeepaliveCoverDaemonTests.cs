@@ -38,7 +38,7 @@ public sealed class KeepaliveCoverDaemonTests(ITestOutputHelper output)
         public void Dispose() => Thread.Dispose();
     }
 
-    private Side Start(int index, int port, bool watcher, ListLogger log)
+    private Side Start(int index, int port, bool watcher, ListLogger log, bool deferLogs = false)
     {
         var self = new NodeId((byte)(index + 1));
         var peer = new NodeId((byte)(2 - index));
@@ -56,6 +56,8 @@ public sealed class KeepaliveCoverDaemonTests(ITestOutputHelper output)
         {
             RescueEnabled = watcher,
         };
+        if (deferLogs)
+            thread.LogsReady = () => { }; // lines wait for WritePendingLogs, as the worker's writer thread writes them
         thread.Start();
         return new Side { Thread = thread, Events = events };
     }
@@ -143,6 +145,41 @@ public sealed class KeepaliveCoverDaemonTests(ITestOutputHelper output)
         // half a keepalive later, one tick per keepalive.
         Assert.InRange(alpha.CoverTicks, 8, 16);
         Assert.Equal(PeerState.Up, alpha.Peer);
+    }
+
+    [Fact]
+    public void A_line_written_after_its_event_says_when_the_event_happened()
+    {
+        int port = Random.Shared.Next(20_000, 60_000);
+        var alphaLog = new ListLogger(output);
+        var betaLog = new ListLogger(output);
+        using var alpha = Start(0, port, watcher: true, alphaLog, deferLogs: true);
+        using var beta = Start(1, port, watcher: true, betaLog);
+        var deadline = Stopwatch.StartNew();
+        while (!alpha.Events.Any(e => e.Kind == MembershipEventKind.PeerUp) || betaLog.Count(1102) == 0)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "the pair did not come up");
+            System.Threading.Thread.Sleep(10);
+        }
+        Assert.Equal(0, alphaLog.Count(1102));
+        System.Threading.Thread.Sleep(200);
+        var written = DateTime.UtcNow;
+        alpha.Thread.WritePendingLogs();
+        // Alpha's line came 200 ms or more after the event, and says when the event was; beta's came at once.
+        string late = Assert.Single(alphaLog.Entries, e => e.Id == 1102).Message;
+        var m = System.Text.RegularExpressions.Regex.Match(late, @"^peer beta up \(at (\d\d:\d\d:\d\d\.\d{3}), (\d+)ms before this line\)$");
+        Assert.True(m.Success, late);
+        Assert.InRange(long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), 200, 10_000);
+        var at = DateTime.ParseExact(m.Groups[1].Value, "HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
+        double beforeWritten = (written.TimeOfDay - at.TimeOfDay).TotalMilliseconds;
+        if (beforeWritten < -12 * 3600_000)
+            beforeWritten += 24 * 3600_000; // across midnight
+        Assert.InRange(beforeWritten, 190, 10_000);
+        string prompt = betaLog.Entries.First(e => e.Id == 1102).Message;
+        var p = System.Text.RegularExpressions.Regex.Match(prompt, @"^peer alpha up( \(at \S+, (\d+)ms before this line\))?$");
+        Assert.True(p.Success, prompt);
+        if (p.Groups[2].Success) // its first pass (the JIT) may have run long on this shared machine, not 200 ms
+            Assert.InRange(long.Parse(p.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), 5, 150);
     }
 
     [Fact]
