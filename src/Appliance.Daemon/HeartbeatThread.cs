@@ -519,8 +519,8 @@ internal sealed class HeartbeatThread : IDisposable
     /// <summary>What the covering thread read off one datagram link during a cover, kept for the next pass.</summary>
     private sealed class CoverStash
     {
-        /// <summary>Heartbeat frames kept: a 200 ms cover of a peer at the 2 ms floor is 100; the peer's frames beyond stay in the socket.</summary>
-        public const int MaxFrames = 128;
+        /// <summary>Heartbeat frames kept: a cover of the longest (KeepaliveCover.LongestCover) of a peer at the 2 ms floor is 250; the peer's frames beyond stay in the socket.</summary>
+        public const int MaxFrames = 256;
         public readonly byte[][] Frames = CreateFrames();
         public int Count;
         /// <summary>One datagram of another size or kind (a config-sync message); the watcher reads no further after it.</summary>

@@ -250,11 +250,11 @@ public class KeepaliveCoverTests
         var pair = Settled();
         pair.Cover = true;
         var heldFrom = pair.Now;
-        pair.HeldUntil = heldFrom + TimeSpan.FromMilliseconds(300);
-        pair.Run(TimeSpan.FromMilliseconds(300));
+        pair.HeldUntil = heldFrom + KeepaliveCover.LongestCover + TimeSpan.FromMilliseconds(100);
+        pair.Run(KeepaliveCover.LongestCover + TimeSpan.FromMilliseconds(100));
         string death = Assert.Single(pair.Log, l => l.EndsWith("Dead", StringComparison.Ordinal));
         double at = double.Parse(death.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) - heldFrom.TotalMilliseconds;
-        // The last cover tick goes out within the limit (60 ms after alpha was due, which is within one
+        // The last cover tick goes out within the limit (counted from when alpha was due, which is within one
         // keepalive of the hold's start); beta's deadtime runs from it.
         double limit = KeepaliveCover.LongestCover.TotalMilliseconds;
         Assert.InRange(at, limit + T.Deadtime.TotalMilliseconds - T.Keepalive.TotalMilliseconds, limit + T.Deadtime.TotalMilliseconds + 2 * T.Keepalive.TotalMilliseconds);
