@@ -63,19 +63,22 @@ fast_false() {
     read -r s1 t1 < <(cpu_line)
     steal=$(awk -v a="$s0" -v b="$s1" -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", (b - a) / (y - x) * 100}')
     ja=$(status_of "$CONTROL_alpha"); jb=$(status_of "$CONTROL_beta")
-    local dead act holder stalls kept moves steps covers cticks m b nsc
+    local dead act bymon holder stalls kept moves steps covers cticks m b nsc
     dead=$(( $(count_after "$LOG_alpha" "$la" 'peer beta dead') + $(count_after "$LOG_beta" "$lb" 'peer alpha dead') ))
     act=$(( $(count_after "$LOG_alpha" "$la" 'arbiter: role active, action None: resources started') + $(count_after "$LOG_beta" "$lb" 'arbiter: role active, action None: resources started') ))
+    # A switchover because a node's own service stopped answering its monitor under the load is
+    # not the heartbeat's: counted in the VIP moves, and told apart.
+    bymon=$(( $(count_after "$LOG_alpha" "$la" 'a local monitor fails and the peer is healthy') + $(count_after "$LOG_beta" "$lb" 'a local monitor fails and the peer is healthy') ))
     stalls=$(( $(count_after "$LOG_alpha" "$la" 'STALL GUARD') + $(count_after "$LOG_beta" "$lb" 'STALL GUARD') ))
     kept=$(( $(count_after "$LOG_alpha" "$la" 'as a standby holding nothing') + $(count_after "$LOG_beta" "$lb" 'as a standby holding nothing') ))
     holder=$(ip netns exec "$NS_client" socat -T1 - "TCP:$VIP:7000" 2>/dev/null || echo '?')
-    echo "applianced|$k/$d|$dead \"peer X dead\"|$act \"role … -> active\"|$(json_num "$ja" worst_send_gap_us) / $(json_num "$jb" worst_send_gap_us)|$steal|$holder" >>"$TMP/fast-false.txt"
+    echo "applianced|$k/$d|$dead \"peer X dead\"|$act \"role … -> active\" ($bymon after a local monitor failed)|$(json_num "$ja" worst_send_gap_us) / $(json_num "$jb" worst_send_gap_us)|$steal|$holder" >>"$TMP/fast-false.txt"
     moves=$(( $(json_num "$ja" moves) + $(json_num "$jb" moves) ))
     steps=$(( $(json_num "$ja" steps) + $(json_num "$jb" steps) ))
     covers=$(( $(json_num "$ja" covers) + $(json_num "$jb" covers) ))
     cticks=$(( $(json_num "$ja" cover_ticks) + $(json_num "$jb" cover_ticks) ))
     echo "$stalls|$kept|$moves|$steps|$covers|$cticks" >"$TMP/fast-stalls.txt"
-    log "  -> ours: dead declarations $dead, role -> active $act, stall guards $stalls ($kept answered by a standby peer), loop passes run by a watcher $steps, heartbeat threads moved off a late CPU $moves times, covers $covers ($cticks keepalives sent for a held pass), worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
+    log "  -> ours: dead declarations $dead, role -> active $act ($bymon after a local monitor failed), stall guards $stalls ($kept answered by a standby peer), loop passes run by a watcher $steps, heartbeat threads moved off a late CPU $moves times, covers $covers ($cticks keepalives sent for a held pass), worst send gap $(json_num "$ja" worst_send_gap_us)/$(json_num "$jb" worst_send_gap_us) us, VIP on $holder"
     m=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering MASTER STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering MASTER STATE') ))
     b=$(( $(count_after "$KA_DIR/alpha.log" "$ka" 'Entering BACKUP STATE') + $(count_after "$KA_DIR/beta.log" "$kb" 'Entering BACKUP STATE') ))
     nsc=$("$KAPAIR" ns "$KA_DIR" client)
