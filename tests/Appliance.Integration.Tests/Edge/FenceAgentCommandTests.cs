@@ -293,6 +293,27 @@ public sealed class FenceAgentCommandTests
         return p.ExitCode;
     }
 
+    /// <summary>
+    /// Starts a program this test has just written. Another test's process start may fork while the file
+    /// is still open for writing here; its child holds that descriptor until it execs, and an exec of the
+    /// file meanwhile fails with ETXTBSY ("Text file busy", CI 2026-12-07). That lasts microseconds: retry.
+    /// </summary>
+    private static Process StartFreshlyWritten(ProcessStartInfo psi)
+    {
+        const int TextFileBusy = 26;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return Process.Start(psi)!;
+            }
+            catch (System.ComponentModel.Win32Exception e) when (e.NativeErrorCode == TextFileBusy && attempt < 20)
+            {
+                System.Threading.Thread.Sleep(10);
+            }
+        }
+    }
+
     [Theory]
     [InlineData("fence_appliance_gpio", "gpio")]
     [InlineData("fence_appliance_pdu", "pdu")]
@@ -316,7 +337,7 @@ public sealed class FenceAgentCommandTests
             psi.ArgumentList.Add("-o");
             psi.ArgumentList.Add("status");
             psi.Environment["PATH"] = "/usr/bin:/bin";
-            using var p = Process.Start(psi)!;
+            using var p = StartFreshlyWritten(psi);
             p.StandardInput.Write("plug=alpha\n");
             p.StandardInput.Close();
             string output = p.StandardOutput.ReadToEnd();
