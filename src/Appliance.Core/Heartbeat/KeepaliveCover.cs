@@ -143,6 +143,15 @@ public sealed class KeepaliveCover
             _segStart[_segments] = _count;
             _segments++;
         }
+        TakeAck(a);
+        _state = a.State;
+        _beganAt = published;
+        return true;
+    }
+
+    /// <summary>The acknowledgement to send from here on: the announcement's, or the newer one the watcher read of the same peer boot.</summary>
+    private void TakeAck(in Announcement a)
+    {
         if (a.PeerBoot != _ackBoot.Value)
         {
             _ackBoot = new BootId(a.PeerBoot);
@@ -150,9 +159,6 @@ public sealed class KeepaliveCover
         }
         else if (a.PeerSeq > _ackSeq.Value)
             _ackSeq = new Sequence(a.PeerSeq);
-        _state = a.State;
-        _beganAt = published;
-        return true;
     }
 
     private readonly record struct Announcement(ulong Seq, ulong PeerBoot, ulong PeerSeq, StateSummary State, TimeSpan At);
@@ -253,8 +259,8 @@ public sealed class KeepaliveCover
         // The owner's latest announcement (the owner is its only writer), renumbered and timed.
         if (TryReadLatest(out _, out var a))
         {
-            ulong peerSeq = a.PeerBoot == _ackBoot.Value && _ackSeq.Value > a.PeerSeq ? _ackSeq.Value : a.PeerSeq;
-            Publish(membership.SelfSeq, new BootId(a.PeerBoot), new Sequence(peerSeq), a.State, now);
+            TakeAck(a);
+            Publish(membership.SelfSeq, _ackBoot, _ackSeq, a.State, now);
         }
     }
 
