@@ -17,7 +17,7 @@ internal sealed class MonitorRunner(IReadOnlyList<MonitorConfig> monitors, Actio
     TimeProvider? time = null, Func<MonitorConfig, CancellationToken, Task<ResourceOutcome>>? probe = null) : IDisposable
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly Func<MonitorConfig, CancellationToken, Task<ResourceOutcome>> _probe = probe ?? Probe.RunAsync;
+    private readonly Func<MonitorConfig, CancellationToken, Task<ResourceOutcome>> _probe = probe ?? ((m, ct) => Probe.RunAsync(m, time ?? TimeProvider.System, ct));
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private List<Slot> _slots = monitors.Select(m => new Slot(m)).ToList();

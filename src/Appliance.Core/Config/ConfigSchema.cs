@@ -242,7 +242,7 @@ internal static class ConfigSchema
 
     public static readonly ScalarOption<TimeSpan> MonitorTimeout = Option.Defaulted("timeout",
         new DurationType(TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)), TimeSpan.FromMilliseconds(800),
-        "A probe that takes longer fails. Must be less than interval.");
+        "A probe that takes longer fails. Must be less than interval. The time is the service's: a deadline the daemon itself looks at more than 10ms late (held by load) gives the probe that long again, once, and a tcp connect the kernel has completed by then counts.");
 
     public static readonly ScalarOption<int> MonitorRise = Option.Defaulted("rise", new IntRangeType(1, 100), 2,
         "Passes in a row that bring a down monitor up.");
