@@ -387,7 +387,7 @@ internal static class ConfigSchema
 
     public static readonly ScalarOption<TimeSpan> CheckTimeout = Option.Defaulted("timeout",
         new DurationType(TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)), DirectorCheckConfig.Default.Timeout,
-        "A hard deadline on the whole check (connect, request and answer); must be less than interval.");
+        "A hard deadline on the whole check (connect, request and answer); must be less than interval. The time is the server's: a deadline the daemon itself looks at more than 10ms late (held by load) gives the check that long again, once.");
 
     public static readonly ScalarOption<int> CheckRise = Option.Defaulted("rise", new IntRangeType(1, 100), DirectorCheckConfig.Default.Rise,
         "Passes in a row that bring a down real server up.");

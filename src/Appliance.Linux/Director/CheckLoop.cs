@@ -25,6 +25,9 @@ namespace Appliance.Linux.Director;
 /// <list type="bullet">
 /// <item>The timeout is a hard deadline on the whole exchange (connect to verdict), checked on every
 /// wake-up, before any data is looked at: a trickling server fails at the timeout (keepalived#1822).
+/// The deadline is the server's, not this loop's (<see cref="HeldProcess"/>): a turn that comes back
+/// from poll(2) more than <see cref="HeldProcess.Slack"/> after it meant to was held, so a check whose
+/// deadline passed meanwhile gets the hold again from now, once, and what arrived meanwhile counts.
 /// Deadlines are rounded up to <see cref="DeadlineGranularity"/> so that many checks timing out at
 /// spread instants (unreachable servers) cost one wake-up per step, not one each.</item>
 /// <item>File descriptors never leave this thread: opened, polled and closed (with a reset,
@@ -57,6 +60,7 @@ internal sealed class CheckLoop
     {
         public required CheckTarget Target;
         public required long Deadline;          // Stopwatch timestamp
+        public bool GivenBack;                  // the deadline was moved once for a held loop
         public required CancellationToken Ct;
         public readonly TaskCompletionSource<CheckOutcome> Done = new(TaskCreationOptions.None); // continuations inline, on the loop thread
         public int Fd = -1;
@@ -96,9 +100,14 @@ internal sealed class CheckLoop
     private int _wakePending;
     private Interop.Sys.PollFd[] _fds = new Interop.Sys.PollFd[64];
     private readonly long _granularityTicks = (long)(DeadlineGranularity.TotalSeconds * Stopwatch.Frequency);
+    private readonly long _heldSlackTicks = (long)(HeldProcess.Slack.TotalSeconds * Stopwatch.Frequency);
+    /// <summary>Tests: runs right after poll(2) returns, with the checks in flight (a hold of the loop there is a held daemon).</summary>
+    private readonly Action<int>? _afterPoll;
 
-    private CheckLoop()
+    /// <summary>A loop of its own, for tests (<paramref name="afterPoll"/>; its thread lives as long as the process); the daemon's is <see cref="Shared"/>.</summary>
+    internal CheckLoop(Action<int>? afterPoll = null)
     {
+        _afterPoll = afterPoll;
         int fd = Interop.Sys.EventFd(0, Interop.Sys.EFD_CLOEXEC | Interop.Sys.EFD_NONBLOCK);
         if (fd < 0)
             throw Interop.Sys.CreateIoExceptionForLastError("eventfd", "director check loop");
@@ -226,9 +235,13 @@ internal sealed class CheckLoop
         int ready = Interop.Sys.Poll(_fds.AsSpan(0, n), timeoutMs);
         if (ready < 0 && Marshal.GetLastPInvokeError() != Interop.Stream.EINTR)
             throw Interop.Sys.CreateIoExceptionForLastError("poll", "director check sockets");
+        _afterPoll?.Invoke(_inFlight.Count);
 
         long now = Stopwatch.GetTimestamp();
-        // Deadlines and shutdown first: a check past its deadline times out whatever just arrived.
+        // How long after it meant to look this turn came back: more than the slack is a held loop.
+        long held = waitTicks == long.MaxValue ? 0 : now - (before + waitTicks);
+        // Deadlines and shutdown first: a check past its deadline times out whatever just arrived,
+        // unless the deadline passed while the loop was held (the first time): then what arrived counts.
         // Walk the polled entries backwards: Finish swap-removes from _inFlight, and an entry moved
         // into slot i came from a higher slot already visited, so no op is seen twice.
         int polled = n - 1;
@@ -236,6 +249,11 @@ internal sealed class CheckLoop
         {
             var op = _inFlight[i];
             short revents = ready > 0 ? _fds[i + 1].REvents : (short)0;
+            if (!op.Ct.IsCancellationRequested && now >= op.Deadline && held > _heldSlackTicks && !op.GivenBack)
+            {
+                op.GivenBack = true;
+                op.Deadline = now + Math.Min(held, (long)(op.Target.Timeout.TotalSeconds * Stopwatch.Frequency));
+            }
             if (op.Ct.IsCancellationRequested)
                 Cancel(op);
             else if (now >= op.Deadline)

@@ -7,24 +7,15 @@ using Appliance.Core.Ports;
 namespace Appliance.Linux.Monitors;
 
 /// <summary>
-/// One probe of a monitor, bounded by its timeout; never throws for an operating failure.
-/// The timeout is the service's, not this process's. Under full load the process itself can be
-/// held past a deadline (a GC pause, its CPU taken by other work): the bench's tcp monitor of a
-/// local listener "timed out" at 150 ms that way and moved the VIP, though the kernel had long
-/// completed the connect. So a look at the deadline that comes late gives the probe that much
-/// longer once (<see cref="WithinAsync"/>), and a tcp probe is judged by the kernel's state of its
-/// connect at the deadline, whichever of our threads (timer or socket) happened to run first.
+/// One probe of a monitor, bounded by its timeout; never throws for an operating failure. The
+/// timeout is the service's, not this process's (<see cref="HeldProcess"/>): a look at the deadline
+/// that comes late gives the probe that much longer once (<see cref="WithinAsync"/>), and a tcp
+/// probe is judged by the kernel's state of its connect at the deadline, whichever of our threads
+/// (timer or socket) happened to run first.
 /// </summary>
 public static class Probe
 {
     private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30), UseProxy = false });
-
-    /// <summary>
-    /// A look at the deadline later than this means the process was held, not that the service was
-    /// slow: timers of a process that runs are late by a millisecond or two even under load
-    /// (cyclictest's worst under the bench's stress-ng was 10 ms for a real-time thread).
-    /// </summary>
-    public static readonly TimeSpan HeldSlack = TimeSpan.FromMilliseconds(10);
 
     public static async Task<ResourceOutcome> RunAsync(MonitorConfig m, TimeProvider time, CancellationToken ct)
     {
@@ -56,7 +47,7 @@ public static class Probe
     /// <summary>
     /// Whether <paramref name="work"/> completed within <paramref name="timeout"/>, counted on
     /// <paramref name="time"/> from now. When the look at the deadline itself comes more than
-    /// <see cref="HeldSlack"/> late, the process was held: the work gets that much longer (at most
+    /// <see cref="HeldProcess.Slack"/> late, the process was held: the work gets that much longer (at most
     /// one more timeout), once, so a completion queued behind the hold is seen. Cancelling
     /// <paramref name="ct"/> throws.
     /// </summary>
@@ -75,7 +66,7 @@ public static class Probe
             }
             ct.ThrowIfCancellationRequested();
             var late = time.GetElapsedTime(start) - timeout;
-            if (look > 0 || late <= HeldSlack)
+            if (look > 0 || late <= HeldProcess.Slack)
                 return work.IsCompleted;
             wait = late < timeout ? late : timeout;
         }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 using Appliance.Core.Config;
+using Appliance.Linux;
 using Appliance.Linux.Monitors;
 using Microsoft.Extensions.Time.Testing;
 
@@ -40,7 +41,7 @@ public sealed class MonitorProbeTests
         var time = Clock();
         var work = new TaskCompletionSource();
         var onTime = Probe.WithinAsync(work.Task, Timeout, time, CancellationToken.None);
-        time.Advance(Timeout + Probe.HeldSlack / 2);
+        time.Advance(Timeout + HeldProcess.Slack / 2);
         Assert.False(await onTime.WaitAsync(TimeSpan.FromSeconds(5)));
 
         var held = Probe.WithinAsync(work.Task, Timeout, time, CancellationToken.None);
