@@ -375,6 +375,11 @@ internal sealed class CheckLoop
 
     private void Connected(Op op)
     {
+        if (ConnectedToItself(op.Fd, op.Target.Address))
+        {
+            Finish(op, CheckOutcome.Fail($"connecting: {Describe(Interop.Stream.ECONNREFUSED)} (the socket connected to itself: nothing listens on the port)"));
+            return;
+        }
         if (op.Target.Kind == DirectorCheckKind.Tcp)
         {
             Finish(op, CheckOutcome.Pass("connected"));
@@ -382,6 +387,28 @@ internal sealed class CheckLoop
         }
         op.Stage = Stage.Sending;
         Send(op);
+    }
+
+    /// <summary>
+    /// Whether the socket connected to itself. TCP's simultaneous open lets a connect to a local port
+    /// that nothing listens on succeed when the kernel picks that very port as the source: a port in
+    /// the ephemeral range whose server has just gone (a listener's port would be in use, never
+    /// picked). Nothing listens there, so it is a refusal, not a pass (Go's dialer checks the same).
+    /// </summary>
+    internal static unsafe bool ConnectedToItself(int fd, IPEndPoint target)
+    {
+        byte* sa = stackalloc byte[Interop.Stream.SockaddrIn6Size];
+        uint length = Interop.Stream.SockaddrIn6Size;
+        if (Interop.Stream.GetSockName(fd, sa, &length) != 0)
+            return false;
+        bool v6 = target.AddressFamily == AddressFamily.InterNetworkV6;
+        var local = new ReadOnlySpan<byte>(sa, (int)length);
+        if (local.Length < (v6 ? Interop.Stream.SockaddrIn6Size : Interop.Stream.SockaddrIn4Size)
+            || BinaryPrimitives.ReadUInt16BigEndian(local.Slice(v6 ? Interop.Stream.Sin6PortOffset : Interop.Stream.SinPortOffset, 2)) != target.Port)
+            return false;
+        Span<byte> address = stackalloc byte[16];
+        target.Address.TryWriteBytes(address, out int n);
+        return local.Slice(v6 ? Interop.Stream.Sin6AddrOffset : Interop.Stream.SinAddrOffset, n).SequenceEqual(address[..n]);
     }
 
     private unsafe void Send(Op op)

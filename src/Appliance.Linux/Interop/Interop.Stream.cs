@@ -4,7 +4,7 @@ internal static partial class Interop
 {
     /// <summary>
     /// Non-blocking TCP sockets by raw file descriptor, for the director's real-server checks
-    /// (Director/CheckLoop.cs): socket(2), connect(2), getsockopt(2) SO_ERROR, send(2), recv(2),
+    /// (Director/CheckLoop.cs): socket(2), connect(2), getsockopt(2) SO_ERROR, getsockname(2), send(2), recv(2),
     /// close(2), no managed <c>Socket</c> and no runtime socket engine, so a check costs no thread
     /// hop and no exception. Kept out of <see cref="Sys"/>: every constant here is pinned by
     /// native/stream_abi.c (Edge/InteropAbiTests.cs). The socket addresses are built as bytes
@@ -83,6 +83,10 @@ internal static partial class Interop
         /// <summary>getsockopt(2) with an int value (SO_ERROR: the connect's outcome, 0 = connected); 0 or -1 (errno).</summary>
         [LibraryImport(Libraries.Libc, EntryPoint = "getsockopt", SetLastError = true)]
         internal static unsafe partial int GetSockOpt(int fd, int level, int option, int* value, uint* valueLength);
+
+        /// <summary>getsockname(2): the socket's own address into <paramref name="address"/> (<paramref name="addressLength"/>: its size in, the address's out); 0 or -1 (errno).</summary>
+        [LibraryImport(Libraries.Libc, EntryPoint = "getsockname", SetLastError = true)]
+        internal static unsafe partial int GetSockName(int fd, byte* address, uint* addressLength);
 
         /// <summary>send(2): bytes sent (possibly fewer) or -1 (errno EAGAIN: no room now).</summary>
         [LibraryImport(Libraries.Libc, EntryPoint = "send", SetLastError = true)]

@@ -32,7 +32,7 @@ public static class Probe
         if (await WithinAsync(work, m.Timeout, time, ct).ConfigureAwait(false))
             return await work.ConfigureAwait(false);
         if (socket is not null && ConnectedInKernel(socket))
-            return ResourceOutcome.Done($"connected to {m.Address} (by the kernel's word at the deadline)");
+            return ConnectedToItself(socket, m) ? RefusedToItself : ResourceOutcome.Done($"connected to {m.Address} (by the kernel's word at the deadline)");
         await abort.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -91,6 +91,21 @@ public static class Probe
         }
     }
 
+    /// <summary>A tcp probe whose socket connected to itself: nothing listens on the port (<see cref="Director.CheckLoop.ConnectedToItself"/>).</summary>
+    private static readonly ResourceOutcome RefusedToItself = ResourceOutcome.Failed("connection refused (the socket connected to itself: nothing listens on the port)");
+
+    private static bool ConnectedToItself(Socket s, MonitorConfig m)
+    {
+        try
+        {
+            return Director.CheckLoop.ConnectedToItself((int)s.Handle, m.Address!);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>An operating failure (refused, unreachable, no such host) as a failed outcome; a bug still throws.</summary>
     private static async Task<ResourceOutcome> Guard(Task<ResourceOutcome> probe)
     {
@@ -107,7 +122,7 @@ public static class Probe
     private static async Task<ResourceOutcome> Tcp(Socket s, MonitorConfig m, CancellationToken ct)
     {
         await s.ConnectAsync(m.Address!, ct).ConfigureAwait(false);
-        return ResourceOutcome.Done($"connected to {m.Address}");
+        return ConnectedToItself(s, m) ? RefusedToItself : ResourceOutcome.Done($"connected to {m.Address}");
     }
 
     private static async Task<ResourceOutcome> HttpGet(MonitorConfig m, CancellationToken ct)

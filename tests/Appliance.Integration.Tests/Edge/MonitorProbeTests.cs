@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Core.Config;
 using Appliance.Linux;
+using Appliance.Linux.Director;
 using Appliance.Linux.Monitors;
 using Microsoft.Extensions.Time.Testing;
 
@@ -100,5 +101,29 @@ public sealed class MonitorProbeTests
         var disposed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         disposed.Dispose();
         Assert.False(Probe.ConnectedInKernel(disposed));
+    }
+
+    [Fact]
+    public async Task A_socket_connected_to_itself_is_told_apart_from_a_connection()
+    {
+        // Simultaneous open: a socket bound to a port nothing listens on, connecting to that same port.
+        using var self = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        self.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var own = (IPEndPoint)self.LocalEndPoint!;
+        await self.ConnectAsync(own);
+        Assert.True(CheckLoop.ConnectedToItself((int)self.Handle, own));
+
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var up = (IPEndPoint)listener.LocalEndpoint;
+        using var connected = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await connected.ConnectAsync(up);
+        Assert.False(CheckLoop.ConnectedToItself((int)connected.Handle, up));
+
+        using var self6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        self6.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        var own6 = (IPEndPoint)self6.LocalEndPoint!;
+        await self6.ConnectAsync(own6);
+        Assert.True(CheckLoop.ConnectedToItself((int)self6.Handle, own6));
     }
 }
