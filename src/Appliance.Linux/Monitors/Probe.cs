@@ -31,8 +31,8 @@ public static class Probe
         });
         if (await WithinAsync(work, m.Timeout, time, ct).ConfigureAwait(false))
             return await work.ConfigureAwait(false);
-        if (socket is not null && ConnectedInKernel(socket))
-            return ConnectedToItself(socket, m) ? RefusedToItself : ResourceOutcome.Done($"connected to {m.Address} (by the kernel's word at the deadline)");
+        bool connected = socket is not null && ConnectedInKernel(socket);
+        bool toItself = connected && ConnectedToItself(socket!, m);
         await abort.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -41,6 +41,8 @@ public static class Probe
         catch (OperationCanceledException)
         {
         }
+        if (connected)
+            return toItself ? RefusedToItself : ResourceOutcome.Done($"connected to {m.Address} (by the kernel's word at the deadline)");
         return ResourceOutcome.Failed($"no answer within {m.Timeout.TotalMilliseconds:0}ms");
     }
 
