@@ -3,7 +3,7 @@ namespace Appliance.Linux;
 /// <summary>
 /// How the probes (the node's monitors, the director's checks) tell a held daemon from a slow
 /// service. Under full load the daemon itself can be held past a deadline (a GC pause, its CPU
-/// taken by other work); the bench's tcp monitor of a local listener "timed out" at 150 ms that way
+/// taken by other work); the bench's tcp monitor of a local listener "timed out" at 150 ms, most likely that way,
 /// and moved the VIP. A deadline is the service's, not the daemon's: a look at it that comes more
 /// than <see cref="Slack"/> late gives the exchange that long again, once.
 /// </summary>
