@@ -99,8 +99,8 @@ internal sealed class CheckLoop
     private readonly SafeFileHandle _wake;
     private int _wakePending;
     private Interop.Sys.PollFd[] _fds = new Interop.Sys.PollFd[64];
-    private readonly long _granularityTicks = (long)(DeadlineGranularity.TotalSeconds * Stopwatch.Frequency);
-    private readonly long _heldSlackTicks = (long)(HeldProcess.Slack.TotalSeconds * Stopwatch.Frequency);
+    private readonly long _granularityTicks = Ticks(DeadlineGranularity);
+    private readonly long _heldSlackTicks = Ticks(HeldProcess.Slack);
     /// <summary>Tests: runs right after poll(2) returns, with the checks in flight (a hold of the loop there is a held daemon).</summary>
     private readonly Action<int>? _afterPoll;
 
@@ -134,7 +134,7 @@ internal sealed class CheckLoop
         var op = new Op
         {
             Target = target,
-            Deadline = Stopwatch.GetTimestamp() + (long)(target.Timeout.TotalSeconds * Stopwatch.Frequency),
+            Deadline = Stopwatch.GetTimestamp() + Ticks(target.Timeout),
             Ct = ct,
         };
         if (ct.CanBeCanceled)
@@ -158,7 +158,7 @@ internal sealed class CheckLoop
             return Task.FromCanceled(ct);
         var s = new Sleeper
         {
-            Due = delay == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency),
+            Due = delay == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + Ticks(delay),
             Ct = ct,
         };
         if (ct.CanBeCanceled)
@@ -252,7 +252,7 @@ internal sealed class CheckLoop
             if (!op.Ct.IsCancellationRequested && now >= op.Deadline && held > _heldSlackTicks && !op.GivenBack)
             {
                 op.GivenBack = true;
-                op.Deadline = now + Math.Min(held, (long)(op.Target.Timeout.TotalSeconds * Stopwatch.Frequency));
+                op.Deadline = now + Math.Min(held, Ticks(op.Target.Timeout));
             }
             if (op.Ct.IsCancellationRequested)
                 Cancel(op);
@@ -377,7 +377,7 @@ internal sealed class CheckLoop
     {
         if (ConnectedToItself(op.Fd, op.Target.Address))
         {
-            Finish(op, CheckOutcome.Fail($"connecting: {Describe(Interop.Stream.ECONNREFUSED)} (the socket connected to itself: nothing listens on the port)"));
+            Finish(op, CheckOutcome.Fail($"connecting: {Describe(Interop.Stream.ECONNREFUSED)} ({ToItself})"));
             return;
         }
         if (op.Target.Kind == DirectorCheckKind.Tcp)
@@ -388,6 +388,9 @@ internal sealed class CheckLoop
         op.Stage = Stage.Sending;
         Send(op);
     }
+
+    /// <summary>What a socket that connected to itself (<see cref="ConnectedToItself"/>) means.</summary>
+    internal const string ToItself = "the socket connected to itself: nothing listens on the port";
 
     /// <summary>
     /// Whether the socket connected to itself. TCP's simultaneous open lets a connect to a local port
@@ -560,6 +563,9 @@ internal sealed class CheckLoop
         Interop.Stream.ENETUNREACH => "network unreachable",
         _ => Interop.Sys.DescribeErrno(errno),
     };
+
+    /// <summary>A span as <see cref="Stopwatch"/> ticks, the loop's unit of time.</summary>
+    private static long Ticks(TimeSpan t) => (long)(t.TotalSeconds * Stopwatch.Frequency);
 
     private static string Ms(TimeSpan t) => $"{t.TotalMilliseconds:0}ms";
 }

@@ -94,7 +94,7 @@ public static class Probe
     }
 
     /// <summary>A tcp probe whose socket connected to itself: nothing listens on the port (<see cref="Director.CheckLoop.ConnectedToItself"/>).</summary>
-    private static readonly ResourceOutcome RefusedToItself = ResourceOutcome.Failed("connection refused (the socket connected to itself: nothing listens on the port)");
+    private static readonly ResourceOutcome RefusedToItself = ResourceOutcome.Failed($"connection refused ({Director.CheckLoop.ToItself})");
 
     private static bool ConnectedToItself(Socket s, MonitorConfig m)
     {
